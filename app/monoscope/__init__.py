@@ -1,0 +1,2 @@
+"""Monoscope."""
+__version__ = "0.1.0"

