@@ -1,0 +1,127 @@
+"""The sandbox runs real child interpreters: limits, timeouts, no network, throw-away dirs."""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from monoscope.core import sandbox
+from monoscope.core.sandbox import Limits, TestCase, outputs_match, run_program, run_tests
+
+DOUBLE = "n = int(input())\nprint(n * 2)\n"
+CONNECT = (
+    "import socket\ns = socket.create_connection(('1.1.1.1', 80), timeout=3)\nprint('connected')\n"
+)
+
+
+def test_outputs_compare_ignoring_whitespace() -> None:
+    assert outputs_match("1 2\n3\n", "1  2 3")
+    assert outputs_match("", "\n")
+    assert not outputs_match("1 2", "12")
+
+
+def test_correct_and_wrong_answers() -> None:
+    res = run_tests(DOUBLE, [TestCase("21\n", "42"), TestCase("5", "10\n"), TestCase("1", "3")])
+    assert [c.status for c in res.cases] == ["pass", "pass", "fail"]
+    assert res.share_passed == pytest.approx(2 / 3)
+    assert res.status == "fail"
+    assert all(c.wall_ms > 0 and c.peak_kb > 1000 for c in res.cases)
+
+
+def test_infinite_loop_is_stopped_by_timeout() -> None:
+    start = time.monotonic()
+    res = run_program("while True:\n    pass\n", limits=Limits(timeout_s=1.0))
+    assert res.status == "timeout"
+    assert not res.passed
+    assert time.monotonic() - start < 5
+
+
+def test_cpu_limit_stops_busy_child_even_with_long_wall_timeout() -> None:
+    res = run_program("while True:\n    pass\n", limits=Limits(timeout_s=10.0, cpu_s=1))
+    assert res.status == "timeout"
+    assert res.wall_ms < 8000
+
+
+def test_ten_gigabyte_allocation_is_a_memory_error() -> None:
+    res = run_program(
+        "b = bytearray(10 * 1024 ** 3)\nprint(len(b))\n", limits=Limits(memory_mb=256)
+    )
+    assert res.status == "memory"
+    assert res.stdout == ""
+    # The app process keeps its own (unlimited) address space.
+    assert resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY
+
+
+def test_network_attempt_fails_and_is_reported_default() -> None:
+    res = run_program(CONNECT)
+    assert res.status == "error"
+    assert "connected" not in res.stdout
+    assert "not allowed" in res.message or "unreachable" in res.message.lower()
+
+
+@pytest.mark.skipif(sandbox.network_isolation() != "namespace", reason="no netns here")
+def test_network_namespace_alone_blocks_connections() -> None:
+    res = run_program(CONNECT, isolation="namespace", guard=False)
+    assert res.status == "error"
+    assert "connected" not in res.stdout
+    assert "OSError" in res.stderr or "gaierror" in res.stderr
+
+
+def test_guard_alone_blocks_sockets() -> None:
+    res = run_program(CONNECT, isolation="guard")
+    assert res.status == "error"
+    assert "socket" in res.message and "not allowed" in res.message
+
+
+def test_subprocesses_are_refused() -> None:
+    marker = Path(tempfile.gettempdir()) / f"monoscope-sbx-marker-{os.getpid()}"
+    res = run_program(f"import os\nos.system('touch {marker}')\n")
+    assert res.status == "error"
+    assert not marker.exists()
+
+
+def test_writes_stay_in_a_deleted_work_dir() -> None:
+    outside = Path(tempfile.gettempdir()) / f"monoscope-sbx-outside-{os.getpid()}.txt"
+    code = (
+        "import os\n"
+        "open('inside.txt', 'w').write('ok')\n"
+        "print(os.getcwd())\n"
+        f"open({str(outside)!r}, 'w').write('escaped')\n"
+    )
+    res = run_program(code)
+    assert res.status == "error"
+    assert "outside the work dir" in res.message
+    assert not outside.exists()
+    cwd = Path(res.stdout.strip())
+    assert cwd.name.startswith("monoscope-sbx-")
+    assert cwd != Path.cwd()
+    assert not cwd.exists()  # the throw-away directory is gone
+
+
+def test_output_is_capped() -> None:
+    res = run_program("print('x' * 10 ** 6)\n", limits=Limits(output_kb=64))
+    assert res.status == "error"
+    assert len(res.stdout) <= 64 * 1024
+
+
+def test_app_process_is_unaffected() -> None:
+    cwd, env_keys = os.getcwd(), set(os.environ)
+    res = run_program("import sys\nsys.exit(3)\n")
+    assert res.status == "error" and res.returncode == 3
+    assert os.getcwd() == cwd and set(os.environ) == env_keys
+    with socket.socket() as s:  # the parent may still create sockets
+        assert s.fileno() >= 0
+    assert resource.getrlimit(resource.RLIMIT_CPU)[0] == resource.RLIM_INFINITY
+
+
+def test_parallel_cases_keep_their_order() -> None:
+    tests = [TestCase(str(i), str(2 * i)) for i in range(6)]
+    res = run_tests(DOUBLE, tests, parallelism=8)
+    assert res.status == "pass" and res.share_passed == 1.0
+    assert [c.stdout.strip() for c in res.cases] == [str(2 * i) for i in range(6)]
