@@ -1,0 +1,251 @@
+"""Open CSV / JSON-lines / Parquet files through DuckDB's own readers, with errors a user can act on.
+
+DuckDB does the reading; when it fails, a small pure-Python pass over the file finds the exact
+line and reason (bad UTF-8 byte, unterminated quote, wrong field count, malformed JSON), since
+that only runs on the error path it costs nothing on good files.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import difflib
+import gzip
+import io
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+import duckdb
+
+from monoscope.core.errors import ImportFailed
+from monoscope.core.importers.common import sql_literal
+
+FORMATS = ("csv", "jsonl", "parquet")
+ENCODINGS = ("utf-8", "latin-1", "utf-16")
+
+
+def detect_format(path: Path, fmt: str | None) -> str:
+    """csv | jsonl | parquet, from --format or the file name (``.gz`` allowed)."""
+    if fmt:
+        fmt = fmt.lower()
+        if fmt in ("json", "ndjson"):
+            fmt = "jsonl"
+        if fmt not in FORMATS:
+            raise ImportFailed(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
+        return fmt
+    name = path.name.lower().removesuffix(".gz")
+    for suffixes, found in (((".csv", ".tsv"), "csv"), ((".jsonl", ".json", ".ndjson"), "jsonl"),
+                            ((".parquet", ".pq"), "parquet")):
+        if name.endswith(suffixes):
+            return found
+    raise ImportFailed(
+        f"Cannot tell the format of {path.name} from its name: add --format csv, jsonl or parquet."
+    )
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """The file's bytes, decompressed if it is .gz or .bz2."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if name.endswith(".bz2"):
+        return bz2.open(path, "rb")
+    return path.open("rb")
+
+
+def check_file(path: Path) -> None:
+    """Exists, is a file, and holds more than whitespace."""
+    if not path.exists():
+        raise ImportFailed(f"{path} does not exist: check the path.")
+    if not path.is_file():
+        raise ImportFailed(f"{path} is not a file.")
+    try:
+        with open_binary(path) as fh:
+            head = fh.read(4096)
+            while head and not head.strip():
+                head = fh.read(4096)
+    except (OSError, EOFError) as exc:
+        raise ImportFailed(f"Cannot read {path}: {exc}. Is the file complete?") from None
+    if not head.strip():
+        raise ImportFailed(f"{path} is empty: there is nothing to import.")
+
+
+def csv_header(path: Path, encoding: str, delimiter: str) -> list[str]:
+    with open_binary(path) as raw:
+        text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
+        row = next(csv.reader(text, delimiter=delimiter), [])
+    cols = [c.strip() for c in row]
+    if not any(cols):
+        raise ImportFailed(f"{path}: the first line should be a header naming the columns.")
+    return cols
+
+
+def reader_sql(cur: duckdb.DuckDBPyConnection, path: Path, fmt: str,
+               encoding: str = "utf-8") -> tuple[str, dict[str, str]]:
+    """(table-function SQL, {column: duckdb type}) for the file; raises ImportFailed."""
+    p = sql_literal(str(path))
+    if fmt == "csv":
+        if encoding not in ENCODINGS:
+            raise ImportFailed(f"Unsupported encoding {encoding!r}: use one of {', '.join(ENCODINGS)}.")
+        delim = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
+        cols = csv_header(path, encoding, delim)
+        dupes = sorted({c for c in cols if cols.count(c) > 1})
+        if dupes:
+            raise ImportFailed(f"{path}: the header repeats the column(s) {', '.join(dupes)}; rename them.")
+        spec = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in cols) + "}"
+        sql = (f"read_csv({p}, header=true, columns={spec}, auto_detect=false, "
+               f"delim={sql_literal(delim)}, quote='\"', escape='\"', strict_mode=true, "
+               f"null_padding=false, encoding={sql_literal(encoding)})")
+        return sql, dict.fromkeys(cols, "VARCHAR")
+    if fmt == "jsonl":
+        sql = f"read_json({p}, format='newline_delimited', maximum_object_size=67108864)"
+    else:
+        sql = f"read_parquet({p})"
+    try:
+        rel = cur.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
+    except duckdb.Error as exc:
+        raise translate_error(exc, path, fmt) from None
+    types = {str(r[0]): str(r[1]) for r in rel}
+    if fmt == "jsonl" and list(types) == ["json"]:
+        raise ImportFailed(f"{path}: the lines are not JSON objects with named fields.")
+    return sql, types
+
+
+def require_columns(path: Path, found: dict[str, str], wanted: dict[str, str | None]) -> None:
+    """Every mapped column exists; else list the columns found and the closest name."""
+    for role, col in wanted.items():
+        if col is None or col in found:
+            continue
+        close = difflib.get_close_matches(col, list(found), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ImportFailed(
+            f"{path} has no column {col!r} (mapped to {role}).{hint} Columns found: "
+            f"{', '.join(found)}. Fix the mapping, e.g. --map {role}=<one of those>."
+        )
+
+
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+
+
+def translate_error(exc: Exception, path: Path, fmt: str, encoding: str = "utf-8") -> ImportFailed:
+    """A DuckDB reader error as an ImportFailed naming the line and what to do."""
+    text = str(exc)
+    if fmt == "jsonl":
+        found = diagnose_jsonl(path)
+        if found:
+            return ImportFailed(found)
+    if fmt == "csv":
+        found = diagnose_csv(path, encoding)
+        if found:
+            return ImportFailed(found)
+        m = _CSV_LINE.search(text)
+        if m:
+            return ImportFailed(f"{path}, line {m.group(1)}: {_csv_reason(text)}")
+    if fmt == "parquet":
+        return ImportFailed(f"{path} is not a readable Parquet file ({_first_line(text)}).")
+    return ImportFailed(f"Cannot read {path}: {_first_line(text)}")
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            return line.removeprefix("Invalid Input Error: ")
+    return text
+
+
+def _csv_reason(text: str) -> str:
+    if "Invalid unicode" in text:
+        return ("a byte that is not UTF-8. Re-encode the file as UTF-8 (iconv -f latin1 -t utf-8) "
+                "or import it with --encoding latin-1.")
+    if "unterminated quote" in text:
+        return "a quoted field is never closed (unterminated quote). Close the quote or drop the row."
+    m = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if m:
+        return (f"the row has {m.group(2)} fields but the header has {m.group(1)}: a delimiter "
+                "inside an unquoted text, or a truncated row. Quote the field or fix the row.")
+    return _first_line(text)
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    with open_binary(path) as fh:
+        yield from enumerate(fh, start=1)
+
+
+def diagnose_jsonl(path: Path) -> str | None:
+    """First line that is not UTF-8 or not a JSON object, described; None if all are fine."""
+    for no, raw in _lines(path):
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            return (f"{path}, line {no}: byte 0x{raw[err.start]:02x} at column {err.start + 1} is "
+                    "not UTF-8. Re-encode the file as UTF-8 (iconv -f latin1 -t utf-8 in > out).")
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            return (f"{path}, line {no}: not valid JSON ({err.msg} at column {err.colno}); "
+                    "each line must be one complete JSON object. Fix or remove the line.")
+        if not isinstance(obj, dict):
+            return f"{path}, line {no}: a JSON {type(obj).__name__}, expected an object {{...}}."
+    return None
+
+
+def diagnose_csv(path: Path, encoding: str) -> str | None:
+    """Python's csv module re-reads the file to name the first bad line exactly."""
+    delim = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
+    if encoding == "utf-8":
+        for no, raw in _lines(path):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return (f"{path}, line {no}: byte 0x{raw[err.start]:02x} is not UTF-8. Re-encode "
+                        "the file as UTF-8 (iconv -f latin1 -t utf-8) or import it with "
+                        "--encoding latin-1.")
+    with open_binary(path) as raw_fh:
+        text = io.TextIOWrapper(raw_fh, encoding=encoding, errors="replace", newline="")
+        reader = csv.reader(text, delimiter=delim, strict=True)
+        width = None
+        start = 1
+        try:
+            for row in reader:
+                if width is None:
+                    width = len(row)
+                elif row and len(row) != width:
+                    return (f"{path}, line {start}: the row has {len(row)} fields but the header "
+                            f"has {width}: a delimiter inside an unquoted text, or a truncated "
+                            "row. Quote the field or fix the row.")
+                start = reader.line_num + 1
+        except csv.Error as err:
+            return (f"{path}, line {start}: {err}; most likely a quoted field is never closed "
+                    "(unterminated quote). Close the quote or drop the row.")
+    return None
+
+
+def row_describer(path: Path, fmt: str, encoding: str = "utf-8") -> Callable[[int], str]:
+    """Maps a 1-based data row number to 'line N' (CSV, JSON lines) or 'row N' (Parquet)."""
+    def describe(row_no: int) -> str:
+        if fmt == "parquet":
+            return f"row {row_no}"
+        if fmt == "jsonl":
+            seen = 0
+            for no, raw in _lines(path):
+                if raw.strip():
+                    seen += 1
+                    if seen == row_no:
+                        return f"line {no}"
+            return f"row {row_no}"
+        with open_binary(path) as raw_fh:
+            text = io.TextIOWrapper(raw_fh, encoding=encoding, errors="replace", newline="")
+            reader = csv.reader(text)
+            start = 1
+            for i, _row in enumerate(reader):
+                if i == row_no:
+                    return f"line {start}"
+                start = reader.line_num + 1
+        return f"row {row_no}"
+    return describe
