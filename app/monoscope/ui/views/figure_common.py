@@ -1,0 +1,152 @@
+"""Shared pieces of the overview, compare and sweep figures: colours, clickable bars, export.
+
+Colours: the source is a neutral grey, runs take a fixed qualitative palette by run id, so a
+run keeps its colour in every view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QFileDialog, QGraphicsView, QWidget
+
+from monoscope.core.errors import MonoscopeError
+from monoscope.core.figure_data import SOURCE
+
+SOURCE_COLOR = (120, 120, 120)
+RUN_COLORS = [
+    (31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
+    (23, 190, 207), (227, 119, 194), (188, 189, 34), (140, 86, 75),
+]
+
+
+class ExportError(MonoscopeError):
+    """A figure could not be written."""
+
+
+def group_color(key: str, alpha: int = 255) -> tuple[int, int, int, int]:
+    """Colour of a group key ('source' or 'run:<id>'), stable across views."""
+    if key == SOURCE:
+        return (*SOURCE_COLOR, alpha)
+    try:
+        rid = int(key.split(":", 1)[1])
+    except (IndexError, ValueError):
+        rid = abs(hash(key))
+    return (*RUN_COLORS[(rid - 1) % len(RUN_COLORS)], alpha)
+
+
+class ClickableBars(pg.BarGraphItem):  # type: ignore[misc]
+    """A BarGraphItem that reports which bar (index) was clicked."""
+
+    def __init__(self, on_click: Callable[[int], None], **opts: Any) -> None:
+        super().__init__(**opts)
+        self._on_click = on_click
+        self._x0 = np.asarray(opts["x0"], dtype=float)
+        self._w = float(opts["width"])
+        self._h = np.asarray(opts["height"], dtype=float)
+
+    def bar_at(self, x: float, y: float) -> int | None:
+        """Index of the bar containing the point in data coordinates (tiny bars stay clickable)."""
+        for i, (x0, h) in enumerate(zip(self._x0, self._h, strict=True)):
+            top = max(h, 0.02)
+            if x0 <= x <= x0 + self._w and 0 <= y <= top:
+                return i
+        return None
+
+    def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802 (Qt override)
+        pos = ev.pos()
+        idx = self.bar_at(pos.x(), pos.y())
+        if idx is None:
+            ev.ignore()
+            return
+        ev.accept()
+        self._on_click(idx)
+
+    def shape(self) -> Any:
+        # Let clicks on near-zero bars land: pick within each bar's rectangle or a small stub.
+        from PySide6.QtGui import QPainterPath
+
+        path = QPainterPath()
+        for x0, h in zip(self._x0, self._h, strict=True):
+            path.addRect(x0, 0.0, self._w, max(h, 0.02))
+        return path
+
+
+def grouped_bars(
+    plot: pg.PlotItem,
+    group_keys: Sequence[str],
+    heights: Sequence[Sequence[float]],
+    on_click: Callable[[str, int], None],
+    width: float = 0.8,
+) -> list[ClickableBars]:
+    """Draw one bar per (bin, group) side by side within each bin; returns the bar items."""
+    n = max(1, len(group_keys))
+    bar_w = width / n
+    items = []
+    for gi, (key, hs) in enumerate(zip(group_keys, heights, strict=True)):
+        x0 = np.arange(len(hs)) - width / 2 + gi * bar_w
+        color = group_color(key, 220)
+        item = ClickableBars(
+            (lambda i, k=key: on_click(k, i)), x0=x0, width=bar_w, height=np.asarray(hs),
+            brush=pg.mkBrush(color), pen=pg.mkPen(color[:3], width=1),
+        )
+        plot.addItem(item)
+        items.append(item)
+    return items
+
+
+def export_view(view: QGraphicsView, path: str | Path, scale: float = 2.0) -> Path:
+    """Write what a graphics view shows to PNG (scaled up) or SVG, chosen by extension.
+
+    SVG goes through QSvgGenerator directly: pyqtgraph's SVGExporter fails on the path data
+    that Qt 6.11 writes.
+    """
+    from PySide6.QtCore import QRectF, QSize
+    from PySide6.QtGui import QImage, QPainter
+
+    out = Path(path)
+    suffix = out.suffix.lower()
+    if suffix not in (".png", ".svg", ".jpg", ".jpeg"):
+        raise ExportError(f"Cannot export to {out.name}: use a .png or .svg file name.")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"Could not create {out.parent}: {exc.strerror}.") from None
+    vp = view.viewport().rect()
+    source = view.mapToScene(vp).boundingRect()
+    w, h = max(1, vp.width()), max(1, vp.height())
+    if suffix == ".svg":
+        from PySide6.QtSvg import QSvgGenerator
+
+        gen = QSvgGenerator()
+        gen.setFileName(str(out))
+        gen.setSize(QSize(w, h))
+        gen.setViewBox(QRectF(0, 0, w, h))
+        gen.setTitle(out.stem)
+        painter = QPainter(gen)
+        view.scene().render(painter, QRectF(0, 0, w, h), source)
+        painter.end()
+    else:
+        img = QImage(int(w * scale), int(h * scale), QImage.Format.Format_ARGB32)
+        img.fill(0xFFFFFFFF)
+        painter = QPainter(img)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        view.scene().render(painter, QRectF(0, 0, w * scale, h * scale), source)
+        painter.end()
+        if not img.save(str(out)):
+            raise ExportError(f"Could not write {out}. Choose another folder or file name.")
+    if not out.exists() or out.stat().st_size == 0:
+        raise ExportError(f"Exporting {out} produced no file. Choose another folder.")
+    return out
+
+
+def ask_export_path(parent: QWidget, stem: str) -> str | None:
+    """File dialog for PNG/SVG; None when the user cancels."""
+    path, _ = QFileDialog.getSaveFileName(
+        parent, "Export figure", f"{stem}.png", "PNG image (*.png);;SVG vector image (*.svg)"
+    )
+    return path or None

@@ -1,0 +1,245 @@
+"""Overview: the paper's Figure 1 analogues for a whole dataset, source vs every run.
+
+Left: histogram of per-prompt share of positive sentiment in the paper's bins; right: the
+spectrum of per-prompt mean pairwise similarity (embedding cosine, or algorithm-set Jaccard for
+code datasets). Bars are grouped per bin (source grey, each run its colour) and show the share
+of prompts. Clicking a bar lists its prompts below; activating one emits `prompt_activated`.
+
+Embedding (UI-1)::
+
+    view = OverviewView(runner=window.runner)       # or OverviewView() for its own runner
+    view.set_study(study)                           # optional dataset_id=...
+    view.prompt_activated.connect(window.select_prompt)
+    view.export("fig.svg")                          # or the Export… button
+
+All queries run in a worker (`TaskRunner`); the widget only draws.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from monoscope.core.figure_data import (
+    OverviewData,
+    PerPrompt,
+    bin_prompts,
+    compute_overview,
+    dataset_ids,
+)
+from monoscope.core.store import Study
+from monoscope.ui.views.figure_common import (
+    ClickableBars,
+    ExportError,
+    ask_export_path,
+    export_view,
+    grouped_bars,
+)
+from monoscope.ui.workers import Job, TaskRunner
+
+
+def _bin_labels(edges: tuple[float, ...], first_closed: bool = True) -> list[str]:
+    labels = []
+    for i in range(len(edges) - 1):
+        left = "[" if (i == 0 and first_closed) else "("
+        labels.append(f"{left}{edges[i]:g}, {edges[i + 1]:g}]")
+    return labels
+
+
+class OverviewView(QWidget):
+    """Figure 1 analogues with clickable bars; see the module docstring for embedding."""
+
+    prompt_activated = Signal(str)
+    bar_selected = Signal(str, str, list)  # figure ('sentiment'|'similarity'), group, keys
+    loaded = Signal()
+
+    def __init__(self, study: Study | None = None, runner: TaskRunner | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner or TaskRunner(self)
+        self.study: Study | None = None
+        self.data: OverviewData | None = None
+        self.bars: dict[str, list[ClickableBars]] = {}
+        self._bins: dict[str, dict[str, list[list[str]]]] = {}
+        self._job: Job | None = None
+
+        self.dataset_box = QComboBox()
+        self.dataset_box.currentIndexChanged.connect(self._dataset_changed)
+        self.status = QLabel("Open a study to see its overview.")
+        export_btn = QPushButton("Export…")
+        export_btn.clicked.connect(self._export_clicked)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Dataset:"))
+        top.addWidget(self.dataset_box)
+        top.addWidget(self.status, 1)
+        top.addWidget(export_btn)
+
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setBackground("w")
+        self.sent_plot: pg.PlotItem = self.canvas.addPlot(row=0, col=0)
+        self.sim_plot: pg.PlotItem = self.canvas.addPlot(row=0, col=1)
+        for p in (self.sent_plot, self.sim_plot):
+            p.setMouseEnabled(x=False, y=False)
+            p.hideButtons()
+            p.showGrid(y=True, alpha=0.2)
+            p.setLabel("left", "share of prompts")
+        self.legend = self.sent_plot.addLegend(offset=(10, 10))
+
+        self.list_title = QLabel("Click a bar to list its prompts.")
+        self.prompt_list = QListWidget()
+        self.prompt_list.itemActivated.connect(self._item_activated)
+        self.prompt_list.itemClicked.connect(self._item_activated)
+        bottom = QWidget()
+        bl = QVBoxLayout(bottom)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addWidget(self.list_title)
+        bl.addWidget(self.prompt_list)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.canvas)
+        split.addWidget(bottom)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(split)
+        if study is not None:
+            self.set_study(study)
+
+    # -- data -------------------------------------------------------------------------------
+    def set_study(self, study: Study | None, dataset_id: int | None = None) -> None:
+        """Show a study (None clears); the first dataset unless one is given."""
+        self.study = study
+        self.dataset_box.blockSignals(True)
+        self.dataset_box.clear()
+        if study is not None:
+            for did, name, kind in dataset_ids(study):
+                self.dataset_box.addItem(f"{name} ({kind})", did)
+            if dataset_id is not None:
+                self.dataset_box.setCurrentIndex(max(0, self.dataset_box.findData(dataset_id)))
+        self.dataset_box.blockSignals(False)
+        self.refresh()
+
+    def _dataset_changed(self, _index: int) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute in a worker (after a run or annotation finished)."""
+        did = self.dataset_box.currentData()
+        if self.study is None or did is None:
+            self._clear("Open a study with a dataset to see its overview.")
+            return
+        self.status.setText("Loading…")
+        self._job = self.runner.submit("overview", compute_overview, (self.study, int(did)))
+        self._job.finished.connect(self._show)
+        self._job.failed.connect(lambda msg: self.status.setText(msg))
+
+    def _clear(self, message: str) -> None:
+        self.data = None
+        for p in (self.sent_plot, self.sim_plot):
+            for item in list(p.items):
+                if isinstance(item, ClickableBars):
+                    p.removeItem(item)
+        self.legend.clear()
+        self.bars.clear()
+        self._bins.clear()
+        self.status.setText(message)
+
+    # -- drawing ----------------------------------------------------------------------------
+    def _show(self, data: OverviewData) -> None:
+        self._clear("")
+        self.data = data
+        shown = data.present_groups()
+        if not shown:
+            self.status.setText(
+                "No sentiment or embeddings yet: run Annotate (or `monoscope annotate`) first."
+            )
+        self._draw("sentiment", self.sent_plot, data.sentiment, data.sentiment_edges,
+                   f"per-prompt share positive ({data.sentiment_attribute or 'no sentiment yet'})")
+        self._draw("similarity", self.sim_plot, data.similarity, data.similarity_edges,
+                   f"per-prompt {data.similarity_label}")
+        for g in shown:
+            item = next((b for b in self.bars.get("sentiment", []) + self.bars.get("similarity", [])
+                         if getattr(b, "group_key", None) == g.key), None)
+            if item is not None:
+                self.legend.addItem(item, g.label if g.run_id is None else f"#{g.run_id} {g.label}")
+        self.loaded.emit()
+
+    def _draw(self, fig: str, plot: pg.PlotItem, values: PerPrompt,
+              edges: tuple[float, ...], title: str) -> None:
+        assert self.data is not None
+        keys = [g.key for g in self.data.groups if values.get(g.key)]
+        heights: list[list[float]] = []
+        self._bins[fig] = {}
+        for key in keys:
+            bins = bin_prompts(values[key], edges)
+            self._bins[fig][key] = bins
+            n = sum(len(b) for b in bins)
+            heights.append([len(b) / n if n else 0.0 for b in bins])
+        items = grouped_bars(plot, keys, heights, lambda k, i, f=fig: self._bar_clicked(f, k, i))
+        for key, item in zip(keys, items, strict=True):
+            item.group_key = key
+        self.bars[fig] = items
+        labels = _bin_labels(edges)
+        plot.getAxis("bottom").setTicks([list(enumerate(labels))])
+        plot.setTitle(title, size="10pt")
+        plot.setXRange(-0.6, len(labels) - 0.4, padding=0)
+        top = max((max(h) for h in heights if h), default=1.0)
+        plot.setYRange(0, max(0.05, top * 1.12), padding=0)
+
+    def prompts_in(self, fig: str, group: str, bin_index: int) -> list[str]:
+        """Prompt keys of one bar."""
+        return list(self._bins.get(fig, {}).get(group, [[]] * (bin_index + 1))[bin_index])
+
+    def _bar_clicked(self, fig: str, group: str, bin_index: int) -> None:
+        keys = self.prompts_in(fig, group, bin_index)
+        assert self.data is not None
+        values = (self.data.sentiment if fig == "sentiment" else self.data.similarity)[group]
+        edges = self.data.sentiment_edges if fig == "sentiment" else self.data.similarity_edges
+        label = next((g.label for g in self.data.groups if g.key == group), group)
+        self.list_title.setText(
+            f"{len(keys)} prompts of {label} in {_bin_labels(edges)[bin_index]} ({fig}):"
+        )
+        self.prompt_list.clear()
+        for k in keys:
+            v = values.get(k, math.nan)
+            item = QListWidgetItem(f"{k}    {v:.3f}")
+            item.setData(Qt.ItemDataRole.UserRole, k)
+            self.prompt_list.addItem(item)
+        self.bar_selected.emit(fig, group, keys)
+
+    def _item_activated(self, item: QListWidgetItem) -> None:
+        self.prompt_activated.emit(str(item.data(Qt.ItemDataRole.UserRole)))
+
+    # -- export -----------------------------------------------------------------------------
+    def export(self, path: str | Path) -> Path:
+        """Write both figures to PNG or SVG."""
+        return export_view(self.canvas, path)
+
+    def _export_clicked(self) -> None:
+        path = ask_export_path(self, "overview")
+        if path:
+            try:
+                self.export(path)
+            except ExportError as exc:
+                QMessageBox.warning(self, "Export failed", str(exc))
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
+        self.runner.cancel("overview")
+        super().closeEvent(event)
