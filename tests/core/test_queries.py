@@ -1,0 +1,106 @@
+"""Read queries of the explorer against a real DuckDB study written through the real schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monoscope import metrics
+from monoscope.core import queries as q
+from monoscope.core.fixture_study import build_fixture_study
+from monoscope.core.store import Study
+
+
+@pytest.fixture(scope="module")
+def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Study]:
+    st = build_fixture_study(Path(tmp_path_factory.mktemp("fx")) / "fx.duckdb", n_prompts=6)
+    yield st
+    st.close()
+
+
+def _ds(st: Study) -> int:
+    return int(q.datasets(st)[0]["id"])
+
+
+def test_prompt_table_counts_and_index(fx: Study) -> None:
+    ds = _ds(fx)
+    names = q.attribute_names(fx, ds)
+    assert {"sentiment.vader", "text.words", "text.ttr", "topic", "embedding"} <= set(names)
+    assert q.default_attribute(names) == "sentiment.vader"
+    t = q.prompt_table(fx, ds, "sentiment.vader")
+    assert len(t) == 6 and [r.label for r in t.runs] == ["instruct T=0.8", "base T=1.2"]
+    assert (t.n_source == 30).all() and (t.n_generated == 20).all()
+    # Cross-check one cell against metrics on values read independently.
+    pid, run = int(t.prompt_id[2]), t.runs[0].id
+    src = [r["value"] for r in fx.query(
+        "SELECT a.value FROM attributes a JOIN texts t ON t.id=a.text_id WHERE t.prompt_id=? "
+        "AND t.origin='source' AND a.name='sentiment.vader'", [pid])]
+    gen = [r["value"] for r in fx.query(
+        "SELECT a.value FROM attributes a JOIN texts t ON t.id=a.text_id WHERE t.prompt_id=? "
+        "AND t.run_id=? AND a.name='sentiment.vader'", [pid, run])]
+    assert t.index[2, 0] == pytest.approx(metrics.dispersion_ratio(src, gen))
+    # The fixture's instruct run is built narrower than its base run: the index shows it.
+    assert np.nanmean(t.index[:, 0]) < np.nanmean(t.index[:, 1])
+    topic = q.prompt_table(fx, ds, "topic")
+    assert np.nanmean(topic.index[:, 0]) < 1.0  # instruct writes about 2 of 5 topics
+    emb = q.prompt_table(fx, ds, "embedding")
+    assert np.isfinite(emb.index).all() and np.nanmean(emb.index[:, 0]) < 1.0
+
+
+def test_points_prompt_and_dataset(fx: Study) -> None:
+    ds = _ds(fx)
+    p = q.points(fx, ds, "book-002")
+    assert p is not None and len(p) == 70
+    assert (p.group == 0).sum() == 30 and (p.group == 1).sum() == 20 and (p.group == 2).sum() == 20
+    pid = fx.scalar("SELECT id FROM prompts WHERE key='book-002'")
+    n = fx.scalar("SELECT count(*) FROM texts WHERE prompt_id=?", [pid])
+    assert n == 70 and fx.scalar(
+        "SELECT count(*) FROM texts WHERE prompt_id=? AND id IN (SELECT unnest(?))",
+        [pid, p.text_id.tolist()]) == 70
+    allp = q.points(fx, ds, None)
+    assert allp is not None and len(allp) == 6 * 70
+
+
+def test_attribute_values_aligned(fx: Study) -> None:
+    ds = _ds(fx)
+    p = q.points(fx, ds, "book-003")
+    assert p is not None
+    ids = p.text_id[::-1].copy()  # any order
+    vals, _ = q.attribute_values(fx, ids, "text.words")
+    for i in (0, 7, 33):
+        want = fx.scalar("SELECT value FROM attributes WHERE text_id=? AND name='text.words'",
+                         [int(ids[i])])
+        body = fx.scalar("SELECT body FROM texts WHERE id=?", [int(ids[i])])
+        assert vals[i] == want == len(body.split())
+    _, tl = q.attribute_values(fx, ids, "topic")
+    assert all(isinstance(x, str) for x in tl)
+
+
+def test_text_detail_nearest_and_typicality(fx: Study) -> None:
+    ds = _ds(fx)
+    p = q.points(fx, ds, "book-001")
+    assert p is not None
+    gen_id = int(p.text_id[p.group == 1][0])
+    d = q.text_detail(fx, gen_id)
+    assert d is not None and d["origin"] == "generated" and d["model"] == "fixture-instruct"
+    assert d["sampling"]["temperature"] == 0.8 and d["perplexity"] > 0
+    assert "sentiment.vader" in d["attributes"]
+    near = q.nearest_source(fx, gen_id, k=4)
+    assert len(near) == 4
+    sims = [n["similarity"] for n in near]
+    assert sims == sorted(sims, reverse=True)
+    # brute force over all source texts of the prompt
+    pid = int(fx.scalar("SELECT prompt_id FROM texts WHERE id=?", [gen_id]))
+    ids, rid, vecs = q._prompt_vectors(fx, pid)
+    me = vecs[ids == gen_id][0]
+    best = max(float(vecs[i] @ me) for i in np.flatnonzero(rid < 0))
+    assert sims[0] == pytest.approx(best, rel=1e-5)
+    assert all(fx.scalar("SELECT origin FROM texts WHERE id=?", [n["text_id"]]) == "source"
+               for n in near)
+    generic, atypical = q.generic_and_atypical(fx, pid, n=3)
+    assert len(generic) == 3 and generic[0]["distance"] <= atypical[0]["distance"]
+    t = q.typicality(fx, pid)
+    assert len(t.text_id) == 40 and t.knn_distance.min() == pytest.approx(generic[0]["distance"])
