@@ -1,0 +1,454 @@
+"""Human-anchored maps: UMAP (or PCA) fitted on the source texts, generated texts transformed.
+
+Fitting only on the human texts keeps every map of a dataset in one coordinate frame, so runs
+and models stay comparable and adding a run never moves the source points. A projection is
+keyed by a fingerprint of the texts it was fitted on plus its parameters; the same request on
+an unchanged source set reuses the stored points and only places texts that are new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from monoscope.core import assets
+from monoscope.core.errors import MonoscopeError
+from monoscope.core.frames import (
+    DEFAULT_BACKEND,
+    DEFAULT_EMBEDDING,
+    AnalysisInputMissing,
+    arrow,
+    column,
+    load_embeddings,
+    load_texts,
+    resolve_dataset,
+)
+from monoscope.core.store import Study
+from monoscope.core.tasks import TaskState
+
+F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
+
+PCA_ONLY_BELOW = 15  # fewer source texts than this: UMAP's neighbour graph is meaningless
+TRANSFORM_BATCH = 2000
+PROJECTION_VERSION = "1"
+
+
+class ProjectionError(MonoscopeError):
+    """A projection request cannot be satisfied as asked."""
+
+
+@dataclass(frozen=True)
+class ProjectionRequest:
+    """What to project. scopes: "dataset", "prompt:<key>", or "prompts" (every prompt)."""
+
+    dataset: str | None = None
+    scopes: tuple[str, ...] = ("dataset",)
+    method: str = "auto"  # auto = PCA at once, then UMAP; "pca" or "umap" alone
+    embedding_model: str = DEFAULT_EMBEDDING
+    backend: str = DEFAULT_BACKEND
+    seed: int = 42
+    n_neighbors: int = 15
+    min_dist: float = 0.1
+    max_fit: int = 5000  # balance: fit on at most this many source texts, stratified by prompt
+
+    def fit_params(self, method: str) -> dict[str, Any]:
+        base: dict[str, Any] = {"version": PROJECTION_VERSION, "backend": self.backend}
+        if method == "umap":
+            base.update(seed=self.seed, n_neighbors=self.n_neighbors, min_dist=self.min_dist,
+                        metric="cosine")
+        return base
+
+
+@dataclass
+class ProjectionMap:
+    """Coordinates of one stored projection: parallel arrays over its texts."""
+
+    projection_id: int
+    scope: str
+    method: str
+    cached: bool
+    text_id: I64
+    xy: F32
+    n_fit: int
+    n_placed: int  # texts placed with transform during this call
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ProjectionResult:
+    dataset: str
+    maps: list[ProjectionMap]
+
+
+def balanced_sample(groups: I64, max_total: int, seed: int) -> I64:
+    """Indices of at most max_total items, the same quota for every group (water-filling).
+
+    Keeps one prolific prompt from dominating the fitted map; small groups are kept whole and
+    their unused quota goes to the larger ones.
+    """
+    n = groups.size
+    if n <= max_total:
+        return np.arange(n, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    uniq, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    quota = np.zeros_like(counts)
+    left: int = max_total
+    open_ = np.ones(uniq.size, dtype=bool)
+    while left > 0 and open_.any():
+        share = max(1, int(left) // int(open_.sum()))
+        for g in np.flatnonzero(open_):
+            take = min(share, int(counts[g] - quota[g]), left)
+            quota[g] += take
+            left -= take
+            if quota[g] >= counts[g]:
+                open_[g] = False
+            if left == 0:
+                break
+    chosen = []
+    for k in range(uniq.size):
+        members = np.flatnonzero(inverse == k)
+        chosen.append(rng.choice(members, size=int(quota[k]), replace=False))
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+def fingerprint(hashes: Sequence[str], embedding: str, params: dict[str, Any]) -> str:
+    """Identity of a fit: the fitted texts' content hashes (as a set) plus model and params."""
+    h = hashlib.md5()
+    for c in sorted(hashes):
+        h.update(c.encode())
+        h.update(b"\n")
+    h.update(embedding.encode())
+    h.update(json.dumps(params, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+# -- models --------------------------------------------------------------------------------
+class _Pca:
+    """Two-component PCA with a deterministic sign (largest loading positive)."""
+
+    def __init__(self, x: F32) -> None:
+        self.mean = x.mean(axis=0)
+        centred = x - self.mean
+        if x.shape[0] < 2:
+            self.components = np.eye(2, x.shape[1], dtype=np.float32)
+        else:
+            _, _, vt = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
+            comps = vt[:2]
+            if comps.shape[0] < 2:
+                comps = np.vstack([comps, np.zeros((2 - comps.shape[0], x.shape[1]))])
+            signs = np.sign(comps[np.arange(2), np.abs(comps).argmax(axis=1)])
+            signs[signs == 0] = 1
+            self.components = (comps * signs[:, None]).astype(np.float32)
+        self.embedding = self.transform(x)
+
+    def transform(self, x: F32) -> F32:
+        return np.asarray((x - self.mean) @ self.components.T, dtype=np.float32)
+
+
+def _import_umap() -> Any:
+    """Import umap with numba's JIT cache kept in Monoscope's cache dir (17 s → ~2 s later)."""
+    cache = assets.cache_dir() / "numba"
+    cache.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache))
+    import umap
+
+    return umap
+
+
+class _Umap:
+    def __init__(self, x: F32, req: ProjectionRequest) -> None:
+        import warnings
+
+        umap = _import_umap()
+        n = x.shape[0]
+        self.model = umap.UMAP(
+            n_components=2,
+            n_neighbors=max(2, min(req.n_neighbors, n - 1)),
+            min_dist=req.min_dist,
+            metric="cosine",
+            random_state=req.seed,
+            init="spectral" if n >= 50 else "random",
+            low_memory=True,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # n_jobs overridden by random_state, etc.
+            self.embedding = np.asarray(self.model.fit_transform(x), dtype=np.float32)
+
+    def transform(self, x: F32) -> F32:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return np.asarray(self.model.transform(x), dtype=np.float32)
+
+
+def _model_cache(fp: str) -> Path:
+    return assets.cache_dir() / "projections" / f"{fp}.pkl"
+
+
+# -- store ---------------------------------------------------------------------------------
+def _write_points(study: Study, projection_id: int, ids: I64, xy: F32) -> None:
+    import pyarrow as pa
+
+    tab = pa.table({
+        "projection_id": pa.array(np.full(ids.size, projection_id, dtype=np.int64)),
+        "text_id": pa.array(ids),
+        "x": pa.array(xy[:, 0].astype(np.float32)),
+        "y": pa.array(xy[:, 1].astype(np.float32)),
+    })
+    with study.transaction() as cur:
+        cur.register("_new_points", tab)
+        cur.execute(
+            "INSERT OR REPLACE INTO projection_points SELECT projection_id, text_id, x, y "
+            "FROM _new_points"
+        )
+        cur.unregister("_new_points")
+
+
+def _find(study: Study, dataset_id: int, scope: str, method: str, embedding: str,
+          backend: str) -> list[dict[str, Any]]:
+    rows = study.query(
+        "SELECT id, params FROM projections WHERE dataset_id = ? AND scope = ? AND method = ? "
+        "AND embedding = ? ORDER BY id DESC",
+        [dataset_id, scope, method, embedding],
+    )
+    out = []
+    for r in rows:
+        params = json.loads(r["params"]) if r["params"] else {}
+        if params.get("backend", DEFAULT_BACKEND) == backend:
+            out.append({"id": int(r["id"]), "params": params})
+    return out
+
+
+def _load_points(study: Study, projection_id: int) -> tuple[I64, F32]:
+    tab = arrow(
+        study,
+        "SELECT text_id, x, y FROM projection_points WHERE projection_id = ? ORDER BY text_id",
+        [projection_id],
+    )
+    xy = np.column_stack([column(tab, "x", np.float64), column(tab, "y", np.float64)])
+    return column(tab, "text_id", np.int64), xy.astype(np.float32).reshape(-1, 2)
+
+
+def _delete(study: Study, projection_ids: Sequence[int]) -> None:
+    if not projection_ids:
+        return
+    marks = ", ".join("?" for _ in projection_ids)
+    with study.transaction() as cur:
+        cur.execute(f"DELETE FROM projection_points WHERE projection_id IN ({marks})",
+                    list(projection_ids))
+        cur.execute(f"DELETE FROM projections WHERE id IN ({marks})", list(projection_ids))
+
+
+# -- stage ---------------------------------------------------------------------------------
+def _scopes(study: Study, dataset_id: int, scopes: Sequence[str]) -> list[tuple[str, int | None]]:
+    keys = {str(r["key"]): int(r["id"]) for r in study.query(
+        "SELECT id, key FROM prompts WHERE dataset_id = ? ORDER BY id", [dataset_id])}
+    out: list[tuple[str, int | None]] = []
+    for s in scopes:
+        if s == "dataset":
+            out.append(("dataset", None))
+        elif s == "prompts":
+            out.extend((f"prompt:{k}", pid) for k, pid in keys.items())
+        elif s.startswith("prompt:") and s[7:] in keys:
+            out.append((s, keys[s[7:]]))
+        else:
+            raise ProjectionError(
+                f"Unknown projection scope {s!r}: use 'dataset', 'prompts' (every prompt) or "
+                "'prompt:<key>' with a prompt key of the dataset."
+            )
+    return out
+
+
+def _methods(method: str, n_fit: int) -> list[str]:
+    if method not in ("auto", "pca", "umap"):
+        raise ProjectionError(f"Unknown projection method {method!r}: use auto, pca or umap.")
+    if method == "pca" or n_fit < PCA_ONLY_BELOW:
+        return ["pca"]
+    return ["umap"] if method == "umap" else ["pca", "umap"]
+
+
+def project(study: Study, request: ProjectionRequest, state: TaskState) -> ProjectionResult:
+    """Compute (or reuse) the maps the request names; streams each map through state.partial.
+
+    With method "auto" every scope first gets an instant PCA map, then the UMAP map; scopes
+    with fewer than PCA_ONLY_BELOW source texts stay PCA.
+    """
+    dataset_id, dataset = resolve_dataset(study, request.dataset)
+    scopes = _scopes(study, dataset_id, request.scopes)
+    result = ProjectionResult(dataset, [])
+    state.begin("project", total=len(scopes))
+    for i, (scope, prompt_id) in enumerate(scopes):
+        state.check()
+        for pmap in _project_scope(study, request, dataset_id, scope, prompt_id, state):
+            result.maps.append(pmap)
+            state.partial(pmap)
+        state.progress(i + 1, len(scopes), scope)
+    return result
+
+
+def _project_scope(study: Study, req: ProjectionRequest, dataset_id: int, scope: str,
+                   prompt_id: int | None, state: TaskState) -> Iterator[ProjectionMap]:
+    """Yield each map of the scope as soon as it is stored (PCA before UMAP)."""
+    texts = load_texts(study, dataset_id, prompt_id)
+    ids, vectors = load_embeddings(study, dataset_id, prompt_id, req.embedding_model, req.backend)
+    pos = np.searchsorted(texts.text_id, ids)
+    is_source = texts.is_source[pos]
+    src_idx = np.flatnonzero(is_source)
+    if src_idx.size == 0:
+        missing = int(texts.is_source.sum())
+        raise AnalysisInputMissing(
+            f"No {req.embedding_model} ({req.backend}) embeddings for the {missing} source texts "
+            f"of {scope}: run `monoscope annotate` on the study first."
+        )
+    fit_idx = src_idx[balanced_sample(texts.prompt_id[pos][src_idx], req.max_fit, req.seed)]
+    hashes = [str(h) for h in texts.content_hash[pos][fit_idx]]
+    for method in _methods(req.method, fit_idx.size):
+        state.check()
+        params = req.fit_params(method)
+        fp = fingerprint(hashes, req.embedding_model, {"method": method, **params})
+        yield _one_map(study, req, dataset_id, scope, method, params, fp, ids, vectors, fit_idx,
+                       state)
+
+
+def _one_map(study: Study, req: ProjectionRequest, dataset_id: int, scope: str, method: str,
+             params: dict[str, Any], fp: str, ids: I64, vectors: F32, fit_idx: I64,
+             state: TaskState) -> ProjectionMap:
+    existing = _find(study, dataset_id, scope, method, req.embedding_model, req.backend)
+    hit = next((e for e in existing if e["params"].get("fingerprint") == fp), None)
+    fitter: Callable[[], _Pca | _Umap] = (
+        (lambda: _Pca(vectors[fit_idx])) if method == "pca" else (lambda: _Umap(vectors[fit_idx], req))
+    )
+    if hit is not None:
+        pid = hit["id"]
+        have, _ = _load_points(study, pid)
+        todo = np.flatnonzero(~np.isin(ids, have))
+        if todo.size:
+            model = _load_model(fp, method) or fitter()
+            _place(study, pid, ids[todo], vectors[todo], model, state)
+        _delete(study, [e["id"] for e in existing if e["id"] != pid])
+        pts_ids, xy = _load_points(study, pid)
+        return ProjectionMap(pid, scope, method, True, pts_ids, xy, int(hit["params"]["n_fit"]),
+                             int(todo.size), hit["params"])
+    model = fitter()
+    full = {**params, "fingerprint": fp, "n_fit": int(fit_idx.size),
+            "fit": "source", "max_fit": req.max_fit}
+    with study.transaction() as cur:
+        cur.execute(
+            "INSERT INTO projections (dataset_id, scope, method, params, embedding) "
+            "VALUES (?, ?, ?, ?, ?) RETURNING id",
+            [dataset_id, scope, method, json.dumps(full), req.embedding_model],
+        )
+        row = cur.fetchone()
+    assert row is not None
+    pid = int(row[0])
+    _write_points(study, pid, ids[fit_idx], model.embedding)
+    if method == "umap":
+        _save_model(fp, model)
+    rest = np.setdiff1d(np.arange(ids.size), fit_idx)
+    _place(study, pid, ids[rest], vectors[rest], model, state)
+    _delete(study, [e["id"] for e in existing])
+    pts_ids, xy = _load_points(study, pid)
+    return ProjectionMap(pid, scope, method, False, pts_ids, xy, int(fit_idx.size),
+                         int(rest.size), full)
+
+
+def _place(study: Study, pid: int, ids: I64, vectors: F32, model: _Pca | _Umap,
+           state: TaskState) -> None:
+    for start in range(0, ids.size, TRANSFORM_BATCH):
+        state.check()
+        sl = slice(start, start + TRANSFORM_BATCH)
+        _write_points(study, pid, ids[sl], model.transform(vectors[sl]))
+
+
+def _save_model(fp: str, model: _Pca | _Umap) -> None:
+    path = _model_cache(fp)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        pass  # the cache is an optimisation: without it a later transform refits (same seed)
+
+
+def _load_model(fp: str, method: str) -> _Pca | _Umap | None:
+    if method == "pca":
+        return None  # refitting PCA is cheaper than reading a pickle
+    path = _model_cache(fp)
+    if not path.exists():
+        return None
+    _import_umap()
+    try:
+        with path.open("rb") as fh:
+            model = pickle.load(fh)
+    except Exception:
+        return None
+    return model if isinstance(model, _Umap) else None
+
+
+# -- reading maps (GUI, report) ------------------------------------------------------------
+@dataclass
+class MapData:
+    """A stored map joined with its texts: arrays aligned by position."""
+
+    projection_id: int
+    method: str
+    text_id: I64
+    x: npt.NDArray[np.float32]
+    y: npt.NDArray[np.float32]
+    is_source: npt.NDArray[np.bool_]
+    run_id: I64  # -1 for source
+    prompt_id: I64
+
+
+def load_map(study: Study, dataset: str | None = None, scope: str = "dataset",
+             method: str | None = None) -> MapData | None:
+    """The newest stored map of a scope (UMAP preferred over PCA unless method is given)."""
+    dataset_id, _ = resolve_dataset(study, dataset)
+    rows = study.query(
+        "SELECT id, method FROM projections WHERE dataset_id = ? AND scope = ? "
+        + ("AND method = ? " if method else "")
+        + "ORDER BY (method = 'umap') DESC, id DESC LIMIT 1",
+        [dataset_id, scope, *([method] if method else [])],
+    )
+    if not rows:
+        return None
+    pid = int(rows[0]["id"])
+    tab = arrow(
+        study,
+        """SELECT pp.text_id, pp.x, pp.y, t.origin = 'source' AS is_source, t.run_id, t.prompt_id
+           FROM projection_points pp JOIN texts t ON t.id = pp.text_id
+           WHERE pp.projection_id = ? ORDER BY pp.text_id""",
+        [pid],
+    )
+    return MapData(
+        projection_id=pid,
+        method=str(rows[0]["method"]),
+        text_id=column(tab, "text_id", np.int64),
+        x=column(tab, "x", np.float64).astype(np.float32),
+        y=column(tab, "y", np.float64).astype(np.float32),
+        is_source=np.asarray(column(tab, "is_source"), dtype=bool),
+        run_id=column(tab, "run_id", np.int64),
+        prompt_id=column(tab, "prompt_id", np.int64),
+    )
+
+
+def describe(result: ProjectionResult) -> list[dict[str, Any]]:
+    """One summary row per map (for the CLI and logs)."""
+    return [
+        {k: v for k, v in asdict(m).items() if k not in ("text_id", "xy", "params")}
+        | {"n_points": int(m.text_id.size)}
+        for m in result.maps
+    ]
