@@ -1,0 +1,100 @@
+"""Run dialog and runs panel: valid specs, clear rejections, and a real tiny run with SmolLM2."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from figure_study import make_figure_study  # noqa: E402
+
+from monoscope.ui.views.run_dialog import (  # noqa: E402
+    RunDialog,
+    RunInputError,
+    estimate_seconds,
+    parse_floats,
+)
+
+
+@pytest.fixture
+def fig_study(tmp_path: Path):
+    st = make_figure_study(tmp_path / "fig.duckdb")
+    yield st
+    st.close()
+
+
+def test_parse_floats_messages() -> None:
+    assert parse_floats("0.5, 1.2 0.5", "temperatures", 0, 5) == [0.5, 1.2]
+    with pytest.raises(RunInputError, match="'abc' is not a number"):
+        parse_floats("0.5, abc", "temperatures", 0, 5)
+    with pytest.raises(RunInputError, match=r"outside \(0, 1\]"):
+        parse_floats("0", "top-p", 0, 1, low_open=True)
+
+
+def test_dialog_builds_a_valid_spec(qtbot, fig_study) -> None:
+    dlg = RunDialog(fig_study, 1, selected_keys=["p2", "p4"])
+    qtbot.addWidget(dlg)
+    assert "llama" in dlg.model_info.text() and "chat template present" in dlg.model_info.text()
+    dlg.temps.setText("0.5, 1.2")
+    dlg.top_ps.setText("0.9 1.0")
+    dlg.top_k.setValue(40)
+    dlg.max_tokens.setValue(8)
+    dlg.n_per_prompt.setValue(2)
+    dlg.seed.setValue(7)
+    dlg.subset_first.setChecked(True)
+    dlg.first_k.setValue(3)
+    spec = dlg.build_spec()
+    assert spec.n_runs == 4 and spec.n_prompts == 3 and spec.prompt_keys == ("p1", "p2", "p3")
+    assert spec.n_samples == 4 * 3 * 2 and spec.seed == 7 and spec.model == "smollm2"
+    assert {(s.temperature, s.top_p) for s in spec.sampling} == {(0.5, 0.9), (0.5, 1.0), (1.2, 0.9), (1.2, 1.0)}
+    assert all(s.top_k == 40 and s.max_tokens == 8 for s in spec.sampling)
+    assert spec.template == "personalized"
+    # The preview fills the first prompt's title into the films variant of the preset.
+    assert "Film P1" in dlg.preview.toPlainText() and "movie" in dlg.preview.toPlainText()
+    # 24 samples x 8 tokens at 240 tok/s.
+    assert estimate_seconds(spec, 240.0) == pytest.approx(24 * 8 / 240)
+    assert "24 samples" in dlg.estimate.text()
+
+    dlg.subset_sel.setChecked(True)
+    assert dlg.build_spec().prompt_keys == ("p2", "p4")
+    dlg.decay_on.setChecked(True)
+    dlg.decay_kind.setCurrentText("linear")
+    dlg.decay_end.setValue(1.2)
+    spec = dlg.build_spec()
+    assert spec.n_runs == 2 and spec.sampling[0].decay is not None
+    assert spec.sampling[0].decay.kind == "linear" and spec.sampling[0].temperature == 1.2
+
+
+def test_dialog_rejects_bad_input_with_a_message(qtbot, fig_study) -> None:
+    dlg = RunDialog(fig_study, 1)
+    qtbot.addWidget(dlg)
+    ok = dlg.buttons.buttons()[0]
+    dlg.temps.setText("0.8, hot")
+    assert "'hot' is not a number" in dlg.error.text()
+    assert not dlg.buttons.button(dlg.buttons.StandardButton.Ok).isEnabled()
+    dlg.temps.setText("0.8")
+    assert dlg.error.text() == "" and ok.isEnabled()
+    dlg.top_ps.setText("1.5")
+    assert "top-p" in dlg.error.text() and "outside" in dlg.error.text()
+    dlg.top_ps.setText("1.0")
+    dlg.template_box.setCurrentIndex(dlg.template_box.count() - 1)  # custom
+    dlg.template_edit.setPlainText("Review {film}")
+    assert "Unknown placeholder" in dlg.error.text() and "{film}" in dlg.error.text()
+    dlg.template_edit.setPlainText("Write a short review of {title}: ")
+    assert dlg.error.text() == ""
+    assert dlg.build_spec().template == "Write a short review of {title}:"
+    assert "Write a short review of Film P1" in dlg.preview.toPlainText()
+    # Base model: completion prompt and the 'different family' note.
+    dlg.model_box.setCurrentIndex(1)
+    assert "different family" in dlg.model_box.currentText()
+    assert "completion prompts" in dlg.model_info.text()
+    dlg.grab().save("/tmp/ui2_run_dialog.png")
+    # A file that is not GGUF is refused with what to do.
+    bad = Path(fig_study.path).with_name("fake.gguf")
+    bad.write_bytes(b"NOTGGUF" * 10)
+    dlg.add_model_file(str(bad))
+    assert "not a GGUF model file" in dlg.error.text()
+    with pytest.raises(RunInputError, match="not a GGUF"):
+        dlg.build_spec()
