@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from monoscope.core.errors import SchemaTooNewError, StudyError, StudyLockedError
+from monoscope.core.errors import SchemaTooNewError, StudyError
 from monoscope.core.store import SCHEMA_VERSION, Study, content_hash
 from monoscope.core.store.study import migrations
 

@@ -37,7 +37,7 @@ def format_eta(seconds: float | None) -> str:
     """Human-friendly duration like ``1 h 02 min``, ``3 min 05 s`` or ``12 s``."""
     if seconds is None or seconds != seconds or seconds == float("inf"):
         return "?"
-    s = int(round(seconds))
+    s = round(seconds)
     if s >= 3600:
         return f"{s // 3600} h {(s % 3600) // 60:02d} min"
     if s >= 60:

@@ -7,7 +7,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -214,10 +214,8 @@ class Study:
         return default if raw is None else json.loads(raw)
 
     def close(self) -> None:
-        try:
+        with suppress(duckdb.Error):
             self.con.close()
-        except duckdb.Error:
-            pass
 
     def __enter__(self) -> Study:
         return self
