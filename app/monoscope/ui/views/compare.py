@@ -1,0 +1,243 @@
+"""Compare: two runs side by side against the source, on the same map axes and histogram bins.
+
+Top row: the map for each run (source grey underneath, translucent, so the human mass stays
+visible), pan/zoom linked. Bottom row: the chosen attribute's distribution, source vs run,
+normalised over the same bins. Beside each: share positive, sentiment entropy, mean pairwise
+cosine and topic entropy (for the prompt, or the mean over prompts).
+
+Embedding (UI-1)::
+
+    view = CompareView(runner=window.runner)
+    view.set_study(study, dataset_id)
+    view.set_runs(run_a, run_b)            # optional; defaults to the first two runs
+    view.set_prompt(key)                   # None = whole dataset
+    view.export("compare.png")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from monoscope.core.compare_data import COMPARE_METRICS, CompareData, attribute_names, compute_compare, normalised_hist
+from monoscope.core.figure_data import METRICS, SOURCE, dataset_ids, groups
+from monoscope.core.store import Study
+from monoscope.ui.views.figure_common import ExportError, ask_export_path, export_view, group_color
+from monoscope.ui.workers import TaskRunner
+
+
+def format_numbers(numbers: dict[str, float]) -> str:
+    return "  ·  ".join(
+        f"{METRICS[m]}: {'–' if v != v else f'{v:.3f}'}" for m, v in numbers.items()
+    )
+
+
+class CompareView(QWidget):
+    """Two runs vs the source; see the module docstring for embedding."""
+
+    loaded = Signal()
+
+    def __init__(self, study: Study | None = None, runner: TaskRunner | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner or TaskRunner(self)
+        self.study: Study | None = None
+        self.dataset_id: int | None = None
+        self.data: CompareData | None = None
+
+        self.run_a, self.run_b = QComboBox(), QComboBox()
+        self.scope = QComboBox()
+        self.attribute = QComboBox()
+        export_btn = QPushButton("Export…")
+        export_btn.clicked.connect(self._export_clicked)
+        top = QHBoxLayout()
+        for text, w in (("Run A", self.run_a), ("Run B", self.run_b), ("Prompt", self.scope),
+                        ("Histogram", self.attribute)):
+            top.addWidget(QLabel(text))
+            top.addWidget(w, 1)
+        top.addWidget(export_btn)
+        self.status = QLabel("Open a study with at least two runs to compare them.")
+
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setBackground("w")
+        self.maps = [self.canvas.addPlot(row=0, col=c) for c in (0, 1)]
+        self.hists = [self.canvas.addPlot(row=1, col=c) for c in (0, 1)]
+        self.maps[1].setXLink(self.maps[0])
+        self.maps[1].setYLink(self.maps[0])
+        self.hists[1].setXLink(self.hists[0])
+        self.hists[1].setYLink(self.hists[0])
+        for p in self.maps:
+            p.setAspectLocked(False)
+            p.hideAxis("left")
+            p.hideAxis("bottom")
+        for p in self.hists:
+            p.setLabel("left", "share of texts")
+            p.setMouseEnabled(y=False)
+        self.canvas.ci.layout.setRowStretchFactor(0, 3)
+        self.canvas.ci.layout.setRowStretchFactor(1, 2)
+        self.numbers = [QLabel(), QLabel()]
+        nums = QHBoxLayout()
+        for lab in self.numbers:
+            lab.setWordWrap(True)
+            nums.addWidget(lab, 1)
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.status)
+        lay.addWidget(self.canvas, 1)
+        lay.addLayout(nums)
+        for box in (self.run_a, self.run_b, self.scope, self.attribute):
+            box.currentIndexChanged.connect(self._selection_changed)
+        if study is not None:
+            self.set_study(study)
+
+    # -- inputs -----------------------------------------------------------------------------
+    def set_study(self, study: Study | None, dataset_id: int | None = None) -> None:
+        self.study = study
+        self.dataset_id = None
+        boxes = (self.run_a, self.run_b, self.scope, self.attribute)
+        for box in boxes:
+            box.blockSignals(True)
+            box.clear()
+        if study is not None:
+            ids = [d[0] for d in dataset_ids(study)]
+            self.dataset_id = dataset_id if dataset_id is not None else (ids[0] if ids else None)
+        if study is not None and self.dataset_id is not None:
+            runs = [g for g in groups(study, self.dataset_id) if g.run_id is not None]
+            for g in runs:
+                for box in (self.run_a, self.run_b):
+                    box.addItem(f"#{g.run_id} {g.label}", g.run_id)
+            if len(runs) > 1:
+                self.run_b.setCurrentIndex(1)
+            self.scope.addItem("whole dataset", None)
+            for r in study.query("SELECT key, title FROM prompts WHERE dataset_id = ? ORDER BY id",
+                                 [self.dataset_id]):
+                self.scope.addItem(f"{r['key']} — {r['title']}", r["key"])
+            names = attribute_names(study, self.dataset_id)
+            for n in names:
+                self.attribute.addItem(n, n)
+            pref = next((n for n in ("sentiment.head", "sentiment.vader") if n in names), None)
+            if pref:
+                self.attribute.setCurrentIndex(self.attribute.findData(pref))
+        for box in boxes:
+            box.blockSignals(False)
+        self.refresh()
+
+    def set_runs(self, run_a: int, run_b: int) -> None:
+        for box, rid in ((self.run_a, run_a), (self.run_b, run_b)):
+            box.blockSignals(True)
+            box.setCurrentIndex(max(0, box.findData(rid)))
+            box.blockSignals(False)
+        self.refresh()
+
+    def set_prompt(self, key: str | None) -> None:
+        self.scope.setCurrentIndex(max(0, self.scope.findData(key)))
+
+    def _selection_changed(self, _i: int) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        a, b = self.run_a.currentData(), self.run_b.currentData()
+        if self.study is None or self.dataset_id is None or a is None or b is None:
+            self.status.setText("Compare needs a study with at least one run (two to contrast).")
+            return
+        attr = self.attribute.currentData() or "sentiment.vader"
+        self.status.setText("Loading…")
+        job = self.runner.submit("compare", compute_compare, (
+            self.study, self.dataset_id, int(a), int(b), self.scope.currentData(), str(attr)))
+        job.finished.connect(self._show)
+        job.failed.connect(self.status.setText)
+
+    # -- drawing ----------------------------------------------------------------------------
+    def _show(self, data: CompareData) -> None:
+        self.data = data
+        for p in (*self.maps, *self.hists):
+            p.clear()
+        edges = data.edges
+        centers = (edges[:-1] + edges[1:]) / 2
+        src_h = normalised_hist(data.source_values, edges)
+        where = data.prompt_key or "all prompts"
+        for i, side in enumerate(data.sides):
+            color = group_color(side.group.key)
+            m = self.maps[i]
+            m.setTitle(f"#{side.group.run_id} {side.group.label} vs source ({where})", size="10pt")
+            m.addLegend(offset=(5, 5))
+            sx, sy = data.source_points
+            m.addItem(pg.ScatterPlotItem(sx, sy, size=7, pen=None,
+                                         brush=pg.mkBrush(group_color(SOURCE, 110)),
+                                         name=f"source ({len(sx)})"))
+            gx, gy = side.points
+            m.addItem(pg.ScatterPlotItem(gx, gy, size=6, pen=pg.mkPen(color[:3], width=1),
+                                         brush=pg.mkBrush(*color[:3], 90),
+                                         name=f"run #{side.group.run_id} ({len(gx)})"))
+            h = self.hists[i]
+            h.addLegend(offset=(5, 5))
+            h.addItem(pg.PlotDataItem(edges, src_h, stepMode="center", fillLevel=0,
+                                      brush=pg.mkBrush(group_color(SOURCE, 90)),
+                                      pen=pg.mkPen(group_color(SOURCE)[:3], width=2), name="source"))
+            h.addItem(pg.PlotDataItem(edges, normalised_hist(side.values, edges), stepMode="center",
+                                      fillLevel=0, brush=pg.mkBrush(*color[:3], 80),
+                                      pen=pg.mkPen(color[:3], width=2), name=f"run #{side.group.run_id}"))
+            h.setLabel("bottom", data.attribute)
+            self.numbers[i].setText(
+                f"<b>source</b>: {format_numbers(data.source_numbers)}<br>"
+                f"<b style='color: rgb{color[:3]}'>run #{side.group.run_id}</b>: "
+                f"{format_numbers(side.numbers)}")
+        self.hists[0].setXRange(float(edges[0]), float(edges[-1]), padding=0.02)
+        top = max([float(src_h.max(initial=0))] + [float(normalised_hist(s.values, edges).max(initial=0))
+                                                  for s in data.sides])
+        self.hists[0].setYRange(0, max(top * 1.1, 0.05), padding=0)
+        self._fit_maps(data)
+        n = len(data.source_values)
+        self.status.setText(f"{data.attribute}: {n} source values, bins of width {centers[1] - centers[0]:.3g}"
+                            if len(centers) > 1 else "")
+        self.loaded.emit()
+
+    def _fit_maps(self, data: CompareData) -> None:
+        xs = [data.source_points[0], *(s.points[0] for s in data.sides)]
+        ys = [data.source_points[1], *(s.points[1] for s in data.sides)]
+        x, y = np.concatenate(xs), np.concatenate(ys)
+        if x.size:
+            self.maps[0].setXRange(float(x.min()), float(x.max()), padding=0.05)
+            self.maps[0].setYRange(float(y.min()), float(y.max()), padding=0.05)
+
+    def metric_numbers(self) -> dict[str, dict[str, float]]:
+        """The numbers shown: 'source' and each run key -> metric -> value (for tests, export)."""
+        if self.data is None:
+            return {}
+        out = {SOURCE: dict(self.data.source_numbers)}
+        for s in self.data.sides:
+            out[s.group.key] = dict(s.numbers)
+        return out
+
+    # -- export -----------------------------------------------------------------------------
+    def export(self, path: str | Path) -> Path:
+        return export_view(self.canvas, path)
+
+    def _export_clicked(self) -> None:
+        path = ask_export_path(self, "compare")
+        if path:
+            try:
+                self.export(path)
+            except ExportError as exc:
+                QMessageBox.warning(self, "Export failed", str(exc))
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
+        self.runner.cancel("compare")
+        super().closeEvent(event)
+
+
+__all__ = ["COMPARE_METRICS", "CompareView"]
