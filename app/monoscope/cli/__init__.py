@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "monoscope.cli.demo_cmds",
     "monoscope.cli.generate_cmds",
     "monoscope.cli.analysis_cmds",
+    "monoscope.cli.measure_cmds",
+    "monoscope.cli.byo_cmds",
     "monoscope.cli.replicate_cmds",
     "monoscope.cli.gui_cmds",
 ]
