@@ -1,0 +1,221 @@
+"""`monoscope report`: a self-contained HTML report (index.html + PNG/SVG figures in one folder).
+
+It runs the measure stage, draws the figures headless and writes tables like the paper's:
+per-prompt mean sentiment and similarity spectra, the aggregate table, the per-prompt table
+sorted by monoculture index, the dataset map and (when runs differ in sampling) a sweep plot.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monoscope import __version__
+from monoscope.core.errors import MonoscopeError
+from monoscope.core.measure import EMBEDDING, MeasureRequest, MeasureResult, measure
+from monoscope.core.projection import load_map
+from monoscope.core.report import figures as F
+from monoscope.core.store import Study
+from monoscope.core.tasks import TaskState
+
+SENTIMENT_PREFERENCE = ("sentiment.head", "sentiment.vader")
+MAX_PROMPT_ROWS = 300
+
+
+class ReportError(MonoscopeError):
+    """The report cannot be written where asked."""
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    out: Path
+    dataset: str | None = None
+    runs: tuple[str, ...] = ()
+    ppl_max: float | None = None
+    map_scope: str = "dataset"
+
+
+@dataclass
+class ReportResult:
+    index: Path
+    figures: list[F.Figure] = field(default_factory=list)
+    measure: MeasureResult | None = None
+
+
+def sentiment_attribute(result: MeasureResult) -> str | None:
+    return next((a for a in SENTIMENT_PREFERENCE if a in result.attributes), None)
+
+
+def build_report(study: Study, request: ReportRequest, state: TaskState) -> ReportResult:
+    """Measure, draw and write the report; returns the index path and the figures."""
+    out = Path(request.out).expanduser()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"Cannot create the report folder {out}: {exc.strerror}. "
+                          "Choose another --out folder.") from None
+    res = measure(study, MeasureRequest(dataset=request.dataset, runs=request.runs,
+                                        ppl_max=request.ppl_max), state)
+    state.begin("report", total=5)
+    figs: list[F.Figure] = []
+    sent = sentiment_attribute(res)
+    if sent:
+        f = F.binned_bars(res, sent, "share_positive", F.SENTIMENT_EDGES, out, "sentiment",
+                          "Per-prompt mean sentiment", f"mean sentiment per prompt "
+                          f"(share POSITIVE, {sent})", "The paper's Figure 1 (left) bins. A "
+                          "run piled into the right-most bin praises everything.")
+        figs += [f] if f else []
+    state.progress(1, 5)
+    if EMBEDDING in res.attributes:
+        f = F.binned_bars(res, EMBEDDING, "mean_pairwise_cosine", F.SIMILARITY_EDGES, out,
+                          "cosine", "Spectrum of per-prompt similarity",
+                          "mean pairwise cosine of the texts of a prompt",
+                          "Higher = the texts for a prompt say more nearly the same thing.")
+        figs += [f] if f else []
+    for attr in ("code.algorithms", "code.data_structures"):
+        if attr in res.attributes:
+            f = F.binned_bars(res, attr, "jaccard", F.SIMILARITY_EDGES, out,
+                              attr.replace(".", "_"), f"Spectrum of per-prompt {attr} Jaccard",
+                              f"mean pairwise Jaccard of {attr} sets",
+                              "The paper's Figure 1 (right) analogue.")
+            figs += [f] if f else []
+    state.progress(2, 5)
+    data = load_map(study, res.dataset, request.map_scope)
+    if data is not None and data.text_id.size:
+        figs.append(F.map_scatter(res, data, out))
+    state.progress(3, 5)
+    f = F.sweep(res, sent, out)
+    figs += [f] if f else []
+    state.progress(4, 5)
+    (out / "measure.json").write_text(res.to_json(), encoding="utf-8")
+    index = out / "index.html"
+    index.write_text(render_html(res, figs, sent, has_map=data is not None), encoding="utf-8")
+    state.progress(5, 5, str(index))
+    return ReportResult(index, figs, res)
+
+
+# -- HTML ----------------------------------------------------------------------------------
+CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#222}h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.9em;margin:.5em 0}th,td{padding:.25em .6em;
+border-bottom:1px solid #eee;text-align:right}th{background:#f5f5f5}td.l,th.l{text-align:left}
+figure{margin:1.5em 0}figure img{max-width:100%}figcaption{color:#555;font-size:.9em}
+.sw{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.3em}
+.note{color:#666;font-size:.9em}"""
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) >= 100):
+        return f"{int(v):,}"
+    return f"{v:.{digits}f}"
+
+
+def _cell(a: dict[str, Any] | None) -> str:
+    if not a or a.get("mean") is None:
+        return "–"
+    ci = ""
+    if a.get("ci_low") is not None and a.get("ci_high") is not None and a["n"] > 1:
+        ci = f" <span class=note>[{_fmt(a['ci_low'])}, {_fmt(a['ci_high'])}]</span>"
+    return _fmt(a["mean"]) + ci
+
+
+def aggregate_columns(res: MeasureResult, sent: str | None) -> list[tuple[str, str, str]]:
+    """(header, attribute, stat) of the paper-style aggregate table, only those with data."""
+    cand = []
+    if sent:
+        cand += [("mean sentiment", sent, "share_positive"), ("sentiment entropy", sent, "entropy")]
+    cand += [("topic entropy", "topic", "entropy"), ("distinct topics", "topic", "pooled_distinct"),
+             ("pairwise cosine", EMBEDDING, "mean_pairwise_cosine"), ("Vendi", EMBEDDING, "vendi"),
+             ("coverage", EMBEDDING, "coverage"), ("precision", EMBEDDING, "precision"),
+             ("algorithms Jaccard", "code.algorithms", "jaccard"),
+             ("data-structures Jaccard", "code.data_structures", "jaccard"),
+             ("accuracy", "code.correct", "accuracy"), ("words", "text.words", "mean")]
+    return [c for c in cand if any(res.agg(g.key, c[1], c[2]) for g in res.groups)]
+
+
+def render_html(res: MeasureResult, figs: list[F.Figure], sent: str | None,
+                has_map: bool = True) -> str:
+    e = html.escape
+    col, lab = F.colours(res), F.labels(res)
+    parts = [f"<!doctype html><html><head><meta charset=utf-8><title>Monoscope report: "
+             f"{e(res.dataset)}</title><style>{CSS}</style></head><body>",
+             f"<h1>Generative monoculture report: {e(res.dataset)}</h1>",
+             f"<p class=note>{len(res.prompts)} prompts, {len(res.groups) - 1} runs. "
+             f"Perplexity filter: {'0 &lt; ppl ≤ ' + _fmt(res.request.ppl_max, 1) if res.request.ppl_max else 'off'}. "
+             f"Monoscope {e(__version__)}. Method: Wu et al., “Generative Monoculture in Large "
+             "Language Models” (ICLR 2025).</p>", "<h2>Groups</h2><table><tr><th class=l>group"
+             "</th><th class=l>model</th><th class=l>sampling</th><th>texts</th></tr>"]
+    n_texts = {w["group"]: w["n_texts"] for w in res.wording}
+    for g in res.groups:
+        samp = ", ".join(f"{k}={v}" for k, v in g.sampling.items() if k in
+                         ("temperature", "top_p", "top_k", "min_p", "max_tokens"))
+        parts.append(f"<tr><td class=l><span class=sw style='background:{col[g.key]}'></span>"
+                     f"{e(lab[g.key])}</td><td class=l>{e(g.model or '')}</td><td class=l>"
+                     f"{e(samp)}</td><td>{_fmt(n_texts.get(g.key))}</td></tr>")
+    parts.append("</table>")
+    parts.append("<h2>Aggregate (mean over prompts, 95% bootstrap CI)</h2>")
+    cols = aggregate_columns(res, sent)
+    wording = {w["group"]: w for w in res.wording}
+    head = "".join(f"<th>{e(h)}</th>" for h, _, _ in cols)
+    parts.append(f"<table><tr><th class=l>group</th>{head}<th>unigram entropy</th>"
+                 "<th>vocabulary</th><th>count cosine to source</th></tr>")
+    for g in res.groups:
+        cells = "".join(f"<td>{_cell(res.agg(g.key, a, s))}</td>" for _, a, s in cols)
+        w = wording.get(g.key, {})
+        parts.append(f"<tr><td class=l>{e(lab[g.key])}</td>{cells}"
+                     f"<td>{_fmt(w.get('unigram_entropy'))}</td><td>{_fmt(w.get('vocabulary'))}"
+                     f"</td><td>{_fmt(w.get('count_cosine_to_source'))}</td></tr>")
+    parts.append("</table>")
+    for f in figs:
+        parts.append(f"<h2>{e(f.title)}</h2><figure><img src='{e(f.png)}' alt='{e(f.title)}'>"
+                     f"<figcaption>{e(f.caption)} <a href='{e(f.svg)}'>SVG</a></figcaption>"
+                     "</figure>")
+    if not has_map:
+        parts.append("<p class=note>No map yet: run <code>monoscope project STUDY</code> "
+                     "to add the dataset map.</p>")
+    parts.append(_prompt_table(res, sent))
+    parts.append("<p class=note>All numbers: <a href='measure.json'>measure.json</a> "
+                 "(schema in docs/measure-schema.md).</p></body></html>")
+    return "\n".join(parts)
+
+
+def _prompt_table(res: MeasureResult, sent: str | None) -> str:
+    """Per-prompt table sorted by the mean monoculture index over runs (narrowest first)."""
+    attr = EMBEDDING if EMBEDDING in res.attributes else sent or next(iter(res.attributes), None)
+    runs = res.groups[1:]
+    if attr is None or not runs:
+        return ""
+    e = html.escape
+    by_prompt: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in res.rows(attr):
+        by_prompt.setdefault(r["prompt"], {})[r["group"]] = r
+    titles = {p["key"]: p["title"] for p in res.prompts}
+
+    def key(p: str) -> float:
+        got = [by_prompt[p][g.key].get("monoculture_index") for g in runs
+               if g.key in by_prompt[p]]
+        v = [float(x) for x in got if x is not None and math.isfinite(x)]
+        return sum(v) / len(v) if v else math.inf
+
+    order = sorted(by_prompt, key=key)[:MAX_PROMPT_ROWS]
+    head = "".join(f"<th>{e(g.label)}: n</th><th>{e(g.label)}: index</th>" for g in runs)
+    rows = [f"<h2>Per prompt, sorted by monoculture index ({e(attr)})</h2><p class=note>index = "
+            "generated dispersion / source dispersion; below 1 = narrower than the people."
+            f"</p><table><tr><th class=l>prompt</th><th class=l>title</th><th>source n</th>"
+            f"<th>source dispersion</th>{head}</tr>"]
+    for p in order:
+        cells = by_prompt[p]
+        src = cells.get("source", {})
+        run_cells = "".join(
+            f"<td>{_fmt(cells.get(g.key, {}).get('n'))}</td>"
+            f"<td>{_fmt(cells.get(g.key, {}).get('monoculture_index'))}</td>" for g in runs)
+        rows.append(f"<tr><td class=l>{e(p)}</td><td class=l>{e(str(titles.get(p, '')))}</td>"
+                    f"<td>{_fmt(src.get('n'))}</td><td>{_fmt(src.get('dispersion'))}</td>"
+                    f"{run_cells}</tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
