@@ -1,0 +1,390 @@
+"""In-process llama.cpp engine: many sequences per decode step over one shared prompt cache.
+
+Through llama-cpp-python's low-level API: a prompt is evaluated once into a prompt sequence,
+its KV cells are shared with every sample slot by `llama_memory_seq_cp`, and all active slots
+decode one token each in a single `llama_decode` per step. A finished slot is refilled at once
+from the job queue (continuous batching). Sampling runs in numpy on the logits
+(`sampling.sample_batch`). One context belongs to the thread that first generates with it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monoscope.core.errors import ModelLoadError, MonoscopeError
+from monoscope.core.generation.engine import Job, ResultCallback, SampleResult, StepCallback
+from monoscope.core.generation.gguf import GGUFInfo, read_gguf
+from monoscope.core.generation.sampling import FloatArray, SamplingParams, sample_batch
+
+# Vendored llama.cpp commit per llama-cpp-python release (llama_version() gives no commit).
+_VENDORED_COMMITS = {"0.3.36": "0c1e570"}
+_FLASH = {"auto": -1, "off": 0, "on": 1}
+_backend_lock = threading.Lock()
+_backend_ready = False
+
+
+def default_threads() -> int:
+    """Threads for llama.cpp: ``MONOSCOPE_THREADS`` or the cores this process may use (≤ 8)."""
+    env = os.environ.get("MONOSCOPE_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 2
+    return max(1, min(n, 8))
+
+
+def llama_cpp_version() -> str:
+    """``llama-cpp-python X (llama.cpp V, commit C)`` for run provenance."""
+    import llama_cpp as lc
+
+    ver = getattr(lc, "__version__", "?")
+    core = lc.llama_version().decode() if hasattr(lc, "llama_version") else "?"
+    commit = _VENDORED_COMMITS.get(ver)
+    return f"llama-cpp-python {ver} (llama.cpp {core}" + (f", commit {commit})" if commit else ")")
+
+
+def _init_backend() -> Any:
+    global _backend_ready
+    import llama_cpp as lc
+
+    with _backend_lock:
+        if not _backend_ready:
+            if not os.environ.get("MONOSCOPE_LLAMA_VERBOSE"):
+                from llama_cpp import _logger
+
+                _logger.set_verbose(False)
+            lc.llama_backend_init()
+            _backend_ready = True
+    return lc
+
+
+@dataclass
+class _Prompt:
+    seq: int
+    n_tokens: int
+    logits: FloatArray  # copy of the last prompt token's logits
+
+
+@dataclass
+class _Slot:
+    job: Job
+    n_prompt: int
+    rng: np.random.Generator
+    t0: float
+    tokens: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    data: bytearray = field(default_factory=bytearray)
+
+
+class LlamaCppEngine:
+    """llama.cpp in process; `n_parallel` sequences decoded per step."""
+
+    name = "llama.cpp"
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        n_parallel: int = 16,
+        n_ctx: int | None = None,
+        n_threads: int | None = None,
+        n_gpu_layers: int = 0,
+        flash_attn: str = "auto",
+        prompt_slots: int = 4,
+    ) -> None:
+        self.path = Path(model_path).expanduser()
+        self.info: GGUFInfo = read_gguf(self.path)  # clear error before llama.cpp sees the file
+        if flash_attn not in _FLASH:
+            raise MonoscopeError("flash attention must be 'auto', 'on' or 'off'.")
+        self.n_parallel = max(1, int(n_parallel))
+        self.prompt_slots = max(1, int(prompt_slots))
+        self.n_threads = n_threads or default_threads()
+        self.flash_attn = flash_attn
+        self._lc = lc = _init_backend()
+        mparams = lc.llama_model_default_params()
+        mparams.n_gpu_layers = int(n_gpu_layers)
+        self._model = lc.llama_model_load_from_file(str(self.path).encode(), mparams)
+        if not self._model:
+            raise ModelLoadError(
+                f"llama.cpp could not load {self.path} ({self.info.architecture}, "
+                f"{self.info.quantization}). The file may be damaged or need a newer llama.cpp; "
+                "set MONOSCOPE_LLAMA_VERBOSE=1 to see llama.cpp's reason."
+            )
+        self._vocab = lc.llama_model_get_vocab(self._model)
+        self.n_vocab = int(lc.llama_vocab_n_tokens(self._vocab))
+        self.n_ctx_train = int(lc.llama_model_n_ctx_train(self._model))
+        self._n_ctx_user = n_ctx
+        self._add_bos = bool(lc.llama_vocab_get_add_bos(self._vocab))
+        self.bos_text = self.piece(int(lc.llama_vocab_bos(self._vocab)), special=True).decode(
+            "utf-8", "replace"
+        )
+        self.eos_text = self.piece(int(lc.llama_vocab_eos(self._vocab)), special=True).decode(
+            "utf-8", "replace"
+        )
+        self._pieces: dict[int, bytes] = {}
+        self._eog = np.zeros(self.n_vocab, dtype=bool)
+        for t in range(self.n_vocab):
+            self._eog[t] = bool(lc.llama_vocab_is_eog(self._vocab, t))
+        self._ctx: Any = None
+        self._ctx_cells = 0
+        self._batch: Any = None
+        self._batch_cap = 0
+        self._owner: int | None = None
+
+    # -- protocol ---------------------------------------------------------------------------
+    def version(self) -> str:
+        return llama_cpp_version()
+
+    def context_limit(self) -> int:
+        return int(self._n_ctx_user or self.n_ctx_train)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def close(self) -> None:
+        lc = self._lc
+        if self._batch is not None:
+            lc.llama_batch_free(self._batch)
+            self._batch = None
+        if self._ctx is not None:
+            lc.llama_free(self._ctx)
+            self._ctx = None
+        if self._model is not None:
+            lc.llama_model_free(self._model)
+            self._model = None
+
+    def __enter__(self) -> LlamaCppEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- tokens -----------------------------------------------------------------------------
+    def tokenize(self, text: str) -> list[int]:
+        """Tokens of a rendered prompt; BOS added when the model wants one and it is absent."""
+        lc = self._lc
+        raw = text.encode("utf-8")
+        add = self._add_bos and not (self.bos_text and text.startswith(self.bos_text))
+        cap = len(raw) + 8
+        buf = (lc.llama_token * cap)()
+        n = lc.llama_tokenize(self._vocab, raw, len(raw), buf, cap, add, True)
+        if n < 0:
+            cap = -n
+            buf = (lc.llama_token * cap)()
+            n = lc.llama_tokenize(self._vocab, raw, len(raw), buf, cap, add, True)
+        return list(buf[:n])
+
+    def piece(self, token: int, special: bool = False) -> bytes:
+        buf = ctypes.create_string_buffer(64)
+        n = self._lc.llama_token_to_piece(self._vocab, token, buf, 64, 0, special)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = self._lc.llama_token_to_piece(self._vocab, token, buf, -n, 0, special)
+        return bytes(buf.raw[:n])
+
+    def _piece(self, token: int) -> bytes:
+        p = self._pieces.get(token)
+        if p is None:
+            p = self._pieces[token] = self.piece(token)
+        return p
+
+    # -- context ----------------------------------------------------------------------------
+    def _ensure_context(self, cells: int, n_batch: int) -> None:
+        lc = self._lc
+        cells = int(math.ceil(cells / 256) * 256)
+        n_seq = self.n_parallel + self.prompt_slots
+        if self._ctx is None or cells > self._ctx_cells:
+            if self._ctx is not None:
+                lc.llama_free(self._ctx)
+            cp = lc.llama_context_default_params()
+            cp.n_ctx = cells
+            cp.n_batch = cp.n_ubatch = max(64, min(n_batch, 512))
+            cp.n_seq_max = n_seq
+            cp.n_threads = cp.n_threads_batch = self.n_threads
+            cp.flash_attn_type = _FLASH[self.flash_attn]
+            cp.kv_unified = True  # prompt cells are shared by copies, not duplicated
+            cp.no_perf = True
+            self._ctx = lc.llama_init_from_model(self._model, cp)
+            if not self._ctx:
+                self._ctx = None
+                raise ModelLoadError(
+                    f"llama.cpp could not create a context of {cells} tokens for {self.path.name}; "
+                    "lower --n-parallel or --max-tokens."
+                )
+            self._ctx_cells = cells
+            self._n_batch = int(cp.n_batch)
+        if self._batch is None or self._batch_cap < max(self._n_batch, self.n_parallel):
+            if self._batch is not None:
+                lc.llama_batch_free(self._batch)
+            self._batch_cap = max(self._n_batch, self.n_parallel)
+            self._batch = lc.llama_batch_init(self._batch_cap, 0, 1)
+
+    def _decode(self, items: Sequence[tuple[int, int, int, bool]]) -> None:
+        """Decode (token, pos, seq, want_logits) items in one llama_decode call."""
+        b = self._batch
+        for i, (tok, pos, seq, want) in enumerate(items):
+            b.token[i] = tok
+            b.pos[i] = pos
+            b.n_seq_id[i] = 1
+            b.seq_id[i][0] = seq
+            b.logits[i] = want
+        b.n_tokens = len(items)
+        rc = self._lc.llama_decode(self._ctx, b)
+        if rc != 0:
+            raise MonoscopeError(
+                f"llama_decode failed (code {rc}): the context is full. Lower --n-parallel or "
+                "--max-tokens."
+            )
+
+    def _eval_prompt(self, tokens: list[int], seq: int) -> FloatArray:
+        mem = self._lc.llama_get_memory(self._ctx)
+        self._lc.llama_memory_seq_rm(mem, seq, -1, -1)
+        for start in range(0, len(tokens), self._n_batch):
+            chunk = tokens[start : start + self._n_batch]
+            last = start + len(chunk) == len(tokens)
+            self._decode([(t, start + j, seq, last and j == len(chunk) - 1) for j, t in enumerate(chunk)])
+        ptr = self._lc.llama_get_logits_ith(self._ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+
+    # -- generation -------------------------------------------------------------------------
+    def generate(
+        self,
+        jobs: Sequence[Job],
+        params: SamplingParams,
+        on_result: ResultCallback,
+        check: Callable[[], None] = lambda: None,
+        on_step: StepCallback | None = None,
+    ) -> None:
+        """Generate all jobs; identical prompt texts share one evaluated prompt."""
+        if not jobs:
+            return
+        me = threading.get_ident()
+        if self._owner is None:
+            self._owner = me
+        elif self._owner != me:
+            raise RuntimeError("a llama.cpp context is used by one thread only")
+        lc = self._lc
+        toks = {text: self.tokenize(text) for text in dict.fromkeys(j.prompt_text for j in jobs)}
+        longest = max(len(t) for t in toks.values())
+        limit = self.context_limit()
+        budget = (self.n_parallel + self.prompt_slots) * longest + self.n_parallel * params.max_tokens
+        self._ensure_context(min(budget, (self.n_parallel + self.prompt_slots) * limit), longest)
+        mem = lc.llama_get_memory(self._ctx)
+        lc.llama_memory_clear(mem, True)
+        first_seen = {text: i for i, text in enumerate(toks)}
+        queue = deque(sorted(jobs, key=lambda j: (first_seen[j.prompt_text], j.sample_index)))
+        prompts: OrderedDict[str, _Prompt] = OrderedDict()
+        slots: list[_Slot | None] = [None] * self.n_parallel
+        stops = tuple(s for s in params.stop if s)
+        decoded: FloatArray | None = None  # logits of the slots decoded last step, in order
+        decoded_slots: list[int] = []
+
+        while True:
+            check()
+            rows: list[FloatArray] = []
+            order: list[int] = []
+            if decoded is not None:
+                rows.extend(decoded[i] for i in range(len(decoded_slots)))
+                order.extend(decoded_slots)
+            for s in range(self.n_parallel):
+                if slots[s] is not None or not queue:
+                    continue
+                job = queue.popleft()
+                pr = self._prompt_for(job.prompt_text, toks[job.prompt_text], prompts)
+                lc.llama_memory_seq_rm(mem, s, -1, -1)
+                lc.llama_memory_seq_cp(mem, pr.seq, s, -1, -1)
+                slots[s] = _Slot(job, pr.n_tokens, np.random.default_rng(job.seed), time.perf_counter())
+                rows.append(pr.logits)
+                order.append(s)
+            if not order:
+                break
+            logits = np.stack(rows) if len(rows) > 1 else rows[0][None, :]
+            active = [slots[s] for s in order]
+            temps = [params.temperature_at(len(a.tokens)) for a in active if a]
+            chosen, logps = sample_batch(
+                logits, temps, params, [a.rng for a in active if a], [a.tokens for a in active if a]
+            )
+            batch: list[tuple[int, int, int, bool]] = []
+            decoded_slots = []
+            for k, s in enumerate(order):
+                slot = slots[s]
+                assert slot is not None
+                tok = int(chosen[k])
+                reason = self._advance(slot, tok, float(logps[k]), params, stops, limit)
+                if reason is None:
+                    batch.append((tok, slot.n_prompt + len(slot.tokens) - 1, s, True))
+                    decoded_slots.append(s)
+                else:
+                    on_result(self._finish(slot, reason, stops))
+                    lc.llama_memory_seq_rm(mem, s, -1, -1)
+                    slots[s] = None
+            decoded = None
+            if batch:
+                self._decode(batch)
+                ptr = lc.llama_get_logits(self._ctx)
+                decoded = np.ctypeslib.as_array(ptr, shape=(len(batch), self.n_vocab))
+                if on_step is not None:
+                    on_step(len(batch))
+
+    def _prompt_for(self, text: str, tokens: list[int], cache: OrderedDict[str, _Prompt]) -> _Prompt:
+        hit = cache.get(text)
+        if hit is not None:
+            cache.move_to_end(text)
+            return hit
+        if len(cache) >= self.prompt_slots:
+            _, old = cache.popitem(last=False)
+            seq = old.seq
+        else:
+            seq = self.n_parallel + len(cache)
+        pr = _Prompt(seq, len(tokens), self._eval_prompt(tokens, seq))
+        cache[text] = pr
+        return pr
+
+    def _advance(
+        self, slot: _Slot, tok: int, logp: float, params: SamplingParams, stops: tuple[str, ...], limit: int
+    ) -> str | None:
+        """Record a sampled token; return a finish reason or None to continue."""
+        if self._eog[tok] and not params.ignore_eos:
+            slot.logprobs.append(logp)
+            return "eos"
+        slot.tokens.append(tok)
+        slot.logprobs.append(logp)
+        if stops:
+            before = len(slot.data)
+            slot.data.extend(self._piece(tok))
+            tail = slot.data[max(0, before - 64) :].decode("utf-8", "ignore")
+            if any(s in tail for s in stops):
+                return "stop"
+        else:
+            slot.data.extend(self._piece(tok))
+        if len(slot.tokens) >= params.max_tokens:
+            return "length"
+        if slot.n_prompt + len(slot.tokens) >= limit:
+            return "context"
+        return None
+
+    def _finish(self, slot: _Slot, reason: str, stops: tuple[str, ...]) -> SampleResult:
+        text = bytes(slot.data).decode("utf-8", "replace")
+        if reason == "stop":
+            cuts = [i for i in (text.find(s) for s in stops) if i >= 0]
+            if cuts:
+                text = text[: min(cuts)]
+        mean = float(np.mean(slot.logprobs)) if slot.logprobs else None
+        ppl = math.exp(-mean) if mean is not None else None
+        return SampleResult(
+            slot.job, text, slot.n_prompt, len(slot.tokens), reason, mean, ppl,
+            (time.perf_counter() - slot.t0) * 1000.0,
+        )

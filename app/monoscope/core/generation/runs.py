@@ -1,0 +1,340 @@
+"""Plan runs (and sweeps: grids of runs) and execute them with per-sample commits and resume.
+
+A run = model × template × sampling settings × n samples per prompt × prompts. Running one
+generates only the (prompt, sample index) pairs it does not have yet, so re-running a run that
+was killed or cancelled completes it without duplicates; each finished sample is committed in
+its own transaction together with its provenance.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from monoscope.core.errors import MonoscopeError, PromptTooLong, TaskCancelled
+from monoscope.core.generation.engine import Engine, Job, SampleResult
+from monoscope.core.generation.registry import register_model
+from monoscope.core.generation.sampling import Decay, SamplingParams, derive_seed
+from monoscope.core.generation.templates import (
+    PromptTemplate,
+    dataset_domain,
+    default_preset,
+    render_chat,
+    resolve_template,
+)
+from monoscope.core.store import Study
+from monoscope.core.store.study import content_hash
+from monoscope.core.tasks import TaskState
+
+ENGINES = ("llama.cpp", "http")
+
+
+class RunError(MonoscopeError):
+    """A run that cannot be planned or executed as asked."""
+
+
+@dataclass
+class RunRequest:
+    """What `monoscope generate` asks for; list-valued settings span a sweep."""
+
+    dataset: str
+    model: str = "smollm2"
+    template: str | None = None  # preset, template text or file; None = default for the dataset
+    n: int = 10
+    temperatures: Sequence[float] = (0.8,)
+    top_ps: Sequence[float] = (1.0,)
+    top_ks: Sequence[int] = (50,)
+    min_p: float = 0.0
+    repeat_penalty: float = 1.0
+    max_tokens: int = 128
+    stop: Sequence[str] = ()
+    decay: Decay | None = None
+    prompts: int | None = None  # first K prompts (by import order)
+    prompt_keys: Sequence[str] | None = None
+    seed: int = 0
+    engine: str = "llama.cpp"
+    base_url: str | None = None
+    remote_model: str | None = None
+    n_parallel: int = 16
+    n_ctx: int | None = None
+    n_gpu_layers: int = 0
+    label: str | None = None
+    new: bool = False  # always plan new runs instead of reusing identical ones
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _grid(req: RunRequest) -> list[SamplingParams]:
+    return [
+        SamplingParams(
+            temperature=t, top_p=p, top_k=k, min_p=req.min_p, repeat_penalty=req.repeat_penalty,
+            max_tokens=req.max_tokens, stop=tuple(req.stop), decay=req.decay,
+        )
+        for t, p, k in itertools.product(req.temperatures, req.top_ps, req.top_ks)
+    ]
+
+
+def plan_runs(study: Study, req: RunRequest) -> list[int]:
+    """Create one `runs` row per point of the sampling grid; reuse identical earlier runs."""
+    if req.engine not in ENGINES:
+        raise RunError(f"Unknown engine {req.engine!r}; use one of {', '.join(ENGINES)}.")
+    if req.engine == "http" and not req.base_url:
+        raise RunError("The http engine needs --base-url (e.g. http://127.0.0.1:8080/v1).")
+    if req.engine == "http" and req.decay is not None:
+        raise RunError("Temperature decay needs per-token control: use the llama.cpp engine.")
+    if req.n < 1:
+        raise RunError("--n must be at least 1.")
+    ds_id = study.dataset_id(req.dataset)
+    ds = study.query("SELECT name, kind, meta FROM datasets WHERE id = ?", [ds_id])[0]
+    meta = json.loads(ds["meta"]) if ds["meta"] else {}
+    domain = dataset_domain(ds["name"], ds["kind"], meta)
+    tpl = resolve_template(req.template or default_preset(domain), domain)
+    model = register_model(study, req.model)
+    keys = _prompt_keys(study, ds_id, req)
+    grid = _grid(req)
+    sweep = (req.label or f"sweep-{int(time.time())}") if len(grid) > 1 else None
+    engine_meta = {
+        "n_parallel": req.n_parallel, "n_ctx": req.n_ctx, "n_gpu_layers": req.n_gpu_layers,
+        "base_url": req.base_url, "remote_model": req.remote_model,
+        "chat": model.info.is_chat, "system": tpl.system, "base": tpl.base, "user": tpl.user,
+        **req.extra,
+    }
+    ids = []
+    for params in grid:
+        sampling = json.dumps(params.to_json(), sort_keys=True)
+        filt = json.dumps({"keys": keys, "first": req.prompts})
+        tpl_text = tpl.text_for(model.info.is_chat)
+        if not req.new:
+            same = study.scalar(
+                "SELECT id FROM runs WHERE dataset_id=? AND model_id=? AND engine=? AND "
+                "template_text=? AND sampling=? AND n_per_prompt=? AND seed=? AND prompt_filter=? "
+                "ORDER BY id DESC LIMIT 1",
+                [ds_id, model.id, req.engine, tpl_text, sampling, req.n, req.seed, filt],
+            )
+            if same is not None:
+                ids.append(int(same))
+                continue
+        label = req.label or f"{model.name} {tpl.name} T={params.temperature:g} p={params.top_p:g}"
+        with study.transaction() as cur:
+            row = cur.execute(
+                "INSERT INTO runs (dataset_id, model_id, label, engine, template, template_text, "
+                "sampling, n_per_prompt, seed, prompt_filter, sweep, status, meta) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?) RETURNING id",
+                [ds_id, model.id, label, req.engine, tpl.name, tpl_text, sampling, req.n,
+                 req.seed, filt, sweep, json.dumps(engine_meta)],
+            ).fetchone()
+        assert row is not None
+        ids.append(int(row[0]))
+    return ids
+
+
+def _prompt_keys(study: Study, ds_id: int, req: RunRequest) -> list[str]:
+    rows = study.query("SELECT key FROM prompts WHERE dataset_id = ? ORDER BY id", [ds_id])
+    keys = [r["key"] for r in rows]
+    if req.prompt_keys:
+        wanted = set(req.prompt_keys)
+        missing = wanted - set(keys)
+        if missing:
+            raise RunError(f"No prompt(s) {', '.join(sorted(missing))} in dataset {req.dataset!r}.")
+        keys = [k for k in keys if k in wanted]
+    if req.prompts is not None:
+        keys = keys[: req.prompts]
+    if not keys:
+        raise RunError(f"Dataset {req.dataset!r} has no prompts to generate for.")
+    return keys
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    status: str
+    expected: int
+    generated_now: int
+    total: int
+    tokens_now: int
+    seconds: float
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens_now / self.seconds if self.seconds > 0 else 0.0
+
+
+def _make_engine(run: dict[str, Any], model: dict[str, Any]) -> Engine:
+    meta = json.loads(run["meta"] or "{}")
+    if run["engine"] == "http":
+        from monoscope.core.generation.http_engine import OpenAIEngine
+
+        return OpenAIEngine(meta["base_url"], model=meta.get("remote_model") or model["name"])
+    from monoscope.core.generation.llama_engine import LlamaCppEngine
+
+    return LlamaCppEngine(
+        model["path"], n_parallel=meta.get("n_parallel") or 16, n_ctx=meta.get("n_ctx"),
+        n_gpu_layers=meta.get("n_gpu_layers") or 0,
+    )
+
+
+def render_jobs(
+    run: dict[str, Any], prompts: list[dict[str, Any]], chat_template: str | None,
+    bos: str, eos: str, missing: set[tuple[int, int]],
+) -> list[Job]:
+    """The exact prompt text and seed of every missing sample."""
+    meta = json.loads(run["meta"] or "{}")
+    tpl = PromptTemplate(run["template"], meta["user"], meta.get("system"), meta.get("base"))
+    jobs = []
+    for p in prompts:
+        for i in range(run["n_per_prompt"]):
+            if (p["id"], i) not in missing:
+                continue
+            if chat_template:
+                text = render_chat(chat_template, tpl.messages(p["title"], p["context"], i), bos, eos)
+            else:
+                text = tpl.completion(p["title"], p["context"], i)
+            jobs.append(Job(p["id"], i, derive_seed(run["seed"], p["key"], i), text))
+    return jobs
+
+
+def run_generation(
+    study: Study, run_id: int, state: TaskState, engine: Engine | None = None
+) -> RunSummary:
+    """Generate every missing sample of a run, committing each as it finishes."""
+    runs = study.query("SELECT * FROM runs WHERE id = ?", [run_id])
+    if not runs:
+        raise RunError(f"No run {run_id} in {study.path}; see `monoscope runs {study.path}`.")
+    run = runs[0]
+    model = study.query("SELECT * FROM models WHERE id = ?", [run["model_id"]])[0]
+    keys = json.loads(run["prompt_filter"])["keys"]
+    prompts = [
+        p for p in study.query(
+            "SELECT id, key, title, context FROM prompts WHERE dataset_id = ? ORDER BY id",
+            [run["dataset_id"]],
+        ) if p["key"] in set(keys)
+    ]
+    have = {
+        (r["prompt_id"], r["sample_index"])
+        for r in study.query("SELECT prompt_id, sample_index FROM generations WHERE run_id = ?", [run_id])
+    }
+    n = run["n_per_prompt"]
+    expected = len(prompts) * n
+    missing = {(p["id"], i) for p in prompts for i in range(n)} - have
+    if not missing:
+        _set_status(study, run_id, "finished", finished=True)
+        return RunSummary(run_id, "finished", expected, 0, len(have), 0, 0.0)
+    params = SamplingParams.from_json(json.loads(run["sampling"]))
+    own = engine is None
+    state.begin(f"run {run_id}: loading model", expected, len(have))
+    eng = engine if engine is not None else _make_engine(run, model)
+    try:
+        local = getattr(eng, "bos_text", None) is not None
+        jobs = render_jobs(
+            run, prompts, model["chat_template"], getattr(eng, "bos_text", "") if local else "",
+            getattr(eng, "eos_text", "") if local else "", missing,
+        )
+        _check_lengths(eng, jobs, prompts, params)
+        with study.transaction() as cur:
+            cur.execute(
+                "UPDATE runs SET status='running', started_at=coalesce(started_at, now()), "
+                "engine_version=? WHERE id=?",
+                [eng.version(), run_id],
+            )
+        return _execute(study, run, eng, jobs, params, state, expected, len(have))
+    finally:
+        if own:
+            eng.close()
+
+
+def _check_lengths(eng: Engine, jobs: list[Job], prompts: list[dict[str, Any]], params: SamplingParams) -> None:
+    """Raise PromptTooLong before any work if a prompt plus max tokens exceeds the context."""
+    limit = eng.context_limit()
+    if limit is None:
+        return
+    keys = {p["id"]: p["key"] for p in prompts}
+    for text, job in {j.prompt_text: j for j in jobs}.items():
+        n = eng.count_tokens(text)
+        if n is not None and n + params.max_tokens > limit:
+            raise PromptTooLong(
+                f"The prompt for {keys.get(job.prompt_id, job.prompt_id)!r} is {n} tokens; with "
+                f"--max-tokens {params.max_tokens} it needs {n + params.max_tokens} but the model's "
+                f"context holds {limit}. Shorten the template or prompt context, or lower "
+                "--max-tokens. Nothing was generated."
+            )
+
+
+def _execute(
+    study: Study, run: dict[str, Any], eng: Engine, jobs: list[Job], params: SamplingParams,
+    state: TaskState, expected: int, done0: int,
+) -> RunSummary:
+    run_id = run["id"]
+    base_params = params.to_json()
+    meta = json.loads(run["meta"] or "{}")
+    count = {"samples": 0, "tokens": 0}
+    t0 = time.perf_counter()
+    state.begin(f"run {run_id}", expected, done0)
+
+    def commit(res: SampleResult) -> None:
+        j = res.job
+        sample_params = dict(base_params, seed=j.seed)
+        if "{person}" in (meta.get("user", "") + (meta.get("base") or "")):
+            from monoscope.core.generation.templates import personas
+
+            names = personas()
+            sample_params["person"] = names[j.sample_index % len(names)]
+        with study.transaction() as cur:
+            got = cur.execute(
+                "INSERT INTO texts (prompt_id, origin, run_id, sample_index, body, content_hash) "
+                "VALUES (?, 'generated', ?, ?, ?, ?) RETURNING id",
+                [j.prompt_id, run_id, j.sample_index, res.text, content_hash(res.text)],
+            ).fetchone()
+            assert got is not None
+            cur.execute(
+                "INSERT INTO generations (text_id, run_id, prompt_id, sample_index, seed, params, "
+                "prompt_text, n_prompt_tokens, n_tokens, finish_reason, mean_logprob, perplexity, "
+                "wall_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [got[0], run_id, j.prompt_id, j.sample_index, j.seed, json.dumps(sample_params),
+                 j.prompt_text, res.n_prompt_tokens, res.n_tokens, res.finish_reason,
+                 res.mean_logprob, res.perplexity, res.wall_ms],
+            )
+        count["samples"] += 1
+        count["tokens"] += res.n_tokens
+        el = time.perf_counter() - t0
+        state.progress(done0 + count["samples"], expected, f"{count['tokens'] / el:.0f} tok/s")
+        state.partial(res)
+
+    try:
+        eng.generate(jobs, params, commit, check=state.check)
+    except TaskCancelled:
+        _set_status(study, run_id, "cancelled")
+        raise
+    except BaseException:
+        _set_status(study, run_id, "failed")
+        raise
+    _set_status(study, run_id, "finished", finished=True)
+    return RunSummary(
+        run_id, "finished", expected, count["samples"], done0 + count["samples"],
+        count["tokens"], time.perf_counter() - t0,
+    )
+
+
+def _set_status(study: Study, run_id: int, status: str, finished: bool = False) -> None:
+    with study.transaction() as cur:
+        cur.execute(
+            "UPDATE runs SET status=?, finished_at=CASE WHEN ? THEN now() ELSE finished_at END "
+            "WHERE id=?",
+            [status, finished, run_id],
+        )
+
+
+def run_table(study: Study) -> list[dict[str, Any]]:
+    """Runs with sample counts and aggregate tokens/s (from the samples' commit times)."""
+    return study.query(
+        """SELECT r.id, r.label, r.status, d.name AS dataset, m.name AS model, r.engine,
+                  r.template, r.n_per_prompt, r.sweep,
+                  json_array_length(json_extract(r.prompt_filter, '$.keys')) AS n_prompts,
+                  count(g.text_id) AS samples, sum(g.n_tokens) AS tokens,
+                  epoch(max(g.created_at) - min(g.created_at)) AS span_s
+           FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id
+           LEFT JOIN models m ON m.id = r.model_id LEFT JOIN generations g ON g.run_id = r.id
+           GROUP BY ALL ORDER BY r.id"""
+    )
