@@ -250,3 +250,53 @@ def test_annotate_runs_code_through_the_sandbox(study: Study) -> None:
     assert by_name["code.correct"].computed == 4  # the duplicate generation ran once
     again = annotate(study, AnnotateRequest(dataset="algos", attributes=names))
     assert again.computed == 0
+
+
+def test_judge_answer_parsing_keeps_to_the_fixed_list() -> None:
+    from monoscope.core.attributes.judge import parse_answer
+
+    assert parse_answer("Sorting, Binary Search") == {"Sorting", "Searching"}
+    assert parse_answer("It uses DP with memoization and recursion.") == {
+        "Dynamic Programming",
+        "Recursion",
+    }
+    assert parse_answer("BFS over the grid; bitwise tricks") == {"Graph", "Bit Manipulation"}
+    assert parse_answer("I am not sure.") == {"Others"}
+    assert parse_answer("Others") == {"Others"}
+
+
+def test_judge_is_off_by_default() -> None:
+    reg = extractors()
+    assert "code.judge_algorithms" in reg
+    assert reg["code.judge_algorithms"].kinds == ()
+
+
+@pytest.mark.slow
+def test_judge_with_real_smollm2_gives_tags_from_the_list(study: Study) -> None:
+    """Real SmolLM2-135M: the answers are poor, but parsed tags always come from the list."""
+    con = study.con
+    con.execute("INSERT INTO datasets (name, kind) VALUES ('tiny', 'code')")
+    ds = study.dataset_id("tiny")
+    con.execute("INSERT INTO prompts (dataset_id, key, title) VALUES (?, 'p', 'P')", [ds])
+    pid = study.scalar("SELECT id FROM prompts")
+    body = "a = sorted(map(int, input().split()))\nprint(a[0])\n"
+    for i in range(2):  # the same body twice: the judge is asked once (content-hash cache)
+        con.execute(
+            "INSERT INTO texts (prompt_id, origin, sample_index, body, content_hash) "
+            "VALUES (?, 'source', ?, ?, ?)",
+            [pid, i, body, content_hash(body)],
+        )
+    req = AnnotateRequest(dataset="tiny", attributes=["code.judge_algorithms"])
+    res = annotate(study, req)
+    got = _attrs(study, "code.judge_algorithms")
+    assert len(got) == 2
+    for value, label in got.values():
+        assert label is not None and value is not None
+        tags = set(label.split(";"))
+        assert tags <= set(ALGORITHMS) and len(tags) == value
+    version = study.scalar(
+        "SELECT DISTINCT version FROM attributes WHERE name = 'code.judge_algorithms'"
+    )
+    assert str(version).startswith("judge-1:") and "SmolLM2" in str(version)
+    assert res.computed == 1
+    assert annotate(study, req).computed == 0

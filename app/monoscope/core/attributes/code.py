@@ -31,6 +31,7 @@ from monoscope.core.attributes.code_static import (
     extract_code,
     join_tags,
 )
+from monoscope.core.attributes.judge import JudgeAlgorithms
 from monoscope.core.sandbox import Limits, RunResult, TestCase, run_tests
 
 MAX_TESTS = 10  # the paper runs each solution on 10 tests
@@ -156,4 +157,11 @@ class Execution(Extractor):
         )
 
 
-EXTRACTORS: list[Extractor] = [AlgorithmTags(), DataStructureTags(), Cyclomatic(), Execution()]
+# The optional LLM judge registers here too (kinds=(): it runs only when named).
+EXTRACTORS: list[Extractor] = [
+    AlgorithmTags(),
+    DataStructureTags(),
+    Cyclomatic(),
+    Execution(),
+    JudgeAlgorithms(),
+]
