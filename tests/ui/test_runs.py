@@ -98,3 +98,81 @@ def test_dialog_rejects_bad_input_with_a_message(qtbot, fig_study) -> None:
     assert "not a GGUF model file" in dlg.error.text()
     with pytest.raises(RunInputError, match="not a GGUF"):
         dlg.build_spec()
+
+
+def _tiny_films_study(path: Path):
+    from monoscope.core.store import Study, content_hash
+
+    st = Study(path)
+    st.con.execute("INSERT INTO datasets (name, kind) VALUES ('films', 'text')")
+    reviews = {
+        "amelie": ("Amélie", ["A whimsical, warm fairy tale of Paris.", "Too sugary for my taste."]),
+        "memento": ("Memento", ["A puzzle told backwards that rewards attention.", "Clever but cold."]),
+    }
+    for key, (title, texts) in reviews.items():
+        pid = st.con.execute("INSERT INTO prompts (dataset_id, key, title) VALUES (1, ?, ?) RETURNING id",
+                             [key, title]).fetchone()[0]
+        for i, body in enumerate(texts):
+            st.con.execute(
+                "INSERT INTO texts (prompt_id, origin, sample_index, body, content_hash) "
+                "VALUES (?, 'source', ?, ?, ?)", [pid, i, body, content_hash(body)])
+    return st
+
+
+@pytest.mark.slow
+def test_real_run_from_panel_cancel_then_resume(qtbot, tmp_path: Path) -> None:
+    from PySide6.QtCore import Qt
+
+    from monoscope.ui.views.runs_panel import RunsPanel
+    from monoscope.ui.workers import TaskRunner
+
+    st = _tiny_films_study(tmp_path / "run.duckdb")
+    runner = TaskRunner()
+    panel = RunsPanel(st, runner=runner, auto_pipeline=False)
+    qtbot.addWidget(panel)
+    panel.resize(1000, 500)
+    dlg = RunDialog(st, 1)
+    qtbot.addWidget(dlg)
+    dlg.n_per_prompt.setValue(2)
+    dlg.max_tokens.setValue(8)
+    dlg.seed.setValue(3)
+    dlg.subset_first.setChecked(True)
+    dlg.first_k.setValue(2)
+    spec = dlg.build_spec()
+    assert spec.n_samples == 4
+
+    seen = []
+
+    def cancel_on_first(p) -> None:
+        if not seen:
+            seen.append(p)
+            panel.cancel()
+
+    with qtbot.waitSignal(panel.run_ended, timeout=120_000) as ended:
+        job = panel.start(spec)
+        job.progressed.connect(cancel_on_first)
+    assert ended.args[1] == "cancelled"
+    qtbot.waitUntil(lambda: not panel.busy(), timeout=30_000)
+    run_id = int(st.scalar("SELECT id FROM runs"))
+    assert st.scalar("SELECT status FROM runs") == "cancelled"
+    done_before = int(st.scalar("SELECT count(*) FROM generations"))
+    assert done_before < 4
+    assert "Resume" in panel.message.text()
+
+    # Resume through the button: only the missing samples are generated.
+    panel.table.selectRow(panel._rows[run_id])
+    assert panel.resume_btn.isEnabled()
+    with qtbot.waitSignal(panel.run_ended, timeout=120_000) as ended:
+        qtbot.mouseClick(panel.resume_btn, Qt.MouseButton.LeftButton)
+    assert ended.args == [run_id, "finished"]
+    qtbot.waitUntil(lambda: not panel.busy(), timeout=30_000)
+    assert st.scalar("SELECT status FROM runs") == "finished"
+    rows = st.query("SELECT prompt_id, sample_index, n_tokens FROM generations ORDER BY 1, 2")
+    assert [(r["prompt_id"], r["sample_index"]) for r in rows] == [(1, 0), (1, 1), (2, 0), (2, 1)]
+    assert all(0 < r["n_tokens"] <= 8 for r in rows)
+    row = panel._rows[run_id]
+    assert panel.table.item(row, 5).text() == "4/4" and panel.table.item(row, 4).text() == "finished"
+    assert "T=0.8" in panel.table.item(row, 3).text()
+    panel.grab().save("/tmp/ui2_runs_panel.png")
+    runner.shutdown()
+    st.close()

@@ -82,9 +82,19 @@ class RunSpec:
     def n_samples(self) -> int:
         return self.n_runs * self.n_prompts * self.n_per_prompt
 
-    def run_label(self, params: SamplingParams) -> str:
-        base = self.label or Path(self.model).stem
-        return f"{base} T={params.temperature:g} p={params.top_p:g}"
+    def to_request(self, dataset: str) -> Any:
+        """The generation stage's `RunRequest` for this spec (one run per grid point)."""
+        from monoscope.core.generation.runs import RunRequest
+
+        first = self.sampling[0]
+        return RunRequest(
+            dataset=dataset, model=self.model, template=self.template, n=self.n_per_prompt,
+            temperatures=sorted({s.temperature for s in self.sampling}),
+            top_ps=sorted({s.top_p for s in self.sampling}), top_ks=(first.top_k,),
+            min_p=first.min_p, repeat_penalty=first.repeat_penalty, max_tokens=first.max_tokens,
+            decay=first.decay, prompt_keys=list(self.prompt_keys) if self.prompt_keys else None,
+            seed=self.seed, label=self.label or None,
+        )
 
 
 def parse_floats(text: str, what: str, low: float, high: float, low_open: bool = False) -> list[float]:
