@@ -91,8 +91,7 @@ def register_model(study: Study, spec: str) -> ModelRecord:
 def model_rows(study: Study) -> list[dict[str, Any]]:
     return study.query(
         "SELECT id, name, path, sha256, architecture, quantization, n_params, "
-        "chat_template IS NOT NULL AS chat, json_extract(gguf_meta, '$.\"general.name\"') AS "
-        "gguf_name FROM models ORDER BY id"
+        "chat_template IS NOT NULL AS chat, gguf_meta->>'$.\"general.name\"' AS gguf_name FROM models ORDER BY id"
     )
 
 

@@ -305,16 +305,28 @@ def _execute(
     try:
         eng.generate(jobs, params, commit, check=state.check)
     except TaskCancelled:
+        _add_timing(study, run_id, count["tokens"], time.perf_counter() - t0)
         _set_status(study, run_id, "cancelled")
         raise
     except BaseException:
         _set_status(study, run_id, "failed")
         raise
+    _add_timing(study, run_id, count["tokens"], time.perf_counter() - t0)
     _set_status(study, run_id, "finished", finished=True)
     return RunSummary(
         run_id, "finished", expected, count["samples"], done0 + count["samples"],
         count["tokens"], time.perf_counter() - t0,
     )
+
+
+def _add_timing(study: Study, run_id: int, tokens: int, seconds: float) -> None:
+    """Accumulate generated tokens and wall seconds in the run's meta (for tokens/s)."""
+    with study.transaction() as cur:
+        row = cur.execute("SELECT meta FROM runs WHERE id=?", [run_id]).fetchone()
+        meta = json.loads(row[0]) if row and row[0] else {}
+        meta["gen_tokens"] = int(meta.get("gen_tokens", 0)) + tokens
+        meta["gen_seconds"] = float(meta.get("gen_seconds", 0.0)) + seconds
+        cur.execute("UPDATE runs SET meta=? WHERE id=?", [json.dumps(meta), run_id])
 
 
 def _set_status(study: Study, run_id: int, status: str, finished: bool = False) -> None:
@@ -333,7 +345,8 @@ def run_table(study: Study) -> list[dict[str, Any]]:
                   r.template, r.n_per_prompt, r.sweep,
                   json_array_length(json_extract(r.prompt_filter, '$.keys')) AS n_prompts,
                   count(g.text_id) AS samples, sum(g.n_tokens) AS tokens,
-                  epoch(max(g.created_at) - min(g.created_at)) AS span_s
+                  any_value(CAST(r.meta->>'$.gen_tokens' AS DOUBLE))
+                    / nullif(any_value(CAST(r.meta->>'$.gen_seconds' AS DOUBLE)), 0) AS tok_s
            FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id
            LEFT JOIN models m ON m.id = r.model_id LEFT JOIN generations g ON g.run_id = r.id
            GROUP BY ALL ORDER BY r.id"""
