@@ -1,0 +1,367 @@
+"""The explorer window: prompts on the left, the map in the centre, histograms and inspector on
+the right; overview, compare and sweep as further tabs. All loading runs in `TaskRunner` jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from monoscope.core import queries
+from monoscope.core.store import Study
+from monoscope.core.tasks import TaskState
+from monoscope.ui import theme
+from monoscope.ui.views.histograms import AttributeData, HistogramPanel
+from monoscope.ui.views.inspector import Inspector
+from monoscope.ui.views.map_view import MapView
+from monoscope.ui.views.prompts import PromptsPanel
+from monoscope.ui.window_actions import WindowActions
+from monoscope.ui.workers import TaskRunner
+
+log = logging.getLogger(__name__)
+HIST_ATTRIBUTES = ("sentiment.head", "sentiment.vader", "text.words", "text.ttr", "topic",
+                   "code.correct", "code.cyclomatic", "code.algorithms", "code.data_structures",
+                   "code.wall_ms", "code.peak_kb")
+
+
+@dataclass
+class MapPayload:
+    """What the map and the histograms show for one scope, loaded in a worker."""
+
+    key: str | None
+    points: queries.Points | None
+    labels: list[str]
+    attrs: list[AttributeData]
+
+
+class MainWindow(QMainWindow):
+    """One study at a time; the window owns the study's writer connection."""
+
+    def __init__(self, settings: QSettings | None = None, synchronous: bool = False) -> None:
+        super().__init__()
+        self.settings = settings or QSettings("Monoscope", "Monoscope")
+        self.runner = TaskRunner(self, synchronous=synchronous)
+        self.study: Study | None = None
+        self.dataset_id: int | None = None
+        self.run_list: list[queries.RunInfo] = []
+        self.current_key: str | None = None
+        self.attribute: str | None = None
+        self.payload: MapPayload | None = None
+        self._snippets: dict[int, str] = {}
+        self.setWindowTitle("Monoscope")
+        self.setAcceptDrops(True)
+        theme.apply_plot_theme()
+
+        self.map = MapView()
+        self.map.snippet_fn = self._snippet
+        self.whole = QCheckBox("Whole dataset")
+        self.whole.setToolTip("Show every prompt's texts on the dataset map")
+        self.whole.toggled.connect(lambda _: self.load_map(self.current_key))
+        map_page = QWidget()
+        ml = QVBoxLayout(map_page)
+        ml.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        bar.addWidget(self.whole)
+        bar.addStretch(1)
+        ml.addLayout(bar)
+        ml.addWidget(self.map, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(map_page, "Map")
+        self.extra_views: dict[str, Any] = {}
+        self._add_optional_views()
+        self.setCentralWidget(self.tabs)
+
+        self.prompts = PromptsPanel()
+        self.hists = HistogramPanel()
+        self.inspector = Inspector()
+        self.dock_prompts = self._dock("Prompts", self.prompts, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.dock_hists = self._dock("Histograms", self.hists, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.dock_inspector = self._dock("Inspector", self.inspector,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.splitDockWidget(self.dock_hists, self.dock_inspector, Qt.Orientation.Vertical)
+
+        self.prompts.prompt_selected.connect(self.load_map)
+        self.prompts.attribute_changed.connect(self._attribute_changed)
+        self.map.text_selected.connect(self.inspect)
+        self.map.selection_changed.connect(self.hists.set_selection)
+        self.hists.brushed.connect(self.map.set_highlight)
+        self.inspector.text_requested.connect(self._open_text)
+        self.status = QLabel("")
+        self.statusBar().addWidget(self.status, 1)
+        self.busy = QLabel("")
+        self.statusBar().addPermanentWidget(self.busy)
+        self.runner.busy_changed.connect(lambda b: self.busy.setText("Loading…" if b else ""))
+        self.actions_ = WindowActions(self)
+        self.resize(1400, 900)
+        self._sized = self._restore_layout()
+
+    # -- layout --------------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _add_optional_views(self) -> None:
+        """Overview, compare and sweep views (built separately) as tabs when they are present."""
+        import importlib
+
+        for name, module, cls in (("Overview", "overview", "OverviewView"),
+                                  ("Compare", "compare", "CompareView"),
+                                  ("Sweep", "sweep", "SweepView")):
+            try:
+                mod = importlib.import_module(f"monoscope.ui.views.{module}")
+                view = getattr(mod, cls)(runner=self.runner)
+            except (ImportError, AttributeError) as exc:
+                log.info("view %s not available: %s", name, exc)
+                continue
+            if hasattr(view, "prompt_activated"):
+                view.prompt_activated.connect(self.show_prompt)
+            self.tabs.addTab(view, name)
+            self.extra_views[name.lower()] = view
+
+    def show_view(self, name: str) -> None:
+        """Bring a view to the front: map, overview, compare, sweep or inspector."""
+        if name in ("map", "inspector"):
+            self.tabs.setCurrentIndex(0)
+            if name == "inspector":
+                self.dock_inspector.raise_()
+            return
+        view = self.extra_views.get(name)
+        if view is not None:
+            self.tabs.setCurrentWidget(view)
+
+    def _restore_layout(self) -> bool:
+        geo = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if isinstance(geo, QByteArray):
+            self.restoreGeometry(geo)
+        return isinstance(state, QByteArray) and self.restoreState(state)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._sized:  # first launch: give the side panels useful widths
+            self._sized = True
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, self._size_docks)
+
+    def _size_docks(self) -> None:
+        w, h = self.width(), self.height()
+        self.resizeDocks([self.dock_prompts, self.dock_hists], [int(w * 0.24), int(w * 0.3)],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.dock_hists, self.dock_inspector], [int(h * 0.55), int(h * 0.45)],
+                         Qt.Orientation.Vertical)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.close_study()
+        super().closeEvent(event)
+
+    # -- study ---------------------------------------------------------------------------
+    def open_study(self, path: str | Path, create: bool = False) -> bool:
+        """Open (or create) a study file; errors are shown in a dialog. True on success."""
+        from monoscope.core.errors import MonoscopeError
+
+        try:
+            study = Study(path, create=create)
+        except MonoscopeError as exc:
+            self.show_error("Cannot open the study", str(exc))
+            return False
+        self.close_study()
+        self.study = study
+        self.settings.setValue("study/last", str(study.path))
+        self.actions_.remember(str(study.path))
+        self.setWindowTitle(f"Monoscope — {study.path.name}")
+        sets = queries.datasets(study)
+        self.dataset_id = int(sets[0]["id"]) if sets else None
+        for view in self.extra_views.values():
+            if hasattr(view, "set_study"):
+                view.set_study(study, self.dataset_id)
+        self.refresh()
+        return True
+
+    def close_study(self) -> None:
+        self.runner.shutdown()
+        for view in self.extra_views.values():
+            if hasattr(view, "set_study"):
+                view.set_study(None)
+        if self.study is not None:
+            self.study.close()
+        self.study = None
+        self.dataset_id = None
+        self._snippets.clear()
+
+    def refresh(self) -> None:
+        """Reload the prompt table (and then the current prompt's map)."""
+        st, ds = self.study, self.dataset_id
+        if st is None or ds is None:
+            self.prompts.set_table(None)
+            self.map.clear("This study holds no dataset yet: drop a CSV/JSONL/Parquet file "
+                           "here, or use File ▸ Open the demo." if st else "")
+            self.status.setText("No study open." if st is None else "Empty study.")
+            return
+        wanted = self.attribute
+
+        def load(_: Any, state: TaskState) -> tuple[list[str], str | None, queries.PromptTable,
+                                                    list[queries.RunInfo]]:
+            names = queries.attribute_names(st, ds)
+            attr = wanted if wanted in names else queries.default_attribute(names)
+            state.check()
+            return names, attr, queries.prompt_table(st, ds, attr), queries.runs(st, ds)
+
+        job = self.runner.submit("table", load)
+        job.finished.connect(self._table_loaded)
+        job.failed.connect(lambda msg: self.show_error("Cannot load the prompts", msg))
+
+    def _table_loaded(self, result: tuple[list[str], str | None, queries.PromptTable,
+                                          list[queries.RunInfo]]) -> None:
+        names, attr, table, runs = result
+        self.attribute, self.run_list = attr, runs
+        self.prompts.set_attributes(names, attr)
+        keep = self.current_key if self.current_key in table.key else None
+        self.prompts.set_table(table, keep_key=keep)
+        self.status.setText(f"{len(table)} prompts, {len(runs)} runs")
+        key = keep or self.prompts.first_key()
+        if key is not None:
+            self.prompts.select_key(key, emit=False)
+        self.load_map(key)
+
+    def _attribute_changed(self, name: str) -> None:
+        self.attribute = name
+        self.refresh()
+
+    def show_prompt(self, key: str) -> None:
+        self.show_view("map")
+        if not self.prompts.select_key(key):
+            self.load_map(key)
+
+    # -- map and histograms ----------------------------------------------------------------
+    def load_map(self, key: str | None) -> None:
+        st, ds = self.study, self.dataset_id
+        if st is None or ds is None:
+            return
+        self.current_key = key
+        scope = None if self.whole.isChecked() or key is None else key
+
+        def load(_: Any, state: TaskState) -> MapPayload:
+            pts = queries.points(st, ds, scope)
+            labels = ["source", *(f"{r.label}" for r in queries.runs(st, ds))]
+            attrs: list[AttributeData] = []
+            if pts is not None and len(pts):
+                present = set(queries.attribute_names(st, ds))
+                topics = queries.topic_labels(st, ds)
+                for name in HIST_ATTRIBUTES:
+                    state.check()
+                    if name in present:
+                        vals, _ = queries.attribute_values(st, pts.text_id, name)
+                        attrs.append(AttributeData(name, vals, topics if name == "topic" else None))
+            return MapPayload(scope, pts, labels, attrs)
+
+        job = self.runner.submit("map", load)
+        job.finished.connect(self._map_loaded)
+        job.failed.connect(lambda msg: self.show_error("Cannot load the map", msg))
+        if key is not None and scope is not None:
+            self._load_lists(key)
+
+    def _map_loaded(self, payload: MapPayload) -> None:
+        self.payload = payload
+        pts = payload.points
+        title = "whole dataset" if payload.key is None else f"prompt {payload.key}"
+        if pts is None or not len(pts):
+            self.map.clear(f"No map for the {title} yet: run `monoscope project` "
+                           "(or annotate and project after a run).")
+            self.hists.set_data([], np.zeros(0, np.int8), [], [])
+            return
+        colors = theme.group_colors(pts.run_ids)
+        tab = self.prompts.model.table
+        if payload.key is not None and tab is not None and payload.key in tab.key:
+            title = f"<b>{tab.title[tab.key.index(payload.key)]}</b> [{payload.key}]"
+        self.map.set_points(pts.text_id, pts.x, pts.y, pts.group, payload.labels, colors,
+                            title=f"{title} · {pts.method.upper()} map fitted on the human texts")
+        self.hists.set_data(payload.attrs, pts.group, payload.labels, colors)
+
+    def brushed_mask(self) -> npt.NDArray[np.bool_] | None:
+        return self.map.cloud.highlight
+
+    # -- inspector -----------------------------------------------------------------------
+    def inspect(self, text_id: int) -> None:
+        st = self.study
+        if st is None:
+            return
+
+        def load(_: Any, state: TaskState) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+            return queries.text_detail(st, text_id), queries.nearest_source(st, text_id)
+
+        job = self.runner.submit("inspector", load)
+        job.finished.connect(lambda r: self.inspector.show_text(*r))
+        job.failed.connect(lambda msg: self.show_error("Cannot show the text", msg))
+        self.dock_inspector.raise_()
+
+    def _open_text(self, text_id: int) -> None:
+        self.map.select_text(text_id)
+        self.inspect(text_id)
+
+    def _load_lists(self, key: str) -> None:
+        st, ds = self.study, self.dataset_id
+        if st is None or ds is None:
+            return
+
+        def load(_: Any, state: TaskState) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            pid = st.scalar("SELECT id FROM prompts WHERE dataset_id = ? AND key = ?", [ds, key])
+            return queries.generic_and_atypical(st, int(pid)) if pid is not None else ([], [])
+
+        job = self.runner.submit("lists", load)
+        job.finished.connect(lambda r: self.inspector.set_lists(*r))
+
+    def _snippet(self, text_id: int) -> str:
+        if text_id not in self._snippets and self.study is not None:
+            if len(self._snippets) > 5000:
+                self._snippets.clear()
+            self._snippets[text_id] = queries.snippet(self.study, text_id)
+        return self._snippets.get(text_id, "")
+
+    # -- drag and drop -----------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.actions_.handle_drop(url.toLocalFile())
+                event.acceptProposedAction()
+                return
+
+    # -- misc ------------------------------------------------------------------------------
+    def show_error(self, title: str, message: str) -> None:
+        """A dialog with what went wrong and what to do (never a traceback)."""
+        self.status.setText(message.splitlines()[0][:120])
+        if self.property("quiet_errors"):
+            log.warning("%s: %s", title, message)
+            return
+        QMessageBox.warning(self, title, message)
+
+    def wait_idle(self, timeout_s: float = 60.0) -> bool:
+        """Wait until every background load (including the extra views') has finished."""
+        return self.runner.wait(timeout_s)

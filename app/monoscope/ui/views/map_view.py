@@ -1,0 +1,321 @@
+"""The map: human-anchored projection of one prompt (or the dataset), source vs each run.
+
+Source points are neutral grey, each run has its own colour; layers are translucent and the
+source density is outlined by contours drawn on top, so a run never hides where the human mass
+is. Hover shows a snippet, click selects a text, Rectangle/Lasso modes select a region.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QPainterPath
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QGraphicsPathItem,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from monoscope.ui.views.pointcloud import RGB, PointCloud
+
+
+class SelectViewBox(pg.ViewBox):  # type: ignore[misc]
+    """ViewBox that pans/zooms, or draws a rectangle or lasso when a select mode is on."""
+
+    def __init__(self, on_polygon: Callable[[npt.NDArray[np.float64]], None]) -> None:
+        super().__init__()
+        self.select_mode = "pan"
+        self._on_polygon = on_polygon
+        self._path: list[QPointF] = []
+        self._outline = QGraphicsPathItem()
+        self._outline.setPen(pg.mkPen((40, 40, 40), width=1, style=Qt.PenStyle.DashLine))
+        self._outline.setZValue(20)
+        self.addItem(self._outline, ignoreBounds=True)
+
+    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:
+        if self.select_mode == "pan" or ev.button() != Qt.MouseButton.LeftButton:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        pos = self.mapSceneToView(ev.scenePos())
+        if ev.isStart():
+            self._path = [self.mapSceneToView(ev.buttonDownScenePos())]
+        if self.select_mode == "rect":
+            a = self._path[0]
+            self._path = [a, QPointF(pos.x(), a.y()), pos, QPointF(a.x(), pos.y())]
+        else:
+            self._path.append(pos)
+        qpath = QPainterPath(self._path[0])
+        for p in self._path[1:]:
+            qpath.lineTo(p)
+        qpath.closeSubpath()
+        self._outline.setPath(qpath)
+        if ev.isFinish():
+            poly = np.array([(p.x(), p.y()) for p in self._path], dtype=np.float64)
+            self._outline.setPath(QPainterPath())
+            self._on_polygon(poly)
+
+
+class MapView(QWidget):
+    """Map of points in groups (0 = source, i = run i) with legend, toggles and selection."""
+
+    text_selected = Signal(int)  # text id
+    selection_changed = Signal(object)  # bool mask over the points, or None
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.vb = SelectViewBox(self._polygon_selected)
+        self.plot = pg.PlotWidget(viewBox=self.vb)
+        self.plot.setAspectLocked(True)
+        self.plot.showGrid(x=False, y=False)
+        self.plot.getPlotItem().hideButtons()
+        for ax in ("left", "bottom"):
+            self.plot.getPlotItem().hideAxis(ax)
+        self.cloud = PointCloud(self.vb)
+        self.contours = pg.PlotDataItem(pen=pg.mkPen((40, 40, 40, 200), width=1.2),
+                                        connect="finite")
+        self.contours.setZValue(8)
+        self.vb.addItem(self.contours, ignoreBounds=True)
+        self.ring = pg.ScatterPlotItem(size=16, pen=pg.mkPen((200, 0, 60), width=2.5), brush=None)
+        self.ring.setZValue(15)
+        self.vb.addItem(self.ring, ignoreBounds=True)
+        self.snippet_fn: Callable[[int], str] | None = None
+        self.text_id = np.zeros(0, np.int64)
+        self.labels: list[str] = []
+        self.selected_text: int | None = None
+        self.selection: npt.NDArray[np.bool_] | None = None
+        self._checks: list[QCheckBox] = []
+
+        self.title = QLabel("")
+        self.title.setWordWrap(True)
+        self.legend_box = QHBoxLayout()
+        self.legend_box.setSpacing(12)
+        modes = QHBoxLayout()
+        self.mode_group = QButtonGroup(self)
+        for name, tip in (("Pan", "Drag to pan, wheel to zoom"),
+                          ("Rectangle", "Drag a rectangle to select points"),
+                          ("Lasso", "Draw around points to select them")):
+            b = QToolButton()
+            b.setText(name)
+            b.setCheckable(True)
+            b.setToolTip(tip)
+            b.setChecked(name == "Pan")
+            self.mode_group.addButton(b)
+            modes.addWidget(b)
+            b.toggled.connect(lambda on, n=name: on and self.set_mode(n))
+        clear = QToolButton()
+        clear.setText("Clear selection")
+        clear.clicked.connect(self.clear_selection)
+        modes.addWidget(clear)
+        modes.addStretch(1)
+        self.info = QLabel("")
+        modes.addWidget(self.info)
+        top = QVBoxLayout()
+        top.addWidget(self.title)
+        top.addLayout(self.legend_box)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(self.plot, 1)
+        lay.addLayout(modes)
+        self.plot.scene().sigMouseMoved.connect(self._hover)
+        self.plot.scene().sigMouseClicked.connect(self._clicked)
+
+    # -- data ----------------------------------------------------------------------------
+    def set_points(self, text_id: npt.NDArray[np.int64], x: npt.NDArray[np.float32],
+                   y: npt.NDArray[np.float32], group: npt.NDArray[np.int8],
+                   labels: Sequence[str], colors: Sequence[RGB], title: str = "") -> None:
+        """Show new points; ``labels[g]``/``colors[g]`` describe group g (0 = source)."""
+        self.text_id = np.asarray(text_id, dtype=np.int64)
+        self.labels = list(labels)
+        self.selection = None
+        self.selected_text = None
+        self.ring.clear()
+        self.title.setText(title)
+        self.cloud.set_data(x, y, group, colors, order=list(range(len(colors))))
+        self._build_legend(group, labels, colors)
+        self._draw_contours()
+        self.reset_view()
+        self.info.setText(f"{len(self.text_id):,} points")
+
+    def clear(self, message: str = "") -> None:
+        self.set_points(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32),
+                        np.zeros(0, np.int8), [], [], message)
+        self.info.setText("")
+
+    def reset_view(self) -> None:
+        r = self.cloud.bounds()
+        if r is not None:
+            self.vb.setRange(rect=r, padding=0.05)
+
+    def _build_legend(self, group: npt.NDArray[np.int8], labels: Sequence[str],
+                      colors: Sequence[RGB]) -> None:
+        while self.legend_box.count():
+            item = self.legend_box.takeAt(0)
+            w = item.widget() if item is not None else None
+            if w is not None:
+                w.deleteLater()
+        self._checks = []
+        counts = np.bincount(group.astype(np.int64), minlength=len(labels))
+        for g, (label, color) in enumerate(zip(labels, colors, strict=True)):
+            cb = QCheckBox(f"{label} ({int(counts[g]):,})")
+            cb.setChecked(True)
+            r, gr, b = color
+            cb.setStyleSheet(
+                f"QCheckBox::indicator:checked {{ background: rgb({r},{gr},{b}); "
+                "border: 1px solid #444; } QCheckBox::indicator:unchecked { border: 1px solid "
+                "#888; background: transparent; }")
+            cb.setToolTip("Show or hide this set on the map")
+            cb.toggled.connect(lambda on, gg=g: self.cloud.set_visible(gg, on))
+            self.legend_box.addWidget(cb)
+            self._checks.append(cb)
+        if labels:
+            note = QLabel("— human density (50 %, 90 %)")
+            note.setToolTip("Contours enclosing 50 % and 90 % of the smoothed density of the "
+                            "human source texts")
+            note.setStyleSheet("color: #666;")
+            self.legend_box.addWidget(note)
+        self.legend_box.addStretch(1)
+
+    def set_group_visible(self, group: int, on: bool) -> None:
+        self._checks[group].setChecked(on)
+
+    def _draw_contours(self, bins: int = 60) -> None:
+        """Outline the regions holding 50 % and 90 % of the smoothed source density."""
+        src = self.cloud.group == 0
+        if src.sum() < 10:
+            self.contours.setData([], [])
+            return
+        from scipy.ndimage import gaussian_filter
+
+        xs, ys = self.cloud.x[src], self.cloud.y[src]
+        pad_x = (xs.max() - xs.min()) * 0.1 + 1e-6
+        pad_y = (ys.max() - ys.min()) * 0.1 + 1e-6
+        hist, ex, ey = np.histogram2d(
+            xs, ys, bins=bins,
+            range=[[xs.min() - pad_x, xs.max() + pad_x], [ys.min() - pad_y, ys.max() + pad_y]])
+        # Half of Scott's bandwidth (in bins): smooth enough for 30 texts, sharp for 30,000.
+        n = float(src.sum())
+        scott = n ** (-1 / 6)
+        sig = [max(0.8, 0.5 * scott * float(np.std(v)) / (e[1] - e[0]))
+               for v, e in ((xs, ex), (ys, ey))]
+        dens = gaussian_filter(hist, sigma=sig)
+        flat = np.sort(dens.ravel())[::-1]
+        cum = np.cumsum(flat) / flat.sum()
+        px, py = [], []
+        for mass in (0.5, 0.9):
+            level = float(flat[min(np.searchsorted(cum, mass), len(flat) - 1)])
+            for line in pg.functions.isocurve(dens, level, connected=True, extendToEdge=True):
+                arr = np.asarray(line, dtype=np.float64)
+                px.extend(ex[0] + (arr[:, 0] + 0.5) * (ex[1] - ex[0]))
+                py.extend(ey[0] + (arr[:, 1] + 0.5) * (ey[1] - ey[0]))
+                px.append(np.nan)
+                py.append(np.nan)
+        self.contours.setData(np.asarray(px), np.asarray(py), connect="finite")
+
+    # -- selection -----------------------------------------------------------------------
+    def set_mode(self, name: str) -> None:
+        self.vb.select_mode = {"Pan": "pan", "Rectangle": "rect", "Lasso": "lasso"}[name]
+
+    def set_highlight(self, mask: npt.NDArray[np.bool_] | None) -> None:
+        """Emphasise points (e.g. brushed in a histogram) without changing the selection."""
+        self.cloud.set_highlight(mask)
+        n = 0 if mask is None else int(np.count_nonzero(mask))
+        self.info.setText(f"{len(self.text_id):,} points" + (f", {n:,} highlighted" if mask
+                                                               is not None else ""))
+
+    def highlighted_ids(self) -> npt.NDArray[np.int64]:
+        mask = self.cloud.highlight
+        return self.text_id[mask] if mask is not None else np.zeros(0, np.int64)
+
+    def _polygon_selected(self, poly: npt.NDArray[np.float64]) -> None:
+        self.select_polygon(poly)
+
+    def select_polygon(self, poly: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+        """Select the visible points inside a polygon (data coordinates)."""
+        mask = self.cloud.in_polygon(poly)
+        self.selection = mask
+        self.set_highlight(mask)
+        self.selection_changed.emit(mask)
+        return mask
+
+    def clear_selection(self) -> None:
+        self.selection = None
+        self.set_highlight(None)
+        self.selection_changed.emit(None)
+
+    def pick(self, x: float, y: float, radius_px: float = 7.0) -> int | None:
+        """Index of the visible point nearest to (x, y) in data units within a pixel radius."""
+        px, _ = self.vb.viewPixelSize()
+        return self.cloud.pick(x, y, radius_px * px)
+
+    def select_index(self, idx: int | None) -> None:
+        """Mark a point and announce its text (None clears the mark)."""
+        if idx is None:
+            self.ring.clear()
+            self.selected_text = None
+            return
+        self.ring.setData([float(self.cloud.x[idx])], [float(self.cloud.y[idx])])
+        self.selected_text = int(self.text_id[idx])
+        self.text_selected.emit(self.selected_text)
+
+    def select_text(self, text_id: int) -> None:
+        """Mark the point of a text chosen elsewhere (inspector lists) without re-emitting."""
+        hit = np.flatnonzero(self.text_id == text_id)
+        if not len(hit):
+            self.ring.clear()
+            return
+        i = int(hit[0])
+        self.ring.setData([float(self.cloud.x[i])], [float(self.cloud.y[i])])
+        self.selected_text = text_id
+
+    def scene_pos_of(self, idx: int) -> QPointF:
+        return self.vb.mapViewToScene(QPointF(float(self.cloud.x[idx]), float(self.cloud.y[idx])))
+
+    def _hover(self, scene_pos: QPointF) -> None:
+        if not len(self.text_id) or not self.vb.sceneBoundingRect().contains(scene_pos):
+            return
+        p = self.vb.mapSceneToView(scene_pos)
+        idx = self.pick(p.x(), p.y())
+        if idx is None:
+            QToolTip.hideText()
+            return
+        g = int(self.cloud.group[idx])
+        text = self.snippet_fn(int(self.text_id[idx])) if self.snippet_fn else ""
+        gp = self.plot.mapToGlobal(self.plot.mapFromScene(scene_pos))
+        QToolTip.showText(gp, f"<b>{self.labels[g]}</b> · text {int(self.text_id[idx])}<br>"
+                              f"{_escape(text)}", self.plot)
+
+    def _clicked(self, ev: Any) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton or not len(self.text_id):
+            return
+        p = self.vb.mapSceneToView(ev.scenePos())
+        idx = self.pick(p.x(), p.y())
+        if idx is not None:
+            ev.accept()
+            self.select_index(idx)
+
+    # -- export --------------------------------------------------------------------------
+    def export(self, path: str | Path) -> Path:
+        from monoscope.ui.views.figure_common import export_view
+
+        return export_view(self.plot, path)
+
+    def point_color(self, g: int) -> QColor:
+        return QColor(*self.cloud.colors[g])
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,285 @@
+"""Fast point renderer for pyqtgraph: numpy-rasterised density when dense, real points when few.
+
+Each redraw bins the points in view into a grid at the view's pixel resolution with one
+``np.bincount`` over (group, row, column), turns the counts of every group into a log-scaled
+translucent layer in its own colour, composites the layers in draw order and shows the result
+in one `ImageItem`. When at most `point_limit` points are in view it draws them as one
+`ScatterPlotItem` per group instead. Picking goes through one k-d tree per group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QColor
+
+F32 = npt.NDArray[np.float32]
+RGB = tuple[int, int, int]
+
+
+class PointCloud:
+    """Draws groups of points (group 0 = source, 1.. = runs) into a pyqtgraph ViewBox."""
+
+    def __init__(self, view: pg.ViewBox, bin_px: int = 2, point_limit: int = 4000) -> None:
+        self.view = view
+        self.bin_px = bin_px
+        self.point_limit = point_limit
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setZValue(-10)
+        view.addItem(self.image)
+        self.scatters: list[pg.ScatterPlotItem] = []
+        self.hi_scatter = pg.ScatterPlotItem(size=9, pen=pg.mkPen("k", width=1.5), brush=None)
+        self.hi_scatter.setZValue(5)
+        view.addItem(self.hi_scatter)
+        self.x = np.zeros(0, np.float32)
+        self.y = np.zeros(0, np.float32)
+        self.group = np.zeros(0, np.int8)
+        self.colors: list[RGB] = []
+        self.visible: list[bool] = []
+        self.order: list[int] = []
+        self.highlight: npt.NDArray[np.bool_] | None = None
+        self.highlight_color: RGB = (20, 20, 20)
+        self.max_alpha = 0.8
+        self._trees: list[object | None] = []
+        self._members: list[npt.NDArray[np.int64]] = []
+        self.mode = "empty"
+        self.last_in_view = 0
+        self._perm = np.zeros(0, np.int64)
+        self._sx = self._sy = self.x
+        self._sgroup = self.group
+        self._slayer = np.zeros(0, np.int32)
+        self._slayer_vis = np.zeros(0, bool)
+        self._shigh: npt.NDArray[np.bool_] | None = None
+        view.sigRangeChanged.connect(lambda *_: self.render())
+        view.sigResized.connect(lambda *_: self.render())
+
+    # -- data ----------------------------------------------------------------------------
+    def set_data(self, x: F32, y: F32, group: npt.NDArray[np.int8], colors: Sequence[RGB],
+                 order: Sequence[int] | None = None) -> None:
+        """Replace all points; ``colors[g]`` is the RGB of group g, ``order`` the draw order."""
+        self.x = np.ascontiguousarray(x, dtype=np.float32)
+        self.y = np.ascontiguousarray(y, dtype=np.float32)
+        self.group = np.ascontiguousarray(group, dtype=np.int8)
+        self.colors = list(colors)
+        n_groups = len(self.colors)
+        self.visible = [True] * n_groups
+        self.order = list(order) if order is not None else list(range(n_groups))
+        self.highlight = None
+        self._members = [np.flatnonzero(self.group == g) for g in range(n_groups)]
+        self._perm = np.argsort(self.x, kind="stable")
+        self._sx = self.x[self._perm]
+        self._sy = self.y[self._perm]
+        self._sgroup = self.group[self._perm]
+        self._shigh = None
+        self._update_layers()
+        self._trees = [None] * n_groups
+        for s in self.scatters:
+            self.view.removeItem(s)
+        self.scatters = []
+        for g in range(n_groups):
+            s = pg.ScatterPlotItem(size=6, pen=None, brush=pg.mkBrush(*self.colors[g], 190))
+            s.setZValue(self.order.index(g) if g in self.order else g)
+            self.view.addItem(s)
+            self.scatters.append(s)
+        self.render()
+
+    def _update_layers(self) -> None:
+        """Per sorted point: its raster layer (hidden groups go to the dump layer)."""
+        lut = np.array([g if v else len(self.colors) for g, v in enumerate(self.visible)],
+                       dtype=np.int32)
+        self._slayer = lut[self._sgroup] if len(lut) else np.zeros(0, np.int32)
+        self._slayer_vis = self._slayer < len(self.colors)
+
+    def set_visible(self, group: int, on: bool) -> None:
+        self.visible[group] = on
+        self._update_layers()
+        self.render()
+
+    def set_highlight(self, mask: npt.NDArray[np.bool_] | None) -> None:
+        """Emphasise these points (a boolean mask over all points); None clears."""
+        self.highlight = None if mask is None else np.asarray(mask, dtype=bool)
+        if self.highlight is None:
+            self._shigh = None
+        else:
+            self._shigh = self.highlight[self._perm] & self._slayer_vis
+        self.render()
+
+    def bounds(self) -> QRectF | None:
+        if not len(self.x):
+            return None
+        x0, x1 = float(self.x.min()), float(self.x.max())
+        y0, y1 = float(self.y.min()), float(self.y.max())
+        return QRectF(x0, y0, max(x1 - x0, 1e-6), max(y1 - y0, 1e-6))
+
+    # -- picking ---------------------------------------------------------------------------
+    def _tree(self, g: int) -> object:
+        tree = self._trees[g]
+        if tree is None:
+            from scipy.spatial import cKDTree
+
+            idx = self._members[g]
+            tree = cKDTree(np.column_stack([self.x[idx], self.y[idx]]))
+            self._trees[g] = tree
+        return tree
+
+    def build_index(self) -> None:
+        """Build every group's k-d tree now (otherwise built on the first pick)."""
+        for g in range(len(self._trees)):
+            self._tree(g)
+
+    def pick(self, x: float, y: float, radius: float) -> int | None:
+        """Index of the nearest visible point within ``radius`` (data units), or None."""
+        best, best_d = None, radius
+        for g in range(len(self.colors)):
+            if not self.visible[g] or not len(self._members[g]):
+                continue
+            d, i = self._tree(g).query((x, y), k=1, distance_upper_bound=best_d)  # type: ignore[attr-defined]
+            if np.isfinite(d) and d <= best_d:
+                best, best_d = int(self._members[g][int(i)]), float(d)
+        return best
+
+    def in_polygon(self, poly: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+        """Mask of visible points inside a closed polygon (even-odd rule, vectorised)."""
+        mask = np.zeros(len(self.x), dtype=bool)
+        if len(poly) < 3 or not len(self.x):
+            return mask
+        lo, hi = poly.min(axis=0), poly.max(axis=0)
+        cand = np.flatnonzero((self.x >= lo[0]) & (self.x <= hi[0]) & (self.y >= lo[1])
+                              & (self.y <= hi[1]) & self._visible_mask())
+        px, py = self.x[cand].astype(np.float64), self.y[cand].astype(np.float64)
+        inside = np.zeros(len(cand), dtype=bool)
+        x1, y1 = poly[:, 0], poly[:, 1]
+        x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
+        for ax, ay, bx, by in zip(x1, y1, x2, y2, strict=True):
+            if ay == by:
+                continue
+            cross = (ay > py) != (by > py)
+            xint = ax + (py - ay) * (bx - ax) / (by - ay)
+            inside ^= cross & (px < xint)
+        mask[cand[inside]] = True
+        return mask
+
+    def _visible_mask(self) -> npt.NDArray[np.bool_]:
+        vis = np.asarray([*self.visible, False], dtype=bool)
+        return vis[np.minimum(self.group, len(self.visible))]
+
+    # -- drawing ---------------------------------------------------------------------------
+    def _grid(self) -> tuple[float, float, float, float, int, int] | None:
+        (x0, x1), (y0, y1) = self.view.viewRange()
+        rect = self.view.sceneBoundingRect()
+        w = max(1, int(rect.width() // self.bin_px))
+        h = max(1, int(rect.height() // self.bin_px))
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return x0, x1, y0, y1, w, h
+
+    def render(self) -> None:
+        """Re-bin the points in view (or draw them individually when few)."""
+        grid = self._grid() if len(self.x) else None
+        if grid is None:
+            self.image.clear()
+            for s in self.scatters:
+                s.clear()
+            self.hi_scatter.clear()
+            self.mode = "empty"
+            return
+        x0, x1, y0, y1, w, h = grid
+        # Points are kept sorted by x: the x-range in view is one slice, found by bisection.
+        lo, hi = np.searchsorted(self._sx, [x0, x1])
+        ys = self._sy[lo:hi]
+        n_in = int(np.count_nonzero((ys >= y0) & (ys < y1) & self._slayer_vis[lo:hi]))
+        self.last_in_view = n_in
+        if n_in <= self.point_limit:
+            self._draw_points(x0, x1, y0, y1)
+            return
+        self.mode = "raster"
+        for s in self.scatters:
+            s.clear()
+        self.hi_scatter.clear()
+        counts = self._bin(lo, hi, x0, y0, w / (x1 - x0), h / (y1 - y0), w, h)
+        self.image.setImage(self._composite(counts), autoLevels=False)
+        self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.image.show()
+
+    def _bin(self, lo: int, hi: int, x0: float, y0: float, sx: float, sy: float, w: int,
+             h: int) -> npt.NDArray[np.int64]:
+        """Counts per (layer, row, column); rows -1 and h catch points above/below the view."""
+        n = hi - lo
+        fbuf = np.empty(n, dtype=np.float32)
+        ix = np.empty(n, dtype=np.int32)
+        iy = np.empty(n, dtype=np.int32)
+        np.subtract(self._sx[lo:hi], np.float32(x0), out=fbuf)
+        fbuf *= np.float32(sx)
+        np.copyto(ix, fbuf, casting="unsafe")
+        np.minimum(ix, w - 1, out=ix)
+        np.subtract(self._sy[lo:hi], np.float32(y0), out=fbuf)
+        fbuf *= np.float32(sy)
+        np.clip(fbuf, -1, h, out=fbuf)
+        np.copyto(iy, fbuf, casting="unsafe")
+        iy += 1  # row 0 and row h+1 are the off-view gutters
+        stride = (h + 2) * w
+        flat = np.multiply(self._slayer[lo:hi], stride)
+        iy *= w
+        flat += iy
+        flat += ix
+        n_layers = len(self.colors) + 2  # + hidden dump + highlight
+        if self._shigh is not None:
+            hsel = self._shigh[lo:hi]
+            extra = flat[hsel] - self._slayer[lo:hi][hsel] * stride + (n_layers - 1) * stride
+            flat = np.concatenate([flat, extra])
+        counts = np.bincount(flat, minlength=n_layers * stride).reshape(n_layers, h + 2, w)
+        return counts[:, 1 : h + 1, :]
+
+    def _composite(self, counts: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+        """Log-scaled translucent layer per group, composited 'over' in draw order.
+
+        Only pixels hit by some point are composited (the rest stay transparent).
+        """
+        n_groups = len(self.colors)
+        _, h, w = counts.shape
+        flat = counts.reshape(counts.shape[0], -1)
+        hit = np.flatnonzero(flat[:n_groups].any(axis=0) | flat[n_groups + 1].astype(bool))
+        rgb = np.zeros((len(hit), 3), dtype=np.float32)
+        alpha = np.zeros(len(hit), dtype=np.float32)
+        dim = 0.35 if self._shigh is not None else 1.0
+        layers = [(g, self.colors[g], self.max_alpha * dim) for g in self.order if g < n_groups]
+        if self._shigh is not None:
+            layers.append((n_groups + 1, self.highlight_color, 1.0))
+        for g, color, amax in layers:
+            c = flat[g, hit]
+            cmax = int(c.max()) if len(c) else 0
+            if cmax == 0:
+                continue
+            lut = np.zeros(cmax + 1, dtype=np.float32)
+            lut[1:] = amax * (0.45 + 0.55 * np.log1p(np.arange(1, cmax + 1)) / np.log1p(cmax))
+            a = lut[c]
+            inv = 1.0 - a
+            rgb *= inv[:, None]
+            rgb += a[:, None] * np.asarray(color, dtype=np.float32)
+            alpha *= inv
+            alpha += a
+        out = np.zeros((h * w, 4), dtype=np.uint8)
+        out[hit, :3] = np.clip(rgb / np.maximum(alpha, 1e-6)[:, None], 0, 255)
+        out[hit, 3] = np.clip(alpha * 255, 0, 255)
+        return out.reshape(h, w, 4)
+
+    def _draw_points(self, x0: float, x1: float, y0: float, y1: float) -> None:
+        self.mode = "points"
+        self.image.hide()
+        inview = (self.x >= x0) & (self.x < x1) & (self.y >= y0) & (self.y < y1)
+        inview &= self._visible_mask()
+        dim = self.highlight is not None
+        for g, s in enumerate(self.scatters):
+            idx = np.flatnonzero(inview & (self.group == g))
+            s.setBrush(pg.mkBrush(*self.colors[g], 70 if dim else 190))
+            s.setData(x=self.x[idx], y=self.y[idx])
+        if self.highlight is not None:
+            idx = np.flatnonzero(inview & self.highlight)
+            self.hi_scatter.setPen(pg.mkPen(QColor(*self.highlight_color), width=1.5))
+            self.hi_scatter.setData(x=self.x[idx], y=self.y[idx])
+        else:
+            self.hi_scatter.clear()

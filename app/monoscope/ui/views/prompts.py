@@ -1,0 +1,250 @@
+"""Prompts panel: sortable, filterable table of prompts with counts and the monoculture index.
+
+The model wraps `queries.PromptTable` (numpy columns) directly; sorting uses raw numbers
+(NaN last), filtering matches key or title.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from monoscope.core.errors import MonoscopeError
+from monoscope.core.queries import PromptTable
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class PromptTableModel(QAbstractTableModel):
+    """Columns: key, title, n source, then per run: n generated and the index (gen/src)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table: PromptTable | None = None
+
+    def set_table(self, table: PromptTable | None) -> None:
+        self.beginResetModel()
+        self.table = table
+        self.endResetModel()
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() or self.table is None else len(self.table)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if self.table is None else 3 + 2 * len(self.table.runs)
+
+    def headers(self) -> list[str]:
+        t = self.table
+        if t is None:
+            return []
+        h = ["Key", "Title", "Source"]
+        for r in t.runs:
+            short = r.label if len(r.label) <= 12 else r.label[:11] + "…"
+            h += [f"n\n{short}", f"index\n{short}"]
+        return h
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or self.table is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.headers()[section]
+        if role == Qt.ItemDataRole.ToolTipRole and section >= 3 and (section - 3) % 2 == 0:
+            return f"Generated texts of run {self.table.runs[(section - 3) // 2].label}"
+        if role == Qt.ItemDataRole.ToolTipRole and section >= 3 and (section - 3) % 2 == 1:
+            return (f"{self.table.runs[(section - 3) // 2].label}: "f"Monoculture index of {self.table.attribute}: dispersion of the run's texts "
+                    "divided by the source's for this prompt. Below 1 = narrower than people.")
+        return None
+
+    def raw(self, row: int, col: int) -> Any:
+        t = self.table
+        assert t is not None
+        if col == 0:
+            return t.key[row]
+        if col == 1:
+            return t.title[row]
+        if col == 2:
+            return int(t.n_source[row])
+        run, kind = divmod(col - 3, 2)
+        return int(t.n_generated[row, run]) if kind == 0 else float(t.index[row, run])
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or self.table is None:
+            return None
+        v = self.raw(index.row(), index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            if isinstance(v, float):
+                return "–" if math.isnan(v) else f"{v:.2f}"
+            return str(v)
+        if role == SORT_ROLE:
+            if isinstance(v, float) and math.isnan(v):
+                return math.inf
+            return v
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 2:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def to_arrow(self) -> Any:
+        import pyarrow as pa
+
+        t = self.table
+        if t is None:
+            return pa.table({})
+        cols: dict[str, Any] = {"key": t.key, "title": t.title, "n_source": t.n_source,
+                                "source_dispersion": t.source_dispersion}
+        for i, r in enumerate(t.runs):
+            cols[f"n_generated[{r.label}]"] = t.n_generated[:, i]
+            cols[f"dispersion[{r.label}]"] = t.dispersion[:, i]
+            cols[f"index[{r.label}]"] = t.index[:, i]
+        return pa.table(cols)
+
+
+class TableExportError(MonoscopeError):
+    """A table could not be written."""
+
+
+def export_table(model: PromptTableModel, path: str | Path) -> Path:
+    """Write the table to CSV or Parquet (chosen by extension)."""
+    out = Path(path)
+    tab = model.to_arrow()
+    try:
+        if out.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(tab, out)
+        elif out.suffix.lower() == ".csv":
+            import pyarrow.csv as pcsv
+
+            pcsv.write_csv(tab, out)
+        else:
+            raise TableExportError(f"Cannot export to {out.name}: use a .csv or .parquet name.")
+    except OSError as exc:
+        raise TableExportError(f"Could not write {out}: {exc}. Choose another folder.") from None
+    return out
+
+
+class PromptsPanel(QWidget):
+    """Attribute picker, filter box and the prompt table; emits the chosen prompt key."""
+
+    prompt_selected = Signal(str)
+    attribute_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = PromptTableModel()
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy.setFilterKeyColumn(-1)
+        self.view = QTableView()
+        self.view.setModel(self.proxy)
+        self.view.setSortingEnabled(True)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.verticalHeader().hide()
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.view.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter prompts (Ctrl+F)")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.attribute = QComboBox()
+        self.attribute.setToolTip("Attribute whose dispersion ranks the prompts")
+        self.attribute.currentTextChanged.connect(self._attr_changed)
+        self.status = QLabel("")
+        self.status.setStyleSheet("color: #666;")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Rank by"))
+        row.addWidget(self.attribute, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(row)
+        lay.addWidget(self.filter)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.status)
+
+    def set_attributes(self, names: list[str], current: str | None) -> None:
+        self.attribute.blockSignals(True)
+        self.attribute.clear()
+        self.attribute.addItems(names)
+        if current:
+            self.attribute.setCurrentText(current)
+        self.attribute.blockSignals(False)
+
+    def _attr_changed(self, name: str) -> None:
+        if name:
+            self.attribute_changed.emit(name)
+
+    def set_table(self, table: PromptTable | None, keep_key: str | None = None) -> None:
+        self.model.set_table(table)
+        if table is not None and table.runs:
+            self.view.sortByColumn(4, Qt.SortOrder.AscendingOrder)  # most narrowed first
+        elif table is not None:
+            self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.view.resizeColumnsToContents()
+        self.view.setColumnWidth(1, min(self.view.columnWidth(1), 120))
+        for c in range(2, self.model.columnCount()):
+            self.view.setColumnWidth(c, 64)
+        n = 0 if table is None else len(table)
+        self.status.setText(
+            f"{n} prompts" + (" · index = run dispersion / source dispersion (<1 narrower)"
+                              if table is not None and table.runs else ""))
+        if keep_key:
+            self.select_key(keep_key, emit=False)
+
+    def select_key(self, key: str, emit: bool = True) -> bool:
+        t = self.model.table
+        if t is None or key not in t.key:
+            return False
+        src = self.model.index(t.key.index(key), 0)
+        idx = self.proxy.mapFromSource(src)
+        if not idx.isValid():
+            return False
+        if not emit:
+            self.view.selectionModel().blockSignals(True)
+        self.view.setCurrentIndex(idx)
+        self.view.scrollTo(idx)
+        if not emit:
+            self.view.selectionModel().blockSignals(False)
+        return True
+
+    def current_key(self) -> str | None:
+        idx = self.view.currentIndex()
+        if not idx.isValid():
+            return None
+        return str(self.model.raw(self.proxy.mapToSource(idx).row(), 0))
+
+    def visible_keys(self) -> list[str]:
+        return [str(self.proxy.index(r, 0).data()) for r in range(self.proxy.rowCount())]
+
+    def _row_changed(self, current: QModelIndex, _prev: QModelIndex) -> None:
+        if current.isValid():
+            self.prompt_selected.emit(str(self.model.raw(self.proxy.mapToSource(current).row(),
+                                                         0)))
+
+    def first_key(self) -> str | None:
+        return str(self.proxy.index(0, 0).data()) if self.proxy.rowCount() else None
+
