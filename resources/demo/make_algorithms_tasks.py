@@ -82,8 +82,8 @@ TASKS = [
         "key": "search-sorted",
         "title": "Find a value in a sorted list",
         "statement": (
-            "The first line holds a sorted list of distinct integers separated by spaces; the "
-            "second line holds one integer q. Print the 0-based position of q in the list, or -1 "
+            "Read two lines from standard input: the first holds a sorted list of distinct "
+            "integers separated by spaces, the second holds one integer q. Print the 0-based position of q in the list, or -1 "
             "if q is not in the list."
         ),
         "harness": (

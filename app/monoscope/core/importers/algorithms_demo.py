@@ -109,9 +109,9 @@ def import_algorithms_demo(study: Study, state: TaskState | None = None) -> Impo
             pmeta = json.dumps({"solutions_checked": len(t.solutions), "solutions_passing": len(good),
                                 "dropped": [s.name for s in t.solutions if s.problem]})
             for s in good:
-                meta = json.dumps({"library": LICENCES[s.asset], "module": s.module,
-                                   "function": s.function, "tests_passed": s.passed})
-                rows.append((len(rows) + 1, t.key, t.title, t.statement, s.program, None, None, meta, pmeta))
+                tmeta = json.dumps({"library": LICENCES[s.asset], "module": s.module,
+                                    "function": s.function, "tests_passed": s.passed})
+                rows.append((len(rows) + 1, t.key, t.title, t.statement, s.program, None, None, tmeta, pmeta))
             tests += [(t.key, "public", j, c["input"], c["output"]) for j, c in enumerate(t.tests)]
         if rows:
             cur.executemany("INSERT INTO _stage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)

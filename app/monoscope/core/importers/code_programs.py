@@ -65,12 +65,11 @@ def extract_function(source: str, function: str, origin: str = "<module>") -> st
     used: set[str] = set()
     todo = [function]
     while todo:
-        name = todo.pop()
-        node = defs.get(name)
-        if node is None or id(node) in keep:
+        found = defs.get(todo.pop())
+        if found is None or id(found) in keep:
             continue
-        keep.add(id(node))
-        names = _used_names(node)
+        keep.add(id(found))
+        names = _used_names(found)
         used |= names
         todo.extend(n for n in names if n in defs)
     lines = source.splitlines(keepends=True)

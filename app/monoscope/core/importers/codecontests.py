@@ -95,7 +95,7 @@ def import_codecontests(
                 FROM {sql}"""
             )
             cur.execute(
-                f"""CREATE OR REPLACE TEMP TABLE _sols AS
+                """CREATE OR REPLACE TEMP TABLE _sols AS
                 SELECT name, i, solutions.solution[i] AS body,
                        upper(replace(CAST(solutions.language[i] AS VARCHAR), ' ', '')) AS lang
                 FROM (SELECT name, solutions,

@@ -52,7 +52,7 @@ def import_films_demo(study: Study, state: TaskState | None = None,
             require_columns(src, types, {"category": "category", "text": "text", "key": "movie_name"})
             cur.execute(STAGE_DDL)
             try:
-                cur.execute(f"CREATE OR REPLACE TEMP TABLE _rt AS SELECT category, text, movie_name FROM {sql}")
+                cur.execute(f"CREATE OR REPLACE TEMP TABLE _rt AS SELECT row_number() OVER () AS r, category, text, movie_name FROM {sql}")
             except Exception as exc:
                 raise translate_error(exc, csv_path, "csv") from None
             state.check()
@@ -62,11 +62,11 @@ def import_films_demo(study: Study, state: TaskState | None = None,
             cur.executemany("INSERT INTO _titles VALUES (?, ?)", [(n, film_title(n)) for n in names])
             cur.execute(
                 f"""INSERT INTO _stage
-                WITH snip AS (SELECT rowid AS r, * FROM _rt WHERE category IN ('fresh', 'rotten')),
+                WITH snip AS (SELECT * FROM _rt WHERE category IN ('fresh', 'rotten')),
                 films AS (SELECT movie_name, count(*) AS n,
                                  avg(CASE WHEN category = 'fresh' THEN 1.0 ELSE 0.0 END) AS fresh_share
                           FROM snip GROUP BY movie_name HAVING count(*) >= {MIN_SNIPPETS}),
-                plots AS (SELECT movie_name, arg_min(text, rowid) AS plot FROM _rt
+                plots AS (SELECT movie_name, arg_min(text, r) AS plot FROM _rt
                           WHERE category = 'plot' AND trim(text) <> '' GROUP BY movie_name)
                 SELECT row_number() OVER (ORDER BY s.movie_name, s.r), s.movie_name,
                        t.title,

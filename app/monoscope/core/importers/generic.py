@@ -96,7 +96,7 @@ def import_table(
         try:
             cur.execute(
                 f"""CREATE OR REPLACE TEMP TABLE _raw AS SELECT
-                    {col('key')} AS key, {col('title')} AS title, {col('context')} AS context,
+                    row_number() OVER () AS row_no, {col('key')} AS key, {col('title')} AS title, {col('context')} AS context,
                     {col('text')} AS body, {col('label')} AS label, {rating} AS rating_raw
                 FROM {sql}"""
             )
@@ -105,9 +105,9 @@ def import_table(
         state.check()
         describe = row_describer(src, fmt, encoding)
         bad = cur.execute(
-            "SELECT rowid + 1, rating_raw FROM _raw WHERE rating_raw IS NOT NULL "
+            "SELECT row_no, rating_raw FROM _raw WHERE rating_raw IS NOT NULL "
             "AND trim(rating_raw) <> '' AND TRY_CAST(rating_raw AS DOUBLE) IS NULL "
-            "ORDER BY rowid LIMIT 1"
+            "ORDER BY row_no LIMIT 1"
         ).fetchone()
         if bad:
             raise ImportFailed(
@@ -115,8 +115,8 @@ def import_table(
                 "is not a number. Fix the value or map another rating column."
             )
         cur.execute(
-            """INSERT INTO _stage SELECT rowid + 1, trim(key), title, context, body, label,
-                   TRY_CAST(rating_raw AS DOUBLE), NULL, NULL FROM _raw ORDER BY rowid"""
+            """INSERT INTO _stage SELECT row_no, trim(key), title, context, body, label,
+                   TRY_CAST(rating_raw AS DOUBLE), NULL, NULL FROM _raw ORDER BY row_no"""
         )
         cur.execute("DROP TABLE _raw")
         meta = {
