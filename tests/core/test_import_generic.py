@@ -218,3 +218,23 @@ def test_cli_exit_codes_and_report(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "line 3" in err and "not UTF-8" in err and "Traceback" not in err
     with Study(study_file) as st:
         assert st.table_counts() == before
+
+
+def test_tsv_with_byte_order_mark(study: Study, tmp_path: Path) -> None:
+    src = tmp_path / "excel.tsv"
+    src.write_bytes("\ufeffid\tbody\nk1\tone, with a comma\nk1\ttwo\n".encode())
+    report = import_table(study, src, dataset="t", mapping=ColumnMap.parse("key=id,text=body"))
+    assert (report.prompts, report.texts) == (1, 2)
+    assert study.scalar("SELECT body FROM texts ORDER BY sample_index LIMIT 1") == "one, with a comma"
+
+
+def test_cancelled_import_changes_nothing(study: Study, tmp_path: Path) -> None:
+    from monoscope.core.errors import TaskCancelled
+    from monoscope.core.tasks import TaskState
+
+    state = TaskState()
+    state.cancel()
+    before = study.table_counts()
+    with pytest.raises(TaskCancelled):
+        import_table(study, write_csv(tmp_path / "r.csv"), dataset="c", mapping=MAP, state=state)
+    assert study.table_counts() == before

@@ -73,9 +73,15 @@ def check_file(path: Path) -> None:
         raise ImportFailed(f"{path} is empty: there is nothing to import.")
 
 
+def _delimiter(path: Path) -> str:
+    return "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
+
+
 def csv_header(path: Path, encoding: str, delimiter: str) -> list[str]:
+    """Column names from the first line (a UTF-8 byte-order mark, as Excel writes, is dropped)."""
+    enc = "utf-8-sig" if encoding == "utf-8" else encoding
     with open_binary(path) as raw:
-        text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
+        text = io.TextIOWrapper(raw, encoding=enc, errors="replace", newline="")
         row = next(csv.reader(text, delimiter=delimiter), [])
     cols = [c.strip() for c in row]
     if not any(cols):
@@ -90,7 +96,7 @@ def reader_sql(cur: duckdb.DuckDBPyConnection, path: Path, fmt: str,
     if fmt == "csv":
         if encoding not in ENCODINGS:
             raise ImportFailed(f"Unsupported encoding {encoding!r}: use one of {', '.join(ENCODINGS)}.")
-        delim = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
+        delim = _delimiter(path)
         cols = csv_header(path, encoding, delim)
         dupes = sorted({c for c in cols if cols.count(c) > 1})
         if dupes:
@@ -197,7 +203,7 @@ def diagnose_jsonl(path: Path) -> str | None:
 
 def diagnose_csv(path: Path, encoding: str) -> str | None:
     """Python's csv module re-reads the file to name the first bad line exactly."""
-    delim = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
+    delim = _delimiter(path)
     if encoding == "utf-8":
         for no, raw in _lines(path):
             try:
@@ -241,7 +247,7 @@ def row_describer(path: Path, fmt: str, encoding: str = "utf-8") -> Callable[[in
             return f"row {row_no}"
         with open_binary(path) as raw_fh:
             text = io.TextIOWrapper(raw_fh, encoding=encoding, errors="replace", newline="")
-            reader = csv.reader(text)
+            reader = csv.reader(text, delimiter=_delimiter(path))
             start = 1
             for i, _row in enumerate(reader):
                 if i == row_no:
