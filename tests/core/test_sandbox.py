@@ -125,3 +125,14 @@ def test_parallel_cases_keep_their_order() -> None:
     res = run_tests(DOUBLE, tests, parallelism=8)
     assert res.status == "pass" and res.share_passed == 1.0
     assert [c.stdout.strip() for c in res.cases] == [str(2 * i) for i in range(6)]
+
+
+def test_peak_memory_is_the_child_own_not_the_forked_app() -> None:
+    ballast = bytearray(300 * 1024 * 1024)  # make this (parent) process large
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touch the pages so they are resident
+    small = run_program("print(1)\n")
+    big = run_program("b = bytearray(100 * 1024 * 1024)\nb[::4096] = b'x' * len(b[::4096])\n")
+    del ballast
+    assert small.status == "pass" and big.status == "pass"
+    assert small.peak_kb < 100_000  # a bare interpreter, not the 300 MB parent
+    assert big.peak_kb > small.peak_kb + 90_000  # the child's own 100 MB show up

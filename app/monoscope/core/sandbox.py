@@ -128,6 +128,16 @@ _BOOTSTRAP = r"""
 import json, os, resource, sys
 cfg = json.loads(sys.argv[1])
 src = open(cfg["solution"], encoding="utf-8").read()
+_report = open(cfg["report"], "w")
+def _peak():
+    # VmHWM is this process's own high-water mark (reset at exec, unlike ru_maxrss)
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                _report.write(line.split()[1]); break
+        _report.close()
+    except Exception:
+        pass
 def lim(res, soft, hard=None):
     try:
         resource.setrlimit(res, (soft, soft if hard is None else hard))
@@ -182,14 +192,18 @@ except MemoryError:
     sys.stdout.flush()
     sys.stderr.write("MemoryError: the program exceeded the sandbox memory limit\n")
     sys.stderr.flush()
+    _peak()
     os._exit(86)
 except PermissionError as exc:
     if str(exc).startswith("sandbox:"):
         sys.stdout.flush()
         sys.stderr.write(f"{exc}\n")
         sys.stderr.flush()
+        _peak()
         os._exit(87)
     raise
+finally:
+    _peak()
 """
 
 
@@ -323,6 +337,7 @@ def run_program(
         cpu = math.ceil(lim.cpu_s if lim.cpu_s is not None else lim.timeout_s)
         cfg = {
             "solution": str(io_dir / "solution.py"),
+            "report": str(io_dir / "peak"),
             "work": str(work),
             "as": lim.memory_mb * 1024 * 1024,
             "cpu": max(1, cpu),
@@ -363,11 +378,23 @@ def run_program(
         cap = lim.output_kb * 1024
         out, out_cut = _read_capped(io_dir / "stdout", cap)
         err, _ = _read_capped(io_dir / "stderr", cap)
-        peak_kb = int(usage.ru_maxrss)
+        peak_kb = _peak_kb(io_dir / "peak", usage)
         return _judge(proc.returncode, timed_out, out, out_cut, err, expected, wall_ms, peak_kb)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(io_dir, ignore_errors=True)
+
+
+def _peak_kb(report: Path, usage: resource.struct_rusage) -> int:
+    """The child's own peak RSS (VmHWM written by the bootstrap); else ``ru_maxrss``.
+
+    ``ru_maxrss`` also counts the forked copy of this (possibly large) app before exec, so it
+    is only the fallback for children killed before they could report.
+    """
+    try:
+        return int(report.read_text().strip())
+    except (OSError, ValueError):
+        return int(usage.ru_maxrss)
 
 
 def _judge(
