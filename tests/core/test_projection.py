@@ -10,18 +10,18 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from analysis_fixture import FAKE_BACKEND, FAKE_MODEL, Row, build, clustered  # noqa: E402
+from analysis_fixture import FAKE_BACKEND, FAKE_MODEL, Row, build, clustered
 
-from monoscope.core.frames import AnalysisInputMissing  # noqa: E402
-from monoscope.core.projection import (  # noqa: E402
+from monoscope.core.frames import AnalysisInputMissing
+from monoscope.core.projection import (
     ProjectionError,
     ProjectionRequest,
     balanced_sample,
     load_map,
     project,
 )
-from monoscope.core.store import Study  # noqa: E402
-from monoscope.core.tasks import TaskState  # noqa: E402
+from monoscope.core.store import Study
+from monoscope.core.tasks import TaskState
 
 FAKE = {"embedding_model": FAKE_MODEL, "backend": FAKE_BACKEND}
 
