@@ -1,0 +1,68 @@
+"""Report: index.html plus PNG and SVG figures, referenced from the HTML; the paper's bins."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from analysis_fixture import build, clustered
+
+from monoscope.cli import main
+from monoscope.core.projection import ProjectionRequest, project
+from monoscope.core.report import ReportRequest, build_report
+from monoscope.core.report.figures import SENTIMENT_EDGES, bin_shares
+from monoscope.core.store import Study
+from monoscope.core.tasks import TaskState
+
+RUNS = {"instruct T0.8": {"temperature": 0.8, "top_p": 0.95},
+        "instruct T1.2": {"temperature": 1.2, "top_p": 0.95}}
+
+
+def _study(study: Study) -> Study:
+    rows = clustered(6, 8, 5, {"instruct T0.8": 0.3, "instruct T1.2": 0.6}, dim=8)
+    rng = np.random.default_rng(3)
+    for r in rows:
+        pos = rng.random() < (0.5 if r.run is None else 0.97)
+        r.attrs["sentiment.vader"] = (0.8 if pos else 0.2, "POSITIVE" if pos else "NEGATIVE")
+        k = int(rng.integers(0, 5 if r.run is None else 2))
+        r.attrs["topic"] = (float(k), f"topic {k}")
+    build(study, rows, runs=RUNS, model="all-MiniLM-L6-v2", backend="torch")
+    project(study, ProjectionRequest(method="pca"), TaskState())
+    return study
+
+
+def test_paper_bins_are_closed_on_the_right() -> None:
+    shares = bin_shares([0.0, 0.35, 0.36, 0.55, 0.951, 1.0, None], SENTIMENT_EDGES)
+    assert shares.tolist() == [2 / 6, 2 / 6, 0, 0, 0, 2 / 6]
+
+
+def test_report_writes_html_png_svg(study: Study, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    res = build_report(_study(study), ReportRequest(out=out), TaskState())
+    names = {f.name for f in res.figures}
+    assert {"sentiment", "cosine", "map", "sweep"} <= names
+    html = (out / "index.html").read_text()
+    for f in res.figures:
+        png, svg = out / f.png, out / f.svg
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+        assert svg.read_text().lstrip().startswith("<?xml") and "<svg" in svg.read_text()
+        assert f"src='{f.png}'" in html and f"href='{f.svg}'" in html
+    # every referenced file exists next to index.html (self-contained folder)
+    for ref in re.findall(r"(?:src|href)='([^']+)'", html):
+        assert (out / ref).exists(), ref
+    assert "instruct T0.8" in html and "Per prompt, sorted by monoculture index" in html
+    doc = json.loads((out / "measure.json").read_text())
+    assert doc["schema"] == "monoscope.measure/1" and len(doc["groups"]) == 3
+
+
+def test_cli_report(study: Study, tmp_path: Path) -> None:
+    path = str(_study(study).path)
+    study.close()
+    assert main(["report", path, "--out", str(tmp_path / "r"), "--ppl-max", "7"]) == 0
+    html = (tmp_path / "r" / "index.html").read_text()
+    assert "0 &lt; ppl ≤ 7.0" in html
