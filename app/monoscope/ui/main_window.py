@@ -16,10 +16,12 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDockWidget,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -136,7 +138,12 @@ class MainWindow(QMainWindow):
                 continue
             if hasattr(view, "prompt_activated"):
                 view.prompt_activated.connect(self.show_prompt)
-            self.tabs.addTab(view, name)
+            # A scroll area keeps a wide view from setting the window's minimum width.
+            holder = QScrollArea()
+            holder.setWidgetResizable(True)
+            holder.setFrameShape(QFrame.Shape.NoFrame)
+            holder.setWidget(view)
+            self.tabs.addTab(holder, name)
             self.extra_views[name.lower()] = view
 
     def show_view(self, name: str) -> None:
@@ -148,7 +155,14 @@ class MainWindow(QMainWindow):
             return
         view = self.extra_views.get(name)
         if view is not None:
-            self.tabs.setCurrentWidget(view)
+            self.tabs.setCurrentWidget(view.parentWidget().parentWidget())
+
+    def current_view(self) -> Any:
+        """The widget of the tab in front (the map view for the Map tab)."""
+        w = self.tabs.currentWidget()
+        if isinstance(w, QScrollArea):
+            return w.widget()
+        return self.map
 
     def _restore_layout(self) -> bool:
         geo = self.settings.value("window/geometry")

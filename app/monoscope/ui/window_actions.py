@@ -230,11 +230,9 @@ class WindowActions:
         from monoscope.core.errors import MonoscopeError
 
         win = self.win
-        view = win.tabs.currentWidget()
+        view = win.current_view()
         try:
-            if hasattr(view, "export"):
-                return Path(view.export(path))
-            return win.map.export(path)
+            return Path(view.export(path))
         except MonoscopeError as exc:
             win.show_error("Export failed", str(exc))
             return None

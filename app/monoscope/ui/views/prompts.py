@@ -173,9 +173,13 @@ class PromptsPanel(QWidget):
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
         self.attribute = QComboBox()
         self.attribute.setToolTip("Attribute whose dispersion ranks the prompts")
+        self.attribute.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.attribute.setMinimumContentsLength(8)
         self.attribute.currentTextChanged.connect(self._attr_changed)
         self.status = QLabel("")
         self.status.setStyleSheet("color: #666;")
+        self.status.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(QLabel("Rank by"))
         row.addWidget(self.attribute, 1)

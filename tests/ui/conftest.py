@@ -1,0 +1,53 @@
+"""Qt fixtures: a fixture study file built once per session and a real main window on it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def fixture_study_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic study (20 prompts, 2 runs) written through the real schema, once."""
+    from monoscope.core.fixture_study import build_fixture_study
+
+    path = Path(tmp_path_factory.mktemp("fixture")) / "fixture.duckdb"
+    build_fixture_study(path).close()
+    return path
+
+
+@pytest.fixture
+def study_copy(fixture_study_file: Path, tmp_path: Path) -> Path:
+    """A private copy (the window holds the writer lock of the file it opens)."""
+    dst = tmp_path / "study.duckdb"
+    shutil.copy(fixture_study_file, dst)
+    return dst
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Any:
+    """QSettings in a temporary ini file, so tests never touch the user's settings."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot: Any, study_copy: Path, settings: Any) -> Iterator[Any]:
+    """The real main window on a copy of the fixture study, loaded and idle."""
+    from monoscope.ui.main_window import MainWindow
+
+    win = MainWindow(settings=settings)
+    win.setProperty("quiet_errors", True)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    assert win.open_study(study_copy)
+    assert win.wait_idle(60)
+    yield win
+    win.close()
+    assert not win.runner.busy()

@@ -1,0 +1,177 @@
+"""Drive the real explorer window offscreen on a real DuckDB study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QImage
+from PySide6.QtTest import QTest
+
+pytestmark = pytest.mark.ui
+
+
+def _select(win: Any, key: str) -> None:
+    assert win.prompts.select_key(key)
+    assert win.wait_idle(60)
+    assert win.payload is not None and win.payload.key == key
+
+
+def test_select_prompt_loads_map_and_histograms(window: Any) -> None:
+    _select(window, "book-005")
+    m = window.map
+    st = window.study
+    pid = st.scalar("SELECT id FROM prompts WHERE key='book-005'")
+    want = {r["id"] for r in st.query("SELECT id FROM texts WHERE prompt_id=?", [pid])}
+    assert set(m.text_id.tolist()) == want and len(want) == 70
+    assert "book-005" in m.title.text()
+    assert [c.text() for c in m._checks] == ["source (30)", "instruct T=0.8 (20)",
+                                             "base T=1.2 (20)"]
+    assert {"sentiment.vader", "text.words", "text.ttr", "topic"} <= set(window.hists.hists)
+    # Generic / atypical lists were filled for this prompt
+    assert window.inspector.generic_list.count() == 8
+    assert window.inspector.atypical_list.count() == 8
+
+
+def test_brush_histogram_highlights_exactly_those_points(window: Any) -> None:
+    _select(window, "book-002")
+    window.hists.brush("text.words", 20.0, 35.0)
+    got = set(window.map.highlighted_ids().tolist())
+    pid = window.study.scalar("SELECT id FROM prompts WHERE key='book-002'")
+    want = {r["id"] for r in window.study.query(
+        "SELECT t.id FROM texts t JOIN attributes a ON a.text_id=t.id AND a.name='text.words' "
+        "WHERE t.prompt_id=? AND a.value BETWEEN 20 AND 35", [pid])}
+    assert want and got == want
+    # two brushes combine with AND
+    window.hists.brush("topic", -0.5, 0.5)
+    both = {r["id"] for r in window.study.query(
+        "SELECT t.id FROM texts t JOIN attributes a ON a.text_id=t.id AND a.name='text.words' "
+        "JOIN attributes b ON b.text_id=t.id AND b.name='topic' WHERE t.prompt_id=? "
+        "AND a.value BETWEEN 20 AND 35 AND b.value = 0", [pid])}
+    assert set(window.map.highlighted_ids().tolist()) == both
+    window.hists.brush("text.words", None)
+    window.hists.brush("topic", None)
+    assert window.map.cloud.highlight is None
+
+
+def test_click_point_shows_text_in_inspector(window: Any, qtbot: Any) -> None:
+    _select(window, "book-004")
+    m = window.map
+    gen = np.flatnonzero(m.cloud.group == 2)
+    # the base-run point furthest from the others, so the click cannot hit a neighbour
+    xy = np.column_stack([m.cloud.x, m.cloud.y])
+    d = np.linalg.norm(xy[gen][:, None] - xy[None], axis=2)
+    d[d == 0] = np.inf
+    idx = int(gen[np.argmax(d.min(axis=1))])
+    scene = m.scene_pos_of(idx)
+    vp = m.plot.viewport()
+    local = m.plot.mapFromScene(scene)
+    QTest.mouseClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     QPoint(local.x(), local.y()))
+    assert window.wait_idle(30)
+    tid = int(m.text_id[idx])
+    assert m.selected_text == tid
+    detail = window.inspector.detail
+    assert detail is not None and detail["id"] == tid
+    body = window.study.scalar("SELECT body FROM texts WHERE id=?", [tid])
+    assert window.inspector.body.toPlainText() == body
+    assert detail["model"] == "fixture-base" and detail["seed"] is not None
+    assert window.inspector.near_list.count() == 5
+    assert '"nearest_source"' in window.inspector.as_json()
+    # one click on a "most atypical" item opens it
+    item = window.inspector.atypical_list.item(0)
+    window.inspector.atypical_list.itemClicked.emit(item)
+    assert window.wait_idle(30)
+    assert window.inspector.detail["id"] == item.data(Qt.ItemDataRole.UserRole)
+
+
+def test_lasso_selection_and_group_toggle(window: Any) -> None:
+    _select(window, "book-006")
+    m = window.map
+    x, y = m.cloud.x, m.cloud.y
+    cx, cy = float(np.median(x)), float(np.median(y))
+    r = float(np.std(x))
+    poly = np.array([[cx - r, cy - r], [cx + r, cy - r], [cx + r, cy + r], [cx - r, cy + r]])
+    mask = m.select_polygon(poly)
+    want = (x > cx - r) & (x < cx + r) & (y > cy - r) & (y < cy + r)
+    assert mask.sum() > 0 and (mask == want).all()
+    curve = window.hists.hists["text.words"].sel_curve
+    assert curve.getData()[1] is not None and len(curve.getData()[1]) > 0
+    # hiding the source removes its points from picking and from selections
+    m.set_group_visible(0, False)
+    src = np.flatnonzero(m.cloud.group == 0)[0]
+    hit = m.cloud.pick(float(x[src]), float(y[src]), 1e-9)
+    assert hit is None or m.cloud.group[hit] != 0
+    assert not (m.select_polygon(poly) & (m.cloud.group == 0)).any()
+
+
+def test_whole_dataset_map(window: Any) -> None:
+    window.whole.setChecked(True)
+    assert window.wait_idle(60)
+    assert len(window.map.text_id) == 20 * 70
+    assert "whole dataset" in window.map.title.text()
+
+
+def test_export_plot_png_svg_and_table(window: Any, tmp_path: Path) -> None:
+    _select(window, "book-001")
+    png = window.actions_.export_plot(str(tmp_path / "map.png"))
+    svg = window.actions_.export_plot(str(tmp_path / "map.svg"))
+    assert png is not None and png.stat().st_size > 1000
+    assert svg is not None and svg.stat().st_size > 1000
+    assert "<svg" in svg.read_text()[:2000]
+    img = QImage(str(png))
+    vp = window.map.plot.viewport().rect()
+    assert (img.width(), img.height()) == (vp.width() * 2, vp.height() * 2)
+    hist_png = window.hists.export("text.ttr", tmp_path / "ttr.png")
+    assert QImage(str(hist_png)).width() > 100
+    csv = window.actions_.export_table(str(tmp_path / "prompts.csv"))
+    pq = window.actions_.export_table(str(tmp_path / "prompts.parquet"))
+    assert csv is not None and csv.read_text().count("\n") == 21
+    import pyarrow.parquet as papq
+
+    assert papq.read_table(pq).num_rows == 20
+
+
+def test_prompt_table_filter_and_sort(window: Any) -> None:
+    p = window.prompts
+    assert p.proxy.rowCount() == 20
+    # default sort: most narrowed (lowest index of the first run) first, NaN last
+    idx_col = [p.model.raw(p.proxy.mapToSource(p.proxy.index(r, 0)).row(), 4)
+               for r in range(20)]
+    finite = [v for v in idx_col if not np.isnan(v)]
+    assert finite == sorted(finite)
+    p.filter.setText("book-01")
+    assert sorted(p.visible_keys()) == [f"book-{i:03d}" for i in range(10, 20)]
+    p.filter.clear()
+    p.view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+    assert p.visible_keys()[:2] == ["book-020", "book-019"]
+    # ranking by another attribute recomputes the index
+    p.attribute.setCurrentText("topic")
+    assert window.wait_idle(60)
+    assert p.model.table.attribute == "topic"
+
+
+def test_drop_files_and_recent(window: Any, study_copy: Path, tmp_path: Path) -> None:
+    assert window.actions_.recent()[0] == str(study_copy)
+    assert window.actions_.handle_drop(str(tmp_path / "notes.txt")) == "unknown"
+    assert "notes.txt" in window.status.text()
+    other = tmp_path / "other.duckdb"
+    import shutil
+
+    window.close_study()
+    shutil.copy(study_copy, other)
+    assert window.actions_.handle_drop(str(other)) == "open"
+    assert window.wait_idle(60)
+    assert window.study.path == other and window.prompts.proxy.rowCount() == 20
+
+
+def test_errors_become_messages(window: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.duckdb"
+    bad.write_text("not a database")
+    assert not window.open_study(bad)
+    msg = window.status.text()
+    assert "Traceback" not in msg and "bad.duckdb" in msg
+    assert window.study is not None  # the old study stays open
