@@ -176,3 +176,77 @@ def test_real_run_from_panel_cancel_then_resume(qtbot, tmp_path: Path) -> None:
     panel.grab().save("/tmp/ui2_runs_panel.png")
     runner.shutdown()
     st.close()
+
+
+def test_pipeline_order_and_stop_on_failure(qtbot, tmp_path: Path) -> None:
+    from monoscope.core.errors import MonoscopeError
+    from monoscope.ui.pipeline import Pipeline
+    from monoscope.ui.workers import TaskRunner
+
+    st = _tiny_films_study(tmp_path / "p.duckdb")
+    calls: list[str] = []
+
+    def step(name: str, fail: bool = False):
+        def fn(request, state):
+            assert request == (st, "films")
+            state.begin(name, 2)
+            state.progress(2, 2)
+            calls.append(name)
+            if fail:
+                raise MonoscopeError(f"{name} needs something: do this.")
+            return name
+        return fn
+
+    pipe = Pipeline(TaskRunner(), st)
+    pipe.functions = {"annotate": step("annotate"), "project": step("project", fail=True),
+                      "measure": step("measure")}
+    with qtbot.waitSignal(pipe.step_failed, timeout=10_000) as failed:
+        pipe.start("films")
+    assert failed.args == ["project", "project needs something: do this."]
+    assert calls == ["annotate", "project"] and not pipe.running()
+    st.close()
+
+
+@pytest.mark.slow
+def test_real_pipeline_from_the_panel(qtbot, tmp_path: Path) -> None:
+    """annotate → project → measure for real (MiniLM, VADER, PCA/UMAP, metrics) on a tiny study."""
+    from monoscope.ui.views.runs_panel import RunsPanel
+    from monoscope.ui.workers import TaskRunner
+
+    st = _tiny_films_study(tmp_path / "pipe.duckdb")
+    panel = RunsPanel(st, runner=TaskRunner())
+    qtbot.addWidget(panel)
+    assert panel.pipeline is not None
+    started: list[str] = []
+    failures: list[tuple[str, str]] = []
+    panel.pipeline.step_started.connect(started.append)
+    panel.pipeline.step_failed.connect(lambda step, msg: failures.append((step, msg)))
+    panel.pipeline.start("films")
+    qtbot.waitUntil(lambda: not panel.pipeline.running(), timeout=180_000)
+    assert failures == []
+    assert started == ["annotate", "project", "measure"]
+    assert all(panel.steps.item(i, 2).text() == "done" for i in range(3))
+    assert st.scalar("SELECT count(*) FROM embeddings") == 4
+    assert st.scalar("SELECT count(*) FROM attributes WHERE name = 'sentiment.vader'") == 4
+    assert st.scalar("SELECT count(*) FROM projection_points") >= 4
+    assert panel.pipeline.results["measure"].per_prompt
+    st.close()
+
+
+def test_about_dialog_lists_every_asset_licence(qtbot) -> None:
+    from monoscope import __version__
+    from monoscope.core import assets
+    from monoscope.ui.about import AboutDialog
+
+    dlg = AboutDialog()
+    qtbot.addWidget(dlg)
+    texts = [[dlg.table.item(r, c).text() for c in range(3)] for r in range(dlg.table.rowCount())]
+    assert [t[0] for t in texts] == list(assets.ASSETS)
+    gemma = next(t for t in texts if t[0] == "gemma3-base")
+    assert gemma[1] == "Gemma Terms of Use" and "Google" in gemma[2]
+    assert any("Pang" in t[2] for t in texts)
+    from PySide6.QtWidgets import QLabel
+
+    head = " ".join(lab.text() for lab in dlg.findChildren(QLabel))
+    assert f"Monoscope {__version__}" in head and "Generative Monoculture" in head
+    dlg.grab().save("/tmp/ui2_about.png")
