@@ -163,7 +163,31 @@ GENERATED = [
 
 
 @pytest.mark.slow
-def test_umap_on_real_minilm_vectors(study: Study) -> None:
+def test_umap_streams_pca_first_then_places_generated(study: Study) -> None:
+    """Real UMAP fit (numba) on a small clustered set; generated texts are transformed."""
+    build(study, clustered(3, 10, 6, {"narrow": 0.2}, dim=8))
+    partial: list[Any] = []
+    req = ProjectionRequest(n_neighbors=8, **FAKE)
+    res = project(study, req, TaskState(on_partial=partial.append))
+    assert [m.method for m in partial] == ["pca", "umap"]  # instant PCA first, then UMAP
+    umap_map = res.maps[1]
+    assert umap_map.n_fit == 30 and umap_map.n_placed == 18 and umap_map.text_id.size == 48
+    assert np.isfinite(umap_map.xy).all()
+    data = load_map(study)
+    assert data is not None and data.method == "umap"
+    # each narrow run sample lands nearer its own prompt's human texts than any other prompt's
+    xy = np.column_stack([data.x, data.y])
+    centres = {p: xy[data.is_source & (data.prompt_id == p)].mean(axis=0)
+               for p in np.unique(data.prompt_id)}
+    for i in np.flatnonzero(~data.is_source):
+        nearest = min(centres, key=lambda p: float(np.linalg.norm(xy[i] - centres[p])))
+        assert nearest == data.prompt_id[i]
+    again = project(study, req, TaskState())
+    assert all(m.cached and m.n_placed == 0 for m in again.maps)
+
+
+@pytest.mark.slow
+def test_real_minilm_vectors_generated_sit_closer(study: Study) -> None:
     from monoscope.core.attributes.embedding import load_embedder, pending_hashes, store_vectors
 
     rows = [Row(k, body) for k, bodies in REVIEWS.items() for body in bodies]
@@ -172,19 +196,15 @@ def test_umap_on_real_minilm_vectors(study: Study) -> None:
     emb = load_embedder("torch", threads=1)
     todo = pending_hashes(study, 1, "torch")
     store_vectors(study, [h for h, _ in todo], emb.encode([b for _, b in todo]), "torch")
-    partial: list[Any] = []
-    res = project(study, ProjectionRequest(n_neighbors=8), TaskState(on_partial=partial.append))
-    assert [m.method for m in partial] == ["pca", "umap"]  # instant PCA first, then UMAP
-    umap_map = res.maps[1]
-    assert umap_map.n_fit == 20 and umap_map.text_id.size == 28
-    assert np.isfinite(umap_map.xy).all()
+    res = project(study, ProjectionRequest(method="pca"), TaskState())
+    assert res.maps[0].n_fit == 20 and res.maps[0].text_id.size == 28
     data = load_map(study)
-    assert data is not None and data.method == "umap"
+    assert data is not None
     # generated reviews all say the same thing: they sit closer together than the human ones
     gen, src = data.run_id >= 0, data.is_source
-    spread = lambda m: float(np.linalg.norm(  # noqa: E731
-        np.column_stack([data.x[m], data.y[m]]) - [data.x[m].mean(), data.y[m].mean()], axis=1
-    ).mean())
+
+    def spread(m: np.ndarray) -> float:
+        pts = np.column_stack([data.x[m], data.y[m]])
+        return float(np.linalg.norm(pts - pts.mean(axis=0), axis=1).mean())
+
     assert spread(gen) < spread(src)
-    again = project(study, ProjectionRequest(n_neighbors=8), TaskState())
-    assert all(m.cached for m in again.maps)
