@@ -35,7 +35,8 @@ _backend_ready = False
 
 
 def default_threads() -> int:
-    """Threads for llama.cpp: ``MONOSCOPE_THREADS`` or the cores this process may use (≤ 8)."""
+    """Threads for llama.cpp: ``MONOSCOPE_THREADS``, else the usable cores (≤ 8), halved when
+    the machine is already busy (llama.cpp's spinning threads slow ~10x when oversubscribed)."""
     env = os.environ.get("MONOSCOPE_THREADS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
@@ -43,7 +44,12 @@ def default_threads() -> int:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         n = os.cpu_count() or 2
-    return max(1, min(n, 8))
+    n = max(1, min(n, 8))
+    try:
+        busy = os.getloadavg()[0] > n - 0.5
+    except OSError:  # pragma: no cover
+        busy = False
+    return max(1, n // 2) if busy else n
 
 
 def llama_cpp_version() -> str:
