@@ -10,12 +10,12 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
 sys.path.insert(0, str(Path(__file__).parent))
-from figure_study import make_figure_study  # noqa: E402
+from figure_study import make_figure_study
 
-from monoscope.core.compare_data import compute_sweep, normalised_hist, shared_edges  # noqa: E402
-from monoscope.ui.views.compare import CompareView  # noqa: E402
-from monoscope.ui.views.sweep import SweepView  # noqa: E402
-from monoscope.ui.workers import TaskRunner  # noqa: E402
+from monoscope.core.compare_data import compute_sweep, normalised_hist, shared_edges
+from monoscope.ui.views.compare import CompareView
+from monoscope.ui.views.sweep import SweepView
+from monoscope.ui.workers import TaskRunner
 
 
 def h2(p: float) -> float:

@@ -9,11 +9,11 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
 sys.path.insert(0, str(Path(__file__).parent))
-from figure_study import make_figure_study  # noqa: E402
+from figure_study import make_figure_study
 
-from monoscope.core import figure_data as fd  # noqa: E402
-from monoscope.ui.views.overview import OverviewView  # noqa: E402
-from monoscope.ui.workers import TaskRunner  # noqa: E402
+from monoscope.core import figure_data as fd
+from monoscope.ui.views.overview import OverviewView
+from monoscope.ui.workers import TaskRunner
 
 # Hand-computed from figure_study's labels and cosines (see its comments).
 SENT_COUNTS = {

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from figure_study import make_figure_study  # noqa: E402
+from figure_study import make_figure_study
 
-from monoscope.ui.views.run_dialog import (  # noqa: E402
+from monoscope.ui.views.run_dialog import (
     RunDialog,
     RunInputError,
     estimate_seconds,

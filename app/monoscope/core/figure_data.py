@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from monoscope.core.errors import StudyError
 from monoscope.core.store import Study
+from monoscope.metrics import entropy, mean_pairwise_cosine, mean_pairwise_jaccard
 
 SOURCE = "source"
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -102,44 +103,11 @@ def sentiment_attribute(study: Study, dataset_id: int) -> str | None:
 
 
 # -- metrics -------------------------------------------------------------------------------
-def entropy(labels: Sequence[Any]) -> float:
-    """Shannon entropy in bits of the label distribution (0 for one class, NaN when empty)."""
-    if not labels:
-        return math.nan
-    counts = np.array(list(Counter(labels).values()), dtype=np.float64)
-    p = counts / counts.sum()
-    return float(-(p * np.log2(p)).sum()) + 0.0
-
-
 def binary_entropy(p: float) -> float:
+    """Entropy in bits of a two-label distribution with share p (0 at p = 0 or 1)."""
     if p <= 0.0 or p >= 1.0:
         return 0.0
     return float(-(p * math.log2(p) + (1 - p) * math.log2(1 - p)))
-
-
-def mean_pairwise_cosine(vectors: FloatArray) -> float:
-    """Σ_{i≠j} cos(v_i, v_j) / (n(n−1)) in closed form; NaN for fewer than two vectors."""
-    n = vectors.shape[0]
-    if n < 2:
-        return math.nan
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    unit = vectors / np.where(norms == 0, 1.0, norms)
-    s = unit.sum(axis=0)
-    diag = float((unit * unit).sum())
-    return float((float(s @ s) - diag) / (n * (n - 1)))
-
-
-def mean_pairwise_jaccard(sets: Sequence[frozenset[str]]) -> float:
-    """Mean Jaccard over pairs i≠j (two empty sets count as identical); NaN below two sets."""
-    n = len(sets)
-    if n < 2:
-        return math.nan
-    total = 0.0
-    for i in range(n):
-        for j in range(i + 1, n):
-            union = sets[i] | sets[j]
-            total += 1.0 if not union else len(sets[i] & sets[j]) / len(union)
-    return 2 * total / (n * (n - 1))
 
 
 def bin_index(value: float, edges: Sequence[float]) -> int:

@@ -32,7 +32,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from monoscope.core.compare_data import COMPARE_METRICS, CompareData, attribute_names, compute_compare, normalised_hist
+from monoscope.core.compare_data import (
+    COMPARE_METRICS,
+    CompareData,
+    attribute_names,
+    compute_compare,
+    normalised_hist,
+)
 from monoscope.core.figure_data import METRICS, SOURCE, dataset_ids, groups
 from monoscope.core.store import Study
 from monoscope.ui.views.figure_common import ExportError, ask_export_path, export_view, group_color
@@ -235,7 +241,7 @@ class CompareView(QWidget):
             except ExportError as exc:
                 QMessageBox.warning(self, "Export failed", str(exc))
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
+    def closeEvent(self, event: Any) -> None:
         self.runner.cancel("compare")
         super().closeEvent(event)
 

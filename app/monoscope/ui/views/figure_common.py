@@ -57,7 +57,7 @@ class ClickableBars(pg.BarGraphItem):  # type: ignore[misc]
                 return i
         return None
 
-    def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802 (Qt override)
+    def mouseClickEvent(self, ev: Any) -> None:
         pos = ev.pos()
         idx = self.bar_at(pos.x(), pos.y())
         if idx is None:

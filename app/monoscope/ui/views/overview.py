@@ -240,6 +240,6 @@ class OverviewView(QWidget):
             except ExportError as exc:
                 QMessageBox.warning(self, "Export failed", str(exc))
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
+    def closeEvent(self, event: Any) -> None:
         self.runner.cancel("overview")
         super().closeEvent(event)

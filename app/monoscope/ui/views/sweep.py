@@ -22,12 +22,26 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from monoscope.core.compare_data import SweepData, compute_sweep
 from monoscope.core.figure_data import METRICS, SOURCE, dataset_ids
 from monoscope.core.store import Study
-from monoscope.ui.views.figure_common import RUN_COLORS, ExportError, ask_export_path, export_view, group_color
+from monoscope.ui.views.figure_common import (
+    RUN_COLORS,
+    ExportError,
+    ask_export_path,
+    export_view,
+    group_color,
+)
 from monoscope.ui.workers import TaskRunner
 
 
@@ -155,6 +169,6 @@ class SweepView(QWidget):
             except ExportError as exc:
                 QMessageBox.warning(self, "Export failed", str(exc))
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
+    def closeEvent(self, event: Any) -> None:
         self.runner.cancel("sweep")
         super().closeEvent(event)
