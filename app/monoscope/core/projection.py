@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import pickle
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from monoscope.core import assets
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.frames import (
     DEFAULT_BACKEND,
@@ -32,6 +28,7 @@ from monoscope.core.frames import (
     load_texts,
     resolve_dataset,
 )
+from monoscope.core.projection_models import Model, Pca, Umap, load_model, save_model
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
 
@@ -130,70 +127,6 @@ def fingerprint(hashes: Sequence[str], embedding: str, params: dict[str, Any]) -
     h.update(embedding.encode())
     h.update(json.dumps(params, sort_keys=True).encode())
     return h.hexdigest()
-
-
-# -- models --------------------------------------------------------------------------------
-class _Pca:
-    """Two-component PCA with a deterministic sign (largest loading positive)."""
-
-    def __init__(self, x: F32) -> None:
-        self.mean = x.mean(axis=0)
-        centred = x - self.mean
-        if x.shape[0] < 2:
-            self.components = np.eye(2, x.shape[1], dtype=np.float32)
-        else:
-            _, _, vt = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
-            comps = vt[:2]
-            if comps.shape[0] < 2:
-                comps = np.vstack([comps, np.zeros((2 - comps.shape[0], x.shape[1]))])
-            signs = np.sign(comps[np.arange(2), np.abs(comps).argmax(axis=1)])
-            signs[signs == 0] = 1
-            self.components = (comps * signs[:, None]).astype(np.float32)
-        self.embedding = self.transform(x)
-
-    def transform(self, x: F32) -> F32:
-        return np.asarray((x - self.mean) @ self.components.T, dtype=np.float32)
-
-
-def _import_umap() -> Any:
-    """Import umap with numba's JIT cache kept in Monoscope's cache dir (17 s → ~2 s later)."""
-    cache = assets.cache_dir() / "numba"
-    cache.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache))
-    import umap
-
-    return umap
-
-
-class _Umap:
-    def __init__(self, x: F32, req: ProjectionRequest) -> None:
-        import warnings
-
-        umap = _import_umap()
-        n = x.shape[0]
-        self.model = umap.UMAP(
-            n_components=2,
-            n_neighbors=max(2, min(req.n_neighbors, n - 1)),
-            min_dist=req.min_dist,
-            metric="cosine",
-            random_state=req.seed,
-            init="spectral" if n >= 50 else "random",
-            low_memory=True,
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # n_jobs overridden by random_state, etc.
-            self.embedding = np.asarray(self.model.fit_transform(x), dtype=np.float32)
-
-    def transform(self, x: F32) -> F32:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return np.asarray(self.model.transform(x), dtype=np.float32)
-
-
-def _model_cache(fp: str) -> Path:
-    return assets.cache_dir() / "projections" / f"{fp}.pkl"
 
 
 # -- store ---------------------------------------------------------------------------------
@@ -326,15 +259,15 @@ def _one_map(study: Study, req: ProjectionRequest, dataset_id: int, scope: str, 
              state: TaskState) -> ProjectionMap:
     existing = _find(study, dataset_id, scope, method, req.embedding_model, req.backend)
     hit = next((e for e in existing if e["params"].get("fingerprint") == fp), None)
-    fitter: Callable[[], _Pca | _Umap] = (
-        (lambda: _Pca(vectors[fit_idx])) if method == "pca" else (lambda: _Umap(vectors[fit_idx], req))
+    fitter: Callable[[], Model] = (
+        (lambda: Pca(vectors[fit_idx])) if method == "pca" else (lambda: Umap(vectors[fit_idx], req.n_neighbors, req.min_dist, req.seed))
     )
     if hit is not None:
         pid = hit["id"]
         have, _ = _load_points(study, pid)
         todo = np.flatnonzero(~np.isin(ids, have))
         if todo.size:
-            model = _load_model(fp, method) or fitter()
+            model = load_model(fp, method) or fitter()
             _place(study, pid, ids[todo], vectors[todo], model, state)
         _delete(study, [e["id"] for e in existing if e["id"] != pid])
         pts_ids, xy = _load_points(study, pid)
@@ -354,7 +287,7 @@ def _one_map(study: Study, req: ProjectionRequest, dataset_id: int, scope: str, 
     pid = int(row[0])
     _write_points(study, pid, ids[fit_idx], model.embedding)
     if method == "umap":
-        _save_model(fp, model)
+        save_model(fp, model)
     rest = np.setdiff1d(np.arange(ids.size), fit_idx)
     _place(study, pid, ids[rest], vectors[rest], model, state)
     _delete(study, [e["id"] for e in existing])
@@ -363,39 +296,12 @@ def _one_map(study: Study, req: ProjectionRequest, dataset_id: int, scope: str, 
                          int(rest.size), full)
 
 
-def _place(study: Study, pid: int, ids: I64, vectors: F32, model: _Pca | _Umap,
+def _place(study: Study, pid: int, ids: I64, vectors: F32, model: Model,
            state: TaskState) -> None:
     for start in range(0, ids.size, TRANSFORM_BATCH):
         state.check()
         sl = slice(start, start + TRANSFORM_BATCH)
         _write_points(study, pid, ids[sl], model.transform(vectors[sl]))
-
-
-def _save_model(fp: str, model: _Pca | _Umap) -> None:
-    path = _model_cache(fp)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
-        pass  # the cache is an optimisation: without it a later transform refits (same seed)
-
-
-def _load_model(fp: str, method: str) -> _Pca | _Umap | None:
-    if method == "pca":
-        return None  # refitting PCA is cheaper than reading a pickle
-    path = _model_cache(fp)
-    if not path.exists():
-        return None
-    _import_umap()
-    try:
-        with path.open("rb") as fh:
-            model = pickle.load(fh)
-    except Exception:
-        return None
-    return model if isinstance(model, _Umap) else None
 
 
 # -- reading maps (GUI, report) ------------------------------------------------------------
