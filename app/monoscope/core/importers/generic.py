@@ -89,15 +89,16 @@ def import_table(
 
         def col(role: str) -> str:
             name = mapping.roles()[role]
-            return "NULL" if name is None else as_text_sql(name, types[name])
+            return "NULL::VARCHAR" if name is None else as_text_sql(name, types[name])
 
-        rating = "NULL" if mapping.rating is None else col("rating")
+        rating = col("rating")
         cur.execute(STAGE_DDL)
-        try:
+        try:  # straight into the staging layout; rating stays text until checked
             cur.execute(
-                f"""CREATE OR REPLACE TEMP TABLE _raw AS SELECT
-                    row_number() OVER () AS row_no, {col('key')} AS key, {col('title')} AS title, {col('context')} AS context,
-                    {col('text')} AS body, {col('label')} AS label, {rating} AS rating_raw
+                f"""CREATE OR REPLACE TEMP TABLE _stage AS SELECT
+                    row_number() OVER () AS row_no, trim({col('key')}) AS key, {col('title')} AS title,
+                    {col('context')} AS context, {col('text')} AS body, {col('label')} AS label,
+                    {rating} AS rating, NULL::JSON AS meta, NULL::JSON AS prompt_meta
                 FROM {sql}"""
             )
         except Exception as exc:  # duckdb.Error subclasses, plus conversion errors
@@ -105,8 +106,8 @@ def import_table(
         state.check()
         describe = row_describer(src, fmt, encoding)
         bad = cur.execute(
-            "SELECT row_no, rating_raw FROM _raw WHERE rating_raw IS NOT NULL "
-            "AND trim(rating_raw) <> '' AND TRY_CAST(rating_raw AS DOUBLE) IS NULL "
+            "SELECT row_no, rating FROM _stage WHERE rating IS NOT NULL "
+            "AND trim(rating) <> '' AND TRY_CAST(rating AS DOUBLE) IS NULL "
             "ORDER BY row_no LIMIT 1"
         ).fetchone()
         if bad:
@@ -114,11 +115,7 @@ def import_table(
                 f"{src}, {describe(int(bad[0]))}: rating {bad[1]!r} in column {mapping.rating!r} "
                 "is not a number. Fix the value or map another rating column."
             )
-        cur.execute(
-            """INSERT INTO _stage SELECT row_no, trim(key), title, context, body, label,
-                   TRY_CAST(rating_raw AS DOUBLE), NULL, NULL FROM _raw ORDER BY row_no"""
-        )
-        cur.execute("DROP TABLE _raw")
+        cur.execute("ALTER TABLE _stage ALTER rating TYPE DOUBLE USING TRY_CAST(rating AS DOUBLE)")
         meta = {
             "importer": "generic",
             "file": str(src.resolve()),
