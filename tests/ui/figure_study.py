@@ -40,6 +40,7 @@ def _vectors(n: int, c: float, offset: int) -> np.ndarray:
 def make_figure_study(path: Path) -> Study:
     st = Study(path)
     con = st.con
+    con.execute("BEGIN TRANSACTION")
     con.execute("INSERT INTO datasets (id, name, kind) VALUES (1, 'films', 'text')")
     for i, k in enumerate(PROMPTS, 1):
         con.execute("INSERT INTO prompts (id, dataset_id, key, title) VALUES (?, 1, ?, ?)",
@@ -93,4 +94,5 @@ def make_figure_study(path: Path) -> Study:
                 cx = 0.0 if run_id is None else float(run_id)
                 x, y = rng.normal(cx, 1.0), rng.normal(pi, 0.5)
                 con.execute("INSERT INTO projection_points VALUES (1, ?, ?, ?)", [tid, x, y])
+    con.execute("COMMIT")
     return st
