@@ -148,7 +148,9 @@ class RunsPanel(QWidget):
         self._update_buttons()
 
     # -- study ------------------------------------------------------------------------------
-    def set_study(self, study: Study | None) -> None:
+    def set_study(self, study: Study | None, dataset_id: int | None = None) -> None:
+        """Show a study's runs (all datasets; `dataset_id` is accepted for a uniform API)."""
+        del dataset_id
         self.cancel()
         self.study = study
         self.pipeline = None
