@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -55,15 +56,18 @@ def test_algorithms_demo_solutions_pass_their_tests(study: Study) -> None:
     assert study.scalar("SELECT kind FROM datasets WHERE name = 'algorithms'") == "code"
     assert any("dropped" in n for n in report.notes)
     # Every stored source solution is a complete program: run it per test in a fresh interpreter.
+    jobs = []
     for task in tasks:
         tests = study.query("SELECT input, output FROM prompt_tests WHERE prompt_id = ? ORDER BY idx",
                             [task["id"]])
         assert 5 <= len(tests) <= 10
         for sol in study.query("SELECT body, meta FROM texts WHERE prompt_id = ?", [task["id"]]):
             assert "import monoscope" not in sol["body"]
-            for case in tests:
-                got = _run(sol["body"], case["input"])
-                assert same_output(got, case["output"]), (task["key"], json.loads(sol["meta"]), case)
+            jobs += [(task["key"], sol, case) for case in tests]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outputs = list(pool.map(lambda job: _run(job[1]["body"], job[2]["input"]), jobs))
+    for (key, sol, case), got in zip(jobs, outputs, strict=True):
+        assert same_output(got, case["output"]), (key, json.loads(sol["meta"]), case)
 
 
 def test_extract_function_keeps_helpers_and_imports() -> None:
