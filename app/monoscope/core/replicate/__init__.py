@@ -1,0 +1,45 @@
+"""The paper's experiments as one call: `run_replication(study, ReplicateRequest(...), state)`.
+
+Presets (`quick`, `paper`), the sampling grid, persona rotation and decay schedules live in
+`presets`; the time estimate in `estimate`; the table assembly in `tables`; the HTML page and
+figures in `report`; the stage chain in `pipeline`. See docs/replication.md.
+"""
+
+from __future__ import annotations
+
+from monoscope.core.replicate.estimate import Estimate, estimate
+from monoscope.core.replicate.pipeline import ReplicationResult, plan, run_replication
+from monoscope.core.replicate.presets import (
+    DECAYS,
+    PPL_MAX,
+    PRESETS,
+    PROTOCOLS,
+    Config,
+    ReplicateError,
+    ReplicateRequest,
+    decay_temperature,
+    expand,
+    persona_for,
+)
+from monoscope.core.replicate.tables import Table, assemble, keep_mask
+
+__all__ = [
+    "DECAYS",
+    "PPL_MAX",
+    "PRESETS",
+    "PROTOCOLS",
+    "Config",
+    "Estimate",
+    "ReplicateError",
+    "ReplicateRequest",
+    "ReplicationResult",
+    "Table",
+    "assemble",
+    "decay_temperature",
+    "estimate",
+    "expand",
+    "keep_mask",
+    "persona_for",
+    "plan",
+    "run_replication",
+]
