@@ -1,0 +1,296 @@
+"""Sentence embeddings (all-MiniLM-L6-v2) stored per content hash, with two backends.
+
+`torch`: sentence-transformers, exact (the default). `onnx-int8`: the same model exported to
+ONNX once, dynamically quantised to int8 and run with onnxruntime + tokenizers; about twice as
+fast on CPU, cosine ≈ 0.99 to the exact vectors, and no torch import at run time. Each vector
+row records the backend that produced it. Heavy libraries are imported only when a model loads.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from monoscope.core import assets
+from monoscope.core.attributes.base import (
+    BACKENDS,
+    EMBEDDING_MODEL,
+    Context,
+    Extractor,
+    Outcome,
+    count_texts,
+)
+from monoscope.core.errors import MonoscopeError
+from monoscope.core.store import Study
+
+Matrix = npt.NDArray[np.float32]
+ONNX_EXPORT_VERSION = "1"
+_MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
+_export_lock = threading.Lock()
+
+
+class UnknownBackend(MonoscopeError):
+    """The embedding backend name is not one Monoscope knows."""
+
+
+class Embedder(Protocol):
+    backend: str
+
+    def encode(self, texts: Sequence[str]) -> Matrix:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+
+class TorchEmbedder:
+    """sentence-transformers on CPU: the exact reference vectors."""
+
+    backend = "torch"
+
+    def __init__(self, model_dir: Path, threads: int | None = None, batch_size: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model = SentenceTransformer(str(model_dir), device="cpu")
+        self.batch_size = batch_size
+
+    def encode(self, texts: Sequence[str]) -> Matrix:
+        vecs = self.model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+                                 normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(vecs, dtype=np.float32)
+
+
+class OnnxInt8Embedder:
+    """int8 ONNX export run by onnxruntime; tokenizer from the model folder's tokenizer.json."""
+
+    backend = "onnx-int8"
+
+    def __init__(self, model_dir: Path, threads: int | None = None, batch_size: int = 32) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        onnx_path = export_onnx_int8(model_dir)
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(onnx_path), opts,
+                                            providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=_MAX_TOKENS)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.batch_size = batch_size
+
+    def encode(self, texts: Sequence[str]) -> Matrix:
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        # sort by length so each batch pads little, as sentence-transformers does
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            enc = self.tokenizer.encode_batch([texts[i] for i in idx])
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self.inputs:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            hidden = self.session.run(None, feed)[0]
+            m = mask[..., None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[idx] = pooled / np.maximum(norms, 1e-12)
+        return out
+
+
+def export_onnx_int8(model_dir: Path) -> Path:
+    """Export the model to ONNX and quantise it to int8, once; cached in the user cache dir."""
+    target_dir = assets.cache_dir() / "onnx" / f"{model_dir.name}-v{ONNX_EXPORT_VERSION}"
+    target = target_dir / "model-int8.onnx"
+    with _export_lock:
+        if target.is_file():
+            return target
+        import torch
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from transformers import AutoModel
+
+        target_dir.mkdir(parents=True, exist_ok=True)
+        model = AutoModel.from_pretrained(str(model_dir)).eval()
+
+        class _Hidden(torch.nn.Module):
+            def __init__(self, inner: Any) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                return self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                                  token_type_ids=token_type_ids).last_hidden_state
+
+        dummy = torch.ones((2, 8), dtype=torch.long)
+        fp32 = target_dir / "model-fp32.onnx"
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        torch.onnx.export(
+            _Hidden(model), (dummy, dummy, torch.zeros_like(dummy)), str(fp32),
+            input_names=names, output_names=["last_hidden_state"],
+            dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
+            opset_version=17, dynamo=False,
+        )
+        partial = target_dir / "model-int8.partial.onnx"
+        quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8)
+        partial.rename(target)
+        fp32.unlink(missing_ok=True)
+    return target
+
+
+def load_embedder(backend: str = "torch", threads: int | None = None) -> Embedder:
+    """Load the bundled MiniLM with the chosen backend (slow: seconds)."""
+    if backend not in BACKENDS:
+        raise UnknownBackend(f"Unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}.")
+    model_dir = assets.locate("minilm")
+    if backend == "torch":
+        return TorchEmbedder(model_dir, threads)
+    return OnnxInt8Embedder(model_dir, threads)
+
+
+def get_embedder(ctx: Context) -> Embedder:
+    """The context's embedder, loaded on first use only (so a no-op annotate loads nothing)."""
+    emb = ctx.cache.get("embedder")
+    if emb is None:
+        emb = load_embedder(ctx.request.backend, ctx.request.threads)
+        ctx.cache["embedder"] = emb
+    return emb  # type: ignore[no-any-return]
+
+
+# -- store -----------------------------------------------------------------------------------
+def pending_hashes(study: Study, dataset_id: int, backend: str) -> list[tuple[str, str]]:
+    """(content_hash, body) of the dataset's texts without a vector from this backend."""
+    rows = study.con.cursor().execute(
+        """SELECT t.content_hash, any_value(t.body)
+           FROM texts t JOIN prompts p ON p.id = t.prompt_id
+           WHERE p.dataset_id = ? AND NOT EXISTS (
+               SELECT 1 FROM embeddings e WHERE e.content_hash = t.content_hash
+               AND e.model = ? AND e.backend = ?)
+           GROUP BY t.content_hash ORDER BY min(t.id)""",
+        [dataset_id, EMBEDDING_MODEL, backend],
+    ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+def store_vectors(study: Study, hashes: Sequence[str], vectors: Matrix, backend: str) -> None:
+    """Insert vectors (rows aligned with hashes) in one transaction."""
+    import pyarrow as pa
+
+    dim = int(vectors.shape[1])
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel())
+    offsets = pa.array(np.arange(0, (len(hashes) + 1) * dim, dim, dtype=np.int32))
+    table = pa.table({"content_hash": pa.array(list(hashes), type=pa.string()),
+                      "vector": pa.ListArray.from_arrays(offsets, flat)})
+    with study.transaction() as cur:
+        cur.register("_vec_rows", table)
+        cur.execute(
+            "INSERT OR REPLACE INTO embeddings (content_hash, model, backend, dim, vector) "
+            "SELECT content_hash, ?, ?, ?, vector FROM _vec_rows",
+            [EMBEDDING_MODEL, backend, dim],
+        )
+        cur.unregister("_vec_rows")
+
+
+def text_vectors(
+    study: Study,
+    dataset_id: int | None = None,
+    text_ids: Sequence[int] | None = None,
+    backend: str = "torch",
+    origin: str | None = None,
+) -> tuple[npt.NDArray[np.int64], Matrix]:
+    """(text ids, float32 matrix) of embedded texts, read through Arrow; missing ones are left out.
+
+    Filter by dataset, explicit text ids and/or origin ('source' / 'generated'); ids ascending.
+    """
+    where = ["e.model = ?", "e.backend = ?"]
+    params: list[Any] = [EMBEDDING_MODEL, backend]
+    if dataset_id is not None:
+        where.append("t.prompt_id IN (SELECT id FROM prompts WHERE dataset_id = ?)")
+        params.append(dataset_id)
+    if origin is not None:
+        where.append("t.origin = ?")
+        params.append(origin)
+    if text_ids is not None:
+        where.append("t.id IN (SELECT unnest(?::BIGINT[]))")
+        params.append([int(i) for i in text_ids])
+    sql = ("SELECT t.id, e.vector FROM texts t JOIN embeddings e ON e.content_hash = "
+           f"t.content_hash WHERE {' AND '.join(where)} ORDER BY t.id")
+    cur = study.cursor()
+    try:
+        table: Any = cur.execute(sql, params).to_arrow_table()
+    finally:
+        cur.close()
+    ids = np.asarray(table.column("id").to_numpy(), dtype=np.int64)
+    if table.num_rows == 0:
+        return ids, np.zeros((0, 384), dtype=np.float32)
+    col = table.column("vector").combine_chunks()
+    flat = np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
+    return ids, flat.reshape(table.num_rows, -1)
+
+
+def ensure_vectors(ctx: Context, items: Sequence[tuple[str, str]]) -> Matrix:
+    """Vectors for (content_hash, body) pairs in order: read from the store, embedding any missing."""
+    backend = ctx.request.backend
+    hashes = list(dict.fromkeys(h for h, _ in items))
+    cur = ctx.study.cursor()
+    try:
+        table: Any = cur.execute(
+            "SELECT content_hash, vector FROM embeddings WHERE model = ? AND backend = ? "
+            "AND content_hash IN (SELECT unnest(?::VARCHAR[]))",
+            [EMBEDDING_MODEL, backend, hashes],
+        ).to_arrow_table()
+    finally:
+        cur.close()
+    found: dict[str, Matrix] = {}
+    if table.num_rows:
+        flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        mat = np.asarray(flat, dtype=np.float32).reshape(table.num_rows, -1)
+        found = dict(zip(table.column("content_hash").to_pylist(), mat, strict=True))
+    bodies = dict(items)
+    missing = [h for h in hashes if h not in found]
+    if missing:
+        new = get_embedder(ctx).encode([bodies[h] for h in missing])
+        store_vectors(ctx.study, missing, new, backend)
+        found.update(zip(missing, new, strict=True))
+    return np.stack([found[h] for h, _ in items]) if items else np.zeros((0, 384), np.float32)
+
+
+class EmbeddingExtractor(Extractor):
+    """Fills the `embeddings` table for every text of a dataset (one vector per content hash)."""
+
+    name = "embedding"
+    version = EMBEDDING_MODEL
+    kinds = ("text", "code")
+    batch_size = 64
+
+    def run(self, ctx: Context, dataset_id: int, dataset: str) -> Outcome:
+        out = Outcome(self.name, dataset)
+        backend = ctx.request.backend
+        todo = pending_hashes(ctx.study, dataset_id, backend)
+        out.already = count_texts(ctx.study, dataset_id) - len(todo)
+        ctx.state.begin(f"embedding/{backend} ({dataset})", len(todo))
+        for start in range(0, len(todo), self.batch_size):
+            ctx.state.check()
+            batch = todo[start : start + self.batch_size]
+            vectors = get_embedder(ctx).encode([b[1] for b in batch])
+            store_vectors(ctx.study, [b[0] for b in batch], vectors, backend)
+            out.computed += len(batch)
+            ctx.state.progress(start + len(batch), len(todo))
+        return out
+
+
+EXTRACTORS: list[Extractor] = [EmbeddingExtractor()]

@@ -1,0 +1,174 @@
+"""Topics: k-means clusters fitted on a dataset's SOURCE embeddings, generated texts assigned.
+
+Fitting on the human texts only keeps the topic map anchored to what people wrote, so runs
+and models are compared on the same clusters. k follows a rule (√(n/2), between 2 and 50),
+seeded. Each cluster is labelled with its most distinctive words by class-based TF-IDF
+(c-TF-IDF): a word's share of the cluster times log(1 + mean cluster size / word frequency).
+The fit is stored in `topics`; later texts go to the nearest centroid, whose position is the
+mean of the source vectors of that topic (exactly the k-means centroid).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from monoscope.core.attributes.base import (
+    Context,
+    Extractor,
+    Outcome,
+    Value,
+    pending_texts,
+    write_attributes,
+)
+from monoscope.metrics import tokenize
+
+MAX_TOPICS = 50
+LABEL_WORDS = 4
+MIN_SOURCE_TEXTS = 4
+
+
+def choose_k(n: int) -> int:
+    """Number of topics for n source texts: round(√(n/2)) clamped to [2, 50] (and < n)."""
+    return max(2, min(MAX_TOPICS, round(math.sqrt(n / 2)), n - 1))
+
+
+def fit_topics(vectors: npt.NDArray[np.float32], k: int, seed: int = 0) -> npt.NDArray[np.int64]:
+    """Seeded k-means on unit vectors; returns one topic id per row."""
+    from sklearn.cluster import KMeans
+
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    km = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(unit)
+    return np.asarray(km.labels_, dtype=np.int64)
+
+
+def centroids(vectors: npt.NDArray[np.float32], labels: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.float64]:
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    out = np.zeros((k, vectors.shape[1]))
+    for c in range(k):
+        members = unit[labels == c]
+        if len(members):
+            out[c] = members.mean(axis=0)
+    return out
+
+
+def assign(vectors: npt.NDArray[np.float32], cents: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """Nearest centroid (Euclidean on unit vectors, as k-means measured it)."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    d = (unit**2).sum(1)[:, None] - 2 * unit @ cents.T + (cents**2).sum(1)[None, :]
+    return np.asarray(d.argmin(axis=1), dtype=np.int64)
+
+
+def ctfidf_labels(bodies: Sequence[str], labels: Sequence[int], k: int, n_words: int = LABEL_WORDS) -> list[str]:
+    """Most distinctive words of each cluster by c-TF-IDF, stop words left out."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    per: list[Counter[str]] = [Counter() for _ in range(k)]
+    for body, c in zip(bodies, labels, strict=True):
+        per[c].update(w for w in tokenize(body) if len(w) > 2 and w not in ENGLISH_STOP_WORDS)
+    freq: Counter[str] = Counter()
+    for cnt in per:
+        freq.update(cnt)
+    avg = sum(freq.values()) / k if k else 0.0
+    out = []
+    for c, cnt in enumerate(per):
+        total = sum(cnt.values())
+        if not total:
+            out.append(f"topic {c}")
+            continue
+        score = {w: (n / total) * math.log(1 + avg / freq[w]) for w, n in cnt.items()}
+        best = sorted(score, key=lambda w: (-score[w], w))[:n_words]
+        out.append(" ".join(best))
+    return out
+
+
+class TopicExtractor(Extractor):
+    """`topic` attribute (value = topic id, label = its words) and the `topics` table."""
+
+    name = "topic"
+    version = "1"
+    requires = ("embedding",)
+    context_free = False
+
+    def effective_version(self, ctx: Context) -> str:
+        return f"{self.version}/{ctx.request.backend}"
+
+    def run(self, ctx: Context, dataset_id: int, dataset: str) -> Outcome:
+        from monoscope.core.attributes.embedding import ensure_vectors
+
+        out = Outcome(self.name, dataset)
+        version = self.effective_version(ctx)
+        items = pending_texts(ctx.study, dataset_id, self.name, version)
+        ctx.state.begin(f"topic ({dataset})", len(items))
+        if not items:
+            out.already = self._count(ctx, dataset_id)
+            return out
+        fitted = ctx.study.query("SELECT topic, label FROM topics WHERE dataset_id = ? "
+                                 "AND version = ? ORDER BY topic", [dataset_id, version])
+        if not fitted:
+            source = [it for it in items if it.origin == "source"]
+            if len(source) < MIN_SOURCE_TEXTS:
+                return out  # too few human texts to define topics; nothing to write
+            vecs = ensure_vectors(ctx, [(it.content_hash, it.body) for it in source])
+            k = choose_k(len(source))
+            labels = fit_topics(vecs, k)
+            words = ctfidf_labels([it.body for it in source], labels.tolist(), k)
+            self._save_fit(ctx, dataset_id, version, words, labels, k)
+            rows = [(it.text_id, Value(float(c), words[c])) for it, c in zip(source, labels, strict=True)]
+            write_attributes(ctx.study, self.name, version, rows)
+            out.computed += len(rows)
+            items = [it for it in items if it.origin != "source"]
+            ctx.state.progress(len(rows), len(rows) + len(items))
+            cents = centroids(vecs, labels, k)
+        else:
+            words = [str(r["label"]) for r in fitted]
+            cents = self._stored_centroids(ctx, dataset_id, version, len(words))
+        done0 = out.computed
+        for start in range(0, len(items), 512):
+            ctx.state.check()
+            batch = items[start : start + 512]
+            vecs = ensure_vectors(ctx, [(it.content_hash, it.body) for it in batch])
+            ids = assign(vecs, cents)
+            write_attributes(ctx.study, self.name, version,
+                             [(it.text_id, Value(float(c), words[c])) for it, c in zip(batch, ids, strict=True)])
+            out.computed += len(batch)
+            ctx.state.progress(done0 + start + len(batch), done0 + len(items))
+        return out
+
+    def _count(self, ctx: Context, dataset_id: int) -> int:
+        return int(ctx.study.scalar(
+            "SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id "
+            "WHERE p.dataset_id = ?", [dataset_id]))
+
+    def _save_fit(self, ctx: Context, dataset_id: int, version: str, words: list[str],
+                  labels: npt.NDArray[np.int64], k: int) -> None:
+        sizes = np.bincount(labels, minlength=k)
+        with ctx.study.transaction() as cur:
+            cur.execute("DELETE FROM topics WHERE dataset_id = ?", [dataset_id])
+            # an older fit's assignments no longer match these clusters
+            cur.execute("DELETE FROM attributes WHERE name = ? AND text_id IN (SELECT t.id FROM "
+                        "texts t JOIN prompts p ON p.id = t.prompt_id WHERE p.dataset_id = ?)",
+                        [self.name, dataset_id])
+            cur.executemany("INSERT INTO topics (dataset_id, topic, label, size, version) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            [[dataset_id, c, words[c], int(sizes[c]), version] for c in range(k)])
+
+    def _stored_centroids(self, ctx: Context, dataset_id: int, version: str, k: int) -> npt.NDArray[np.float64]:
+        from monoscope.core.attributes.embedding import text_vectors
+
+        rows = ctx.study.query(
+            "SELECT a.text_id, a.value FROM attributes a JOIN texts t ON t.id = a.text_id "
+            "JOIN prompts p ON p.id = t.prompt_id WHERE p.dataset_id = ? AND a.name = ? "
+            "AND a.version = ? AND t.origin = 'source' ORDER BY a.text_id",
+            [dataset_id, self.name, version])
+        topic_of = {int(r["text_id"]): int(r["value"]) for r in rows}
+        ids, vecs = text_vectors(ctx.study, text_ids=list(topic_of), backend=ctx.request.backend)
+        labels = np.array([topic_of[int(i)] for i in ids], dtype=np.int64)
+        return centroids(vecs, labels, k)
+
+
+EXTRACTORS: list[Extractor] = [TopicExtractor()]
