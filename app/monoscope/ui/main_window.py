@@ -34,6 +34,7 @@ from monoscope.ui import theme
 from monoscope.ui.views.histograms import AttributeData, HistogramPanel
 from monoscope.ui.views.inspector import Inspector
 from monoscope.ui.views.map_view import MapView
+from monoscope.ui.views.pointcloud import build_trees
 from monoscope.ui.views.prompts import PromptsPanel
 from monoscope.ui.window_actions import WindowActions
 from monoscope.ui.workers import TaskRunner
@@ -52,6 +53,7 @@ class MapPayload:
     points: queries.Points | None
     labels: list[str]
     attrs: list[AttributeData]
+    trees: list[object] | None = None
 
 
 class MainWindow(QMainWindow):
@@ -290,7 +292,10 @@ class MainWindow(QMainWindow):
                     if name in present:
                         vals, _ = queries.attribute_values(st, pts.text_id, name)
                         attrs.append(AttributeData(name, vals, topics if name == "topic" else None))
-            return MapPayload(scope, pts, labels, attrs)
+            trees = None
+            if pts is not None and len(pts):
+                trees = build_trees(pts.x, pts.y, pts.group, len(labels))
+            return MapPayload(scope, pts, labels, attrs, trees)
 
         job = self.runner.submit("map", load)
         job.finished.connect(self._map_loaded)
@@ -312,7 +317,8 @@ class MainWindow(QMainWindow):
         if payload.key is not None and tab is not None and payload.key in tab.key:
             title = f"<b>{tab.title[tab.key.index(payload.key)]}</b> [{payload.key}]"
         self.map.set_points(pts.text_id, pts.x, pts.y, pts.group, payload.labels, colors,
-                            title=f"{title} · {pts.method.upper()} map fitted on the human texts")
+                            title=f"{title} · {pts.method.upper()} map fitted on the human texts",
+                            trees=payload.trees)
         self.hists.set_data(payload.attrs, pts.group, payload.labels, colors)
 
     def brushed_mask(self) -> npt.NDArray[np.bool_] | None:

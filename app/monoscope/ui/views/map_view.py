@@ -136,7 +136,8 @@ class MapView(QWidget):
     # -- data ----------------------------------------------------------------------------
     def set_points(self, text_id: npt.NDArray[np.int64], x: npt.NDArray[np.float32],
                    y: npt.NDArray[np.float32], group: npt.NDArray[np.int8],
-                   labels: Sequence[str], colors: Sequence[RGB], title: str = "") -> None:
+                   labels: Sequence[str], colors: Sequence[RGB], title: str = "",
+                   trees: list[object] | None = None) -> None:
         """Show new points; ``labels[g]``/``colors[g]`` describe group g (0 = source)."""
         self.text_id = np.asarray(text_id, dtype=np.int64)
         self.labels = list(labels)
@@ -144,7 +145,7 @@ class MapView(QWidget):
         self.selected_text = None
         self.ring.clear()
         self.title.setText(title)
-        self.cloud.set_data(x, y, group, colors, order=list(range(len(colors))))
+        self.cloud.set_data(x, y, group, colors, order=list(range(len(colors))), trees=trees)
         self._build_legend(group, labels, colors)
         self._draw_contours()
         self.reset_view()
@@ -198,8 +199,6 @@ class MapView(QWidget):
         if src.sum() < 10:
             self.contours.setData([], [])
             return
-        from scipy.ndimage import gaussian_filter
-
         xs, ys = self.cloud.x[src], self.cloud.y[src]
         pad_x = (xs.max() - xs.min()) * 0.1 + 1e-6
         pad_y = (ys.max() - ys.min()) * 0.1 + 1e-6
@@ -211,7 +210,7 @@ class MapView(QWidget):
         scott = n ** (-1 / 6)
         sig = [max(0.8, 0.5 * scott * float(np.std(v)) / (e[1] - e[0]))
                for v, e in ((xs, ex), (ys, ey))]
-        dens = gaussian_filter(hist, sigma=sig)
+        dens = _smooth(hist, sig)
         flat = np.sort(dens.ravel())[::-1]
         cum = np.cumsum(flat) / flat.sum()
         px, py = [], []
@@ -315,6 +314,17 @@ class MapView(QWidget):
 
     def point_color(self, g: int) -> QColor:
         return QColor(*self.cloud.colors[g])
+
+
+def _smooth(a: npt.NDArray[np.float64], sigma: list[float]) -> npt.NDArray[np.float64]:
+    """Separable Gaussian blur in numpy (avoids importing scipy.ndimage on the GUI thread)."""
+    out = a
+    for axis, s in enumerate(sigma):
+        r = int(3 * s) + 1
+        k = np.exp(-0.5 * (np.arange(-r, r + 1) / s) ** 2)
+        k /= k.sum()
+        out = np.apply_along_axis(lambda v, kk=k: np.convolve(v, kk, mode="same"), axis, out)
+    return out
 
 
 def _escape(text: str) -> str:

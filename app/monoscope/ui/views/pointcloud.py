@@ -21,6 +21,18 @@ F32 = npt.NDArray[np.float32]
 RGB = tuple[int, int, int]
 
 
+def build_trees(x: F32, y: F32, group: npt.NDArray[np.int8], n_groups: int) -> list[object]:
+    """One k-d tree per group (index order = the group's points in order); thread-safe, so
+    callers build them in a worker together with the data load."""
+    from scipy.spatial import cKDTree
+
+    trees: list[object] = []
+    for g in range(n_groups):
+        idx = np.flatnonzero(group == g)
+        trees.append(cKDTree(np.column_stack([x[idx], y[idx]])))
+    return trees
+
+
 class PointCloud:
     """Draws groups of points (group 0 = source, 1.. = runs) into a pyqtgraph ViewBox."""
 
@@ -59,8 +71,11 @@ class PointCloud:
 
     # -- data ----------------------------------------------------------------------------
     def set_data(self, x: F32, y: F32, group: npt.NDArray[np.int8], colors: Sequence[RGB],
-                 order: Sequence[int] | None = None) -> None:
-        """Replace all points; ``colors[g]`` is the RGB of group g, ``order`` the draw order."""
+                 order: Sequence[int] | None = None, trees: list[object] | None = None) -> None:
+        """Replace all points; ``colors[g]`` is the RGB of group g, ``order`` the draw order.
+
+        ``trees`` from `build_trees` (made in a worker) saves building them on first pick.
+        """
         self.x = np.ascontiguousarray(x, dtype=np.float32)
         self.y = np.ascontiguousarray(y, dtype=np.float32)
         self.group = np.ascontiguousarray(group, dtype=np.int8)
@@ -76,7 +91,8 @@ class PointCloud:
         self._sgroup = self.group[self._perm]
         self._shigh = None
         self._update_layers()
-        self._trees = [None] * n_groups
+        self._trees = list(trees) if trees is not None and len(trees) == n_groups else (
+            [None] * n_groups)
         for s in self.scatters:
             self.view.removeItem(s)
         self.scatters = []
