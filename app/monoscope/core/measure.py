@@ -204,7 +204,18 @@ def _ratio(gen: float, src: float) -> float:
 
 # -- stage ---------------------------------------------------------------------------------
 def measure(study: Study, request: MeasureRequest, state: TaskState) -> MeasureResult:
-    """Compute every metric of the request; read-only on the study."""
+    """Compute every metric of the request; read-only on the study.
+
+    BLAS runs single-threaded here: the matrices are small (one prompt's texts), and OpenBLAS
+    threads on a busy 2-core machine made this stage ~15x slower (benchmarks/bench_measure.py).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _measure(study, request, state)
+
+
+def _measure(study: Study, request: MeasureRequest, state: TaskState) -> MeasureResult:
     dataset_id, dataset = resolve_dataset(study, request.dataset)
     kind = str(study.scalar("SELECT kind FROM datasets WHERE id = ?", [dataset_id]))
     groups = resolve_runs(study, dataset_id, request.runs)
