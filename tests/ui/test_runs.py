@@ -159,12 +159,22 @@ def test_real_run_from_panel_cancel_then_resume(qtbot, tmp_path: Path) -> None:
     assert done_before < 4
     assert "Resume" in panel.message.text()
 
-    # Resume through the button: only the missing samples are generated.
+    # Resume through the button: only the missing samples are generated. A 20 ms timer keeps
+    # ticking meanwhile: the model loads and decodes in the worker, not on the GUI thread.
+    from PySide6.QtCore import QTimer
+
+    ticks: list[int] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(20)
     panel.table.selectRow(panel._rows[run_id])
     assert panel.resume_btn.isEnabled()
     with qtbot.waitSignal(panel.run_ended, timeout=120_000) as ended:
         qtbot.mouseClick(panel.resume_btn, Qt.MouseButton.LeftButton)
+        assert panel.busy() and not panel.new_btn.isEnabled() and panel.cancel_btn.isEnabled()
+    timer.stop()
     assert ended.args == [run_id, "finished"]
+    assert len(ticks) >= 5
     qtbot.waitUntil(lambda: not panel.busy(), timeout=30_000)
     assert st.scalar("SELECT status FROM runs") == "finished"
     rows = st.query("SELECT prompt_id, sample_index, n_tokens FROM generations ORDER BY 1, 2")

@@ -102,7 +102,7 @@ class RunsPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.cellDoubleClicked.connect(self._double_clicked)
 
@@ -184,8 +184,8 @@ class RunsPanel(QWidget):
             self._rows[rid] = row
             total = int(r["n_prompts"] or 0) * int(r["n_per_prompt"] or 0)
             done = int(r["samples"] or 0)
-            tokens, span = r["tokens"] or 0, r["span_s"] or 0
-            speed = f"~{tokens / span:.0f} tok/s" if span and span >= 2 else ""
+            tok_s = r.get("tok_s")
+            speed = f"{tok_s:.0f} tok/s" if isinstance(tok_s, int | float) and tok_s > 0 else ""
             cells = (str(rid), str(r["label"]), str(r["model"] or ""), sampling_summary(sampling.get(rid)),
                      str(r["status"]), f"{done}/{total}", None, speed)
             for col, text in enumerate(cells):
