@@ -208,3 +208,14 @@ def test_real_minilm_vectors_generated_sit_closer(study: Study) -> None:
         return float(np.linalg.norm(pts - pts.mean(axis=0), axis=1).mean())
 
     assert spread(gen) < spread(src)
+
+
+def test_cancelled_state_stops_before_writing(study: Study) -> None:
+    from monoscope.core.errors import TaskCancelled
+
+    build(study, clustered(2, 10, 2, {"a": 0.3}))
+    st = TaskState()
+    st.cancel()
+    with pytest.raises(TaskCancelled):
+        project(study, ProjectionRequest(method="pca", **FAKE), st)
+    assert study.scalar("SELECT count(*) FROM projections") == 0
