@@ -118,6 +118,8 @@ def _fmt(v: Any, digits: int = 3) -> str:
 def _cell(a: dict[str, Any] | None) -> str:
     if not a or a.get("mean") is None:
         return "–"
+    if a.get("ci_low") is None and float(a["mean"]).is_integer():  # counts (pooled topics)
+        return f"{int(a['mean']):,}"
     ci = ""
     if a.get("ci_low") is not None and a.get("ci_high") is not None and a["n"] > 1:
         ci = f" <span class=note>[{_fmt(a['ci_low'])}, {_fmt(a['ci_high'])}]</span>"
