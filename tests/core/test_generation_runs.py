@@ -82,7 +82,7 @@ def test_prompt_too_long_fails_before_any_work(study: Study) -> None:
     add_films(study, long_context="a very long plot summary " * 40)
     ids = plan_runs(study, RunRequest("films", n=2, max_tokens=8, n_ctx=96,
                                       template="Review {title}. Plot: {context}"))
-    with pytest.raises(PromptTooLong, match="'m2'.*context holds 96"):
+    with pytest.raises(PromptTooLong, match=r"'m2'.*context holds 96"):
         run_generation(study, ids[0], TaskState())
     assert study.scalar("SELECT count(*) FROM generations") == 0
     assert study.scalar("SELECT status FROM runs WHERE id = ?", [ids[0]]) == "planned"

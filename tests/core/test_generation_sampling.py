@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 from pathlib import Path
@@ -37,7 +38,7 @@ def test_exponential_decay_follows_the_papers_formula() -> None:
         assert d.temperature(i) == pytest.approx(10 * w + 1.0 * (1 - w))
     assert d.temperature(20) == 1.0 and d.temperature(500) == 1.0
     temps = [d.temperature(i) for i in range(21)]
-    assert all(a > b for a, b in zip(temps, temps[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(temps))
 
 
 def test_linear_decay_and_parse() -> None:
@@ -157,5 +158,5 @@ def test_non_gguf_file_is_a_clear_model_error(tmp_path: Path) -> None:
         read_gguf(tmp_path / "missing.gguf")
     trunc = tmp_path / "trunc.gguf"
     trunc.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 1, 5) + struct.pack("<Q", 100) + b"ab")
-    with pytest.raises(ModelLoadError, match="corrupt|truncated"):
+    with pytest.raises(ModelLoadError, match=r"corrupt|truncated"):
         read_gguf(trunc)
