@@ -33,15 +33,16 @@ def test_prompt_table_counts_and_index(fx: Study) -> None:
     t = q.prompt_table(fx, ds, "sentiment.vader")
     assert len(t) == 6 and [r.label for r in t.runs] == ["instruct T=0.8", "base T=1.2"]
     assert (t.n_source == 30).all() and (t.n_generated == 20).all()
-    # Cross-check one cell against metrics on values read independently.
+    # Cross-check one cell against metrics on values read independently: sentiment has
+    # labels, so (as in the measure stage) its dispersion is the entropy of the labels.
     pid, run = int(t.prompt_id[2]), t.runs[0].id
-    src = [r["value"] for r in fx.query(
-        "SELECT a.value FROM attributes a JOIN texts t ON t.id=a.text_id WHERE t.prompt_id=? "
+    src = [r["label"] for r in fx.query(
+        "SELECT a.label FROM attributes a JOIN texts t ON t.id=a.text_id WHERE t.prompt_id=? "
         "AND t.origin='source' AND a.name='sentiment.vader'", [pid])]
-    gen = [r["value"] for r in fx.query(
-        "SELECT a.value FROM attributes a JOIN texts t ON t.id=a.text_id WHERE t.prompt_id=? "
+    gen = [r["label"] for r in fx.query(
+        "SELECT a.label FROM attributes a JOIN texts t ON t.id=a.text_id WHERE t.prompt_id=? "
         "AND t.run_id=? AND a.name='sentiment.vader'", [pid, run])]
-    assert t.index[2, 0] == pytest.approx(metrics.dispersion_ratio(src, gen))
+    assert t.index[2, 0] == pytest.approx(metrics.dispersion_ratio(src, gen, metrics.entropy))
     # The fixture's instruct run is built narrower than its base run: the index shows it.
     assert np.nanmean(t.index[:, 0]) < np.nanmean(t.index[:, 1])
     topic = q.prompt_table(fx, ds, "topic")
@@ -104,3 +105,20 @@ def test_text_detail_nearest_and_typicality(fx: Study) -> None:
     assert len(generic) == 3 and generic[0]["distance"] <= atypical[0]["distance"]
     t = q.typicality(fx, pid)
     assert len(t.text_id) == 40 and t.knn_distance.min() == pytest.approx(generic[0]["distance"])
+
+
+@pytest.mark.parametrize("attribute", ["sentiment.vader", "topic", "text.words"])
+def test_index_agrees_with_measure_stage(fx: Study, attribute: str) -> None:
+    """The GUI's fast per-prompt index equals the measure stage's (the CLI report's) index."""
+    measure = pytest.importorskip("monoscope.core.measure")
+    ds = _ds(fx)
+    t = q.prompt_table(fx, ds, attribute)
+    rows = {r["prompt"]: r for r in measure.per_prompt_table(fx, None, attribute)}
+    for i, key in enumerate(t.key):
+        for j, run in enumerate(t.runs):
+            want = rows[key].get(f"index[run:{run.id}]")
+            got = t.index[i, j]
+            if want is None or not np.isfinite(want):
+                assert not np.isfinite(got) or want is None
+            else:
+                assert got == pytest.approx(want, rel=1e-9, abs=1e-12), (key, run.label)

@@ -90,11 +90,38 @@ def embedding_key(study: Study) -> tuple[str, str] | None:
     return (str(rows[0]["model"]), str(rows[0]["backend"])) if rows else None
 
 
-def dispersion(name: str, values: F64) -> float:
-    """The dispersion measure of an attribute: entropy (bits) for categories, else std."""
-    if name in CATEGORICAL:
-        return metrics.entropy(values[np.isfinite(values)].astype(np.int64).tolist())
+def attribute_kind(name: str, labels: list[Any]) -> str:
+    """numeric | categorical | set, as the measure stage decides (so the numbers agree)."""
+    try:
+        from monoscope.core.measure import attribute_kind as measure_kind
+    except ImportError:  # measure stage not installed: same rule, locally
+        if name in ("code.algorithms", "code.data_structures"):
+            return "set"
+        return "categorical" if name in CATEGORICAL or any(
+            lab is not None for lab in labels[:1000]) else "numeric"
+    return measure_kind(name, np.asarray(labels[:1000], dtype=object), np.zeros(0))
+
+
+def dispersion(name: str, kind: str, values: F64, labels: list[Any]) -> float:
+    """Dispersion behind the monoculture index: entropy (bits) of categories, 1 − mean pairwise
+    Jaccard of tag sets, else the standard deviation of the values."""
+    if kind == "categorical":
+        cats = values[np.isfinite(values)].tolist() if name in CATEGORICAL else [
+            lab for lab in labels if lab is not None]
+        return metrics.entropy(cats) + 0.0
+    if kind == "set":
+        sets = [frozenset(t for t in (lab or "").split(";") if t) for lab in labels]
+        return metrics.jaccard_dispersion(sets)
     return metrics.std(values)
+
+
+def ratio(gen: float, src: float) -> float:
+    """Monoculture index gen/src; 1 when both have no dispersion, inf when only the source."""
+    if not (math.isfinite(gen) and math.isfinite(src)):
+        return math.nan
+    if src == 0:
+        return 1.0 if gen == 0 else math.inf
+    return gen / src
 
 
 @dataclass
@@ -138,18 +165,15 @@ def prompt_table(study: Study, dataset_id: int, attribute: str | None) -> Prompt
     src_disp = np.full(len(pids), np.nan)
     disp = np.full((len(pids), len(run_list)), np.nan)
     if attribute:
-        groups = _grouped_values(study, dataset_id, attribute)
-        for (pid, rid), vals in groups.items():
+        for (pid, rid), d in _group_dispersions(study, dataset_id, attribute).items():
             if pid not in pos:
                 continue
-            d = _dispersion_any(attribute, vals)
             if rid < 0:
                 src_disp[pos[pid]] = d
             elif rid in run_pos:
                 disp[pos[pid], run_pos[rid]] = d
-    with np.errstate(divide="ignore", invalid="ignore"):
-        index = disp / src_disp[:, None]
-    index[(src_disp[:, None] == 0) & (disp == 0)] = 1.0
+    index = np.array([[ratio(float(g), float(s)) for g in row]
+                      for row, s in zip(disp, src_disp, strict=True)]).reshape(disp.shape)
     return PromptTable(
         attribute=attribute, prompt_id=pids,
         key=[str(k) for k in tab.column("key").to_pylist()],
@@ -159,14 +183,9 @@ def prompt_table(study: Study, dataset_id: int, attribute: str | None) -> Prompt
     )
 
 
-def _dispersion_any(attribute: str, vals: Any) -> float:
-    if attribute == EMBEDDING_ATTRIBUTE:
-        return float(metrics.cosine_dispersion(vals)) if len(vals) > 1 else math.nan
-    return dispersion(attribute, np.asarray(vals, dtype=np.float64))
-
-
-def _grouped_values(study: Study, dataset_id: int, attribute: str) -> dict[tuple[int, int], Any]:
-    """(prompt id, run id or -1) -> the attribute values (or embedding matrix) of that group."""
+def _group_dispersions(study: Study, dataset_id: int, attribute: str
+                       ) -> dict[tuple[int, int], float]:
+    """(prompt id, run id or -1) -> dispersion of the attribute (or embeddings) in that group."""
     if attribute == EMBEDDING_ATTRIBUTE:
         key = embedding_key(study)
         if key is None:
@@ -176,22 +195,32 @@ def _grouped_values(study: Study, dataset_id: int, attribute: str) -> dict[tuple
             JOIN prompts p ON p.id = t.prompt_id JOIN embeddings e
               ON e.content_hash = t.content_hash AND e.model = ? AND e.backend = ?
             WHERE p.dataset_id = ? ORDER BY t.prompt_id, run_id""", [*key, dataset_id])
-        data: Any = matrix(tab)
+        vecs = matrix(tab)
+        labels: list[Any] = []
+        values = np.zeros(0)
+        kind = "embedding"
     else:
         tab = arrow(study, """
-            SELECT t.prompt_id, coalesce(t.run_id, -1) AS run_id, a.value FROM attributes a
-            JOIN texts t ON t.id = a.text_id JOIN prompts p ON p.id = t.prompt_id
+            SELECT t.prompt_id, coalesce(t.run_id, -1) AS run_id, a.value, a.label
+            FROM attributes a JOIN texts t ON t.id = a.text_id JOIN prompts p
+              ON p.id = t.prompt_id
             WHERE p.dataset_id = ? AND a.name = ? ORDER BY t.prompt_id, run_id""",
             [dataset_id, attribute])
-        data = column(tab, "value", np.float64)
+        values = column(tab, "value", np.float64)
+        labels = tab.column("label").to_pylist()
+        kind = attribute_kind(attribute, labels)
     pid = column(tab, "prompt_id", np.int64)
     rid = column(tab, "run_id", np.int64)
-    out: dict[tuple[int, int], Any] = {}
+    out: dict[tuple[int, int], float] = {}
     if len(pid) == 0:
         return out
     brk = np.flatnonzero((np.diff(pid) != 0) | (np.diff(rid) != 0)) + 1
     for lo, hi in zip(np.r_[0, brk], np.r_[brk, len(pid)], strict=True):
-        out[(int(pid[lo]), int(rid[lo]))] = data[lo:hi]
+        if attribute == EMBEDDING_ATTRIBUTE:
+            d = float(metrics.cosine_dispersion(vecs[lo:hi])) if hi - lo > 1 else math.nan
+        else:
+            d = dispersion(attribute, kind, values[lo:hi], labels[lo:hi])
+        out[(int(pid[lo]), int(rid[lo]))] = d
     return out
 
 

@@ -101,6 +101,8 @@ class MainWindow(QMainWindow):
         self.dock_inspector = self._dock("Inspector", self.inspector,
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.splitDockWidget(self.dock_hists, self.dock_inspector, Qt.Orientation.Vertical)
+        self.dock_runs: QDockWidget | None = None
+        self._add_runs_panel()
 
         self.prompts.prompt_selected.connect(self.load_map)
         self.prompts.attribute_changed.connect(self._attribute_changed)
@@ -148,6 +150,23 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(holder, name)
             self.extra_views[name.lower()] = view
 
+    def _add_runs_panel(self) -> None:
+        """The runs panel (built separately) as a bottom dock, when present."""
+        try:
+            from monoscope.ui.views.runs_panel import RunsPanel
+        except ImportError as exc:
+            log.info("runs panel not available: %s", exc)
+            return
+        panel = RunsPanel(runner=self.runner)
+        panel.set_selected_keys_provider(
+            lambda: [k] if (k := self.prompts.current_key()) else [])
+        panel.pipeline_finished.connect(self.refresh)
+        panel.run_ended.connect(lambda _rid, _status: self.refresh())
+        self.extra_views["runs"] = panel
+        self.dock_runs = self._dock("Runs", panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.dock_runs.hide()  # shown on the first run (View ▸ Runs shows it any time)
+        panel.run_started.connect(lambda _rid: self.dock_runs and self.dock_runs.show())
+
     def show_view(self, name: str) -> None:
         """Bring a view to the front: map, overview, compare, sweep or inspector."""
         if name in ("map", "inspector"):
@@ -156,7 +175,10 @@ class MainWindow(QMainWindow):
                 self.dock_inspector.raise_()
             return
         view = self.extra_views.get(name)
-        if view is not None:
+        if name == "runs" and self.dock_runs is not None:
+            self.dock_runs.show()
+            self.dock_runs.raise_()
+        elif view is not None:
             self.tabs.setCurrentWidget(view.parentWidget().parentWidget())
 
     def current_view(self) -> Any:

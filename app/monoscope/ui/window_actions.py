@@ -46,8 +46,9 @@ class WindowActions:
         self._act(view, "whole", "&Whole dataset map", QKeySequence("Ctrl+D"),
                   lambda: win.whole.toggle())
         view.addSeparator()
-        for dock in (win.dock_prompts, win.dock_hists, win.dock_inspector):
-            view.addAction(dock.toggleViewAction())
+        for dock in (win.dock_prompts, win.dock_hists, win.dock_inspector, win.dock_runs):
+            if dock is not None:
+                view.addAction(dock.toggleViewAction())
         run = mb.addMenu("&Run")
         self._act(run, "new_run", "&New run…", QKeySequence("Ctrl+R"), self.new_run)
         tb = win.addToolBar("Main")
@@ -207,12 +208,15 @@ class WindowActions:
             win.show_error("Runs unavailable", "The run dialog is not part of this build yet; "
                            "use `monoscope generate` on the command line.")
             return
-        dlg = RunDialog(win.study, win.dataset_id, parent=win)
+        key = win.prompts.current_key()
+        dlg = RunDialog(win.study, win.dataset_id, selected_keys=[key] if key else [],
+                        parent=win)
         if model_path and hasattr(dlg, "add_model_file"):
             dlg.add_model_file(model_path)
         if dlg.exec() and getattr(dlg, "spec", None) is not None:
             panel = win.extra_views.get("runs")
             if panel is not None and hasattr(panel, "start"):
+                win.show_view("runs")
                 panel.start(dlg.spec)
             else:
                 win.show_error("Run not started", "The runs panel is not available in this "
