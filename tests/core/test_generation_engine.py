@@ -121,3 +121,18 @@ def test_gemma_base_model_gets_a_completion_prompt() -> None:
         assert all(r.n_tokens > 0 and r.text for r in res.values())
     finally:
         eng.close()
+
+
+def test_refilling_slots_mid_flight_keeps_each_sequence_on_its_own_logits(smol: object) -> None:
+    """Samples finish at different steps (stop string), freed slots take new prompts whose
+    evaluation must not clobber the logits of the sequences still running."""
+    titles = ["Signs", "Chicago", "Insomnia", "Solaris"]
+    texts = [_prompt(smol, t) for t in titles]
+    params = SamplingParams(temperature=0.0, max_tokens=20, stop=("e",))
+    alone = {t: _gen(smol, [Job(k, 0, 1, t)], params)[0].text for k, t in enumerate(texts)}
+    jobs = [Job(k, i, 1, t) for k, t in enumerate(texts) for i in range(3)]
+    out: list[SampleResult] = []
+    smol.generate(jobs, params, out.append)  # type: ignore[attr-defined]
+    assert len(out) == 12
+    for r in out:
+        assert r.text == alone[r.job.prompt_text], (r.job, r.text)

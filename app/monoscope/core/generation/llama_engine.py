@@ -300,15 +300,14 @@ class LlamaCppEngine:
 
         while True:
             check()
-            rows: list[FloatArray] = []
-            order: list[int] = []
-            if decoded is not None:
-                rows.extend(decoded[i] for i in range(len(decoded_slots)))
-                order.extend(decoded_slots)
+            rows: list[FloatArray] = []  # first-token logits of slots filled now
+            order: list[int] = list(decoded_slots) if decoded is not None else []
             for s in range(self.n_parallel):
                 if slots[s] is not None or not queue:
                     continue
                 job = queue.popleft()
+                if decoded is not None and job.prompt_text not in prompts and not decoded.flags.owndata:
+                    decoded = decoded.copy()  # evaluating a prompt overwrites llama.cpp's buffer
                 pr = self._prompt_for(job.prompt_text, toks[job.prompt_text], prompts)
                 lc.llama_memory_seq_rm(mem, s, -1, -1)
                 lc.llama_memory_seq_cp(mem, pr.seq, s, -1, -1)
@@ -317,7 +316,13 @@ class LlamaCppEngine:
                 order.append(s)
             if not order:
                 break
-            logits = np.stack(rows) if len(rows) > 1 else rows[0][None, :]
+            if not rows:
+                assert decoded is not None
+                logits = decoded  # zero-copy view of llama.cpp's output buffer
+            elif decoded is not None:
+                logits = np.concatenate([decoded, np.stack(rows)])
+            else:
+                logits = np.stack(rows)
             active = [slots[s] for s in order]
             temps = [params.temperature_at(len(a.tokens)) for a in active if a]
             chosen, logps = sample_batch(
