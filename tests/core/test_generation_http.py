@@ -100,3 +100,16 @@ def test_unreachable_server_is_a_clear_error() -> None:
     eng = OpenAIEngine(f"http://127.0.0.1:{_free_port()}", timeout_s=2)
     with pytest.raises(HTTPEngineError, match="Is the server running"):
         eng.generate([Job(1, 0, 1, "x")], SamplingParams(max_tokens=2), lambda r: None)
+
+
+def test_http_remote_only_model_gets_completion_prompts(server: str, study: Study) -> None:
+    with study.transaction() as cur:
+        cur.execute("INSERT INTO datasets (name, kind) VALUES ('films', 'text')")
+        cur.execute("INSERT INTO prompts (dataset_id, key, title) VALUES (1, 'm0', 'Signs')")
+    ids = plan_runs(study, RunRequest("films", model="none", remote_model="served-model", n=1,
+                                      max_tokens=4, engine="http", base_url=server))
+    run_generation(study, ids[0], TaskState())
+    assert study.scalar("SELECT model_id FROM runs") is None
+    row = study.query("SELECT prompt_text, n_tokens FROM generations")[0]
+    assert row["prompt_text"] == "Below is a personalized review of the movie titled Signs: "
+    assert row["n_tokens"] > 0

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from monoscope.core.errors import MonoscopeError, PromptTooLong, TaskCancelled
+from monoscope.core.errors import ModelLoadError, MonoscopeError, PromptTooLong, TaskCancelled
 from monoscope.core.generation.engine import Engine, Job, SampleResult
-from monoscope.core.generation.registry import register_model
+from monoscope.core.generation.registry import ModelRecord, register_model
 from monoscope.core.generation.sampling import Decay, SamplingParams, derive_seed
 from monoscope.core.generation.templates import (
     PromptTemplate,
@@ -92,43 +92,58 @@ def plan_runs(study: Study, req: RunRequest) -> list[int]:
     meta = json.loads(ds["meta"]) if ds["meta"] else {}
     domain = dataset_domain(ds["name"], ds["kind"], meta)
     tpl = resolve_template(req.template or default_preset(domain), domain)
-    model = register_model(study, req.model)
+    model = _model_for(study, req)
+    chat = model.info.is_chat if model else False
+    model_id = model.id if model else None
+    model_name = model.name if model else (req.remote_model or req.model)
     keys = _prompt_keys(study, ds_id, req)
     grid = _grid(req)
     sweep = (req.label or f"sweep-{int(time.time())}") if len(grid) > 1 else None
     engine_meta = {
         "n_parallel": req.n_parallel, "n_ctx": req.n_ctx, "n_gpu_layers": req.n_gpu_layers,
         "base_url": req.base_url, "remote_model": req.remote_model,
-        "chat": model.info.is_chat, "system": tpl.system, "base": tpl.base, "user": tpl.user,
+        "chat": chat, "system": tpl.system, "base": tpl.base, "user": tpl.user,
         **req.extra,
     }
     ids = []
     for params in grid:
         sampling = json.dumps(params.to_json(), sort_keys=True)
         filt = json.dumps({"keys": keys, "first": req.prompts})
-        tpl_text = tpl.text_for(model.info.is_chat)
+        tpl_text = tpl.text_for(chat)
         if not req.new:
             same = study.scalar(
-                "SELECT id FROM runs WHERE dataset_id=? AND model_id=? AND engine=? AND "
+                "SELECT id FROM runs WHERE dataset_id=? AND model_id IS NOT DISTINCT FROM ? AND engine=? AND "
                 "template_text=? AND sampling=? AND n_per_prompt=? AND seed=? AND prompt_filter=? "
                 "ORDER BY id DESC LIMIT 1",
-                [ds_id, model.id, req.engine, tpl_text, sampling, req.n, req.seed, filt],
+                [ds_id, model_id, req.engine, tpl_text, sampling, req.n, req.seed, filt],
             )
             if same is not None:
                 ids.append(int(same))
                 continue
-        label = req.label or f"{model.name} {tpl.name} T={params.temperature:g} p={params.top_p:g}"
+        label = req.label or f"{model_name} {tpl.name} T={params.temperature:g} p={params.top_p:g}"
         with study.transaction() as cur:
             row = cur.execute(
                 "INSERT INTO runs (dataset_id, model_id, label, engine, template, template_text, "
                 "sampling, n_per_prompt, seed, prompt_filter, sweep, status, meta) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?) RETURNING id",
-                [ds_id, model.id, label, req.engine, tpl.name, tpl_text, sampling, req.n,
+                [ds_id, model_id, label, req.engine, tpl.name, tpl_text, sampling, req.n,
                  req.seed, filt, sweep, json.dumps(engine_meta)],
             ).fetchone()
         assert row is not None
         ids.append(int(row[0]))
     return ids
+
+
+def _model_for(study: Study, req: RunRequest) -> ModelRecord | None:
+    """Register the local GGUF; an http run may name a model the server has and we do not."""
+    if req.engine == "http" and req.remote_model and req.model in ("", "none"):
+        return None
+    try:
+        return register_model(study, req.model)
+    except ModelLoadError:
+        if req.engine != "http":
+            raise
+        return None  # remote-only model: completion prompts, no local metadata
 
 
 def _prompt_keys(study: Study, ds_id: int, req: RunRequest) -> list[str]:
@@ -162,14 +177,16 @@ class RunSummary:
         return self.tokens_now / self.seconds if self.seconds > 0 else 0.0
 
 
-def _make_engine(run: dict[str, Any], model: dict[str, Any]) -> Engine:
+def _make_engine(run: dict[str, Any], model: dict[str, Any] | None) -> Engine:
     meta = json.loads(run["meta"] or "{}")
     if run["engine"] == "http":
         from monoscope.core.generation.http_engine import OpenAIEngine
 
-        return OpenAIEngine(meta["base_url"], model=meta.get("remote_model") or model["name"])
+        name = meta.get("remote_model") or (model["name"] if model else None)
+        return OpenAIEngine(meta["base_url"], model=name)
     from monoscope.core.generation.llama_engine import LlamaCppEngine
 
+    assert model is not None
     return LlamaCppEngine(
         model["path"], n_parallel=meta.get("n_parallel") or 16, n_ctx=meta.get("n_ctx"),
         n_gpu_layers=meta.get("n_gpu_layers") or 0,
@@ -204,7 +221,10 @@ def run_generation(
     if not runs:
         raise RunError(f"No run {run_id} in {study.path}; see `monoscope runs {study.path}`.")
     run = runs[0]
-    model = study.query("SELECT * FROM models WHERE id = ?", [run["model_id"]])[0]
+    found = study.query("SELECT * FROM models WHERE id = ?", [run["model_id"]])
+    model = found[0] if found else None
+    if model is None and run["engine"] != "http":
+        raise RunError(f"Run {run_id} has no model; plan it again with --model.")
     keys = json.loads(run["prompt_filter"])["keys"]
     prompts = [
         p for p in study.query(
@@ -229,7 +249,7 @@ def run_generation(
     try:
         local = getattr(eng, "bos_text", None) is not None
         jobs = render_jobs(
-            run, prompts, model["chat_template"], getattr(eng, "bos_text", "") if local else "",
+            run, prompts, model["chat_template"] if model else None, getattr(eng, "bos_text", "") if local else "",
             getattr(eng, "eos_text", "") if local else "", missing,
         )
         _check_lengths(eng, jobs, prompts, params)
