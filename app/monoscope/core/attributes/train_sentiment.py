@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from monoscope.core import assets
-from monoscope.core.attributes.embedding import load_embedder
+from monoscope.core.attributes.embedding import Embedder, Matrix, load_embedder
 from monoscope.core.attributes.sentiment import SentimentHead, head_path, vader_scores
 
 
@@ -47,12 +47,34 @@ def balanced_sample(rows: list[tuple[str, int]], n: int, rng: np.random.Generato
     return picked
 
 
+def embed_cached(embedder: Embedder, texts: list[str], name: str, chunk: int = 250) -> Matrix:
+    """Embed in chunks with progress; chunks are cached on disk so an interrupted run resumes."""
+    import hashlib
+
+    folder = assets.cache_dir() / "sentiment-train"
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = []
+    t0 = time.perf_counter()
+    for start in range(0, len(texts), chunk):
+        part = texts[start : start + chunk]
+        key = hashlib.md5("\x00".join(part).encode("utf-8")).hexdigest()
+        path = folder / f"{embedder.backend}-{key}.npy"
+        if path.is_file():
+            parts.append(np.load(path))
+        else:
+            parts.append(embedder.encode(part))
+            np.save(path, parts[-1])
+        print(f"  {name}: {start + len(part)}/{len(texts)} embedded "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    return np.concatenate(parts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--train", type=int, default=3000, help="IMDB reviews to train on")
-    ap.add_argument("--test-imdb", type=int, default=1000, help="held-out IMDB reviews")
-    ap.add_argument("--test-rt", type=int, default=2000, help="held-out RT sentences")
+    ap.add_argument("--train", type=int, default=2000, help="IMDB reviews to train on")
+    ap.add_argument("--test-imdb", type=int, default=600, help="held-out IMDB reviews")
+    ap.add_argument("--test-rt", type=int, default=1000, help="held-out RT sentences")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="output .npz (default: resources)")
@@ -75,10 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     embedder = load_embedder("torch", args.threads)
     vecs, ys = {}, {}
     for name, rows in sets.items():
-        t0 = time.perf_counter()
-        vecs[name] = embedder.encode([r[0] for r in rows])
+        vecs[name] = embed_cached(embedder, [r[0] for r in rows], name)
         ys[name] = np.array([r[1] for r in rows])
-        print(f"embedded {len(rows)} {name} texts in {time.perf_counter() - t0:.0f} s", flush=True)
 
     best_c, best = 1.0, -1.0
     for c in (0.3, 1.0, 3.0, 10.0):
