@@ -9,6 +9,7 @@ time = texts without an embedding / embedding rate, plus sandboxed test runs for
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ class Estimate:
     embed_texts: int = 0
     sandbox_tests: int = 0
     seconds: float = 0.0
+    load: float = 0.0  # 1-minute load average when estimated
+    cores: int = 1
 
     @property
     def missing_samples(self) -> int:
@@ -53,7 +56,14 @@ class Estimate:
         return (f"{len(self.runs)} runs ({n_new} with work left), {self.missing_samples:,} samples "
                 f"to generate, {self.embed_texts:,} texts to embed"
                 + (f", {self.sandbox_tests:,} sandboxed tests" if self.sandbox_tests else "")
-                + f": about {format_eta(self.seconds)} on this machine")
+                + f": about {format_eta(self.seconds)} on this machine" + self.busy_note())
+
+    def busy_note(self) -> str:
+        """Other processes slow llama.cpp down a lot (to ~1/3 with one busy neighbour)."""
+        if self.load <= self.cores + 0.5 or not self.missing_samples:
+            return ""
+        return (f" when idle; it is busy now (load {self.load:.0f} on {self.cores} cores), "
+                f"so expect up to {min(self.load / self.cores, 10):.0f}× longer")
 
 
 def prompt_keys(study: Study, dataset_id: int, first: int | None) -> list[str]:
@@ -105,7 +115,7 @@ def _fill(study: Study, model: str, max_tokens: int) -> float:
 def estimate(study: Study, dataset_id: int, configs: list[Config], seed: int = 0,
              code: bool = False) -> Estimate:
     """Seconds the replication still needs; counts finished work as free."""
-    est = Estimate()
+    est = Estimate(load=os.getloadavg()[0], cores=os.cpu_count() or 1)
     for cfg in configs:
         keys = prompt_keys(study, dataset_id, cfg.prompts)
         expected = len(keys) * cfg.n
