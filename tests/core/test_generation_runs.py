@@ -169,3 +169,14 @@ def test_cli_runs_and_models_list(study_path: Path, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "gemma3" in out and "Q4_K_M" in out and "base (completion prompts)" in out
     assert "study #1" in out and "Q4_1" in out
+
+
+def test_decay_sweep_needs_per_run_end(study: Study) -> None:
+    from monoscope.core.generation import Decay, RunError
+
+    add_films(study)
+    with pytest.raises(RunError, match="KIND:START:LENGTH"):
+        plan_runs(study, RunRequest("films", temperatures=(0.8, 1.2), decay=Decay.parse("linear:10:1.0:20")))
+    ids = plan_runs(study, RunRequest("films", temperatures=(0.8, 1.2), decay=Decay.parse("exp:10:20"), prompts=1))
+    decays = [json.loads(study.scalar("SELECT sampling FROM runs WHERE id = ?", [i]))["decay"] for i in ids]
+    assert decays == [{"kind": "exponential", "start": 10.0, "end": None, "length": 20}] * 2

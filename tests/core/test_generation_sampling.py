@@ -48,8 +48,14 @@ def test_linear_decay_and_parse() -> None:
     assert Decay.parse("exp:10:1.2:50").kind == "exponential"
     with pytest.raises(SamplingError, match="KIND:START:END:LENGTH"):
         Decay.parse("linear:10")
+    with pytest.raises(SamplingError, match="numbers"):
+        Decay.parse("linear:hot:1:20")
     p = SamplingParams(temperature=0.5, decay=d)
     assert p.temperature_at(0) == 10.0 and p.temperature_at(25) == 1.0
+    to_run = Decay.parse("exp:10:20")  # no END: decays to the run's own temperature
+    assert to_run.end is None
+    assert SamplingParams(temperature=1.2, decay=to_run).temperature_at(20) == 1.2
+    assert SamplingParams(temperature=0.5, decay=to_run).temperature_at(0) == 10.0
 
 
 def test_params_round_trip_json() -> None:

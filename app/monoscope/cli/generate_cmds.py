@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--max-tokens", type=int, default=128)
     p.add_argument("--stop", nargs="*", default=[], help="stop strings")
     p.add_argument("--decay", default=None, help=(
-        "temperature decay KIND:START:END:LENGTH, e.g. linear:10:1.0:20 or exp:10:1.2:50"))
+        "temperature decay KIND:START:END:LENGTH (e.g. linear:10:1.0:20, exp:10:1.2:50) or "
+        "KIND:START:LENGTH to decay to each run's --temperature"))
     p.add_argument("--prompts", type=int, default=None, help="only the first K prompts")
     p.add_argument("--prompt-key", nargs="*", default=None, help="only these prompt keys")
     p.add_argument("--seed", type=int, default=0)

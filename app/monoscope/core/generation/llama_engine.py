@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import math
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict, deque
@@ -62,6 +63,15 @@ def llama_cpp_version() -> str:
     return f"llama-cpp-python {ver} (llama.cpp {core}" + (f", commit {commit})" if commit else ")")
 
 
+_log_callback: Any = None  # keeps the ctypes callback alive
+
+
+def _errors_only(level: int, text: bytes, _user: Any) -> None:
+    """llama.cpp log sink: errors (GGML_LOG_LEVEL_ERROR = 4) to stderr, the loading chatter dropped."""
+    if level == 4:
+        sys.stderr.write(text.decode("utf-8", "replace"))
+
+
 def _init_backend() -> Any:
     global _backend_ready
     import llama_cpp as lc
@@ -69,9 +79,9 @@ def _init_backend() -> Any:
     with _backend_lock:
         if not _backend_ready:
             if not os.environ.get("MONOSCOPE_LLAMA_VERBOSE"):
-                from llama_cpp import _logger
-
-                _logger.set_verbose(False)
+                global _log_callback
+                _log_callback = lc.llama_log_callback(_errors_only)
+                lc.llama_log_set(_log_callback, ctypes.c_void_p(0))
             lc.llama_backend_init()
             _backend_ready = True
     return lc

@@ -85,6 +85,11 @@ def plan_runs(study: Study, req: RunRequest) -> list[int]:
         raise RunError("The http engine needs --base-url (e.g. http://127.0.0.1:8080/v1).")
     if req.engine == "http" and req.decay is not None:
         raise RunError("Temperature decay needs per-token control: use the llama.cpp engine.")
+    if req.decay is not None and req.decay.end is not None and len(set(req.temperatures)) > 1:
+        raise RunError(
+            "--decay with an END temperature makes every --temperature of the sweep identical; "
+            "write --decay KIND:START:LENGTH so each run decays to its own temperature."
+        )
     if req.n < 1:
         raise RunError("--n must be at least 1.")
     ds_id = study.dataset_id(req.dataset)

@@ -31,39 +31,45 @@ class Decay:
     """Temperature decay from `start` to `end` over `length` generated tokens.
 
     linear: T_i = start + (end - start)·i/L; exponential (the paper):
-    T_i = start·e^(−5i/L) + end·(1 − e^(−5i/L)). After L tokens T = end.
+    T_i = start·e^(−5i/L) + end·(1 − e^(−5i/L)). After L tokens T = end. ``end=None`` means
+    the run's own temperature, so a temperature sweep with decay decays to each value.
     """
 
     kind: str = "exponential"
     start: float = 10.0
-    end: float = 1.0
+    end: float | None = None
     length: int = 20
 
     def __post_init__(self) -> None:
         if self.kind not in ("linear", "exponential"):
             raise SamplingError(f"Decay kind must be 'linear' or 'exponential', not {self.kind!r}.")
-        if self.length < 1 or self.start < 0 or self.end < 0:
+        if self.length < 1 or self.start < 0 or (self.end is not None and self.end < 0):
             raise SamplingError("Decay needs length ≥ 1 and non-negative temperatures.")
 
-    def temperature(self, i: int) -> float:
+    def temperature(self, i: int, end: float = 1.0) -> float:
+        """Temperature of the i-th generated token; `end` is used when the decay has none."""
+        last = self.end if self.end is not None else end
         if i >= self.length:
-            return self.end
+            return last
         if self.kind == "linear":
-            return self.start + (self.end - self.start) * i / self.length
+            return self.start + (last - self.start) * i / self.length
         w = math.exp(-5.0 * i / self.length)
-        return self.start * w + self.end * (1.0 - w)
+        return self.start * w + last * (1.0 - w)
 
     @classmethod
     def parse(cls, spec: str) -> Decay:
-        """Parse ``kind:start:end:length``, e.g. ``linear:10:1.0:20`` or ``exp:10:1.2:50``."""
+        """``KIND:START:END:LENGTH`` (e.g. ``linear:10:1.0:20``) or ``KIND:START:LENGTH``
+        (decays to the run's temperature, e.g. ``exp:10:50``)."""
         parts = spec.split(":")
-        if len(parts) != 4:
+        if len(parts) not in (3, 4):
             raise SamplingError(
-                f"Cannot read decay {spec!r}: write KIND:START:END:LENGTH, e.g. linear:10:1.0:20."
+                f"Cannot read decay {spec!r}: write KIND:START:END:LENGTH (linear:10:1.0:20) or "
+                "KIND:START:LENGTH to decay to each run's --temperature."
             )
         kind = {"exp": "exponential", "lin": "linear"}.get(parts[0], parts[0])
         try:
-            return cls(kind, float(parts[1]), float(parts[2]), int(parts[3]))
+            end = float(parts[2]) if len(parts) == 4 else None
+            return cls(kind, float(parts[1]), end, int(parts[-1]))
         except ValueError:
             raise SamplingError(
                 f"Cannot read decay {spec!r}: START and END are numbers, LENGTH an integer."
@@ -100,7 +106,7 @@ class SamplingParams:
 
     def temperature_at(self, i: int) -> float:
         """Temperature for the i-th generated token (0-based)."""
-        return self.decay.temperature(i) if self.decay else self.temperature
+        return self.decay.temperature(i, self.temperature) if self.decay else self.temperature
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
