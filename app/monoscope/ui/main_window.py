@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
 
         self.prompts.prompt_selected.connect(self.load_map)
         self.prompts.attribute_changed.connect(self._attribute_changed)
+        self.prompts.dataset_changed.connect(self.set_dataset)
         self.map.text_selected.connect(self.inspect)
         self.map.selection_changed.connect(self.hists.set_selection)
         self.hists.brushed.connect(self.map.set_highlight)
@@ -231,13 +232,25 @@ class MainWindow(QMainWindow):
         self.settings.setValue("study/last", str(study.path))
         self.actions_.remember(str(study.path))
         self.setWindowTitle(f"Monoscope — {study.path.name}")
-        sets = queries.datasets(study)
-        self.dataset_id = int(sets[0]["id"]) if sets else None
-        for view in self.extra_views.values():
-            if hasattr(view, "set_study"):
-                view.set_study(study, self.dataset_id)
-        self.refresh()
+        self.set_dataset(None)
         return True
+
+    def set_dataset(self, dataset_id: int | None) -> None:
+        """Show a dataset of the open study (None = its first, e.g. after opening or importing)."""
+        if self.study is None:
+            return
+        sets = queries.datasets(self.study)
+        ids = [int(r["id"]) for r in sets]
+        if dataset_id not in ids:
+            dataset_id = ids[0] if ids else None
+        self.dataset_id = dataset_id
+        self.prompts.set_datasets(sets, dataset_id)
+        self.current_key = None
+        self.attribute = None
+        for name, view in self.extra_views.items():
+            if hasattr(view, "set_study") and (name != "runs" or view.study is not self.study):
+                view.set_study(self.study, dataset_id)
+        self.refresh()
 
     def close_study(self) -> None:
         self.runner.shutdown()

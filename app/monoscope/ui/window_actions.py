@@ -131,19 +131,16 @@ class WindowActions:
         job.progressed.connect(lambda p: win.status.setText(
             f"{p.stage}: {p.done}/{p.total} {p.message}"))
         job.failed.connect(lambda msg: win.show_error(f"Import of {what} failed", msg))
-        job.finished.connect(lambda _: self._after_import())
+        job.finished.connect(self._after_import)
 
-    def _after_import(self) -> None:
+    def _after_import(self, report: Any = None) -> None:
+        """Show the imported dataset."""
         win = self.win
-        if win.study is not None:
-            from monoscope.core import queries
-
-            sets = queries.datasets(win.study)
-            win.dataset_id = int(sets[-1]["id"]) if sets else None
-            for view in win.extra_views.values():
-                if hasattr(view, "set_study"):
-                    view.set_study(win.study, win.dataset_id)
-        win.refresh()
+        if win.study is None:
+            return
+        name = getattr(report, "dataset", None)
+        ds = win.study.scalar("SELECT id FROM datasets WHERE name = ?", [name]) if name else None
+        win.set_dataset(int(ds) if ds is not None else None)
 
     def import_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

@@ -84,8 +84,11 @@ class MapView(QWidget):
         for ax in ("left", "bottom"):
             self.plot.getPlotItem().hideAxis(ax)
         self.cloud = PointCloud(self.vb)
-        self.contours = pg.PlotDataItem(pen=pg.mkPen((40, 40, 40, 200), width=1.2),
-                                        connect="finite")
+        from monoscope.ui import theme
+
+        fg = theme.foreground()
+        self.cloud.highlight_color = fg
+        self.contours = pg.PlotDataItem(pen=pg.mkPen((*fg, 190), width=1.2), connect="finite")
         self.contours.setZValue(8)
         self.vb.addItem(self.contours, ignoreBounds=True)
         self.ring = pg.ScatterPlotItem(size=16, pen=pg.mkPen((200, 0, 60), width=2.5), brush=None)
@@ -157,9 +160,18 @@ class MapView(QWidget):
         self.info.setText("")
 
     def reset_view(self) -> None:
+        """Fit the points and the source contours."""
         r = self.cloud.bounds()
-        if r is not None:
-            self.vb.setRange(rect=r, padding=0.05)
+        if r is None:
+            return
+        cx, cy = self.contours.getData()
+        if cx is not None and len(cx) and np.isfinite(cx).any():
+            from PySide6.QtCore import QRectF
+
+            x0, x1 = float(np.nanmin(cx)), float(np.nanmax(cx))
+            y0, y1 = float(np.nanmin(cy)), float(np.nanmax(cy))
+            r = r.united(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.vb.setRange(rect=r, padding=0.04)
 
     def _build_legend(self, group: npt.NDArray[np.int8], labels: Sequence[str],
                       colors: Sequence[RGB]) -> None:

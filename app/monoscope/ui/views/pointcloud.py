@@ -109,6 +109,8 @@ class PointCloud:
                        dtype=np.int32)
         self._slayer = lut[self._sgroup] if len(lut) else np.zeros(0, np.int32)
         self._slayer_vis = self._slayer < len(self.colors)
+        if self.highlight is not None:  # hidden groups are never highlighted
+            self._shigh = self.highlight[self._perm] & self._slayer_vis
 
     def set_visible(self, group: int, on: bool) -> None:
         self.visible[group] = on

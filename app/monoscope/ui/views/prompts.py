@@ -150,6 +150,7 @@ class PromptsPanel(QWidget):
 
     prompt_selected = Signal(str)
     attribute_changed = Signal(str)
+    dataset_changed = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -177,14 +178,24 @@ class PromptsPanel(QWidget):
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.attribute.setMinimumContentsLength(8)
         self.attribute.currentTextChanged.connect(self._attr_changed)
+        self.dataset = QComboBox()
+        self.dataset.setToolTip("Dataset of the study to explore")
+        self.dataset.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.dataset.setMinimumContentsLength(8)
+        self.dataset.currentIndexChanged.connect(self._dataset_changed)
         self.status = QLabel("")
         self.status.setStyleSheet("color: #666;")
         self.status.setWordWrap(True)
+        row0 = QHBoxLayout()
+        row0.addWidget(QLabel("Dataset"))
+        row0.addWidget(self.dataset, 1)
         row = QHBoxLayout()
         row.addWidget(QLabel("Rank by"))
         row.addWidget(self.attribute, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(row0)
         lay.addLayout(row)
         lay.addWidget(self.filter)
         lay.addWidget(self.view, 1)
@@ -197,6 +208,22 @@ class PromptsPanel(QWidget):
         if current:
             self.attribute.setCurrentText(current)
         self.attribute.blockSignals(False)
+
+    def set_datasets(self, rows: list[dict[str, Any]], current: int | None) -> None:
+        """Fill the dataset picker with (id, name, kind, n_prompts) rows without emitting."""
+        self.dataset.blockSignals(True)
+        self.dataset.clear()
+        for r in rows:
+            self.dataset.addItem(f"{r['name']} ({r['kind']}, {r['n_prompts']} prompts)",
+                                 int(r["id"]))
+        if current is not None:
+            self.dataset.setCurrentIndex(max(0, self.dataset.findData(current)))
+        self.dataset.blockSignals(False)
+
+    def _dataset_changed(self, index: int) -> None:
+        ds = self.dataset.itemData(index)
+        if ds is not None:
+            self.dataset_changed.emit(int(ds))
 
     def _attr_changed(self, name: str) -> None:
         if name:

@@ -1,0 +1,85 @@
+"""The raster/point renderer against brute-force numpy answers, at a scale where it rasterises."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.ui
+
+
+@pytest.fixture
+def cloud_view(qtbot: Any) -> Any:
+    from monoscope.ui.views.map_view import MapView
+
+    mv = MapView()
+    qtbot.addWidget(mv)
+    mv.resize(800, 600)
+    mv.show()
+    rng = np.random.default_rng(3)
+    n = 60_000
+    g = rng.integers(0, 3, n).astype(np.int8)
+    x = (rng.normal(size=n) + g * 0.5).astype(np.float32)
+    y = rng.normal(size=n).astype(np.float32)
+    mv.set_points(np.arange(10, 10 + n, dtype=np.int64), x, y, g, ["source", "a", "b"],
+                  [(120, 120, 120), (230, 159, 0), (0, 114, 178)])
+    return mv
+
+
+def test_dense_view_rasterises_and_counts_every_point(cloud_view: Any) -> None:
+    c = cloud_view.cloud
+    assert c.mode == "raster" and c.last_in_view == len(c.x)
+    x0, x1, y0, y1, w, h = c._grid()
+    lo, hi = np.searchsorted(c._sx, [x0, x1])
+    counts = c._bin(lo, hi, x0, y0, w / (x1 - x0), h / (y1 - y0), w, h)
+    # every point in view lands in exactly one cell of its own group's layer
+    for g in range(3):
+        inside = ((c.x >= x0) & (c.x < x1) & (c.y >= y0) & (c.y < y1) & (c.group == g)).sum()
+        assert counts[g].sum() == inside
+    img = c.image.image
+    assert img.shape == (h, w, 4) and img[..., 3].max() > 200
+    # source-coloured pixels exist under the runs: the grey layer is never fully covered
+    grey = (np.abs(img[..., 0].astype(int) - img[..., 2].astype(int)) < 12) & (img[..., 3] > 0)
+    assert grey.sum() > 50
+
+
+def test_zooming_in_switches_to_points(cloud_view: Any) -> None:
+    c = cloud_view.cloud
+    cloud_view.vb.setRange(xRange=(2.9, 3.3), yRange=(-0.2, 0.2), padding=0)
+    assert c.mode == "points"
+    shown = sum(len(s.data) for s in c.scatters)
+    assert shown == c.last_in_view and 0 < shown <= c.point_limit
+
+
+def test_pick_matches_brute_force(cloud_view: Any) -> None:
+    c = cloud_view.cloud
+    rng = np.random.default_rng(0)
+    for px, py in rng.normal(size=(30, 2)):
+        got = c.pick(float(px), float(py), radius=10.0)
+        d = np.hypot(c.x - px, c.y - py)
+        assert got is not None and d[got] == pytest.approx(d.min(), abs=1e-6)
+    c.set_visible(1, False)
+    for px, py in rng.normal(size=(30, 2)):
+        got = c.pick(float(px), float(py), radius=10.0)
+        d = np.hypot(c.x - px, c.y - py)
+        d[c.group == 1] = np.inf
+        assert got is not None and c.group[got] != 1 and d[got] == pytest.approx(d.min(), abs=1e-6)
+
+
+def test_highlight_layer_and_hidden_groups(cloud_view: Any) -> None:
+    c = cloud_view.cloud
+    mask = c.x > 1.5
+    cloud_view.set_highlight(mask)
+    assert c.mode == "raster"
+    x0, x1, y0, y1, w, h = c._grid()
+    lo, hi = np.searchsorted(c._sx, [x0, x1])
+    counts = c._bin(lo, hi, x0, y0, w / (x1 - x0), h / (y1 - y0), w, h)
+    inside = (c.x >= x0) & (c.x < x1) & (c.y >= y0) & (c.y < y1)
+    assert counts[4].sum() == (mask & inside).sum()  # the highlight layer
+    c.set_visible(2, False)
+    counts = c._bin(lo, hi, x0, y0, w / (x1 - x0), h / (y1 - y0), w, h)
+    assert counts[2].sum() == 0 and counts[3].sum() == (inside & (c.group == 2)).sum()
+    assert counts[4].sum() == (mask & inside & (c.group != 2)).sum()
+    assert set(cloud_view.highlighted_ids().tolist()) == set((np.flatnonzero(mask) + 10).tolist())
