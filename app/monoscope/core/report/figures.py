@@ -99,7 +99,7 @@ def binned_bars(result: MeasureResult, attribute: str, stat: str, edges: Sequenc
         return None
     plt = _plt()
     col, lab = colours(result), labels(result)
-    fig, ax = plt.subplots(figsize=(8.5, 4.2))
+    fig, ax = plt.subplots(figsize=(10.5, 4.2))
     k = len(series)
     width = 0.8 / k
     x = np.arange(len(edges) - 1)
@@ -112,7 +112,7 @@ def binned_bars(result: MeasureResult, attribute: str, stat: str, edges: Sequenc
     ax.set_ylim(0, 1.05)
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(frameon=False, loc="upper left")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # never over bars
     return _save(fig, out, name, title, caption)
 
 
