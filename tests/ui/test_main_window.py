@@ -214,3 +214,34 @@ def test_open_demo_and_import_a_dropped_csv(qtbot: Any, settings: Any, tmp_path:
     assert win.prompts.dataset.currentText().startswith("my_reviews")
     assert sorted(win.prompts.visible_keys()) == ["b1", "b2"]
     win.close()
+
+
+@pytest.mark.qt_log_ignore("does not support raise")  # offscreen tooltip, harmless
+def test_shortcuts_hover_and_settings(window: Any, settings: Any, study_copy: Path) -> None:
+    acts = window.actions_.actions
+    keys = {name: acts[name].shortcut().toString() for name in
+            ("open", "new", "export_plot", "new_run", "filter", "refresh")}
+    assert keys == {"open": "Ctrl+O", "new": "Ctrl+N", "export_plot": "Ctrl+E",
+                    "new_run": "Ctrl+R", "filter": "Ctrl+F", "refresh": "F5"}
+    acts["filter"].trigger()
+    assert window.prompts.filter.hasFocus() or window.focusWidget() is window.prompts.filter
+    # hover shows the snippet of the text under the cursor
+    _select(window, "book-008")
+    from PySide6.QtWidgets import QToolTip
+
+    m = window.map
+    idx = int(np.flatnonzero(m.cloud.group == 1)[0])
+    m._hover(m.scene_pos_of(idx))
+    hit = m.pick(float(m.cloud.x[idx]), float(m.cloud.y[idx]))
+    body = window.study.scalar("SELECT body FROM texts WHERE id=?", [int(m.text_id[hit])])
+    assert body.split()[0] in QToolTip.text() and "instruct T=0.8" in QToolTip.text()
+    # layout and the last study are remembered
+    window.close()
+    settings.sync()
+    assert settings.value("study/last") == str(study_copy)
+    assert settings.value("window/state") is not None
+    from monoscope.ui.main_window import MainWindow
+
+    again = MainWindow(settings=settings)
+    assert again._sized and again.actions_.recent()[0] == str(study_copy)
+    again.close()
