@@ -136,3 +136,14 @@ def test_refilling_slots_mid_flight_keeps_each_sequence_on_its_own_logits(smol: 
     assert len(out) == 12
     for r in out:
         assert r.text == alone[r.job.prompt_text], (r.job, r.text)
+
+
+def test_a_sample_does_not_depend_on_its_batch(smol: object) -> None:
+    """Resumed samples are generated in other batches: seed + settings still give the same text."""
+    text = _prompt(smol, "Signs")
+    params = SamplingParams(temperature=1.0, max_tokens=16)
+    batched = _gen(smol, [Job(1, i, 100 + i, text) for i in range(4)], params)
+    for i in (0, 3):
+        alone = _gen(smol, [Job(1, i, 100 + i, text)], params)[i]
+        assert alone.text == batched[i].text
+        assert alone.mean_logprob == pytest.approx(batched[i].mean_logprob, abs=1e-4)
