@@ -329,7 +329,7 @@ def _execute(
 
     try:
         eng.generate(jobs, params, commit, check=state.check)
-    except TaskCancelled:
+    except (TaskCancelled, KeyboardInterrupt):
         _add_timing(study, run_id, count["tokens"], time.perf_counter() - t0)
         _set_status(study, run_id, "cancelled")
         raise
