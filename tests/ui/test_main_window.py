@@ -127,6 +127,9 @@ def test_export_plot_png_svg_and_table(window: Any, tmp_path: Path) -> None:
     assert (img.width(), img.height()) == (vp.width() * 2, vp.height() * 2)
     hist_png = window.hists.export("text.ttr", tmp_path / "ttr.png")
     assert QImage(str(hist_png)).width() > 100
+    svgs = window.actions_.export_hists(str(tmp_path / "h.svg"))
+    assert {p.name for p in svgs} >= {"h-text.words.svg", "h-topic.svg", "h-sentiment.vader.svg"}
+    assert all(p.stat().st_size > 500 for p in svgs)
     csv = window.actions_.export_table(str(tmp_path / "prompts.csv"))
     pq = window.actions_.export_table(str(tmp_path / "prompts.parquet"))
     assert csv is not None and csv.read_text().count("\n") == 21

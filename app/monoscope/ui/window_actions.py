@@ -35,6 +35,7 @@ class WindowActions:
         file.addSeparator()
         self._act(file, "export_plot", "&Export current plot…", QKeySequence("Ctrl+E"),
                   self.export_plot_dialog)
+        self._act(file, "export_hists", "Export &histograms…", None, self.export_hists_dialog)
         self._act(file, "export_table", "Export prompt &table…", QKeySequence("Ctrl+Shift+E"),
                   self.export_table_dialog)
         file.addSeparator()
@@ -237,6 +238,25 @@ class WindowActions:
         except MonoscopeError as exc:
             win.show_error("Export failed", str(exc))
             return None
+
+    def export_hists_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.win, "Export histograms (one file each)",
+                                              "hist.png", "PNG image (*.png);;SVG image (*.svg)")
+        if path:
+            self.export_hists(path)
+
+    def export_hists(self, path: str) -> list[Path]:
+        """Write every histogram as <stem>-<attribute><suffix> next to ``path``."""
+        from monoscope.core.errors import MonoscopeError
+
+        p = Path(path)
+        out = []
+        try:
+            for name in self.win.hists.hists:
+                out.append(self.win.hists.export(name, p.with_name(f"{p.stem}-{name}{p.suffix}")))
+        except MonoscopeError as exc:
+            self.win.show_error("Export failed", str(exc))
+        return out
 
     def export_table_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.win, "Export table", "prompts.csv",
