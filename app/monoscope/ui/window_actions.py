@@ -52,6 +52,8 @@ class WindowActions:
                 view.addAction(dock.toggleViewAction())
         run = mb.addMenu("&Run")
         self._act(run, "new_run", "&New run…", QKeySequence("Ctrl+R"), self.new_run)
+        help_menu = mb.addMenu("&Help")
+        self._act(help_menu, "about", "&About Monoscope", None, self.about)
         tb = win.addToolBar("Main")
         tb.setObjectName("toolbar-main")
         for name in ("open", "refresh", "new_run", "export_plot"):
@@ -273,6 +275,13 @@ class WindowActions:
         except MonoscopeError as exc:
             self.win.show_error("Export failed", str(exc))
             return None
+
+    def about(self) -> None:
+        try:
+            from monoscope.ui.about import AboutDialog
+        except ImportError:
+            return
+        AboutDialog(self.win).exec()
 
     # -- drag and drop -----------------------------------------------------------------------
     def handle_drop(self, path: str) -> str:
