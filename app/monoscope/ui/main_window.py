@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self.extra_views: dict[str, Any] = {}
         self._add_optional_views()
         self.setCentralWidget(self.tabs)
+        self.tabs.currentChanged.connect(self._tab_changed)
 
         self.prompts = PromptsPanel()
         self.hists = HistogramPanel()
@@ -188,6 +189,13 @@ class MainWindow(QMainWindow):
         if isinstance(w, QScrollArea):
             return w.widget()
         return self.map
+
+    def _tab_changed(self, _index: int) -> None:
+        """The compare view follows the prompt chosen in the table when it comes to the front."""
+        compare = self.extra_views.get("compare")
+        if compare is not None and self.current_view() is compare and hasattr(compare,
+                                                                            "set_prompt"):
+            compare.set_prompt(None if self.whole.isChecked() else self.current_key)
 
     def _restore_layout(self) -> bool:
         geo = self.settings.value("window/geometry")
