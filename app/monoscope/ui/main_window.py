@@ -5,7 +5,6 @@ the right; overview, compare and sweep as further tabs. All loading runs in `Tas
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,32 +28,25 @@ from PySide6.QtWidgets import (
 
 from monoscope.core import queries
 from monoscope.core.store import Study
-from monoscope.core.tasks import TaskState
 from monoscope.ui import theme
-from monoscope.ui.views.histograms import AttributeData, HistogramPanel
+from monoscope.ui.loaders import (
+    MapPayload,
+    MapRequest,
+    TablePayload,
+    TableRequest,
+    load_lists,
+    load_map,
+    load_table,
+    load_text,
+)
+from monoscope.ui.views.histograms import HistogramPanel
 from monoscope.ui.views.inspector import Inspector
 from monoscope.ui.views.map_view import MapView
-from monoscope.ui.views.pointcloud import build_trees
 from monoscope.ui.views.prompts import PromptsPanel
 from monoscope.ui.window_actions import WindowActions
 from monoscope.ui.workers import TaskRunner
 
 log = logging.getLogger(__name__)
-HIST_ATTRIBUTES = ("sentiment.head", "sentiment.vader", "text.words", "text.ttr", "topic",
-                   "code.correct", "code.cyclomatic", "code.algorithms", "code.data_structures",
-                   "code.wall_ms", "code.peak_kb")
-
-
-@dataclass
-class MapPayload:
-    """What the map and the histograms show for one scope, loaded in a worker."""
-
-    key: str | None
-    points: queries.Points | None
-    labels: list[str]
-    attrs: list[AttributeData]
-    trees: list[object] | None = None
-
 
 class MainWindow(QMainWindow):
     """One study at a time; the window owns the study's writer connection."""
@@ -280,22 +272,12 @@ class MainWindow(QMainWindow):
                            "here, or use File ▸ Open the demo." if st else "")
             self.status.setText("No study open." if st is None else "Empty study.")
             return
-        wanted = self.attribute
-
-        def load(_: Any, state: TaskState) -> tuple[list[str], str | None, queries.PromptTable,
-                                                    list[queries.RunInfo]]:
-            names = queries.attribute_names(st, ds)
-            attr = wanted if wanted in names else queries.default_attribute(names)
-            state.check()
-            return names, attr, queries.prompt_table(st, ds, attr), queries.runs(st, ds)
-
-        job = self.runner.submit("table", load)
+        job = self.runner.submit("table", load_table, TableRequest(st, ds, self.attribute))
         job.finished.connect(self._table_loaded)
         job.failed.connect(lambda msg: self.show_error("Cannot load the prompts", msg))
 
-    def _table_loaded(self, result: tuple[list[str], str | None, queries.PromptTable,
-                                          list[queries.RunInfo]]) -> None:
-        names, attr, table, runs = result
+    def _table_loaded(self, result: TablePayload) -> None:
+        names, attr, table, runs = result.attributes, result.attribute, result.table, result.runs
         self.attribute, self.run_list = attr, runs
         self.prompts.set_attributes(names, attr)
         keep = self.current_key if self.current_key in table.key else None
@@ -323,24 +305,7 @@ class MainWindow(QMainWindow):
         self.current_key = key
         scope = None if self.whole.isChecked() or key is None else key
 
-        def load(_: Any, state: TaskState) -> MapPayload:
-            pts = queries.points(st, ds, scope)
-            labels = ["source", *(f"{r.label}" for r in queries.runs(st, ds))]
-            attrs: list[AttributeData] = []
-            if pts is not None and len(pts):
-                present = set(queries.attribute_names(st, ds))
-                topics = queries.topic_labels(st, ds)
-                for name in HIST_ATTRIBUTES:
-                    state.check()
-                    if name in present:
-                        vals, _ = queries.attribute_values(st, pts.text_id, name)
-                        attrs.append(AttributeData(name, vals, topics if name == "topic" else None))
-            trees = None
-            if pts is not None and len(pts):
-                trees = build_trees(pts.x, pts.y, pts.group, len(labels))
-            return MapPayload(scope, pts, labels, attrs, trees)
-
-        job = self.runner.submit("map", load)
+        job = self.runner.submit("map", load_map, MapRequest(st, ds, scope))
         job.finished.connect(self._map_loaded)
         job.failed.connect(lambda msg: self.show_error("Cannot load the map", msg))
         if key is not None and scope is not None:
@@ -373,10 +338,7 @@ class MainWindow(QMainWindow):
         if st is None:
             return
 
-        def load(_: Any, state: TaskState) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-            return queries.text_detail(st, text_id), queries.nearest_source(st, text_id)
-
-        job = self.runner.submit("inspector", load)
+        job = self.runner.submit("inspector", load_text, (st, text_id))
         job.finished.connect(lambda r: self.inspector.show_text(*r))
         job.failed.connect(lambda msg: self.show_error("Cannot show the text", msg))
         self.dock_inspector.raise_()
@@ -390,11 +352,7 @@ class MainWindow(QMainWindow):
         if st is None or ds is None:
             return
 
-        def load(_: Any, state: TaskState) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-            pid = st.scalar("SELECT id FROM prompts WHERE dataset_id = ? AND key = ?", [ds, key])
-            return queries.generic_and_atypical(st, int(pid)) if pid is not None else ([], [])
-
-        job = self.runner.submit("lists", load)
+        job = self.runner.submit("lists", load_lists, (st, ds, key))
         job.finished.connect(lambda r: self.inspector.set_lists(*r))
 
     def _snippet(self, text_id: int) -> str:
