@@ -173,14 +173,17 @@ def get_embedder(ctx: Context) -> Embedder:
 
 # -- store -----------------------------------------------------------------------------------
 def pending_hashes(study: Study, dataset_id: int, backend: str) -> list[tuple[str, str]]:
-    """(content_hash, body) of the dataset's texts without a vector from this backend."""
+    """(content_hash, body) of the dataset's texts without a vector from this backend.
+
+    Ordered by length so every batch pads to a similar length (less wasted compute).
+    """
     rows = study.con.cursor().execute(
         """SELECT t.content_hash, any_value(t.body)
            FROM texts t JOIN prompts p ON p.id = t.prompt_id
            WHERE p.dataset_id = ? AND NOT EXISTS (
                SELECT 1 FROM embeddings e WHERE e.content_hash = t.content_hash
                AND e.model = ? AND e.backend = ?)
-           GROUP BY t.content_hash ORDER BY min(t.id)""",
+           GROUP BY t.content_hash ORDER BY length(any_value(t.body)), min(t.id)""",
         [dataset_id, EMBEDDING_MODEL, backend],
     ).fetchall()
     return [(r[0], r[1]) for r in rows]
@@ -275,7 +278,7 @@ class EmbeddingExtractor(Extractor):
     name = "embedding"
     version = EMBEDDING_MODEL
     kinds = ("text", "code")
-    batch_size = 64
+    batch_size = 128
 
     def run(self, ctx: Context, dataset_id: int, dataset: str) -> Outcome:
         out = Outcome(self.name, dataset)
