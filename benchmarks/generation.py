@@ -123,7 +123,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     from monoscope.core import assets
-    from monoscope.core.generation.llama_engine import LlamaCppEngine
+    from monoscope.core.generation.llama_engine import LlamaCppEngine, quiet_openmp
+
+    quiet_openmp()  # same OpenMP wait policy for all three (inherited by llama-batched-bench)
     from monoscope.core.generation.templates import render_chat
 
     model = assets.locate("smollm2")
@@ -134,7 +136,8 @@ def main() -> None:
     binary = find_batched_bench()
     res: dict[str, list[float]] = {"engine": [], "naive": [], "llama.cpp": []}
     print(f"SmolLM2-135M Q4_1, {args.n} samples x {args.tokens} tokens, prompt {n_prompt} tokens, "
-          f"{args.threads} threads, load {os.getloadavg()[0]:.1f}")
+          f"{args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+          f"load {os.getloadavg()[0]:.1f}")
     for r in range(args.repeat):
         res["engine"].append(bench_engine(model, args.n, args.tokens, args.threads))
         res["naive"].append(bench_naive(model, args.n, args.tokens, args.threads))
