@@ -5,18 +5,20 @@
 #   bash packaging/build_bundle.sh --portable      # rebuild llama-cpp-python with GGML_NATIVE=OFF
 #                                                  # in a separate venv first (runs on any x86-64)
 #   bash packaging/build_bundle.sh --no-smoke      # skip the smoke test
+#   bash packaging/build_bundle.sh --clean         # drop PyInstaller's caches first (slower)
 # MONOSCOPE_VENV: the environment to build from (default: the dev venv, else .venv).
 # DIST / WORK: output and scratch folders (default: dist/ and build/ in the repository).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-with_assets=0; portable=0; smoke=1
+with_assets=0; portable=0; smoke=1; clean=""
 for a in "$@"; do
   case "$a" in
     --with-assets) with_assets=1 ;;
     --portable) portable=1 ;;
     --no-smoke) smoke=0 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --clean) clean=--clean ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "build_bundle: unknown option $a (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -51,7 +53,7 @@ fi
 
 say "building with $venv (PyInstaller $("$venv/bin/python" -c 'import PyInstaller; print(PyInstaller.__version__)'))"
 start=$(date +%s)
-"$venv/bin/python" -m PyInstaller --noconfirm --clean --log-level WARN \
+"$venv/bin/python" -m PyInstaller --noconfirm $clean --log-level WARN \
   --distpath "$dist" --workpath "$work" packaging/monoscope.spec
 secs=$(( $(date +%s) - start ))
 bundle=$dist/monoscope

@@ -233,3 +233,22 @@ def test_entry_runs_python_c_like_an_interpreter() -> None:
     proc = subprocess.run([sys.executable, str(entry), "--version"],
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0 and proc.stdout.startswith("monoscope ")
+
+
+def test_install_desktop_writes_entry_and_icons(tmp_path: Path) -> None:
+    exe = tmp_path / "bundle" / "monoscope"
+    exe.parent.mkdir()
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    data = tmp_path / "xdg"
+    proc = subprocess.run(["bash", str(ROOT / "packaging" / "install_desktop.sh"), str(exe)],
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                               "XDG_DATA_HOME": str(data)},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    entry = (data / "applications" / "monoscope.desktop").read_text()
+    assert f'Exec="{exe}"' in entry and f"TryExec={exe}" in entry
+    for size in ICON_SIZES:
+        icon = data / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "monoscope.png"
+        assert _png_size(icon) == (size, size)
+    assert (data / "icons" / "hicolor" / "scalable" / "apps" / "monoscope.svg").is_file()
