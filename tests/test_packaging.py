@@ -233,6 +233,13 @@ def test_entry_runs_python_c_like_an_interpreter() -> None:
     proc = subprocess.run([sys.executable, str(entry), "--version"],
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0 and proc.stdout.startswith("monoscope ")
+    shim = ROOT / "packaging" / "python_shim.py"
+    proc = subprocess.run([sys.executable, str(shim), "-I", "-c", "print(6 * 7)"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0 and proc.stdout == "42\n"
+    proc = subprocess.run([sys.executable, str(shim), "script.py"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2 and "usage" in proc.stderr
 
 
 def test_install_desktop_writes_entry_and_icons(tmp_path: Path) -> None:
