@@ -200,8 +200,12 @@ def test_frozen_fetch_uses_https_and_bundled_assets_win(
     (bundle / "assets").mkdir()
     (bundle / "assets" / "data.bin").write_bytes(payload)
     assert assets.asset_path("tiny") == bundle / "assets" / "data.bin"
+    assert assets.python_executable() == sys.executable  # no monoscope-python in this bundle
+    (bundle / "monoscope-python").write_bytes(b"")
+    assert assets.python_executable() == str(bundle / "monoscope-python")
     monkeypatch.delattr(sys, "frozen")
     assert assets.bundled_assets_dir() is None
+    assert assets.python_executable() == sys.executable
     assert assets.asset_path("tiny") == tmp_path / "data" / "assets" / "data.bin"
 
 

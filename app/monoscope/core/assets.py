@@ -204,6 +204,16 @@ def asset_path(name: str) -> Path:
     return data_dir() / "assets" / asset.filename
 
 
+def python_executable() -> str:
+    """Interpreter for child Python processes (code sandbox): ``sys.executable``, or in a frozen
+    bundle its small ``monoscope-python`` (runs ``-c CODE`` with the standard library only)."""
+    if getattr(sys, "frozen", False):
+        child = Path(sys.executable).resolve().parent / "monoscope-python"
+        if child.is_file():
+            return str(child)
+    return sys.executable
+
+
 def bundled_assets_dir() -> Path | None:
     """``<bundle>/assets`` of a frozen desktop bundle built with ``--with-assets``, else None."""
     if not getattr(sys, "frozen", False):
