@@ -31,6 +31,13 @@ def test_select_prompt_loads_map_and_histograms(window: Any) -> None:
     assert [c.text() for c in m._checks] == ["source (30)", "instruct T=0.8 (20)",
                                              "base T=1.2 (20)"]
     assert {"sentiment.vader", "text.words", "text.ttr", "topic"} <= set(window.hists.hists)
+    # the histogram's dispersion ratio is the prompt table's monoculture index
+    t = window.prompts.model.table
+    row = t.key.index("book-005")
+    stats = window.hists.hists["sentiment.vader"].stats.text()
+    assert "label entropy" in stats
+    for j in range(len(t.runs)):
+        assert f"×{t.index[row, j]:.2f}" in stats
     # Generic / atypical lists were filled for this prompt
     assert window.inspector.generic_list.count() == 8
     assert window.inspector.atypical_list.count() == 8
@@ -142,7 +149,8 @@ def test_prompt_table_filter_and_sort(window: Any) -> None:
     p = window.prompts
     assert p.proxy.rowCount() == 20
     # default sort: most narrowed (lowest index of the first run) first, NaN last
-    idx_col = [p.model.raw(p.proxy.mapToSource(p.proxy.index(r, 0)).row(), 4)
+    assert p.model.headers()[2].startswith("index")
+    idx_col = [p.model.raw(p.proxy.mapToSource(p.proxy.index(r, 0)).row(), 2)
                for r in range(20)]
     finite = [v for v in idx_col if not np.isnan(v)]
     assert finite == sorted(finite)

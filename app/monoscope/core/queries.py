@@ -288,14 +288,13 @@ def attribute_values(study: Study, text_ids: I64, name: str) -> tuple[F64, list[
     vals = column(tab, "value", np.float64)
     labels = tab.column("label").to_pylist()
     out = np.full(len(text_ids), np.nan)
-    out_labels: list[Any] = [None] * len(text_ids)
+    out_labels = np.full(len(text_ids), None, dtype=object)
     if len(ids):
         at = np.clip(np.searchsorted(ids, text_ids), 0, len(ids) - 1)
         hit = ids[at] == text_ids
         out[hit] = vals[at[hit]]
-        for i in np.flatnonzero(hit)[:200_000]:
-            out_labels[i] = labels[at[i]]
-    return out, out_labels
+        out_labels[hit] = np.asarray(labels, dtype=object)[at[hit]]
+    return out, out_labels.tolist()
 
 
 def topic_labels(study: Study, dataset_id: int) -> dict[int, str]:

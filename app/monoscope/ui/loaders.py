@@ -75,8 +75,9 @@ def load_map(req: MapRequest, state: TaskState) -> MapPayload:
         for name in HIST_ATTRIBUTES:
             state.check()
             if name in present:
-                vals, _ = queries.attribute_values(st, pts.text_id, name)
-                attrs.append(AttributeData(name, vals, topics if name == "topic" else None))
+                vals, text_labels = queries.attribute_values(st, pts.text_id, name)
+                attrs.append(AttributeData(name, vals, topics if name == "topic" else None,
+                                           text_labels if any(text_labels[:1000]) else None))
         trees = build_trees(pts.x, pts.y, pts.group, len(labels))
     return MapPayload(req.key, pts, labels, attrs, trees)
 

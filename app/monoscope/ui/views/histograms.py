@@ -18,8 +18,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from monoscope import metrics
-from monoscope.core.queries import CATEGORICAL
+from monoscope.core.queries import CATEGORICAL, attribute_kind, dispersion
+from monoscope.core.queries import ratio as ratio_of
 from monoscope.ui.views.pointcloud import RGB
 
 NICE_NAMES = {
@@ -42,6 +42,7 @@ class AttributeData:
     name: str
     values: npt.NDArray[np.float64]  # aligned with the map's points; NaN = missing
     categories: dict[int, str] | None = None  # topic id -> label, for bar charts
+    labels: list[Any] | None = None  # aligned labels (e.g. POSITIVE/NEGATIVE), if any
 
 
 class BrushViewBox(pg.ViewBox):  # type: ignore[misc]
@@ -127,8 +128,11 @@ class AttributeHistogram(QWidget):
         n_groups = len(labels)
         width = 0.8 / max(1, n_groups)
         src_disp = math.nan
+        labs = self.data.labels or [None] * len(v)
+        self.kind = attribute_kind(self.data.name, labs)
         for g in range(n_groups):
-            vals = v[(self.group == g) & np.isfinite(v)]
+            sel = (self.group == g) & np.isfinite(v)
+            vals = v[sel]
             counts, _ = np.histogram(vals, bins=self.edges)
             share = counts / max(1, counts.sum())
             color = colors[g]
@@ -144,14 +148,17 @@ class AttributeHistogram(QWidget):
             else:
                 self.plot.addItem(pg.PlotDataItem(self.edges, share, stepMode="center",
                                                   pen=pg.mkPen(*color, width=2)))
-            disp = self._dispersion(vals)
+            # the same dispersion as the prompt table's index (the measure stage's rule)
+            disp = dispersion(self.data.name, self.kind, vals,
+                              [labs[i] for i in np.flatnonzero(sel)])
             if g == 0:
                 src_disp = disp
-            ratio = "" if g == 0 else f" · ×{disp / src_disp:.2f}" if src_disp else ""
-            name = "entropy" if self.categorical else "std"
+            ratio = "" if g == 0 else f" · ×{ratio_of(disp, src_disp):.2f}"
+            name = {"categorical": "entropy" if self.categorical else "label entropy",
+                    "set": "1−Jaccard"}.get(self.kind, "std")
             mean = np.mean(vals) if len(vals) else math.nan
             lines.append(
-                f"<span style='color: rgb{tuple(color)}'>■</span> {labels[g]}: "
+                f"<span style='color: rgb{tuple(color)}'>■</span> {_short(labels[g])}: "
                 f"<b>{name} {disp:.3g}</b>{ratio} <span style='color:#777'>· mean "
                 f"{mean:.3g} · n {len(vals)}</span>")
         self.stats.setText("<br>".join(lines))
@@ -161,11 +168,6 @@ class AttributeHistogram(QWidget):
             self.plot.getPlotItem().getAxis("bottom").setTicks([ticks])
         self.plot.getPlotItem().setXRange(float(self.edges[0]), float(self.edges[-1]),
                                           padding=0.02)
-
-    def _dispersion(self, vals: npt.NDArray[np.float64]) -> float:
-        if self.categorical:
-            return metrics.entropy(vals.astype(np.int64).tolist()) if len(vals) else math.nan
-        return metrics.std(vals)
 
     def set_brush(self, lo: float | None, hi: float | None = None) -> None:
         """Brush [lo, hi] (None clears); emits `brushed`."""
@@ -200,6 +202,10 @@ class AttributeHistogram(QWidget):
         vals = self.data.values[mask & np.isfinite(self.data.values)]
         counts, _ = np.histogram(vals, bins=self.edges)
         self.sel_curve.setData(self.edges, counts / max(1, counts.sum()), stepMode="center")
+
+
+def _short(label: str, n: int = 22) -> str:
+    return label if len(label) <= n else label[: n - 1] + "…"
 
 
 class HistogramPanel(QWidget):

@@ -183,14 +183,15 @@ class MapView(QWidget):
         self._checks = []
         counts = np.bincount(group.astype(np.int64), minlength=len(labels))
         for g, (label, color) in enumerate(zip(labels, colors, strict=True)):
-            cb = QCheckBox(f"{label} ({int(counts[g]):,})")
+            short = label if len(label) <= 24 else label[:23] + "…"
+            cb = QCheckBox(f"{short} ({int(counts[g]):,})")
             cb.setChecked(True)
             r, gr, b = color
             cb.setStyleSheet(
                 f"QCheckBox::indicator:checked {{ background: rgb({r},{gr},{b}); "
                 "border: 1px solid #444; } QCheckBox::indicator:unchecked { border: 1px solid "
                 "#888; background: transparent; }")
-            cb.setToolTip("Show or hide this set on the map")
+            cb.setToolTip(f"{label}: {int(counts[g]):,} texts. Click to show or hide this set.")
             cb.toggled.connect(lambda on, gg=g: self.cloud.set_visible(gg, on))
             self.legend_box.addWidget(cb)
             self._checks.append(cb)

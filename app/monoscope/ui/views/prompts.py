@@ -59,11 +59,20 @@ class PromptTableModel(QAbstractTableModel):
         t = self.table
         if t is None:
             return []
-        h = ["Key", "Title", "Source"]
-        for r in t.runs:
-            short = r.label if len(r.label) <= 12 else r.label[:11] + "…"
-            h += [f"n\n{short}", f"index\n{short}"]
-        return h
+        short = [r.label if len(r.label) <= 12 else r.label[:11] + "…" for r in t.runs]
+        return ["Key", "Title", *(f"index\n{s}" for s in short), "Source",
+                *(f"n\n{s}" for s in short)]
+
+    def _kind(self, col: int) -> tuple[str, int]:
+        """('key'|'title'|'index'|'source'|'n', run position) of a column."""
+        n = 0 if self.table is None else len(self.table.runs)
+        if col < 2:
+            return ("key", 0) if col == 0 else ("title", 0)
+        if col < 2 + n:
+            return "index", col - 2
+        if col == 2 + n:
+            return "source", 0
+        return "n", col - 3 - n
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -71,24 +80,25 @@ class PromptTableModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             return self.headers()[section]
-        if role == Qt.ItemDataRole.ToolTipRole and section >= 3 and (section - 3) % 2 == 0:
-            return f"Generated texts of run {self.table.runs[(section - 3) // 2].label}"
-        if role == Qt.ItemDataRole.ToolTipRole and section >= 3 and (section - 3) % 2 == 1:
-            return (f"{self.table.runs[(section - 3) // 2].label}: "f"Monoculture index of {self.table.attribute}: dispersion of the run's texts "
+        kind, run = self._kind(section)
+        if role == Qt.ItemDataRole.ToolTipRole and kind == "n":
+            return f"Generated texts of run {self.table.runs[run].label}"
+        if role == Qt.ItemDataRole.ToolTipRole and kind == "index":
+            return (f"{self.table.runs[run].label}: "f"Monoculture index of {self.table.attribute}: dispersion of the run's texts "
                     "divided by the source's for this prompt. Below 1 = narrower than people.")
         return None
 
     def raw(self, row: int, col: int) -> Any:
         t = self.table
         assert t is not None
-        if col == 0:
+        kind, run = self._kind(col)
+        if kind == "key":
             return t.key[row]
-        if col == 1:
+        if kind == "title":
             return t.title[row]
-        if col == 2:
+        if kind == "source":
             return int(t.n_source[row])
-        run, kind = divmod(col - 3, 2)
-        return int(t.n_generated[row, run]) if kind == 0 else float(t.index[row, run])
+        return float(t.index[row, run]) if kind == "index" else int(t.n_generated[row, run])
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or self.table is None:
@@ -102,7 +112,9 @@ class PromptTableModel(QAbstractTableModel):
             if isinstance(v, float) and math.isnan(v):
                 return math.inf
             return v
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 2:
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0:
+            return self.table.title[index.row()]
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 2:  # numbers
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -232,13 +244,14 @@ class PromptsPanel(QWidget):
     def set_table(self, table: PromptTable | None, keep_key: str | None = None) -> None:
         self.model.set_table(table)
         if table is not None and table.runs:
-            self.view.sortByColumn(4, Qt.SortOrder.AscendingOrder)  # most narrowed first
+            self.view.sortByColumn(2, Qt.SortOrder.AscendingOrder)  # most narrowed first
         elif table is not None:
             self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.view.resizeColumnsToContents()
-        self.view.setColumnWidth(1, min(self.view.columnWidth(1), 120))
+        self.view.setColumnWidth(0, min(self.view.columnWidth(0), 130))
+        self.view.setColumnHidden(1, True)  # the title is the key's tooltip; keeps numbers visible
         for c in range(2, self.model.columnCount()):
-            self.view.setColumnWidth(c, 64)
+            self.view.setColumnWidth(c, 58)
         n = 0 if table is None else len(table)
         self.status.setText(
             f"{n} prompts" + (" · index = run dispersion / source dispersion (<1 narrower)"
