@@ -7,7 +7,7 @@ sample has 128 tokens), all three measured in this run:
       numpy sampling with per-sample seeds);
   (b) a naive loop of 16 `Llama.create_completion` calls (llama-cpp-python's high-level API);
   (c) llama.cpp's own `llama-batched-bench -pps -npl 16` (no sampling at all), when a binary is
-      found via $LLAMA_BATCHED_BENCH, PATH or /tmp/llama-bb/build/bin.
+      found via $LLAMA_BATCHED_BENCH, PATH or /tmp/llama-bb/bin.
 
 tokens/s = generated tokens / wall time including the prompt. Usage:
     python benchmarks/generation.py [--threads 2] [--n 16] [--tokens 128] [--repeat 1]
@@ -26,14 +26,19 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-BUILD_HINT = """llama-batched-bench not found. Build it from the llama.cpp sources vendored in the
-llama-cpp-python sdist (about 5-10 min on 2 cores):
+BUILD_HINT = """llama-batched-bench not found. Build it in seconds from the llama.cpp sources vendored in
+the llama-cpp-python sdist, linked against the shared libraries that the installed wheel ships
+(so it runs the very same llama.cpp build as the engine):
     pip download --no-binary :all: --no-deps llama-cpp-python==0.3.36 -d /tmp/lcp
     tar xzf /tmp/lcp/llama_cpp_python-0.3.36.tar.gz -C /tmp/lcp
-    cmake -S /tmp/lcp/llama_cpp_python-0.3.36/vendor/llama.cpp -B /tmp/llama-bb/build \\
-          -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF
-    cmake --build /tmp/llama-bb/build --target llama-batched-bench -j2
-then set LLAMA_BATCHED_BENCH=/tmp/llama-bb/build/bin/llama-batched-bench"""
+    S=/tmp/lcp/llama_cpp_python-0.3.36/vendor/llama.cpp
+    L=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/lib
+    mkdir -p /tmp/llama-bb/bin && g++ -O2 -std=c++17 -I$S/include -I$S/ggml/include \
+        -I$S/common -I$S/vendor $S/tools/batched-bench/batched-bench.cpp \
+        $S/tools/batched-bench/main.cpp -o /tmp/llama-bb/bin/llama-batched-bench -L$L \
+        -lllama-common -lllama -lggml -lggml-base -Wl,--disable-new-dtags,-rpath,$L -pthread
+(or a full cmake build of the target llama-batched-bench, ~1 h on 2 busy cores), then
+LLAMA_BATCHED_BENCH=/tmp/llama-bb/bin/llama-batched-bench or put it on PATH."""
 
 PROMPT_USER = "Write a personalized review of the movie titled Spider-Man: "
 
@@ -101,8 +106,11 @@ def find_batched_bench() -> str | None:
     found = shutil.which("llama-batched-bench")
     if found:
         return found
-    local = Path("/tmp/llama-bb/build/bin/llama-batched-bench")
-    return str(local) if local.is_file() else None
+    for local in (Path("/tmp/llama-bb/bin/llama-batched-bench"),
+                  Path("/tmp/llama-bb/build/bin/llama-batched-bench")):
+        if local.is_file():
+            return str(local)
+    return None
 
 
 def bench_llama_cpp(binary: str, model: Path, n: int, tokens: int, threads: int, n_prompt: int) -> float:
