@@ -253,35 +253,39 @@ class PointCloud:
         return counts[:, 1 : h + 1, :]
 
     def _composite(self, counts: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-        """Log-scaled translucent layer per group, composited 'over' in draw order.
+        """Colour = the groups' colours mixed by their density, opacity = log of the total count.
 
-        Only pixels hit by some point are composited (the rest stay transparent).
+        Mixing (not painting one set over another) means no set hides another whatever the
+        draw order: where runs and people overlap the pixel shows both hues. A highlight is
+        painted over the result in one strong colour, with everything else faded.
         """
         n_groups = len(self.colors)
         _, h, w = counts.shape
         flat = counts.reshape(counts.shape[0], -1)
-        hit = np.flatnonzero(flat[:n_groups].any(axis=0) | flat[n_groups + 1].astype(bool))
-        rgb = np.zeros((len(hit), 3), dtype=np.float32)
-        alpha = np.zeros(len(hit), dtype=np.float32)
-        dim = 0.35 if self._shigh is not None else 1.0
-        layers = [(g, self.colors[g], self.max_alpha * dim) for g in self.order if g < n_groups]
-        if self._shigh is not None:
-            layers.append((n_groups + 1, self.highlight_color, 1.0))
-        for g, color, amax in layers:
-            c = flat[g, hit]
-            cmax = int(c.max()) if len(c) else 0
-            if cmax == 0:
-                continue
-            lut = np.zeros(cmax + 1, dtype=np.float32)
-            lut[1:] = amax * (0.45 + 0.55 * np.log1p(np.arange(1, cmax + 1)) / np.log1p(cmax))
-            a = lut[c]
-            inv = 1.0 - a
-            rgb *= inv[:, None]
-            rgb += a[:, None] * np.asarray(color, dtype=np.float32)
-            alpha *= inv
-            alpha += a
+        total = flat[:n_groups].sum(axis=0)
+        hit = np.flatnonzero(total)
         out = np.zeros((h * w, 4), dtype=np.uint8)
-        out[hit, :3] = np.clip(rgb / np.maximum(alpha, 1e-6)[:, None], 0, 255)
+        if not len(hit):
+            return out.reshape(h, w, 4)
+        c = flat[:n_groups, hit].astype(np.float32)
+        # each set's local density relative to its own size: where a run concentrates its
+        # hue wins even if the human set is larger overall
+        sizes = np.maximum(c.sum(axis=1, keepdims=True), 1.0)
+        wts = c / sizes
+        cols = np.asarray(self.colors, dtype=np.float32)  # (groups, 3)
+        rgb = (wts.T @ cols) / wts.sum(axis=0)[:, None]
+        tot = total[hit].astype(np.float32)
+        amax = self.max_alpha * (0.35 if self._shigh is not None else 1.0)
+        alpha = amax * (0.45 + 0.55 * np.log1p(tot) / np.log1p(float(tot.max())))
+        if self._shigh is not None:
+            hc = flat[n_groups + 1, hit]
+            on = hc > 0
+            ha = np.zeros(len(hit), dtype=np.float32)
+            ha[on] = 0.75 + 0.25 * np.log1p(hc[on]) / np.log1p(float(hc.max()))
+            rgb = rgb * (1 - ha[:, None]) + ha[:, None] * np.asarray(self.highlight_color,
+                                                                      dtype=np.float32)
+            alpha = alpha * (1 - ha) + ha
+        out[hit, :3] = np.clip(rgb, 0, 255)
         out[hit, 3] = np.clip(alpha * 255, 0, 255)
         return out.reshape(h, w, 4)
 
