@@ -234,7 +234,7 @@ class LlamaCppEngine:
                 lc.llama_free(self._ctx)
             cp = lc.llama_context_default_params()
             cp.n_ctx = cells
-            cp.n_batch = cp.n_ubatch = max(64, min(n_batch, 512))
+            cp.n_batch = cp.n_ubatch = max(64, self.n_parallel, min(n_batch, 512))
             cp.n_seq_max = n_seq
             cp.n_threads = cp.n_threads_batch = self.n_threads
             cp.flash_attn_type = _FLASH[self.flash_attn]
