@@ -44,6 +44,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--engine", choices=["llama.cpp", "http"], default="llama.cpp")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible server for --engine http")
     p.add_argument("--remote-model", default=None, help="model name to send to the server")
+    p.add_argument("--http-concurrency", type=int, default=4, help="requests in flight (http)")
     p.add_argument("--n-parallel", type=int, default=16, help="sequences decoded per step")
     p.add_argument("--n-ctx", type=int, default=None, help="per-sequence context (default: model's)")
     p.add_argument("--n-gpu-layers", type=int, default=0)
@@ -79,6 +80,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 stop=args.stop, decay=Decay.parse(args.decay) if args.decay else None,
                 prompts=args.prompts, prompt_keys=args.prompt_key, seed=args.seed,
                 engine=args.engine, base_url=args.base_url, remote_model=args.remote_model,
+                http_concurrency=args.http_concurrency,
                 n_parallel=args.n_parallel, n_ctx=args.n_ctx, n_gpu_layers=args.n_gpu_layers,
                 label=args.label, new=args.new,
             )

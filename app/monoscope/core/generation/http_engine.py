@@ -1,7 +1,7 @@
 """OpenAI-compatible HTTP engine (llama.cpp's server, llama-cpp-python's server, vLLM, ...).
 
 Sends the already rendered prompt to the legacy ``/completions`` endpoint, one request per
-sample with the sample's seed, and asks for token log-probabilities so the run records
+sample with the sample's seed (a few in flight at once), and asks for token log-probabilities so the run records
 perplexity when the server provides them. Same `SampleResult`s as the in-process engine.
 Standard library only (urllib).
 """
@@ -32,7 +32,7 @@ class OpenAIEngine:
 
     def __init__(
         self, base_url: str, model: str | None = None, api_key: str | None = None,
-        timeout_s: float = 600.0, logprobs: bool = True,
+        timeout_s: float = 600.0, logprobs: bool = True, concurrency: int = 4,
     ) -> None:
         url = base_url.rstrip("/")
         self.base_url = url if url.endswith("/v1") else url + "/v1"
@@ -40,6 +40,7 @@ class OpenAIEngine:
         self.api_key = api_key
         self.timeout_s = timeout_s
         self.logprobs = logprobs
+        self.concurrency = max(1, int(concurrency))
         self._server: str | None = None
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -101,31 +102,48 @@ class OpenAIEngine:
         check: Callable[[], None] = lambda: None,
         on_step: StepCallback | None = None,
     ) -> None:
-        """One request per sample, in order; `check()` runs between requests."""
-        for job in jobs:
-            check()
-            t0 = time.perf_counter()
+        """One request per sample, `concurrency` in flight; results and `check()` run in the
+        calling thread, so the runner commits from its own thread."""
+        from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+        pending: set[Future[SampleResult]] = set()
+        queue = list(jobs)
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             try:
-                data = self._post("/completions", self._body(job, params, self.logprobs))
-            except HTTPEngineError:
-                if not self.logprobs:
-                    raise
-                self.logprobs = False  # some servers refuse logprobs: go on without perplexity
-                data = self._post("/completions", self._body(job, params, False))
-            choice = data["choices"][0]
-            usage = data.get("usage") or {}
-            lps = [x for x in ((choice.get("logprobs") or {}).get("token_logprobs") or []) if x is not None]
-            mean = sum(lps) / len(lps) if lps else None
-            n_tokens = int(usage.get("completion_tokens") or len(lps))
-            reason = choice.get("finish_reason") or "stop"
-            if reason == "stop" and n_tokens < params.max_tokens and not params.stop:
-                reason = "eos"
-            if on_step is not None:
-                on_step(n_tokens)
-            on_result(
-                SampleResult(
-                    job, str(choice.get("text", "")), int(usage.get("prompt_tokens") or 0),
-                    n_tokens, reason, mean, math.exp(-mean) if mean is not None else None,
-                    (time.perf_counter() - t0) * 1000.0,
-                )
-            )
+                while queue or pending:
+                    check()
+                    while queue and len(pending) < self.concurrency:
+                        pending.add(pool.submit(self._one, queue.pop(0), params))
+                    done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        res = fut.result()
+                        if on_step is not None:
+                            on_step(res.n_tokens)
+                        on_result(res)
+            except BaseException:
+                for fut in pending:
+                    fut.cancel()
+                raise
+
+    def _one(self, job: Job, params: SamplingParams) -> SampleResult:
+        t0 = time.perf_counter()
+        try:
+            data = self._post("/completions", self._body(job, params, self.logprobs))
+        except HTTPEngineError:
+            if not self.logprobs:
+                raise
+            self.logprobs = False  # some servers refuse logprobs: go on without perplexity
+            data = self._post("/completions", self._body(job, params, False))
+        choice = data["choices"][0]
+        usage = data.get("usage") or {}
+        lps = [x for x in ((choice.get("logprobs") or {}).get("token_logprobs") or []) if x is not None]
+        mean = sum(lps) / len(lps) if lps else None
+        n_tokens = int(usage.get("completion_tokens") or len(lps))
+        reason = choice.get("finish_reason") or "stop"
+        if reason == "stop" and n_tokens < params.max_tokens and not params.stop:
+            reason = "eos"
+        return SampleResult(
+            job, str(choice.get("text", "")), int(usage.get("prompt_tokens") or 0), n_tokens,
+            reason, mean, math.exp(-mean) if mean is not None else None,
+            (time.perf_counter() - t0) * 1000.0,
+        )

@@ -59,6 +59,7 @@ class RunRequest:
     engine: str = "llama.cpp"
     base_url: str | None = None
     remote_model: str | None = None
+    http_concurrency: int = 4
     n_parallel: int = 16
     n_ctx: int | None = None
     n_gpu_layers: int = 0
@@ -107,6 +108,7 @@ def plan_runs(study: Study, req: RunRequest) -> list[int]:
     engine_meta = {
         "n_parallel": req.n_parallel, "n_ctx": req.n_ctx, "n_gpu_layers": req.n_gpu_layers,
         "base_url": req.base_url, "remote_model": req.remote_model,
+        "http_concurrency": req.http_concurrency,
         "chat": chat, "system": tpl.system, "base": tpl.base, "user": tpl.user,
         **req.extra,
     }
@@ -188,7 +190,7 @@ def _make_engine(run: dict[str, Any], model: dict[str, Any] | None) -> Engine:
         from monoscope.core.generation.http_engine import OpenAIEngine
 
         name = meta.get("remote_model") or (model["name"] if model else None)
-        return OpenAIEngine(meta["base_url"], model=name)
+        return OpenAIEngine(meta["base_url"], model=name, concurrency=meta.get("http_concurrency") or 4)
     from monoscope.core.generation.llama_engine import LlamaCppEngine
 
     assert model is not None
