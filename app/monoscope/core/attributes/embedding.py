@@ -241,7 +241,7 @@ def text_vectors(
            f"t.content_hash WHERE {' AND '.join(where)} ORDER BY t.id")
     cur = study.cursor()
     try:
-        table: Any = cur.execute(sql, params).to_arrow_table()
+        table: Any = cur.sql(sql, params=params).to_arrow_table()
     finally:
         cur.close()
     ids = np.asarray(table.column("id").to_numpy(), dtype=np.int64)
@@ -258,10 +258,10 @@ def ensure_vectors(ctx: Context, items: Sequence[tuple[str, str]]) -> Matrix:
     hashes = list(dict.fromkeys(h for h, _ in items))
     cur = ctx.study.cursor()
     try:
-        table: Any = cur.execute(
+        table: Any = cur.sql(
             "SELECT content_hash, vector FROM embeddings WHERE model = ? AND backend = ? "
             "AND content_hash IN (SELECT unnest(?::VARCHAR[]))",
-            [EMBEDDING_MODEL, backend, hashes],
+            params=[EMBEDDING_MODEL, backend, hashes],
         ).to_arrow_table()
     finally:
         cur.close()
