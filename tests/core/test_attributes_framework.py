@@ -164,3 +164,19 @@ def test_vader_labels_obvious_sentences(study: Study) -> None:
     rows = attribute_rows(study, "sentiment.vader")
     assert rows[ids[0]][1] == "POSITIVE" and rows[ids[0]][0] > 0.9  # type: ignore[operator]
     assert rows[ids[1]][1] == "NEGATIVE" and rows[ids[1]][0] < 0.1  # type: ignore[operator]
+
+
+def test_registry_imports_no_heavy_library() -> None:
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "import monoscope.core.attributes as a\n"
+        "a.extractors()\n"
+        "import monoscope.cli.analysis_cmds\n"
+        "heavy = ('torch', 'sentence_transformers', 'onnxruntime', 'transformers', 'sklearn')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -118,6 +118,13 @@ def test_topics_fit_on_source_and_assign_generated(study: Study) -> None:
     assert cat_topic != market_topic
     assert rows[gen[0]][0] == cat_topic and rows[gen[1]][0] == market_topic
     assert sum(t["size"] for t in topics) == 14
+    # a later text is placed with the stored fit (centroids rebuilt from the source vectors)
+    late = add_texts(study, add_prompt(study, 1, "late"), ["A kitten asleep in a basket."],
+                     origin="generated")
+    res = annotate(study, AnnotateRequest(attributes=["topic"]))
+    assert [(o.name, o.computed) for o in res.outcomes] == [("embedding", 1), ("topic", 1)]
+    assert attribute_rows(study, "topic")[late[0]][0] == cat_topic
+    assert study.query("SELECT topic, label, size FROM topics ORDER BY topic") == topics
 
 
 def test_ctfidf_labels_pick_distinctive_words() -> None:
