@@ -40,8 +40,10 @@ def test_dense_view_rasterises_and_counts_every_point(cloud_view: Any) -> None:
         assert counts[g].sum() == inside
     img = c.image.image
     assert img.shape == (h, w, 4) and img[..., 3].max() > 200
-    # source-coloured pixels exist under the runs: the grey layer is never fully covered
+    # source-coloured (grey) pixels stay visible next to the runs' hues (BGRA byte order)
     grey = (np.abs(img[..., 0].astype(int) - img[..., 2].astype(int)) < 12) & (img[..., 3] > 0)
+    orange = (img[..., 2].astype(int) > img[..., 0].astype(int) + 60) & (img[..., 3] > 0)
+    assert orange.sum() > 50
     assert grey.sum() > 50
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QImage, QPainter
 
 F32 = npt.NDArray[np.float32]
 RGB = tuple[int, int, int]
@@ -33,6 +33,44 @@ def build_trees(x: F32, y: F32, group: npt.NDArray[np.int8], n_groups: int) -> l
     return trees
 
 
+class RasterItem(pg.GraphicsObject):  # type: ignore[misc]
+    """An RGBA raster stretched over a data rectangle, kept as a premultiplied ARGB32 QImage
+    (the format the raster paint engine draws without converting)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rect = QRectF()
+        self._qimage: QImage | None = None
+        self._buf: npt.NDArray[np.uint8] | None = None
+
+    def set_image(self, bgra_premultiplied: npt.NDArray[np.uint8], rect: QRectF) -> None:
+        h, w, _ = bgra_premultiplied.shape
+        self._buf = np.ascontiguousarray(bgra_premultiplied)
+        self._qimage = QImage(self._buf.data, w, h, 4 * w,
+                              QImage.Format.Format_ARGB32_Premultiplied)
+        self.prepareGeometryChange()
+        self._rect = QRectF(rect)
+        self.update()
+
+    def clear(self) -> None:
+        self._qimage = None
+        self._buf = None
+        self.update()
+
+    @property
+    def image(self) -> npt.NDArray[np.uint8] | None:
+        return self._buf
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(self._rect)
+
+    def paint(self, painter: QPainter, *args: object) -> None:
+        if self._qimage is not None:
+            # nearest-neighbour: crisp bins, and much cheaper than a smooth rescale
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            painter.drawImage(self._rect, self._qimage)
+
+
 class PointCloud:
     """Draws groups of points (group 0 = source, 1.. = runs) into a pyqtgraph ViewBox."""
 
@@ -40,7 +78,7 @@ class PointCloud:
         self.view = view
         self.bin_px = bin_px
         self.point_limit = point_limit
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image = RasterItem()
         self.image.setZValue(-10)
         view.addItem(self.image)
         self.scatters: list[pg.ScatterPlotItem] = []
@@ -219,8 +257,7 @@ class PointCloud:
             s.clear()
         self.hi_scatter.clear()
         counts = self._bin(lo, hi, x0, y0, w / (x1 - x0), h / (y1 - y0), w, h)
-        self.image.setImage(self._composite(counts), autoLevels=False)
-        self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.image.set_image(self._composite(counts), QRectF(x0, y0, x1 - x0, y1 - y0))
         self.image.show()
 
     def _bin(self, lo: int, hi: int, x0: float, y0: float, sx: float, sy: float, w: int,
@@ -270,23 +307,26 @@ class PointCloud:
         c = flat[:n_groups, hit].astype(np.float32)
         # each set's local density relative to its own size: where a run concentrates its
         # hue wins even if the human set is larger overall
-        sizes = np.maximum(c.sum(axis=1, keepdims=True), 1.0)
-        wts = c / sizes
+        c /= np.maximum(c.sum(axis=1, keepdims=True), 1.0)
         cols = np.asarray(self.colors, dtype=np.float32)  # (groups, 3)
-        rgb = (wts.T @ cols) / wts.sum(axis=0)[:, None]
-        tot = total[hit].astype(np.float32)
+        mix = c.T @ cols  # (pixels, 3), still to be divided by the weight sum
+        wsum = c.sum(axis=0)
+        tot = np.log1p(total[hit].astype(np.float32))
         amax = self.max_alpha * (0.35 if self._shigh is not None else 1.0)
-        alpha = amax * (0.45 + 0.55 * np.log1p(tot) / np.log1p(float(tot.max())))
+        alpha = amax * (0.45 + 0.55 * tot / float(tot.max()))
+        rgb_pm = mix * (alpha / wsum)[:, None]  # premultiplied colour
         if self._shigh is not None:
             hc = flat[n_groups + 1, hit]
             on = hc > 0
             ha = np.zeros(len(hit), dtype=np.float32)
             ha[on] = 0.75 + 0.25 * np.log1p(hc[on]) / np.log1p(float(hc.max()))
-            rgb = rgb * (1 - ha[:, None]) + ha[:, None] * np.asarray(self.highlight_color,
-                                                                      dtype=np.float32)
+            hcol = np.asarray(self.highlight_color, dtype=np.float32)
+            rgb_pm = rgb_pm * (1 - ha[:, None]) + ha[:, None] * hcol
             alpha = alpha * (1 - ha) + ha
-        out[hit, :3] = np.clip(rgb, 0, 255)
-        out[hit, 3] = np.clip(alpha * 255, 0, 255)
+        # BGRA byte order of premultiplied ARGB32 on little-endian machines; values are
+        # convex combinations, so already within 0..255
+        out[hit, 2::-1] = rgb_pm
+        out[hit, 3] = alpha * 255
         return out.reshape(h, w, 4)
 
     def _draw_points(self, x0: float, x1: float, y0: float, y1: float) -> None:
