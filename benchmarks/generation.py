@@ -41,18 +41,27 @@ the llama-cpp-python sdist, linked against the shared libraries that the install
 LLAMA_BATCHED_BENCH=/tmp/llama-bb/bin/llama-batched-bench or put it on PATH."""
 
 PROMPT_USER = "Write a personalized review of the movie titled Spider-Man: "
+PROMPT_BASE = "Below is a personalized review of the movie titled Spider-Man: "
+
+
+def prompt_for(model: Path, bos: str = "", eos: str = "") -> str:
+    """Chat models get their GGUF chat template, base models the completion prompt."""
+    from monoscope.core.generation.gguf import read_gguf
+    from monoscope.core.generation.templates import render_chat
+
+    tpl = read_gguf(model).chat_template
+    if not tpl:
+        return PROMPT_BASE
+    return render_chat(tpl, [{"role": "user", "content": PROMPT_USER}], bos, eos)
 
 
 def bench_engine(model: Path, n: int, tokens: int, threads: int) -> float:
     from monoscope.core.generation.engine import Job
     from monoscope.core.generation.llama_engine import LlamaCppEngine
     from monoscope.core.generation.sampling import SamplingParams
-    from monoscope.core.generation.templates import render_chat
 
     with LlamaCppEngine(model, n_parallel=n, n_threads=threads) as eng:
-        assert eng.info.chat_template
-        text = render_chat(eng.info.chat_template, [{"role": "user", "content": PROMPT_USER}],
-                           eng.bos_text, eng.eos_text)
+        text = prompt_for(model, eng.bos_text, eng.eos_text)
         params = SamplingParams(temperature=0.8, top_k=50, max_tokens=tokens, ignore_eos=True)
         eng.generate([Job(0, 0, 0, text)], SamplingParams(max_tokens=4), lambda r: None)  # warm-up
         got: list[int] = []
@@ -79,13 +88,7 @@ def bench_naive(model: Path, n: int, tokens: int, threads: int) -> float:
         scores[eog] = -np.inf
         return scores
 
-    messages = [{"role": "user", "content": PROMPT_USER}]
-    from monoscope.core.generation.gguf import read_gguf
-    from monoscope.core.generation.templates import render_chat
-
-    tpl = read_gguf(model).chat_template
-    assert tpl
-    prompt = render_chat(tpl, messages, "", "")
+    prompt = prompt_for(model)
     llm.create_completion(prompt, max_tokens=4)  # warm-up
     total = 0
     t0 = time.perf_counter()
@@ -129,21 +132,19 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--model", default="smollm2", help="bundled model (smollm2, gemma3-base)")
     args = ap.parse_args()
     from monoscope.core import assets
     from monoscope.core.generation.llama_engine import LlamaCppEngine, quiet_openmp
 
     quiet_openmp()  # same OpenMP wait policy for all three (inherited by llama-batched-bench)
-    from monoscope.core.generation.templates import render_chat
-
-    model = assets.locate("smollm2")
+    model = assets.locate(args.model)
     with LlamaCppEngine(model, n_parallel=1, n_threads=args.threads) as eng:
-        assert eng.info.chat_template
-        n_prompt = eng.count_tokens(render_chat(eng.info.chat_template,
-                                                [{"role": "user", "content": PROMPT_USER}], "", ""))
+        n_prompt = eng.count_tokens(prompt_for(model, eng.bos_text, eng.eos_text))
+        title = f"{eng.info.name} {eng.info.quantization}"
     binary = find_batched_bench()
     res: dict[str, list[float]] = {"engine": [], "naive": [], "llama.cpp": []}
-    print(f"SmolLM2-135M Q4_1, {args.n} samples x {args.tokens} tokens, prompt {n_prompt} tokens, "
+    print(f"{title}, {args.n} samples x {args.tokens} tokens, prompt {n_prompt} tokens, "
           f"{args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
           f"load {os.getloadavg()[0]:.1f}")
     for r in range(args.repeat):
