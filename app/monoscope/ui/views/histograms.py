@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from monoscope.core.queries import CATEGORICAL, attribute_kind, dispersion
 from monoscope.core.queries import ratio as ratio_of
+from monoscope.ui import theme
 from monoscope.ui.views.pointcloud import RGB
 
 NICE_NAMES = {
@@ -90,13 +91,13 @@ class AttributeHistogram(QWidget):
         pi.setLabel("left", "share")
         pi.getAxis("left").enableAutoSIPrefix(False)
         pi.getAxis("left").setWidth(34)
-        self.region = pg.LinearRegionItem(brush=pg.mkBrush(40, 40, 40, 40), movable=True)
+        fg = theme.foreground()
+        self.region = pg.LinearRegionItem(brush=pg.mkBrush(*fg, 40), movable=True)
         self.region.setZValue(-5)
         self.region.hide()
         self.region.sigRegionChanged.connect(self._region_moved)
         self.plot.addItem(self.region, ignoreBounds=True)
-        self.sel_curve = pg.PlotDataItem(pen=pg.mkPen((20, 20, 20), width=2,
-                                                      style=Qt.PenStyle.DashLine))
+        self.sel_curve = pg.PlotDataItem(pen=pg.mkPen(fg, width=2, style=Qt.PenStyle.DashLine))
         self.sel_curve.setZValue(10)
         self.plot.addItem(self.sel_curve)
         self.stats = QLabel()

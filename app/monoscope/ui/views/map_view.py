@@ -40,7 +40,9 @@ class SelectViewBox(pg.ViewBox):  # type: ignore[misc]
         self._on_polygon = on_polygon
         self._path: list[QPointF] = []
         self._outline = QGraphicsPathItem()
-        self._outline.setPen(pg.mkPen((40, 40, 40), width=1, style=Qt.PenStyle.DashLine))
+        from monoscope.ui import theme
+
+        self._outline.setPen(pg.mkPen(theme.foreground(), width=1, style=Qt.PenStyle.DashLine))
         self._outline.setZValue(20)
         self.addItem(self._outline, ignoreBounds=True)
 
