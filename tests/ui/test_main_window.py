@@ -256,3 +256,21 @@ def test_shortcuts_hover_and_settings(window: Any, settings: Any, study_copy: Pa
     again = MainWindow(settings=settings)
     assert again._sized and again.actions_.recent()[0] == str(study_copy)
     again.close()
+
+
+def test_dropped_gguf_offers_a_run_with_that_model(window: Any, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from monoscope.ui.views import run_dialog
+
+    seen: list[str] = []
+
+    def fake_exec(self: Any) -> int:
+        seen.append(self.model_box.currentData())
+        return 0  # the user cancels
+
+    monkeypatch.setattr(run_dialog.RunDialog, "exec", fake_exec)
+    model = tmp_path / "my-model.gguf"
+    model.write_bytes(b"GGUF")
+    assert window.actions_.handle_drop(str(model)) == "run"
+    assert seen == [str(model)]
+    assert window.dock_runs is not None and "runs" in window.extra_views
