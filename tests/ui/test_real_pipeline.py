@@ -85,3 +85,50 @@ def test_window_on_real_stages(qtbot: Any, settings: Any, real_study: Path) -> N
     want = set(m.text_id[(words >= lo) & (words <= hi)].tolist())
     assert set(m.highlighted_ids().tolist()) == want and want
     win.close()
+
+
+def test_run_from_the_window_cancel_resume_refresh(qtbot: Any, settings: Any,
+                                                   real_study: Path) -> None:
+    """A tiny SmolLM2 run started from the window's runs dock: cancelled, resumed, and the
+    prompt table then counts its samples (the window refreshes after the run)."""
+    from monoscope.ui.main_window import MainWindow
+    from monoscope.ui.views.run_dialog import RunDialog
+
+    win = MainWindow(settings=settings)
+    win.setProperty("quiet_errors", True)
+    qtbot.addWidget(win)
+    win.show()
+    assert win.open_study(real_study) and win.wait_idle(120)
+    panel = win.extra_views["runs"]
+    panel.auto_box.setChecked(False)  # the follow-up stages are tested elsewhere
+    dlg = RunDialog(win.study, win.dataset_id)
+    qtbot.addWidget(dlg)
+    dlg.temps.setText("1.3")
+    dlg.n_per_prompt.setValue(2)
+    dlg.max_tokens.setValue(8)
+    dlg.seed.setValue(11)
+    spec = dlg.build_spec()
+    first: list[Any] = []
+
+    def cancel_on_first(_p: Any) -> None:
+        if not first:
+            first.append(1)
+            panel.cancel()
+
+    with qtbot.waitSignal(panel.run_ended, timeout=120_000) as ended:
+        job = panel.start(spec)
+        job.progressed.connect(cancel_on_first)
+    assert ended.args[1] == "cancelled"
+    assert win.dock_runs is not None and win.dock_runs.isVisible()
+    assert win.wait_idle(120)
+    run_id = int(ended.args[0])
+    before = int(win.study.scalar("SELECT count(*) FROM texts WHERE run_id = ?", [run_id]))
+    assert before < 4
+    with qtbot.waitSignal(panel.run_ended, timeout=120_000) as ended:
+        panel.resume(run_id)
+    assert ended.args == [run_id, "finished"]
+    assert win.wait_idle(120)
+    t = win.prompts.model.table
+    assert t is not None and [r.id for r in t.runs][-1] == run_id
+    assert (t.n_generated[:, -1] == 2).all()  # refreshed after the run, no duplicates
+    win.close()
