@@ -25,7 +25,7 @@ from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
 
 sys.path.insert(0, str(Path(__file__).parent))
-from analysis_fixture import Row, build  # noqa: E402
+from analysis_fixture import Row, build
 
 
 # -- grid expansion --------------------------------------------------------------------------
