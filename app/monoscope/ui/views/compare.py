@@ -91,6 +91,7 @@ class CompareView(QWidget):
             p.hideAxis("bottom")
         for p in self.hists:
             p.setLabel("left", "share of texts")
+            p.getAxis("left").enableAutoSIPrefix(False)  # shares, not SI units
             p.setMouseEnabled(y=False)
         self.canvas.ci.layout.setRowStretchFactor(0, 3)
         self.canvas.ci.layout.setRowStretchFactor(1, 2)

@@ -99,6 +99,7 @@ class OverviewView(QWidget):
             p.hideButtons()
             p.showGrid(y=True, alpha=0.2)
             p.setLabel("left", "share of prompts")
+            p.getAxis("left").enableAutoSIPrefix(False)  # shares, not SI units
         self.legend = self.sent_plot.addLegend(offset=(10, 10))
 
         self.list_title = QLabel("Click a bar to list its prompts.")

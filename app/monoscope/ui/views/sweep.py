@@ -111,6 +111,7 @@ class SweepView(QWidget):
         legend = self.legend
         legend.clear()
         self.plot.setLabel("left", data.label)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         mean, lo, hi = data.source
         if not math.isnan(mean):
             band = pg.LinearRegionItem((lo, hi), orientation="horizontal", movable=False,
