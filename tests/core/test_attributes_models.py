@@ -149,6 +149,7 @@ def test_second_annotate_does_no_model_work(study: Study, study_path: Path,
     second = annotate(study, AnnotateRequest())
     assert second.computed == 0
     assert all(o.computed == 0 and o.copied == 0 for o in second.outcomes)
+    assert {o.name: o.already for o in second.outcomes}["embedding"] == 17
     study.close()
     # in a fresh process: the CLI run imports neither torch nor onnxruntime
     code = (

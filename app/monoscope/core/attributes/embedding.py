@@ -24,7 +24,6 @@ from monoscope.core.attributes.base import (
     Context,
     Extractor,
     Outcome,
-    count_texts,
 )
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.store import Study
@@ -291,7 +290,11 @@ class EmbeddingExtractor(Extractor):
         out = Outcome(self.name, dataset)
         backend = ctx.request.backend
         todo = pending_hashes(ctx.study, dataset_id, backend)
-        out.already = count_texts(ctx.study, dataset_id) - len(todo)
+        out.already = int(ctx.study.scalar(
+            "SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id "
+            "WHERE p.dataset_id = ? AND EXISTS (SELECT 1 FROM embeddings e WHERE "
+            "e.content_hash = t.content_hash AND e.model = ? AND e.backend = ?)",
+            [dataset_id, EMBEDDING_MODEL, backend]))
         ctx.state.begin(f"embedding/{backend} ({dataset})", len(todo))
         for start in range(0, len(todo), self.batch_size):
             ctx.state.check()
