@@ -152,7 +152,8 @@ def expand(request: ReplicateRequest) -> list[Config]:
         points += [(template, t, p, None) for template, t, p in proto.extra]
         if proto.decays and request.protocol == "reviews":
             # The decayed temperature replaces T; top-k 50 bounds the hot start.
-            points += [("personalized", d.end, 1.0, key) for key, d in DECAYS.items()]
+            points += [("personalized", d.end if d.end is not None else 1.0, 1.0, key)
+                       for key, d in DECAYS.items()]
         out += [Config(model, template, t, p, TOP_K, proto.n, proto.max_tokens, proto.prompts,
                        decay) for template, t, p, decay in points]
     return out

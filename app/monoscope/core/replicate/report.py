@@ -89,7 +89,8 @@ def sweep_figure(res: ReplicationResult, mres: MeasureResult, rows: list[Metric]
                                    ("unigram entropy (bits)", "vocabulary")
                                    if any(r[0] == h for r in table.rows)]
     cols = {c.key: c for c in table.columns}
-    temps = {c.config.get("temperature") for c in table.columns[1:] if not c.config.get("decay")}
+    temps = {c.config.get("temperature") for c in table.columns
+             if c.key.startswith("run:") and not c.config.get("decay")}
     if len(temps) < 2 or not panels:
         return None
     import matplotlib
@@ -116,7 +117,7 @@ def sweep_figure(res: ReplicationResult, mres: MeasureResult, rows: list[Metric]
         lines: dict[tuple[str, str, float], list[tuple[float, float]]] = {}
         for key, v in values.items():
             c = cols[key].config
-            if key == SOURCE or v is None or c.get("decay"):
+            if not key.startswith("run:") or v is None or c.get("decay"):
                 continue
             lines.setdefault((c["model"], c["template"], c["top_p"]), []).append(
                 (c["temperature"], v))

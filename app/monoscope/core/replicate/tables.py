@@ -114,6 +114,61 @@ CORPUS_ROWS = ("unigram entropy (bits)", "vocabulary", "distinct topics (pooled)
                "texts", "kept by perplexity filter")
 
 
+def source_sample(study: Study, dataset_id: int, prompts: Sequence[str], n: int
+                  ) -> dict[str, list[int]]:
+    """Per prompt, the ids of n source texts in a fixed pseudo-random order (content hash)."""
+    rows = study.query(
+        "SELECT t.id, p.key FROM texts t JOIN prompts p ON p.id = t.prompt_id "
+        "WHERE p.dataset_id = ? AND t.run_id IS NULL AND p.key IN (SELECT unnest(?)) "
+        "ORDER BY p.key, t.content_hash, t.id", [dataset_id, list(prompts)])
+    out: dict[str, list[int]] = {}
+    for r in rows:
+        ids = out.setdefault(str(r["key"]), [])
+        if len(ids) < n:
+            ids.append(int(r["id"]))
+    return out
+
+
+def source_rows(study: Study, sample: dict[str, list[int]], attributes: Sequence[str],
+                embedding: tuple[str, str]) -> list[dict[str, Any]]:
+    """Per-prompt source statistics on the sample, in the measure stage's row layout.
+
+    Entropies grow with the number of texts (at most log2 n bits), so the source is measured
+    on as many texts per prompt as each run generated, like the paper's 10 reviews per book.
+    """
+    ids = [i for v in sample.values() for i in v]
+    names = [a for a in attributes if a != EMBEDDING]
+    attrs: dict[tuple[int, str], tuple[Any, Any]] = {
+        (int(r["text_id"]), str(r["name"])): (r["value"], r["label"]) for r in study.query(
+            "SELECT text_id, name, value, label FROM attributes WHERE text_id IN "
+            "(SELECT unnest(?)) AND name IN (SELECT unnest(?))", [ids, names])}
+    vecs = {int(r["id"]): r["vector"] for r in study.query(
+        "SELECT t.id, e.vector FROM texts t JOIN embeddings e ON e.content_hash = t.content_hash "
+        "WHERE t.id IN (SELECT unnest(?)) AND e.model = ? AND e.backend = ?",
+        [ids, embedding[0], embedding[1]])}
+    out: list[dict[str, Any]] = []
+    for key, tids in sample.items():
+        for name in attributes:
+            row: dict[str, Any] = {"prompt": key, "group": SOURCE, "attribute": name}
+            if name == EMBEDDING:
+                v = [vecs[t] for t in tids if t in vecs]
+                if len(v) < 2:
+                    continue
+                row |= {"n": len(v), "mean_pairwise_cosine": metrics.mean_pairwise_cosine(
+                    np.asarray(v, dtype=np.float64))}
+            else:
+                got = [attrs[(t, name)] for t in tids if (t, name) in attrs]
+                if not got:
+                    continue
+                labels = [lab for _, lab in got if lab is not None]
+                cats = [val for val, _ in got] if name == "topic" else labels
+                row |= {"n": len(got), "entropy": metrics.entropy(cats) + 0.0}
+                if labels and set(labels) <= {"POSITIVE", "NEGATIVE"}:
+                    row["share_positive"] = labels.count("POSITIVE") / len(labels)
+            out.append(row)
+    return out
+
+
 def keep_mask(perplexities: Sequence[float | None], ppl_max: float | None) -> np.ndarray:
     """The paper's quality filter on generated texts: keep 0 < ppl ≤ ppl_max (None = keep all)."""
     p = np.asarray([math.nan if v is None else v for v in perplexities], dtype=np.float64)
@@ -145,7 +200,7 @@ def corpus_stats(study: Study, dataset_id: int, columns: list[Column], prompts: 
     out: dict[str, dict[str, float]] = {}
     kept_per_prompt: list[dict[str, int]] = []
     for c in columns:
-        if c.key == SOURCE:
+        if not c.key.startswith("run:"):
             continue
         gen = by_run.get(int(c.key.split(":", 1)[1]), [])
         mask = keep_mask([r["perplexity"] for r in gen], ppl_max)
