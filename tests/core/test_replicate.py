@@ -197,3 +197,21 @@ def test_paper_preset_refuses_without_a_terminal(study_path: Path,
     assert code == 1 and "--yes" in err and "hours" in err
     with Study(study_path) as st:  # nothing was planned
         assert st.scalar("SELECT count(*) FROM runs") == 1
+
+
+def test_source_measured_on_n_texts_per_prompt(study: Study) -> None:
+    from monoscope.core.replicate.tables import source_rows, source_sample
+    from monoscope.core.store import content_hash
+
+    _tiny(study)
+    sample = source_sample(study, study.dataset_id("films"), ["a", "b"], 2)
+    assert sorted(sample) == ["a", "b"] and all(len(v) == 2 for v in sample.values())
+    bodies = {r["id"]: r["body"] for r in study.query("SELECT id, body FROM texts")}
+    src_a = ["apple pie", "pie apple", "Apple pie.", "apple, pie"]
+    assert [bodies[i] for i in sample["a"]] == sorted(src_a, key=content_hash)[:2]
+    rows = source_rows(study, sample, [S], ("none", "none"))
+    labels = {"apple pie": "P", "pie apple": "P", "Apple pie.": "N", "apple, pie": "N"}
+    want = [labels[bodies[i]] for i in sample["a"]].count("P") / 2
+    row = next(r for r in rows if r["prompt"] == "a")
+    assert row["share_positive"] == pytest.approx(want) and row["n"] == 2
+    assert row["entropy"] == pytest.approx(_h(want, 1 - want))
