@@ -52,6 +52,8 @@ class WindowActions:
                 view.addAction(dock.toggleViewAction())
         run = mb.addMenu("&Run")
         self._act(run, "new_run", "&New run…", QKeySequence("Ctrl+R"), self.new_run)
+        self._act(run, "replicate", "&Replicate the paper…", QKeySequence("Ctrl+Shift+R"),
+                  self.replicate)
         help_menu = mb.addMenu("&Help")
         self._act(help_menu, "about", "&About Monoscope", None, self.about)
         tb = win.addToolBar("Main")
@@ -59,6 +61,11 @@ class WindowActions:
         for name in ("open", "refresh", "new_run", "export_plot"):
             tb.addAction(self.actions[name])
         self._fill_recent()
+
+    def replicate(self) -> None:
+        from monoscope.ui.views.replicate_dialog import open_replicate_dialog
+
+        open_replicate_dialog(self.win)
 
     def _act(self, menu: QMenu, name: str, text: str, key: Any, slot: Any) -> QAction:
         act = QAction(text, self.win)
