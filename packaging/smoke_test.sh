@@ -49,6 +49,12 @@ print("umap", umap.UMAP(n_neighbors=5, n_epochs=20).fit_transform(x).shape)
 print("llama.cpp", llama_cpp.__version__, "system:", llama_cpp.llama_print_system_info().decode()[:60])
 ' "$out"
 step sandbox-shim "$exe" -I -S -c 'import heapq, sys; print(heapq.nsmallest(1, [3, 2]), sys.argv[1:])' x
+if [ -x "$bundle/monoscope-python" ]; then
+  step child-python "$bundle/monoscope-python" -I -S -c 'import heapq, bisect, json, resource, sys; print(heapq.nsmallest(1, [3, 2]))'
+  printf 'import heapq\nn = int(input())\nprint(sum(heapq.nsmallest(2, [n, 5, 1])))\n' > "$out/prog.py"
+  step run-code "$exe" run-code "$out/prog.py" --input 3 && grep -q '"status": "pass"' "$out/run-code.log" \
+    || bad "run-code: the sandboxed program did not pass"
+fi
 
 study=$out/smoke.duckdb
 rm -f "$study" "$study.wal"
@@ -67,8 +73,8 @@ if grep -q " generate " "$out/help.log" && grep -q "import-demo" "$out/help.log"
   step generate "$exe" generate "$study" --dataset films --model smollm2 --n 2 --prompts 1 \
     --max-tokens 8 --seed 1 --quiet
   step runs "$exe" runs "$study"
-  n=$("$exe" -c 'import duckdb, sys; print(duckdb.connect(sys.argv[1], read_only=True).sql(
-    "select count(*) from texts where origin = '"'"'generated'"'"'").fetchone()[0])' "$study" 2>/dev/null)
+  n=$("$exe" -c 'import duckdb, sys; print(duckdb.connect(sys.argv[1], read_only=True).execute(
+    "select count(*) from texts where origin = ?", ["generated"]).fetchone()[0])' "$study" 2>"$out/count.log")
   [ "${n:-0}" -ge 2 ] && ok "generated texts in the study: $n" || bad "expected 2 generated texts, found ${n:-none}"
 else
   say "skip generate (no generate/import-demo command in this build)"
