@@ -3,7 +3,8 @@
     python benchmarks/bundle_startup.py [dist/monoscope] [--repeat 3]
 
 Times `monoscope --version`, `monoscope --help` and `monoscope info STUDY` (a fresh study) as
-whole processes, median of N runs each, and prints bundle/venv ratios. Needs a built bundle
+whole processes, median of N runs each, and prints bundle/venv ratios; then a child interpreter
+(`-I -S -c pass`) from the bundle's `monoscope-python` and its main executable vs the venv's python. Needs a built bundle
 (`bash packaging/build_bundle.sh`).
 """
 
@@ -51,6 +52,13 @@ def main() -> None:
             base = timed([venv, *argv], args.repeat)
             got = timed([str(frozen), *argv], args.repeat)
             print(f"{name:<12}{base:>9.2f}{got:>10.2f}{got / base:>7.2f}x")
+        # child interpreter for sandboxed programs: `python -I -S -c pass`
+        child = Path(args.bundle) / "monoscope-python"
+        for name, exe in (("child-py", child), ("child-main", frozen)):
+            if exe.is_file():
+                base = timed([sys.executable, "-I", "-S", "-c", "pass"], args.repeat)
+                got = timed([str(exe), "-I", "-S", "-c", "pass"], args.repeat)
+                print(f"{name:<12}{base:>9.2f}{got:>10.2f}{got / base:>7.2f}x")
 
 
 if __name__ == "__main__":
