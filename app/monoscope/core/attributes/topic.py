@@ -3,7 +3,8 @@
 Fitting on the human texts only keeps the topic map anchored to what people wrote, so runs
 and models are compared on the same clusters. k follows a rule (√(n/2), between 2 and 50),
 seeded. Each cluster is labelled with its most distinctive words by class-based TF-IDF
-(c-TF-IDF): a word's share of the cluster times log(1 + mean cluster size / word frequency).
+(c-TF-IDF): a word's share of the cluster times log(1 + mean cluster size / word frequency),
+times log(1 + k / number of clusters using the word).
 The fit is stored in `topics`; later texts go to the nearest centroid, whose position is the
 mean of the source vectors of that topic (exactly the k-means centroid).
 """
@@ -64,15 +65,21 @@ def assign(vectors: npt.NDArray[np.float32], cents: npt.NDArray[np.float64]) -> 
 
 
 def ctfidf_labels(bodies: Sequence[str], labels: Sequence[int], k: int, n_words: int = LABEL_WORDS) -> list[str]:
-    """Most distinctive words of each cluster by c-TF-IDF, stop words left out."""
+    """Most distinctive words of each cluster by c-TF-IDF, stop words left out.
+
+    BERTopic's weight tf·log(1 + A/f) times log(1 + k/df) over clusters: on film reviews the
+    plain weight labels many clusters "film movie ..."; the spread term demotes such words.
+    """
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     per: list[Counter[str]] = [Counter() for _ in range(k)]
     for body, c in zip(bodies, labels, strict=True):
         per[c].update(w for w in tokenize(body) if len(w) > 2 and w not in ENGLISH_STOP_WORDS)
     freq: Counter[str] = Counter()
+    spread: Counter[str] = Counter()  # in how many clusters a word occurs
     for cnt in per:
         freq.update(cnt)
+        spread.update(set(cnt))
     avg = sum(freq.values()) / k if k else 0.0
     out = []
     for c, cnt in enumerate(per):
@@ -80,7 +87,8 @@ def ctfidf_labels(bodies: Sequence[str], labels: Sequence[int], k: int, n_words:
         if not total:
             out.append(f"topic {c}")
             continue
-        score = {w: (n / total) * math.log(1 + avg / freq[w]) for w, n in cnt.items()}
+        score = {w: (n / total) * math.log(1 + avg / freq[w]) * math.log(1 + k / spread[w])
+                 for w, n in cnt.items()}
         best = sorted(score, key=lambda w: (-score[w], w))[:n_words]
         out.append(" ".join(best))
     return out
@@ -90,7 +98,7 @@ class TopicExtractor(Extractor):
     """`topic` attribute (value = topic id, label = its words) and the `topics` table."""
 
     name = "topic"
-    version = "1"
+    version = "2"  # 2: labels weigh in the spread of a word over clusters
     requires = ("embedding",)
     context_free = False
 
