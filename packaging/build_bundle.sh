@@ -60,20 +60,7 @@ bundle=$dist/monoscope
 
 if [ $with_assets = 1 ]; then
   say "baking the bundled models and data into $bundle/assets"
-  "$venv/bin/python" - "$bundle/assets" <<'PY'
-import shutil, sys
-from pathlib import Path
-from monoscope.core import assets
-
-out = Path(sys.argv[1]); out.mkdir(parents=True, exist_ok=True)
-for name, a in assets.ASSETS.items():
-    src = assets.locate(name)
-    dst = out / a.filename
-    if dst.exists():
-        shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
-    (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
-    print(f"  {name}: {dst}")
-PY
+  "$venv/bin/python" packaging/bake_assets.py "$bundle"
 fi
 
 size=$(du -sh "$bundle" | cut -f1)
