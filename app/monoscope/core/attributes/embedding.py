@@ -183,15 +183,19 @@ def pending_hashes(study: Study, dataset_id: int, backend: str) -> list[tuple[st
 
     Ordered by length so every batch pads to a similar length (less wasted compute).
     """
-    rows = study.con.cursor().execute(
-        """SELECT t.content_hash, any_value(t.body)
-           FROM texts t JOIN prompts p ON p.id = t.prompt_id
-           WHERE p.dataset_id = ? AND NOT EXISTS (
-               SELECT 1 FROM embeddings e WHERE e.content_hash = t.content_hash
-               AND e.model = ? AND e.backend = ?)
-           GROUP BY t.content_hash ORDER BY length(any_value(t.body)), min(t.id)""",
-        [dataset_id, EMBEDDING_MODEL, backend],
-    ).fetchall()
+    cur = study.cursor()
+    try:
+        rows = cur.execute(
+            """SELECT t.content_hash, any_value(t.body)
+               FROM texts t JOIN prompts p ON p.id = t.prompt_id
+               WHERE p.dataset_id = ? AND NOT EXISTS (
+                   SELECT 1 FROM embeddings e WHERE e.content_hash = t.content_hash
+                   AND e.model = ? AND e.backend = ?)
+               GROUP BY t.content_hash ORDER BY length(any_value(t.body)), min(t.id)""",
+            [dataset_id, EMBEDDING_MODEL, backend],
+        ).fetchall()
+    finally:
+        cur.close()
     return [(r[0], r[1]) for r in rows]
 
 
