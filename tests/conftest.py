@@ -13,8 +13,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from monoscope.core.store import Study  # noqa: E402
-from monoscope.core.tasks import TaskState  # noqa: E402
+from monoscope.core.store import Study
+from monoscope.core.tasks import TaskState
 
 
 @pytest.fixture
