@@ -10,7 +10,8 @@ loaded and warmed up (the int8 ONNX export is made once and cached):
                (embedding AND storing the vectors in DuckDB);
   * int8     — the same with backend "onnx-int8"; mean cosine of its vectors to the exact ones;
   * again    — a second `annotate` of the unchanged study: must compute nothing and load no model.
-Wall and process CPU times are printed (CPU time is steadier on a shared machine); ratios are
+With --repeat R (default 2) the three paths run in R interleaved rounds and the best time of
+each is kept. Wall and process CPU times are printed (CPU time is steadier on a shared machine); ratios are
 speed-ups over the baseline (> 1 = faster). Nothing is asserted except the no-work promise.
 """
 
@@ -74,6 +75,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--tokens", type=int, default=112)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=2, help="interleaved rounds; best is kept")
     args = ap.parse_args()
 
     texts = review_texts(args.n, args.tokens)
@@ -98,27 +100,34 @@ def main() -> int:
 
     embedding.load_embedder = cached_loader  # type: ignore[assignment]
 
-    rows = []
-    _, wall, cpu = timed(lambda: st_model.encode(texts, batch_size=32))
-    rows.append(("baseline: SentenceTransformer.encode", wall, cpu))
+    best: dict[str, tuple[float, float]] = {}
+
+    def keep(label: str, wall: float, cpu: float) -> None:
+        old = best.get(label, (float("inf"), float("inf")))
+        best[label] = (min(old[0], wall), min(old[1], cpu))
+
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.duckdb"
-        build_study(path, texts)
-        with Study(path) as st:
-            for backend, label in (("torch", "Monoscope exact (torch) + store"),
-                                   ("onnx-int8", "Monoscope int8 ONNX + store")):
-                req = AnnotateRequest(attributes=["embedding"], backend=backend,
-                                      threads=args.threads)
-                res, wall, cpu = timed(lambda req=req: annotate(st, req))
-                assert res.computed == len(set(texts)), res.as_dict()
-                rows.append((label, wall, cpu))
-            _, exact = embedding.text_vectors(st, backend="torch")
-            _, fast = embedding.text_vectors(st, backend="onnx-int8")
-            cos = (exact * fast).sum(axis=1)
-            n_loads = len(loads)
-            annotate(st, AnnotateRequest(attributes=["sentiment.vader", "text.words"]))
-            again, wall_again, _ = timed(lambda: annotate(st, AnnotateRequest(
-                attributes=["embedding", "sentiment.vader", "text.words"], backend="torch")))
+        for r in range(args.repeat):  # interleaved rounds, best of each path: load spikes hurt less
+            _, wall, cpu = timed(lambda: st_model.encode(texts, batch_size=32))
+            keep("baseline: SentenceTransformer.encode", wall, cpu)
+            path = Path(tmp) / f"bench{r}.duckdb"
+            build_study(path, texts)
+            with Study(path) as st:
+                for backend, label in (("torch", "Monoscope exact (torch) + store"),
+                                       ("onnx-int8", "Monoscope int8 ONNX + store")):
+                    req = AnnotateRequest(attributes=["embedding"], backend=backend,
+                                          threads=args.threads)
+                    res, wall, cpu = timed(lambda req=req, st=st: annotate(st, req))
+                    assert res.computed == len(set(texts)), res.as_dict()
+                    keep(label, wall, cpu)
+                _, exact = embedding.text_vectors(st, backend="torch")
+                _, fast = embedding.text_vectors(st, backend="onnx-int8")
+                cos = (exact * fast).sum(axis=1)
+                n_loads = len(loads)
+                annotate(st, AnnotateRequest(attributes=["sentiment.vader", "text.words"]))
+                again, wall_again, _ = timed(lambda st=st: annotate(st, AnnotateRequest(
+                    attributes=["embedding", "sentiment.vader", "text.words"], backend="torch")))
+    rows = [(label, w, c) for label, (w, c) in best.items()]
 
     base_wall, base_cpu = rows[0][1], rows[0][2]
     print(f"\n{'path':<40} {'wall s':>7} {'texts/s':>8} {'speed-up':>9} {'CPU s':>7} {'CPU speed-up':>13}")
