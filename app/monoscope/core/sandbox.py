@@ -26,7 +26,6 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from monoscope.core.assets import python_executable
 from monoscope.core.errors import MonoscopeError
 
 Status = Literal["pass", "fail", "error", "timeout", "memory"]
@@ -249,7 +249,7 @@ def network_isolation(
     """Which network barrier a run uses: a fresh network namespace, or only the audit guard."""
     if isolation == "guard":
         return "guard"
-    if _probe(python or sys.executable)[0]:
+    if _probe(python or python_executable())[0]:
         return "namespace"
     if isolation == "namespace":
         raise SandboxError(
@@ -261,7 +261,7 @@ def network_isolation(
 
 def drops_privileges(python: str | None = None) -> bool:
     """True when programs run as ``nobody`` (the app runs as root and that user can run Python)."""
-    return _probe(python or sys.executable)[1]
+    return _probe(python or python_executable())[1]
 
 
 def _read_capped(path: Path, cap: int) -> tuple[str, bool]:
@@ -324,7 +324,7 @@ def run_program(
     ``guard=False`` leaves out the Python audit hook (only for testing the OS-level barriers).
     """
     lim = limits or Limits()
-    python = python or sys.executable
+    python = python or python_executable()
     net = network_isolation(isolation, python)
     drop = _NOBODY if drops_privileges(python) else 0
     io_dir = Path(tempfile.mkdtemp(prefix="monoscope-sbx-io-"))

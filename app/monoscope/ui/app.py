@@ -31,6 +31,8 @@ def run_gui(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Monoscope")
     app.setOrganizationName("Monoscope")
+    app.setDesktopFileName("monoscope")
+    _set_icon(app)
     from monoscope.ui.main_window import MainWindow
 
     if args.screenshot:
@@ -102,3 +104,18 @@ def _inspect_first_generated(win: object) -> None:
     gen = np.flatnonzero(m.cloud.group > 0)
     if len(gen):
         m.select_index(int(gen[0]))
+
+
+def _set_icon(app: object) -> None:
+    """Window icon from resources/icons (absent in odd installs: then Qt's default)."""
+    from PySide6.QtGui import QIcon
+
+    from monoscope.core.assets import resources_dir
+    from monoscope.core.errors import AssetMissing
+
+    try:
+        icon = resources_dir() / "icons" / "monoscope.svg"
+    except AssetMissing:
+        return
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))  # type: ignore[attr-defined]

@@ -12,10 +12,10 @@ from __future__ import annotations
 import ast
 import json
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from monoscope.core.assets import python_executable
 from monoscope.core.errors import ImportFailed
 
 # Imports of the libraries' own packages cannot run outside them; a function needing one fails
@@ -136,7 +136,7 @@ def check_program(code: str, tests: Sequence[dict[str, str]], timeout_s: float =
     job = json.dumps({"code": code, "tests": list(tests)})
     try:
         proc = subprocess.run(
-            [sys.executable, "-I", "-S", "-c", _DRIVER], input=job, capture_output=True,
+            [python_executable(), "-I", "-S", "-c", _DRIVER], input=job, capture_output=True,
             text=True, timeout=timeout_s, check=False,
         )
     except subprocess.TimeoutExpired:
