@@ -59,7 +59,7 @@ class PromptTableModel(QAbstractTableModel):
         t = self.table
         if t is None:
             return []
-        short = [r.label if len(r.label) <= 12 else r.label[:11] + "…" for r in t.runs]
+        short = [f"#{r.id} {r.label.split()[0][:9]}" if r.label else f"#{r.id}" for r in t.runs]
         return ["Key", "Title", *(f"index\n{s}" for s in short), "Source",
                 *(f"n\n{s}" for s in short)]
 
