@@ -61,8 +61,8 @@ def _plt() -> Any:
 def _save(fig: Any, out: Path, name: str, title: str, caption: str) -> Figure:
     if not fig.legends:
         fig.tight_layout()
-    fig.savefig(out / f"{name}.png", dpi=130)
-    fig.savefig(out / f"{name}.svg")
+    fig.savefig(out / f"{name}.png", dpi=130, bbox_inches="tight")
+    fig.savefig(out / f"{name}.svg", bbox_inches="tight")
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -90,8 +90,14 @@ def binned_bars(result: MeasureResult, attribute: str, stat: str, edges: Sequenc
                 out: Path, name: str, title: str, xlabel: str, caption: str) -> Figure | None:
     """Grouped bars: share of prompts per bin of a per-prompt statistic, one bar per group."""
     series = {}
+    # Compare over the same prompts: with runs present, the source counts only the prompts
+    # that some run generated for (like the paper's per-book comparison).
+    covered = {r["prompt"] for g in result.groups[1:] for r in result.rows(attribute, g.key)}
     for g in result.groups:
-        vals = [r.get(stat) for r in result.rows(attribute, g.key)]
+        rows = result.rows(attribute, g.key)
+        if g.key == "source" and covered:
+            rows = [r for r in rows if r["prompt"] in covered]
+        vals = [r.get(stat) for r in rows]
         if any(v is not None and math.isfinite(v) for v in vals):
             series[g.key] = (bin_shares(vals, edges), sum(v is not None and math.isfinite(v)
                                                          for v in vals))
@@ -99,7 +105,7 @@ def binned_bars(result: MeasureResult, attribute: str, stat: str, edges: Sequenc
         return None
     plt = _plt()
     col, lab = colours(result), labels(result)
-    fig, ax = plt.subplots(figsize=(10.5, 4.2))
+    fig, ax = plt.subplots(figsize=(9.0, 4.2 + 0.25 * len(series)))
     k = len(series)
     width = 0.8 / k
     x = np.arange(len(edges) - 1)
@@ -112,7 +118,8 @@ def binned_bars(result: MeasureResult, attribute: str, stat: str, edges: Sequenc
     ax.set_ylim(0, 1.05)
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # never over bars
+    # Below the axes: never over the bars, and the bars keep the full width for their labels.
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)
     return _save(fig, out, name, title, caption)
 
 
