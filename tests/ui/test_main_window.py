@@ -274,3 +274,13 @@ def test_dropped_gguf_offers_a_run_with_that_model(window: Any, tmp_path: Path,
     assert window.actions_.handle_drop(str(model)) == "run"
     assert seen == [str(model)]
     assert window.dock_runs is not None and "runs" in window.extra_views
+
+
+def test_menu_shortcuts_cover_common_actions(window: Any) -> None:
+    """Every common action is in the menus with its shortcut, incl. Run ▸ Replicate the paper."""
+    acts = window.actions_.actions
+    expected = {"open": "Ctrl+O", "new": "Ctrl+N", "export_plot": "Ctrl+E", "new_run": "Ctrl+R",
+                "replicate": "Ctrl+Shift+R", "filter": "Ctrl+F", "refresh": "F5"}
+    for name, key in expected.items():
+        assert acts[name].shortcut().toString() == key, name
+    assert "Replicate the paper" in acts["replicate"].text().replace("&", "")
