@@ -260,3 +260,16 @@ def test_about_dialog_lists_every_asset_licence(qtbot) -> None:
     head = " ".join(lab.text() for lab in dlg.findChildren(QLabel))
     assert f"Monoscope {__version__}" in head and "Generative Monoculture" in head
     dlg.grab().save("/tmp/ui2_about.png")
+
+
+def test_dialog_offers_the_paper_replication(qtbot, fig_study) -> None:
+    """'Replicate the paper…' in the run dialog closes it and asks the window for replication."""
+    from PySide6.QtWidgets import QPushButton
+
+    dlg = RunDialog(fig_study, 1, selected_keys=[])
+    qtbot.addWidget(dlg)
+    button = next(b for b in dlg.buttons.findChildren(QPushButton)
+                  if "Replicate the paper" in b.text())
+    assert not dlg.wants_replication
+    button.click()
+    assert dlg.wants_replication and dlg.result() == 0

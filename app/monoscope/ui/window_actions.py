@@ -220,7 +220,11 @@ class WindowActions:
                         parent=win)
         if model_path and hasattr(dlg, "add_model_file"):
             dlg.add_model_file(model_path)
-        if dlg.exec() and getattr(dlg, "spec", None) is not None:
+        accepted = dlg.exec()
+        if getattr(dlg, "wants_replication", False):
+            self.replicate()
+            return
+        if accepted and getattr(dlg, "spec", None) is not None:
             panel = win.extra_views.get("runs")
             if panel is not None and hasattr(panel, "start"):
                 win.show_view("runs")

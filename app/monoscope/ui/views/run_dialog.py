@@ -151,6 +151,14 @@ class RunDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start")
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
+        # The paper's whole protocol is one click away: closes this dialog, the window opens
+        # the replication dialog (see window_actions.new_run).
+        self.wants_replication = False
+        replicate = self.buttons.addButton("Replicate the paper…",
+                                           QDialogButtonBox.ButtonRole.ActionRole)
+        replicate.setToolTip("Run the paper's protocol (prompts, sampling grid, decay, "
+                             "perplexity filter) instead of a single run")
+        replicate.clicked.connect(self._replicate)
         self._layout()
 
         for w in (self.temps, self.top_ps, self.label_edit):
@@ -377,6 +385,10 @@ class RunDialog(QDialog):
         keys, n_prompts = self._prompt_keys(int(did))
         return RunSpec(int(did), model, template, grid, self.n_per_prompt.value(),
                        self.seed.value(), keys, self.label_edit.text().strip(), n_prompts)
+
+    def _replicate(self) -> None:
+        self.wants_replication = True
+        self.reject()
 
     def accept(self) -> None:
         try:
