@@ -16,9 +16,6 @@ Embedding (UI-1)::
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
@@ -26,7 +23,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -41,7 +37,10 @@ from monoscope.core.compare_data import (
 )
 from monoscope.core.figure_data import METRICS, SOURCE, dataset_ids, groups
 from monoscope.core.store import Study
-from monoscope.ui.views.figure_common import ExportError, ask_export_path, export_view, group_color
+from monoscope.ui.views.figure_common import (
+    FigureViewMixin,
+    group_color,
+)
 from monoscope.ui.workers import TaskRunner
 
 
@@ -51,8 +50,10 @@ def format_numbers(numbers: dict[str, float]) -> str:
     )
 
 
-class CompareView(QWidget):
+class CompareView(FigureViewMixin, QWidget):
     """Two runs vs the source; see the module docstring for embedding."""
+
+    task_key = "compare"
 
     loaded = Signal()
 
@@ -230,21 +231,6 @@ class CompareView(QWidget):
             out[s.group.key] = dict(s.numbers)
         return out
 
-    # -- export -----------------------------------------------------------------------------
-    def export(self, path: str | Path) -> Path:
-        return export_view(self.canvas, path)
-
-    def _export_clicked(self) -> None:
-        path = ask_export_path(self, "compare")
-        if path:
-            try:
-                self.export(path)
-            except ExportError as exc:
-                QMessageBox.warning(self, "Export failed", str(exc))
-
-    def closeEvent(self, event: Any) -> None:
-        self.runner.cancel("compare")
-        super().closeEvent(event)
 
 
 __all__ = ["COMPARE_METRICS", "CompareView"]

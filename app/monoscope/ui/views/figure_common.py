@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QFileDialog, QGraphicsView, QWidget
+from PySide6.QtWidgets import QFileDialog, QGraphicsView, QMessageBox, QWidget
 
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.figure_data import SOURCE
@@ -150,3 +150,31 @@ def ask_export_path(parent: QWidget, stem: str) -> str | None:
         parent, "Export figure", f"{stem}.png", "PNG image (*.png);;SVG vector image (*.svg)"
     )
     return path or None
+
+
+class FigureViewMixin:
+    """Export (PNG/SVG of `self.canvas`) and cancel-on-close shared by the figure views.
+
+    A view sets ``task_key`` (its key on the TaskRunner) and has ``canvas`` and ``runner``.
+    """
+
+    task_key = ""
+    canvas: QGraphicsView
+    runner: Any
+
+    def export(self, path: str | Path) -> Path:
+        """Write the view's figure(s) to PNG or SVG."""
+        return export_view(self.canvas, path)
+
+    def _export_clicked(self) -> None:
+        parent: QWidget = self  # type: ignore[assignment]
+        path = ask_export_path(parent, self.task_key)
+        if path:
+            try:
+                self.export(path)
+            except ExportError as exc:
+                QMessageBox.warning(parent, "Export failed", str(exc))
+
+    def closeEvent(self, event: Any) -> None:
+        self.runner.cancel(self.task_key)
+        super().closeEvent(event)  # type: ignore[misc]

@@ -18,8 +18,6 @@ All queries run in a worker (`TaskRunner`); the widget only draws.
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -29,7 +27,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -46,9 +43,7 @@ from monoscope.core.figure_data import (
 from monoscope.core.store import Study
 from monoscope.ui.views.figure_common import (
     ClickableBars,
-    ExportError,
-    ask_export_path,
-    export_view,
+    FigureViewMixin,
     grouped_bars,
 )
 from monoscope.ui.workers import Job, TaskRunner
@@ -62,8 +57,10 @@ def _bin_labels(edges: tuple[float, ...], first_closed: bool = True) -> list[str
     return labels
 
 
-class OverviewView(QWidget):
+class OverviewView(FigureViewMixin, QWidget):
     """Figure 1 analogues with clickable bars; see the module docstring for embedding."""
+
+    task_key = "overview"
 
     prompt_activated = Signal(str)
     bar_selected = Signal(str, str, list)  # figure ('sentiment'|'similarity'), group, keys
@@ -228,19 +225,3 @@ class OverviewView(QWidget):
     def _item_activated(self, item: QListWidgetItem) -> None:
         self.prompt_activated.emit(str(item.data(Qt.ItemDataRole.UserRole)))
 
-    # -- export -----------------------------------------------------------------------------
-    def export(self, path: str | Path) -> Path:
-        """Write both figures to PNG or SVG."""
-        return export_view(self.canvas, path)
-
-    def _export_clicked(self) -> None:
-        path = ask_export_path(self, "overview")
-        if path:
-            try:
-                self.export(path)
-            except ExportError as exc:
-                QMessageBox.warning(self, "Export failed", str(exc))
-
-    def closeEvent(self, event: Any) -> None:
-        self.runner.cancel("overview")
-        super().closeEvent(event)

@@ -16,7 +16,6 @@ Embedding (UI-1)::
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -37,16 +35,16 @@ from monoscope.core.figure_data import METRICS, SOURCE, dataset_ids
 from monoscope.core.store import Study
 from monoscope.ui.views.figure_common import (
     RUN_COLORS,
-    ExportError,
-    ask_export_path,
-    export_view,
+    FigureViewMixin,
     group_color,
 )
 from monoscope.ui.workers import TaskRunner
 
 
-class SweepView(QWidget):
+class SweepView(FigureViewMixin, QWidget):
     """Metric vs temperature per top-p with the source band; see the module docstring."""
+
+    task_key = "sweep"
 
     run_activated = Signal(int)
     loaded = Signal()
@@ -159,17 +157,3 @@ class SweepView(QWidget):
         if len(points):
             self.run_activated.emit(int(points[0].data()))
 
-    def export(self, path: str | Path) -> Path:
-        return export_view(self.canvas, path)
-
-    def _export_clicked(self) -> None:
-        path = ask_export_path(self, "sweep")
-        if path:
-            try:
-                self.export(path)
-            except ExportError as exc:
-                QMessageBox.warning(self, "Export failed", str(exc))
-
-    def closeEvent(self, event: Any) -> None:
-        self.runner.cancel("sweep")
-        super().closeEvent(event)
