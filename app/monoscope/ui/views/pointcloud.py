@@ -253,9 +253,11 @@ class PointCloud:
             self._draw_points(x0, x1, y0, y1)
             return
         self.mode = "raster"
-        for s in self.scatters:
+        for s in self.scatters:  # hidden, not only emptied: empty items still cost a paint call
             s.clear()
+            s.hide()
         self.hi_scatter.clear()
+        self.hi_scatter.hide()
         counts = self._bin(lo, hi, x0, y0, w / (x1 - x0), h / (y1 - y0), w, h)
         self.image.set_image(self._composite(counts), QRectF(x0, y0, x1 - x0, y1 - y0))
         self.image.show()
@@ -332,6 +334,8 @@ class PointCloud:
     def _draw_points(self, x0: float, x1: float, y0: float, y1: float) -> None:
         self.mode = "points"
         self.image.hide()
+        for s in (*self.scatters, self.hi_scatter):
+            s.show()
         inview = (self.x >= x0) & (self.x < x1) & (self.y >= y0) & (self.y < y1)
         inview &= self._visible_mask()
         dim = self.highlight is not None
