@@ -264,12 +264,11 @@ def test_about_dialog_lists_every_asset_licence(qtbot) -> None:
 
 def test_dialog_offers_the_paper_replication(qtbot, fig_study) -> None:
     """'Replicate the paper…' in the run dialog closes it and asks the window for replication."""
-    from PySide6.QtWidgets import QPushButton
-
     dlg = RunDialog(fig_study, 1, selected_keys=[])
     qtbot.addWidget(dlg)
-    button = next(b for b in dlg.buttons.findChildren(QPushButton)
-                  if "Replicate the paper" in b.text())
+    button = dlg.replicate_button
+    # Qt may insert a mnemonic '&' into button texts
+    assert "Replicate the paper" in button.text().replace("&", "")
     assert not dlg.wants_replication
     button.click()
     assert dlg.wants_replication and dlg.result() == 0

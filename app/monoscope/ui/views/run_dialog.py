@@ -154,8 +154,8 @@ class RunDialog(QDialog):
         # The paper's whole protocol is one click away: closes this dialog, the window opens
         # the replication dialog (see window_actions.new_run).
         self.wants_replication = False
-        replicate = self.buttons.addButton("Replicate the paper…",
-                                           QDialogButtonBox.ButtonRole.ActionRole)
+        replicate = self.replicate_button = self.buttons.addButton(
+            "Replicate the paper…", QDialogButtonBox.ButtonRole.ActionRole)
         replicate.setToolTip("Run the paper's protocol (prompts, sampling grid, decay, "
                              "perplexity filter) instead of a single run")
         replicate.clicked.connect(self._replicate)
