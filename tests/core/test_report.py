@@ -57,7 +57,7 @@ def test_report_writes_html_png_svg(study: Study, tmp_path: Path) -> None:
         assert (out / ref).exists(), ref
     assert "instruct T0.8" in html and "Per prompt, sorted by monoculture index" in html
     doc = json.loads((out / "measure.json").read_text())
-    assert doc["schema"] == "monoscope.measure/1" and len(doc["groups"]) == 3
+    assert doc["schema"] == "monoscope.measure/2" and len(doc["groups"]) == 3
 
 
 def test_cli_report(study: Study, tmp_path: Path) -> None:

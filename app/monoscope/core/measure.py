@@ -21,7 +21,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -72,8 +72,8 @@ class MeasureRequest:
     runs: tuple[str, ...] = ()  # run ids or labels; empty = every run of the dataset
     attributes: tuple[str, ...] = ()  # empty = every attribute present (+ embedding)
     ppl_max: float | None = None  # the paper's filter: keep generations with 0 < ppl <= ppl_max
-    embedding_model: str = DEFAULT_EMBEDDING
-    backend: str = DEFAULT_BACKEND
+    embedding_model: str | None = None  # None: MiniLM/torch when present, else the most common
+    backend: str | None = None
     coverage_k: int = 5
     wording: bool = True
     n_boot: int = 1000
@@ -227,6 +227,23 @@ def attribute_kind(name: str, labels: npt.NDArray[Any], values: npt.NDArray[np.f
     if name == "topic" or any(lab is not None for lab in labels[:1000]):
         return "categorical"
     return "numeric"
+
+
+def resolve_embedding(study: Study, dataset_id: int, request: MeasureRequest
+                      ) -> MeasureRequest:
+    """Fill in the embedding model/backend: MiniLM with torch when the dataset has them,
+    else the most common pair among its texts (the map and the explorer use the same rule)."""
+    if request.embedding_model is not None and request.backend is not None:
+        return request
+    rows = study.query(
+        "SELECT e.model, e.backend, count(*) AS n FROM embeddings e WHERE e.content_hash IN "
+        "(SELECT t.content_hash FROM texts t JOIN prompts p ON p.id = t.prompt_id "
+        "WHERE p.dataset_id = ?) GROUP BY e.model, e.backend ORDER BY (e.model = ?) DESC, "
+        "(e.backend = ?) "
+        "DESC, n DESC LIMIT 1", [dataset_id, DEFAULT_EMBEDDING, DEFAULT_BACKEND])
+    model = request.embedding_model or (rows[0]["model"] if rows else DEFAULT_EMBEDDING)
+    backend = request.backend or (rows[0]["backend"] if rows else DEFAULT_BACKEND)
+    return replace(request, embedding_model=model, backend=backend)
 
 
 def ratio(gen: float, src: float) -> float:
@@ -404,9 +421,11 @@ def measure(study: Study, request: MeasureRequest, state: TaskState) -> MeasureR
     if request.entropy not in ("plugin", "miller-madow"):
         raise MeasureError(f"Unknown entropy estimator {request.entropy!r}: use plugin or "
                            "miller-madow.")
+    request = resolve_embedding(study, dataset_id, request)
     params = request.params()
     phash = repo.params_hash(params)
-    fp = repo.input_fingerprint(study, dataset_id, request.embedding_model, request.backend)
+    fp = repo.input_fingerprint(study, dataset_id, str(request.embedding_model),
+                                str(request.backend))
     stored = repo.find_set(study, dataset_id, phash)
     if (stored is not None and not request.force and stored["fingerprint"] == fp
             and stored["version"] == VERSION):
@@ -439,11 +458,12 @@ def current_set(study: Study, dataset_id: int, request: MeasureRequest | None = 
                 ) -> int | None:
     """Id of the stored set for a request (default parameters when None) if its inputs are
     unchanged, else None. A few aggregate queries; computes nothing."""
-    request = request or MeasureRequest()
+    request = resolve_embedding(study, dataset_id, request or MeasureRequest())
     row = repo.find_set(study, dataset_id, repo.params_hash(request.params()))
     if row is None or row["version"] != VERSION:
         return None
-    fp = repo.input_fingerprint(study, dataset_id, request.embedding_model, request.backend)
+    fp = repo.input_fingerprint(study, dataset_id, str(request.embedding_model),
+                                str(request.backend))
     return int(row["id"]) if row["fingerprint"] == fp else None
 
 
@@ -558,7 +578,8 @@ def _compute(study: Study, dataset_id: int, req: MeasureRequest, state: TaskStat
         state.progress(step + 1, total, name)
     if want_embedding:
         state.check()
-        ids, vecs = load_embeddings(study, dataset_id, None, req.embedding_model, req.backend)
+        ids, vecs = load_embeddings(study, dataset_id, None, str(req.embedding_model),
+                                    str(req.backend))
         if ids.size:
             kinds[EMBEDDING] = "embedding"
             pos = np.searchsorted(texts.text_id, ids)
@@ -707,11 +728,12 @@ def _match(out: _Rows, name: str, kind: str, pid: int, src: Pool, gen: Pool, key
     s_sum, g_sum = _summary(s_stats, s_draws), _summary(g_stats, g_draws)
     out.add_summary(pid, SOURCE, key, name, m, s_draws, s_sum)
     out.add_summary(pid, key, key, name, m, g_draws, g_sum)
-    index = ratio(g_sum["dispersion"][0], s_sum["dispersion"][0])
+    # no dispersion is defined on one text: no index below n = 2
+    index = ratio(g_sum["dispersion"][0], s_sum["dispersion"][0]) if m >= 2 else math.nan
     out.add(pid, key, key, name, "index", m, max(s_draws, g_draws), index)
     baseline = np.zeros(0)
     mu = s_sum["dispersion"][0]
-    if s_draws and math.isfinite(mu) and mu > 0:
+    if s_draws and m >= 2 and math.isfinite(mu) and mu > 0:
         baseline = s_stats["dispersion"] / mu
         fin = baseline[np.isfinite(baseline)]
         if fin.size:
