@@ -165,6 +165,7 @@ def metric_spec(result: MeasureResult, metric: str) -> tuple[str, str] | None:
     if metric not in METRICS:
         raise StudyError(f"Unknown metric {metric!r}; choose one of {', '.join(METRICS)}.")
     head, tail = metric.split(".", 1)
+    attr: str | None
     if head == "sentiment":
         attr = next((a for a in ("sentiment.head", "sentiment.vader")
                      if a in result.attributes), None)

@@ -349,17 +349,16 @@ class Pool:
         return out
 
 
-class _quiet:
+def _quiet() -> Any:
     """Silence numpy's 'mean of empty slice' warnings for all-NaN subsets."""
+    import warnings
 
-    def __enter__(self) -> None:
-        import warnings
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
+    class Quiet(warnings.catch_warnings):
+        def __enter__(self) -> None:
+            super().__enter__()
+            warnings.simplefilter("ignore", RuntimeWarning)
 
-    def __exit__(self, *exc: object) -> None:
-        self._w.__exit__(*exc)
+    return Quiet()
 
 
 def subsets(rng: np.random.Generator, n: int, m: int, draws: int) -> I64:
@@ -654,10 +653,10 @@ def _measure_pools(out: _Rows, name: str, kind: str, pools: Cells, groups: list[
                    prompt_ids: list[int], req: MeasureRequest, state: TaskState) -> None:
     """Whole-set rows, matched rows and indices per (prompt, run), aggregates, curves."""
     full: dict[tuple[int, int], dict[str, tuple[float, float, float, float]]] = {}
-    for (pid, g), pool in pools.items():
+    for (pid, gi), pool in pools.items():
         s = _summary(pool.stats(np.arange(pool.n, dtype=np.int64)[None, :]), 0)
-        full[(pid, g)] = s
-        out.add_summary(pid, groups[g].key, "", name, pool.n, 0, s)
+        full[(pid, gi)] = s
+        out.add_summary(pid, groups[gi].key, "", name, pool.n, 0, s)
     _aggregate_plain(out, name, groups, prompt_ids, full, req)
     for gi, g in enumerate(groups):
         if gi == 0:
@@ -793,7 +792,8 @@ def _comparable(pool: Pool) -> F64:
     if np.isfinite(pool.values).any():
         return pool.values
     if pool.positive >= 0 and pool.codes is not None:
-        return (pool.codes == pool.positive).astype(np.float64)
+        out: F64 = (pool.codes == pool.positive).astype(np.float64)
+        return out
     return pool.values
 
 
@@ -998,8 +998,8 @@ def _wording(out: _Rows, study: Study, dataset_id: int, text_ids: I64, prompt_id
         n_med = _median_n([min(len(s), len(x)) for _, s, x in cells])
         for grp, got in ((SOURCE, src_stats), (g.key, gen_stats)):
             for stat in got[0]:
-                v = np.array([d[stat] for d in got])
-                fin = v[np.isfinite(v)]
+                arr = np.array([d[stat] for d in got])
+                fin = arr[np.isfinite(arr)]
                 if fin.size == 0:
                     continue
                 lo, hi = np.quantile(fin, [0.025, 0.975])

@@ -7,7 +7,6 @@ worker thread) and returns numpy arrays or plain dicts; nothing here writes to t
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -13,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-
 from monoscope import __version__
 from monoscope.core.measure import EMBEDDING, MeasureResult
 from monoscope.core.replicate.presets import protocol_for

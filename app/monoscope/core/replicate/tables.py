@@ -9,12 +9,9 @@ computed here.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from monoscope.core.measure import EMBEDDING, WORDING, MeasureResult
 
