@@ -312,20 +312,24 @@ def test_without_the_sandbox_code_runs_only_when_opted_in_and_is_marked(
     study: Study, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from monoscope.core import sandbox_wall
-    from monoscope.core.sandbox import SandboxUnavailable
+    from monoscope.core.attributes import code as code_attrs
+    from monoscope.core.sandbox import Limits, SandboxUnavailable
 
     ids = _code_study(study)
-    monkeypatch.setattr(sandbox_wall, "_checked", lambda python, size: "no bwrap here.")
-    with pytest.raises(SandboxUnavailable, match="unsafe-no-sandbox"):
-        annotate(study, AnnotateRequest(dataset="algos", attributes=["code.correct"]))
-    assert _attrs(study, "code.correct") == {}
-    req = AnnotateRequest(dataset="algos", attributes=["code.correct"], unsafe_no_sandbox=True)
-    annotate(study, req)
-    assert _attrs(study, "code.correct")[ids["ok"]] == (1.0, "pass")
-    marked = {"1+unsafe-no-sandbox"}
-    assert _versions(study, "code.correct") == _versions(study, "code.wall_ms") == marked
-    assert annotate(study, req).computed == 0  # done (unsafely) is done
-    monkeypatch.undo()  # the sandbox is back: the unsafe rows are recomputed inside it
+    monkeypatch.setattr(code_attrs.Execution, "limits", Limits(timeout_s=0.5))
+    with monkeypatch.context() as m:
+        m.setattr(sandbox_wall, "_checked", lambda python, size: "no bwrap here.")
+        with pytest.raises(SandboxUnavailable, match="unsafe-no-sandbox"):
+            annotate(study, AnnotateRequest(dataset="algos", attributes=["code.correct"]))
+        assert _attrs(study, "code.correct") == {}
+        req = AnnotateRequest(dataset="algos", attributes=["code.correct"],
+                              unsafe_no_sandbox=True)
+        annotate(study, req)
+        assert _attrs(study, "code.correct")[ids["ok"]] == (1.0, "pass")
+        marked = {"1+unsafe-no-sandbox"}
+        assert _versions(study, "code.correct") == _versions(study, "code.wall_ms") == marked
+        assert annotate(study, req).computed == 0  # done (unsafely) is done
+    # the sandbox is back: the unsafe rows are recomputed inside it
     again = annotate(study, AnnotateRequest(dataset="algos", attributes=["code.correct"]))
     assert again.computed == 4
     assert _versions(study, "code.correct") == {"1"}

@@ -384,3 +384,50 @@ def test_the_app_and_python_interpreter_are_untouched() -> None:
     assert exe.endswith(" 1 1")
     assert env == "/tmp ['HOME', 'LC_ALL', 'PATH', 'PWD']"  # bwrap sets PWD
     assert sys.flags.isolated == 0  # (this process is not affected)
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(SYSTEM_PYTHON),
+                    reason="needs root (to become an ordinary user) and a system python3")
+def test_an_ordinary_user_gets_the_same_wall_through_a_user_namespace() -> None:
+    """As a non-root caller bwrap takes the user-namespace path; check it holds the same way."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    open_dir = Path(tempfile.mkdtemp(prefix="monoscope-sbx-open-"))
+    open_dir.chmod(0o777)  # the ordinary user could write here, outside the sandbox
+    marker = open_dir / "escaped.txt"
+    app = str(Path(sandbox.__file__).resolve().parents[2])
+    code = (
+        "import os, time\n"
+        "st = dict(l.split(':', 1) for l in open('/proc/self/status'))\n"
+        "print(os.getuid(), st['CapEff'].strip(), st['NoNewPrivs'].strip())\n"
+        "n = 0\n"
+        "for i in range(500):\n"
+        "    try:\n        pid = os.fork()\n    except OSError:\n        continue\n"
+        "    if pid == 0:\n        time.sleep(60); os._exit(0)\n"
+        "    n += 1\n"
+        "print(n)\n" + _write(marker)
+    )
+    driver = (
+        f"import sys; sys.path.insert(0, {app!r})\n"
+        "from monoscope.core.sandbox import Limits, run_program\n"
+        f"r = run_program({code!r}, guard=False, limits=Limits(max_processes=16))\n"
+        "print(r.isolation); print(r.stdout, end='')\n"
+    )
+    try:
+        done = subprocess.run(
+            ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+             SYSTEM_PYTHON, "-I", "-c", driver],
+            capture_output=True, text=True, timeout=60, cwd="/",
+        )  # fmt: skip
+        lines = done.stdout.splitlines()
+        assert lines[:2] == ["bwrap", "65534 0000000000000000 1"], done.stdout + done.stderr
+        assert int(lines[2]) < 16
+        assert lines[3].startswith("wrote")  # inside its private /tmp ...
+        assert not marker.exists()  # ... not the host's
+    finally:
+        shutil.rmtree(open_dir, ignore_errors=True)
