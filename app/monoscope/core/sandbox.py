@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import IO, Literal
 
 from monoscope.core.assets import python_executable
-from monoscope.core.sandbox_boot import BLOCKED_EXIT, BOOTSTRAP, MEMORY_EXIT
+from monoscope.core.sandbox_boot import BLOCKED_EXIT, BOOTSTRAP, MEMORY_EXIT, boot_args
 from monoscope.core.sandbox_wall import (
+    WORK_DIR,
     SandboxError,
     SandboxUnavailable,
     environment,
@@ -289,18 +290,10 @@ def run_program(
             open(io_dir / "stderr", "wb") as ferr,
         ):
             cpu = math.ceil(lim.cpu_s if lim.cpu_s is not None else lim.timeout_s)
-            cfg = {
-                "src_fd": fsrc.fileno(),
-                "peak_fd": fpeak.fileno(),
-                "work": str(work) if work else "/tmp",
-                "as": lim.memory_mb * 1024 * 1024,
-                "cpu": max(1, cpu),
-                "fsize": lim.file_size_mb * 1024 * 1024,
-                "nproc": lim.max_processes,
-                "nofile": lim.open_files,
-                "guard": guard,
-            }
-            boot = ["-I", "-S", "-c", BOOTSTRAP, json.dumps(cfg)]
+            args = boot_args(fsrc.fileno(), fpeak.fileno(), lim.memory_mb << 20, max(1, cpu),
+                             lim.file_size_mb << 20, lim.max_processes, lim.open_files, guard,
+                             str(work) if work else WORK_DIR)  # fmt: skip
+            boot = ["-I", "-S", "-c", BOOTSTRAP, *args]
             keep = (fsrc.fileno(), fpeak.fileno())
             start = time.perf_counter()
             if how == UNSAFE:

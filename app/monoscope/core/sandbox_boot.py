@@ -1,9 +1,10 @@
 """The code a sandboxed child interpreter runs before the program: limits, guard, then the program.
 
-It is passed as ``python -I -S -c BOOTSTRAP CFG`` (a string, so it also works in the frozen
-bundle's ``monoscope-python``). The program's source arrives on an inherited fd
-(``cfg["src_fd"]``); the child's peak memory (VmHWM) goes to another (``cfg["peak_fd"]``).
-The audit hook is a second layer behind the kernel wall: its state lives only in a closure
+It is passed as ``python -I -S -c BOOTSTRAP ARGS`` (a string, so it also works in the frozen
+bundle's ``monoscope-python``); ``ARGS`` are `boot_args`: plain integers and a path, parsed
+without imports (``import json`` alone costs ~30 ms of interpreter start-up). The program's
+source arrives on an inherited fd (``src_fd``); the child's peak memory (VmHWM) goes to
+another (``peak_fd``). The audit hook is a second layer behind the kernel wall: its state lives only in a closure
 (frozen sets and captured functions, so patching ``os.path`` or builtins does not fool it), the
 program gets a fresh ``__main__`` module, and the ``gc`` calls that could find the hook
 function are refused (frames hold no reference to it: ``sys._getframe`` stays allowed, the
@@ -16,11 +17,20 @@ from __future__ import annotations
 MEMORY_EXIT = 86  # exit code for MemoryError
 BLOCKED_EXIT = 87  # exit code when the guard refused an operation
 
+
+
+def boot_args(src_fd: int, peak_fd: int, memory: int, cpu_s: int, file_size: int,
+              processes: int, open_files: int, guard: bool, work: str) -> list[str]:
+    """The bootstrap's command-line arguments, in the order it reads them."""
+    nums = (src_fd, peak_fd, memory, cpu_s, file_size, processes, open_files, int(guard))
+    return [*map(str, nums), work]
+
+
 BOOTSTRAP = r"""
 def _boot():
-    import json, os, resource, sys, types
-    cfg = json.loads(sys.argv[1])
-    src_fd, peak_fd = cfg["src_fd"], cfg["peak_fd"]
+    import os, resource, sys
+    src_fd, peak_fd, mem, cpu, fsize, nproc, nofile, guard = map(int, sys.argv[1:9])
+    work = sys.argv[9]
     chunks = []
     while True:
         b = os.read(src_fd, 1 << 16)
@@ -47,13 +57,13 @@ def _boot():
         except (ValueError, OSError):
             pass
 
-    lim(resource.RLIMIT_AS, cfg["as"])
-    lim(resource.RLIMIT_CPU, cfg["cpu"], cfg["cpu"] + 1)
-    lim(resource.RLIMIT_FSIZE, cfg["fsize"])
+    lim(resource.RLIMIT_AS, mem)
+    lim(resource.RLIMIT_CPU, cpu, cpu + 1)
+    lim(resource.RLIMIT_FSIZE, fsize)
     lim(resource.RLIMIT_CORE, 0)
-    lim(resource.RLIMIT_NOFILE, cfg["nofile"])
-    lim(resource.RLIMIT_NPROC, cfg["nproc"])
-    os.chdir(cfg["work"])
+    lim(resource.RLIMIT_NOFILE, nofile)
+    lim(resource.RLIMIT_NPROC, nproc)
+    os.chdir(work)
 
     def make_hook(work, realpath, fsdecode, sep, wflags, isinstance, str, bytes, int, any,
                   PermissionError):
@@ -93,16 +103,16 @@ def _boot():
         return hook
 
     code = compile(src, "solution.py", "exec")
-    main = types.ModuleType("__main__")
+    main = type(sys)("__main__")
     main.__dict__["__builtins__"] = __builtins__
     sys.modules["__main__"] = main
     sys.argv = ["solution.py"]
-    if cfg["guard"]:
+    if guard:
         wflags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-        sys.addaudithook(make_hook(os.path.realpath(cfg["work"]), os.path.realpath,
+        sys.addaudithook(make_hook(os.path.realpath(work), os.path.realpath,
                                    os.fsdecode, os.sep, wflags, isinstance, str, bytes, int,
                                    any, PermissionError))
-    del make_hook, cfg, src, chunks
+    del make_hook, src, chunks
     exit_, flush, write = os._exit, sys.stdout.flush, sys.stderr.write
     try:
         exec(code, main.__dict__)
