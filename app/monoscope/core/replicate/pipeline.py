@@ -171,7 +171,14 @@ def _annotate(study: Study, dataset: str, kind: str, res: ReplicationResult,
     names = [n for n, ex in extractors().items() if kind in ex.kinds]
     while True:
         try:
-            req = AnnotateRequest(study=str(study.path), dataset=dataset, attributes=names)
+            req = AnnotateRequest(study=str(study.path), dataset=dataset, attributes=names,
+                                  unsafe_no_sandbox=res.request.unsafe_no_sandbox)
+            if kind == "code" and req.unsafe_no_sandbox:
+                from monoscope.core.sandbox import UNSAFE, isolation
+
+                if isolation(True) == UNSAFE:
+                    res.notes.append("programs ran WITHOUT the kernel sandbox "
+                                     "(code.correct version '+unsafe-no-sandbox')")
             return annotate(study, req, state).computed
         except AssetMissing as exc:
             if "sentiment.head" not in names:
