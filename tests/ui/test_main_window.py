@@ -318,3 +318,18 @@ def test_switching_prompts_and_refresh_compute_nothing(window: Any,
     assert window.wait_idle(60)
     assert all(n >= 1 for n in loaded.values()), loaded
     assert calls == [] and window.set_id == set_id
+
+
+def test_sweep_point_opens_its_run_in_compare(window: Any) -> None:
+    """Sweep's run_activated (a click on a point) brings Compare to the front on that run."""
+    sweep, compare = window.extra_views["sweep"], window.extra_views["compare"]
+    assert sweep.data is not None and sweep.data.points  # loaded with the window
+    rid = sweep.data.points[-1].group.run_id
+    sweep.run_activated.emit(rid)
+    assert window.wait_idle(60)
+    assert window.current_view() is compare
+    assert compare.run_a.currentData() == rid and compare.run_b.currentData() != rid
+    assert compare.data is not None and compare.data.sides[0].group.run_id == rid
+    window.show_view("accumulation")
+    acc = window.extra_views["accumulation"]
+    assert window.current_view() is acc and acc.prompt_key == window.current_key
