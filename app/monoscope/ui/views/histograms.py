@@ -99,7 +99,7 @@ def caption_lines(rows: Sequence[dict[str, Any]], keys: Sequence[str], labels: S
                 continue
             if whole_dataset:
                 out.append(f"{_short(label)}: {disp_name} {_fmt(_f(own['value']), '.3g')} "
-                           f"(mean over {own['prompts'] or 0} prompts)")
+                           f"(mean over its {own['prompts'] or 0} prompts, all texts)")
             else:
                 out.append(f"{_short(label)} n={own['n']}: {disp_name} "
                            f"{_fmt(_f(own['value']), '.3g')}")
