@@ -50,6 +50,7 @@ def load_baseline(rev: str) -> Any:
     spec = importlib.util.spec_from_file_location("measure_baseline", path)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
+    sys.modules["measure_baseline"] = mod  # dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
 
@@ -75,11 +76,6 @@ def prompt_switches(path: Path, dataset: str, n: int) -> tuple[int, float, int]:
 
     from monoscope.ui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication([])
-    settings = QSettings(str(path.parent / "bench.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings)
-    win.open_study(str(path))
-    win.wait_idle()
     with Study(path, read_only=True, create=False) as st:
         keys = [r["key"] for r in st.query(
             "SELECT DISTINCT p.key FROM prompts p JOIN texts t ON t.prompt_id = p.id "
@@ -87,6 +83,11 @@ def prompt_switches(path: Path, dataset: str, n: int) -> tuple[int, float, int]:
             "ORDER BY p.key", [dataset])] or [r["key"] for r in st.query(
             "SELECT p.key FROM prompts p JOIN datasets d ON d.id = p.dataset_id "
             "WHERE d.name = ? ORDER BY p.key LIMIT 10", [dataset])]
+    app = QApplication.instance() or QApplication([])
+    settings = QSettings(str(path.parent / "bench.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings)
+    win.open_study(str(path))
+    win.wait_idle()
     calls = {"n": 0}
     original = current.Pool.stats
 

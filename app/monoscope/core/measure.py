@@ -16,10 +16,11 @@ nothing else computes a statistic. docs/methods.md states every estimator.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 import math
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -57,6 +58,7 @@ DISPERSION = {"categorical": "entropy", "numeric": "std", "set": "jaccard_disper
 ACC_GRID = (2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128)
 ACC_DRAWS = 50
 CORPUS_DRAWS = 50
+COVERAGE_DRAWS = 50  # pairs of subsets behind coverage / precision
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -123,17 +125,19 @@ class MeasureResult:
     reused: bool = False
     _index: dict[tuple[Any, ...], Row] = field(default_factory=dict, repr=False)
 
-    def __post_init__(self) -> None:
-        for r in self.rows:
-            self._index[(r["prompt"], r["grp"], r["ref"], r["attribute"], r["stat"], r["n"])] = r
-            self._index.setdefault((r["prompt"], r["grp"], r["ref"], r["attribute"], r["stat"]),
-                                   r)
+    def _lookup(self) -> dict[tuple[Any, ...], Row]:
+        if not self._index:  # built on first use
+            for r in self.rows:
+                key = (r["prompt"], r["grp"], r["ref"], r["attribute"], r["stat"])
+                self._index[(*key, r["n"])] = r
+                self._index.setdefault(key, r)
+        return self._index
 
     # -- lookups ---------------------------------------------------------------------------
     def cell(self, group: str, attribute: str, stat: str, ref: str = "",
              prompt: str | None = None, n: int | None = None) -> Row | None:
         key: tuple[Any, ...] = (prompt, group, ref, attribute, stat)
-        return self._index.get(key if n is None else (*key, n))
+        return self._lookup().get(key if n is None else (*key, n))
 
     def value(self, group: str, attribute: str, stat: str, ref: str = "",
               prompt: str | None = None) -> float:
@@ -290,15 +294,19 @@ class Pool:
             self.jac = jac
         self.n = int(next(len(x) for x in (codes, values, sets, vectors) if x is not None))
 
-    def stats(self, idx: I64) -> dict[str, F64]:
+    def stats(self, idx: I64, dispersion_only: bool = False) -> dict[str, F64]:
+        """Every statistic per draw (rows of `idx`); only `dispersion` (and what it needs)
+        with `dispersion_only`. NumPy warnings are silenced by the caller (`_compute`)."""
         b, m = idx.shape
         out: dict[str, F64] = {}
-        if self.values is not None and self.name != "topic" and self.kind != "embedding":
+        if self.values is not None and self.name != "topic" and self.kind != "embedding" \
+                and not (dispersion_only and self.kind != "numeric"):
             v = self.values[idx]
-            with np.errstate(invalid="ignore"), _quiet():
+            if self.kind == "numeric":  # finite by construction
+                out["mean"] = v.mean(axis=1)
+                out["std"] = v.std(axis=1)
+            else:
                 out["mean"] = np.nanmean(v, axis=1)
-                if self.kind == "numeric":
-                    out["std"] = np.nanstd(v, axis=1)
         if self.kind == "categorical":
             assert self.codes is not None
             c = self.codes[idx]
@@ -306,8 +314,7 @@ class Pool:
             counts = np.zeros((b, k))
             np.add.at(counts, (np.repeat(np.arange(b), m), c.ravel()), 1.0)
             p = counts / m
-            with np.errstate(divide="ignore", invalid="ignore"):
-                h = -np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0).sum(axis=1)
+            h = -np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0).sum(axis=1)
             observed = (counts > 0).sum(axis=1)
             out["entropy"] = np.maximum(h, 0.0)
             out["entropy_mm"] = out["entropy"] + (observed - 1) / (2.0 * m * math.log(2))
@@ -339,12 +346,13 @@ class Pool:
                 cos = (sub.sum(axis=(1, 2)) - diag) / (m * (m - 1))
             out["mean_pairwise_cosine"] = cos
             out["dispersion"] = 1.0 - cos
+            if dispersion_only:
+                return out
             eig = np.linalg.eigvalsh(sub / m)
             eig = np.where(eig > 1e-12, eig, 0.0)
             tot = eig.sum(axis=1, keepdims=True)
             p = np.divide(eig, tot, out=np.zeros_like(eig), where=tot > 0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ent = -np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0).sum(axis=1)
+            ent = -np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0).sum(axis=1)
             out["vendi"] = np.exp(ent)
         return out
 
@@ -370,8 +378,21 @@ def subsets(rng: np.random.Generator, n: int, m: int, draws: int) -> I64:
 
 
 def _seed(seed: int, *parts: Any) -> np.random.Generator:
-    h = hashlib.md5(json.dumps([seed, *parts], default=str).encode()).digest()
-    return np.random.default_rng(int.from_bytes(h[:8], "little"))
+    """A generator seeded by the request's seed and what is drawn (stable across runs)."""
+    words = [seed] + [p if isinstance(p, int) else zlib.crc32(str(p).encode()) for p in parts]
+    return np.random.default_rng(words)
+
+
+def _q(v: F64) -> tuple[float, float]:
+    """2.5 % and 97.5 % quantiles (linear interpolation, as numpy's default)."""
+    a = np.sort(v)
+    out = []
+    for q in (0.025, 0.975):
+        pos = q * (a.size - 1)
+        lo = int(math.floor(pos))
+        hi = min(lo + 1, a.size - 1)
+        out.append(float(a[lo] + (a[hi] - a[lo]) * (pos - lo)))
+    return out[0], out[1]
 
 
 def ustat_se(values: F64, idx: I64, n: int) -> float:
@@ -404,7 +425,7 @@ def _summary(stats: dict[str, F64], draws: int) -> dict[str, tuple[float, float,
         elif draws == 0:
             out[k] = (float(fin[0]), math.nan, math.nan, math.nan)
         else:
-            lo, hi = np.quantile(fin, [0.025, 0.975])
+            lo, hi = _q(fin)
             out[k] = (float(fin.mean()), float(fin.std()), float(lo), float(hi))
     return out
 
@@ -432,7 +453,7 @@ def measure(study: Study, request: MeasureRequest, state: TaskState) -> MeasureR
     from threadpoolctl import threadpool_limits
 
     t0 = time.perf_counter()
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1, user_api="blas"), np.errstate(all="ignore"), _quiet():
         rows, extra = _compute(study, dataset_id, request, state)
     seconds = time.perf_counter() - t0
     params["_meta"] = extra  # groups, attribute kinds and filter counts, for readers
@@ -481,12 +502,7 @@ def load_result(study: Study, dataset_id: int, dataset: str, request: MeasureReq
                 set_id: int) -> MeasureResult:
     meta_row = study.query("SELECT params, seconds FROM measure_sets WHERE id = ?", [set_id])[0]
     meta = json.loads(meta_row["params"]).get("_meta", {})
-    tab = repo.load_rows(study, set_id)
-    cols = {c: tab.column(c).to_pylist() for c in tab.column_names}
-    keys = ("prompt", "grp", "ref", "attribute", "stat", "n", "prompts", "draws", "value", "sd",
-            "lo", "hi")
-    rows = [dict(zip(keys, vals, strict=True)) for vals in zip(*(cols[k] for k in keys),
-                                                               strict=True)]
+    rows: list[Row] = repo.load_rows(study, set_id).to_pylist()
     groups = [Group(**g) for g in meta.get("groups", [])]
     kind = str(study.scalar("SELECT kind FROM datasets WHERE id = ?", [dataset_id]))
     prompts = study.query("SELECT id, key, title FROM prompts WHERE dataset_id = ? ORDER BY id",
@@ -694,11 +710,11 @@ def _pooled_distinct(out: _Rows, name: str, pools: Cells, groups: list[Group],
         if not cells:
             continue
         got: dict[str, list[float]] = {SOURCE: [], g.key: []}
-        for b in range(draws):
+        rng = _seed(req.seed, "pooled", g.key, name)
+        for _ in range(draws):
             parts: dict[str, list[I64]] = {SOURCE: [], g.key: []}
-            for p, sp, gp in cells:
+            for _p, sp, gp in cells:
                 m = min(sp.n, gp.n)
-                rng = _seed(req.seed, "pooled", g.key, p, name, b)
                 for key, pl in ((SOURCE, sp), (g.key, gp)):
                     assert pl.codes is not None
                     parts[key].append(pl.codes[rng.permutation(pl.n)[:m]])
@@ -707,7 +723,7 @@ def _pooled_distinct(out: _Rows, name: str, pools: Cells, groups: list[Group],
         n_med = _median_n([min(sp.n, gp.n) for _, sp, gp in cells])
         for key, vals in got.items():
             v = np.asarray(vals)
-            lo, hi = np.quantile(v, [0.025, 0.975])
+            lo, hi = _q(v)
             out.add(None, key, g.key, name, "pooled_distinct", n_med, draws, float(v.mean()),
                     float(v.std()), float(lo), float(hi), prompts=len(cells))
 
@@ -721,7 +737,9 @@ def _match(out: _Rows, name: str, kind: str, pid: int, src: Pool, gen: Pool, key
     g_draws = 0 if g_idx.shape[0] == 1 and m == gen.n else g_idx.shape[0]
     s_stats, g_stats = src.stats(s_idx), gen.stats(g_idx)
     if kind == "embedding" and src.vectors is not None and gen.vectors is not None:
-        cov, prec = knn_coverage(src.unit, gen.unit, s_idx, g_idx, req.coverage_k)
+        pairs = min(max(s_idx.shape[0], g_idx.shape[0]), COVERAGE_DRAWS)
+        cov, prec = knn_coverage(src.unit, gen.unit, s_idx[:pairs], g_idx[:pairs],
+                                 req.coverage_k)
         g_stats["coverage"], g_stats["precision"] = cov, prec
         g_draws = max(g_draws, s_draws)
     s_sum, g_sum = _summary(s_stats, s_draws), _summary(g_stats, g_draws)
@@ -736,7 +754,7 @@ def _match(out: _Rows, name: str, kind: str, pid: int, src: Pool, gen: Pool, key
         baseline = s_stats["dispersion"] / mu
         fin = baseline[np.isfinite(baseline)]
         if fin.size:
-            lo, hi = np.quantile(fin, [0.025, 0.975])
+            lo, hi = _q(fin)
             out.add(pid, SOURCE, key, name, "index", m, s_draws, float(fin.mean()),
                     float(fin.std()), float(lo), float(hi))
     if src.values is not None and gen.values is not None and kind != "embedding":
@@ -797,6 +815,15 @@ def _comparable(pool: Pool) -> F64:
     return pool.values
 
 
+@functools.lru_cache(maxsize=64)
+def _boot_draws(size: int, n_boot: int, seed: int) -> tuple[I64, F64]:
+    """Resampling indices and standard normal noise of one bootstrap (the same for every
+    statistic over the same number of prompts: seeded, so cached)."""
+    rng = np.random.default_rng([seed, size])
+    idx = rng.integers(0, size, size=(n_boot, size))
+    return idx, rng.standard_normal(idx.shape)
+
+
 def _boot(values: F64, se: F64, n_boot: int, seed: int) -> tuple[float, float, float]:
     """Mean over prompts with a 95 % bootstrap CI over prompts; each replicate also perturbs
     every prompt's value by its standard error from the subsample draws (normal, `se`), and
@@ -808,12 +835,11 @@ def _boot(values: F64, se: F64, n_boot: int, seed: int) -> tuple[float, float, f
     mean = float(v.mean())
     if v.size == 1 and not s.any():
         return mean, mean, mean
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, v.size, size=(n_boot, v.size))
-    reps = (v[idx] + s[idx] * rng.standard_normal(idx.shape)).mean(axis=1)
+    idx, noise = _boot_draws(v.size, n_boot, seed)
+    reps = (v[idx] + s[idx] * noise).mean(axis=1) if s.any() else v[idx].mean(axis=1)
     if v.size > 1:  # the bootstrap's variance of a mean is (P-1)/P of the unbiased one
         reps = mean + (reps - mean) * math.sqrt(v.size / (v.size - 1))
-    lo, hi = np.quantile(reps, [0.025, 0.975])
+    lo, hi = _q(reps)
     return mean, float(lo), float(hi)
 
 
@@ -871,11 +897,10 @@ def _aggregate_matched(out: _Rows, name: str, key: str, matched: list[_Matched],
     if base:
         d = min(b.size for b in base)
         mat = np.vstack([b[:d] for b in base])  # prompts x draws
-        with _quiet():
-            per_draw = np.nanmean(mat, axis=0)
+        per_draw = np.nanmean(mat, axis=0)
         per_draw = per_draw[np.isfinite(per_draw)]
         if per_draw.size:
-            lo_b, hi_b = np.quantile(per_draw, [0.025, 0.975])
+            lo_b, hi_b = _q(per_draw)
             out.add(None, SOURCE, key, name, "index", n_med, d, float(per_draw.mean()),
                     float(per_draw.std()), float(lo_b), float(hi_b), prompts=len(base))
 
@@ -893,15 +918,18 @@ def _accumulation(out: _Rows, name: str, pools: Cells, groups: list[Group],
                 continue
             grid = [k for k in ACC_GRID if k < pool.n] + [pool.n]
             curve: dict[int, float] = {}
+            # nested subsets (the first k of each random order), as a rarefaction curve
+            order = subsets(_seed(req.seed, "acc", g.key, pid, name), pool.n, pool.n - 1,
+                            min(req.draws, ACC_DRAWS)) if pool.n > 2 else None
             for k in grid:
-                idx = subsets(_seed(req.seed, "acc", g.key, pid, name, k), pool.n, k,
-                              min(req.draws, ACC_DRAWS))
-                d = pool.stats(idx)["dispersion"]
+                idx = (order[:, :k] if order is not None and k < pool.n
+                       else np.arange(pool.n, dtype=np.int64)[None, :])
+                d = pool.stats(idx, dispersion_only=True)["dispersion"]
                 fin = d[np.isfinite(d)]
                 if fin.size == 0:
                     continue
                 draws = 0 if idx.shape[0] == 1 else idx.shape[0]
-                lo, hi = (np.quantile(fin, [0.025, 0.975]) if draws else (math.nan, math.nan))
+                lo, hi = _q(fin) if draws else (math.nan, math.nan)
                 out.add(pid, g.key, "acc", name, "dispersion", k, draws, float(fin.mean()),
                         float(fin.std()) if draws else math.nan, float(lo), float(hi))
                 curve[k] = float(fin.mean())
@@ -984,12 +1012,12 @@ def _wording(out: _Rows, study: Study, dataset_id: int, text_ids: I64, prompt_id
             continue
         src_stats: list[dict[str, float]] = []
         gen_stats: list[dict[str, float]] = []
-        for b in range(draws):
+        rng = _seed(req.seed, "corpus", g.key)
+        for _ in range(draws):
             s_members: list[int] = []
             g_members: list[int] = []
-            for p, s_ms, g_ms in cells:
+            for _p, s_ms, g_ms in cells:
                 m = min(len(s_ms), len(g_ms))
-                rng = _seed(req.seed, "corpus", g.key, p, b)
                 s_members += [s_ms[j] for j in rng.permutation(len(s_ms))[:m]]
                 g_members += [g_ms[j] for j in rng.permutation(len(g_ms))[:m]]
             sc, gc = counts(s_members), counts(g_members)
@@ -1002,7 +1030,7 @@ def _wording(out: _Rows, study: Study, dataset_id: int, text_ids: I64, prompt_id
                 fin = arr[np.isfinite(arr)]
                 if fin.size == 0:
                     continue
-                lo, hi = np.quantile(fin, [0.025, 0.975])
+                lo, hi = _q(fin)
                 out.add(None, grp, g.key, WORDING, stat, n_med, draws, float(fin.mean()),
                         float(fin.std()), float(lo), float(hi), prompts=len(cells))
 
