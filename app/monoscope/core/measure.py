@@ -389,7 +389,7 @@ def _q(v: F64) -> tuple[float, float]:
     out = []
     for q in (0.025, 0.975):
         pos = q * (a.size - 1)
-        lo = int(math.floor(pos))
+        lo = math.floor(pos)
         hi = min(lo + 1, a.size - 1)
         out.append(float(a[lo] + (a[hi] - a[lo]) * (pos - lo)))
     return out[0], out[1]
