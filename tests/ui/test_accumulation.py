@@ -37,9 +37,12 @@ def test_accumulation_view(qtbot, fig_study, tmp_path: Path) -> None:
     assert data.attribute == "sentiment.vader"
     attrs = [view.attribute.itemData(i) for i in range(view.attribute.count())]
     assert {"sentiment.vader", "topic", "embedding"} <= set(attrs)
-    # pooled: per run its own curve and the source's on the run's prompts
-    assert len(view.curve_items) == 8
-    assert {"run:1|", "source|run:1", "run:4|", "source|run:4"} <= set(view.curve_groups())
+    # pooled: per run its own curve and the source's on the run's prompts; the runs cover the
+    # same prompts here, so the four source curves coincide and are drawn once
+    assert len(data.curves) == 8
+    assert sorted(view.curve_groups()) == ["run:1|", "run:2|", "run:3|", "run:4|", "source|"]
+    merged = next(c for c in view.merged_curves() if c.group.key == "source")
+    assert merged.label == "source on the prompts of runs #1, #2, #3, #4"
     res = fd.stored_result(fig_study, 1)
     for c in data.curves:
         assert np.all(np.diff(c.n) > 0)  # n ascending
@@ -74,3 +77,20 @@ def test_accumulation_view(qtbot, fig_study, tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and QImage(str(png)).width() > 500
     assert "<svg" in svg.read_text()[:2000]
     runner.shutdown()
+
+
+def test_pooled_source_per_run_when_prompts_differ(qtbot, fig_study) -> None:
+    """A run on fewer prompts is read against the source of its own prompts (SQL)."""
+    from figure_study import drop_run_prompts, run_prompt_keys
+
+    drop_run_prompts(fig_study, [1], ["p3", "p4"])
+    assert run_prompt_keys(fig_study, 1) == {"p1", "p2"}
+    view = AccumulationView(runner=TaskRunner())
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.loaded, timeout=30_000):
+        view.set_study(fig_study, 1)
+    groups = set(view.curve_groups())
+    assert "source|run:1" in groups and "source|" in groups  # runs 2-4 share one
+    src1 = next(c for c in view.data.curves if c.against == "run:1")
+    assert set(src1.prompts) == {2}
+    view.runner.shutdown()

@@ -20,7 +20,7 @@ Embedding::
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -40,7 +40,7 @@ from monoscope.core.figure_data import SOURCE, dataset_ids
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
 from monoscope.ui.loaders import measured_set
-from monoscope.ui.views.figure_common import FigureViewMixin, group_color
+from monoscope.ui.views.figure_common import FigureViewMixin, group_color, plain_axis
 from monoscope.ui.views.histograms import NICE_NAMES
 from monoscope.ui.workers import TaskRunner
 
@@ -120,7 +120,7 @@ class AccumulationView(FigureViewMixin, QWidget):
         self.plot: pg.PlotItem = self.canvas.getPlotItem()
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("bottom", "n (texts per prompt)")
-        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        plain_axis(self.plot.getAxis("left"))
         self.legend = self.plot.addLegend(offset=(-10, -10))
         lay = QVBoxLayout(self)
         lay.addLayout(top)
@@ -202,7 +202,7 @@ class AccumulationView(FigureViewMixin, QWidget):
         self.plot.setLabel("left", f"dispersion: {DISPERSION_LABEL.get(data.attribute, 'entropy of labels (bits)')}")
         pooled = data.prompt_key is None
         all_y: list[float] = []
-        for c in data.curves:
+        for c in self.merged_curves():
             ok = np.isfinite(c.mean)
             if not ok.any():
                 continue
@@ -244,6 +244,31 @@ class AccumulationView(FigureViewMixin, QWidget):
         self.status.setText(f"{n_curves} curves" if n_curves else
                             "No curves for this attribute and scope (a group needs ≥ 2 texts).")
         self.loaded.emit()
+
+    def merged_curves(self) -> list[Any]:
+        """The curves to draw: pooled source curves that coincide (runs on the same prompts)
+        are drawn once, labelled with every run they stand for."""
+        if self.data is None:
+            return []
+        labels = {c.group.key: f"#{c.group.run_id}" for c in self.data.curves
+                  if c.group.run_id is not None}
+        out: list[Any] = []
+        merged_runs: dict[int, list[str]] = {}
+        for c in self.data.curves:
+            twin = next((i for i, o in enumerate(out) if c.group.key == SOURCE
+                         and o.group.key == SOURCE and c.against is not None
+                         and np.array_equal(o.n, c.n) and o.prompts == c.prompts
+                         and np.allclose(o.mean, c.mean, equal_nan=True)), None)
+            if twin is None:
+                if c.group.key == SOURCE and c.against is not None:
+                    merged_runs[len(out)] = [labels.get(c.against, c.against)]
+                out.append(c)
+                continue
+            merged_runs[twin].append(labels.get(str(c.against), str(c.against)))
+            runs = merged_runs[twin]
+            out[twin] = replace(out[twin], label="source on the prompts of runs "
+                                + ", ".join(runs), against=None)
+        return out
 
     def _legend_name(self, c: Any) -> str:
         n_max = int(np.nanmax(c.n)) if len(c.n) else 0

@@ -119,6 +119,7 @@ class CompareView(FigureViewMixin, QWidget):
             top.addWidget(w, 1)
         top.addWidget(export_btn)
         self.status = QLabel("Open a study with at least two runs to compare them.")
+        self.status.setWordWrap(True)  # long captions must not widen the view
 
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setBackground("w")
@@ -224,8 +225,11 @@ class CompareView(FigureViewMixin, QWidget):
             color = group_color(side.group.key)
             m = self.maps[i]
             n = "?" if side.n is None else side.n
-            m.setTitle(f"#{side.group.run_id} {side.group.label} vs source ({where}; "
-                       f"{side.prompts} prompts, n = {n}/prompt)", size="10pt")
+            label = side.group.label if len(side.group.label) <= 40 else \
+                side.group.label[:39] + "…"
+            m.setTitle(f"#{side.group.run_id} {label}<br>vs source ({where}; {side.prompts} "
+                       f"prompt{'s' if side.prompts != 1 else ''}, n = {n}/prompt)",
+                       size="10pt")
             m.addLegend(offset=(5, 5))
             sx, sy = data.source_points
             m.addItem(pg.ScatterPlotItem(sx, sy, size=7, pen=None,
@@ -245,7 +249,7 @@ class CompareView(FigureViewMixin, QWidget):
                                       fillLevel=0, brush=pg.mkBrush(*color[:3], 80),
                                       pen=pg.mkPen(color[:3], width=2), name=f"run #{side.group.run_id} ({len(side.values)} texts)"))
             h.setLabel("bottom", data.attribute)
-            lines = side_text(side, data.prompt_key or "whole dataset").split("\n")
+            lines = side_text(side, data.prompt_key or "all its prompts").split("\n")
             html = [f"<b style='color: rgb{color[:3]}'>{_esc(lines[0])}</b>"]
             for line in lines[1:]:
                 label, _, rest = line.partition(": ")

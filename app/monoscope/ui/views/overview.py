@@ -97,15 +97,17 @@ class OverviewView(FigureViewMixin, QWidget):
 
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setBackground("w")
-        self.sent_plot: pg.PlotItem = self.canvas.addPlot(row=0, col=0)
-        self.sim_plot: pg.PlotItem = self.canvas.addPlot(row=0, col=1)
+        # the legend spans both figures above them (run labels with n are long)
+        self.legend = pg.LegendItem(colCount=1, labelTextColor=(40, 40, 40))
+        self.canvas.addItem(self.legend, row=0, col=0, colspan=2)
+        self.sent_plot: pg.PlotItem = self.canvas.addPlot(row=1, col=0)
+        self.sim_plot: pg.PlotItem = self.canvas.addPlot(row=1, col=1)
         for p in (self.sent_plot, self.sim_plot):
             p.setMouseEnabled(x=False, y=False)
             p.hideButtons()
             p.showGrid(y=True, alpha=0.2)
             p.setLabel("left", "share of prompts")
             p.getAxis("left").enableAutoSIPrefix(False)  # shares, not SI units
-        self.legend = self.sent_plot.addLegend(offset=(10, 10))
 
         self.list_title = QLabel("Click a bar to list its prompts.")
         self.prompt_list = QListWidget()

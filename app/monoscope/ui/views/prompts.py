@@ -62,9 +62,10 @@ class PromptTableModel(QAbstractTableModel):
         t = self.table
         if t is None:
             return []
-        short = [f"#{r.id} {r.label.split()[0][:9]}" if r.label else f"#{r.id}" for r in t.runs]
-        return ["Key", "Title", *(f"index\n{s}" for s in short), "Source",
-                *(f"n\n{s}" for s in short)]
+        short = [r.label.split()[0][:8] if r.label else "" for r in t.runs]
+        return ["Key", "Title", *(f"index #{r.id}\n{s}" for r, s in zip(t.runs, short,
+                                                                       strict=True)),
+                "Source", *(f"n #{r.id}\n{s}" for r, s in zip(t.runs, short, strict=True))]
 
     def _kind(self, col: int) -> tuple[str, int]:
         """('key'|'title'|'index'|'source'|'n', run position) of a column."""
@@ -301,8 +302,9 @@ class PromptsPanel(QWidget):
         self.view.resizeColumnsToContents()
         self.view.setColumnWidth(0, min(self.view.columnWidth(0), 130))
         self.view.setColumnHidden(1, True)  # the title is the key's tooltip; keeps numbers visible
+        n_runs = 0 if table is None else len(table.runs)
         for c in range(2, self.model.columnCount()):
-            self.view.setColumnWidth(c, 58)
+            self.view.setColumnWidth(c, 64 if c < 2 + n_runs else 58)  # index cells carry ▼▲
         n = 0 if table is None else len(table)
         text = f"{n} prompts"
         if table is not None and table.runs and not table.measured:

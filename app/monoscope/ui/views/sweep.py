@@ -43,6 +43,7 @@ from monoscope.ui.views.figure_common import (
     RUN_COLORS,
     FigureViewMixin,
     group_color,
+    plain_axis,
 )
 from monoscope.ui.workers import TaskRunner
 
@@ -121,7 +122,7 @@ class SweepView(FigureViewMixin, QWidget):
         legend = self.legend
         legend.clear()
         self.plot.setLabel("left", data.label)
-        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        plain_axis(self.plot.getAxis("left"))
         is_index = data.metric.endswith(".index")
         grey = group_color(SOURCE)[:3]
         dash = pg.mkPen(grey, width=2, style=pg.QtCore.Qt.PenStyle.DashLine)
