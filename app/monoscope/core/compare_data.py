@@ -253,19 +253,15 @@ def compute_sweep(request: tuple[Study, int, str], state: Any = None) -> SweepDa
         m, lo, hi = _triple(row)
         src = _triple(src_row)
         human = (src[1], src[2]) if stat == "index" else (math.nan, math.nan)
-        if stat == "index":  # the baseline's value is 1 by construction; its range is the band
-            src = (1.0, src[1], src[2]) if src_row is not None else src
         points.append(SweepPoint(g, m, lo, hi, src, human, row["n"] if row else None,
                                  int(row["prompts"] or 0) if row else 0))
     sources = {(round(p.source[0], 12), round(p.source[1], 12), round(p.source[2], 12))
                for p in points if math.isfinite(p.source[0])}
     varies = len(sources) > 1
-    if points and sources:
-        fin = [p.source for p in points if math.isfinite(p.source[0])]
-        band = (float(np.mean([s[0] for s in fin])), float(np.nanmin([s[1] for s in fin])),
-                float(np.nanmax([s[2] for s in fin])))
-    else:
-        band = (math.nan, math.nan, math.nan)
+    # one band when every run is compared on the same prompts at the same n; otherwise none
+    # (the view draws each run's own matched source beside it)
+    band = next(p.source for p in points if math.isfinite(p.source[0])) \
+        if len(sources) == 1 else (math.nan, math.nan, math.nan)
     return SweepData(dataset_id, metric, METRICS[metric], band, points, varies)
 
 

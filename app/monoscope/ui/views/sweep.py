@@ -152,8 +152,8 @@ class SweepView(FigureViewMixin, QWidget):
             # one source (or human range) per run: grey bars beside each point
             pts_all = [p for ps in lines.values() for p in ps]
             xs = np.array([(p.group.temperature or 0.0) + 0.02 for p in pts_all], dtype=float)
-            if is_index:
-                ys = np.ones(len(pts_all))
+            if is_index:  # the stored baseline (≈ 1) with the people's range
+                ys = np.array([p.source[0] for p in pts_all])
                 los = np.array([p.human[0] for p in pts_all])
                 his = np.array([p.human[1] for p in pts_all])
                 name = "people vs themselves, per run"
