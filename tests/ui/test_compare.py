@@ -174,8 +174,11 @@ def test_sweep_data_and_view(qtbot, fig_study, tmp_path: Path) -> None:
     with qtbot.waitSignal(view.loaded, timeout=30_000):
         view.set_study(fig_study)
     assert set(view.scatters) == set(lines)
-    # A real click on the T=1.2 point of the top-p 0.9 line opens run 2.
-    pt = view.plot.vb.mapViewToScene(QPointF(1.2, h2(2 / 3) / 4))
+    # A real click on the T=1.2 point of the top-p 0.9 line opens run 2 (lines sharing a
+    # temperature are drawn side by side: click where the point is drawn).
+    xs, ys = view.scatters["smollm2 top-p=0.9"].getData()
+    assert abs(xs[1] - 1.2) < 0.05 and ys[1] == pytest.approx(h2(2 / 3) / 4)
+    pt = view.plot.vb.mapViewToScene(QPointF(float(xs[1]), float(ys[1])))
     pos = view.canvas.mapFromScene(pt)
     with qtbot.waitSignal(view.run_activated, timeout=5000) as sig:
         qtbot.mouseClick(view.canvas.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(pos))

@@ -284,8 +284,9 @@ class AccumulationView(FigureViewMixin, QWidget):
         if d.prompt_key is None:
             return ("Pooled: at each n, the mean over the prompts where both the run and the "
                     "source have at least n texts, with its 95 % bootstrap CI over prompts. "
-                    "Dashed grey: the source on that run's prompts (marker in the run's "
-                    "colour). A run below the grey curve at the same n is narrower than people.")
+                    "Dashed grey: the source on a run's prompts (markers in that run's colour; "
+                    "one grey curve when runs share their prompts). A run below the grey curve "
+                    "at the same n is narrower than people.")
         return (f"Prompt {d.prompt_key}: at each n, the mean dispersion over random subsets "
                 "of n texts, with the 2.5–97.5 % range over those draws; grey = source.")
 

@@ -128,6 +128,7 @@ class SweepView(FigureViewMixin, QWidget):
         dash = pg.mkPen(grey, width=2, style=pg.QtCore.Qt.PenStyle.DashLine)
         mean, lo, hi = data.source
         lines = data.lines()
+        dodge = self._dodge(lines)
         all_y: list[float] = []
         if is_index:
             self.plot.addItem(pg.InfiniteLine(1.0, angle=0, pen=dash))
@@ -151,7 +152,8 @@ class SweepView(FigureViewMixin, QWidget):
         if data.source_varies:
             # one source (or human range) per run: grey bars beside each point
             pts_all = [p for ps in lines.values() for p in ps]
-            xs = np.array([(p.group.temperature or 0.0) + 0.02 for p in pts_all], dtype=float)
+            xs = np.array([(p.group.temperature or 0.0) + dodge.get(p.group.key, 0.0)
+                           + self._step(lines) * 0.5 for p in pts_all], dtype=float)
             if is_index:  # the stored baseline (≈ 1) with the people's range
                 ys = np.array([p.source[0] for p in pts_all])
                 los = np.array([p.human[0] for p in pts_all])
@@ -176,14 +178,17 @@ class SweepView(FigureViewMixin, QWidget):
                 all_y += [float(v) for v in los[ok]] + [float(v) for v in his[ok]]
         for i, (name, pts) in enumerate(lines.items()):
             color = RUN_COLORS[i % len(RUN_COLORS)]
-            x = np.array([p.group.temperature for p in pts], dtype=float)
+            # lines sharing a temperature sit side by side (dodged), so their bars stay apart
+            x = np.array([(p.group.temperature or 0.0) + dodge.get(p.group.key, 0.0)
+                          for p in pts], dtype=float)
             y = np.array([p.mean for p in pts])
             curve = pg.PlotDataItem(x, y, pen=pg.mkPen(color, width=2), symbol="o", symbolSize=10,
                                     symbolBrush=pg.mkBrush(color), name=name)
             self.plot.addItem(curve)
             err_lo = np.array([p.mean - p.lo for p in pts])
             err_hi = np.array([p.hi - p.mean for p in pts])
-            self.plot.addItem(pg.ErrorBarItem(x=x, y=y, top=err_hi, bottom=err_lo, beam=0.03,
+            self.plot.addItem(pg.ErrorBarItem(x=x, y=y, top=err_hi, bottom=err_lo,
+                                              beam=min(0.03, 0.8 * self._step(lines)),
                                               pen=pg.mkPen(color, width=1)))
             scatter = pg.ScatterPlotItem(x, y, size=16, pen=None, brush=pg.mkBrush(0, 0, 0, 0),
                                          data=[p.group.run_id for p in pts], hoverable=True,
@@ -211,13 +216,27 @@ class SweepView(FigureViewMixin, QWidget):
                   if q.group.run_id == data), None)
         if p is None:
             return f"run #{data}  T={x:g}  {y:.3f}"
-        out = (f"run #{data} {p.group.label}\nT={x:g}: {p.mean:.3f} [{p.lo:.3f}, {p.hi:.3f}]"
+        out = (f"run #{data} {p.group.label}\nT={p.group.temperature:g}: {p.mean:.3f} "
+               f"[{p.lo:.3f}, {p.hi:.3f}]"
                f"\n{p.prompts} prompts, n = {p.n} texts per prompt")
         if self.data is not None and self.data.metric.endswith(".index"):
             out += f"\npeople vs themselves: {p.human[0]:.2f}–{p.human[1]:.2f}"
         elif math.isfinite(p.source[0]):
             out += f"\nsource on these prompts at this n: {p.source[0]:.3f}"
         return out
+
+    @staticmethod
+    def _step(lines: dict[str, list[Any]]) -> float:
+        temps = [p.group.temperature or 0.0 for ps in lines.values() for p in ps]
+        span = (max(temps) - min(temps)) if temps else 0.0
+        return 0.015 * max(span, 0.4)
+
+    def _dodge(self, lines: dict[str, list[Any]]) -> dict[str, float]:
+        """x offset per run: lines side by side around each temperature."""
+        k = len(lines)
+        step = self._step(lines)
+        return {p.group.key: (i - (k - 1) / 2) * step
+                for i, pts in enumerate(lines.values()) for p in pts}
 
     def caption_text(self) -> str:
         """Prompts and n behind the points (and so behind the matched source)."""
