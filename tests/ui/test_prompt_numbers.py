@@ -72,5 +72,6 @@ def test_caption_lines_from_stored_rows() -> None:
     lines = caption_lines(agg, ["source", "run:1"], ["source", "run A"], "numeric",
                           "text.words", whole_dataset=True)
     assert lines[0] == "source: std 2.1 (mean over its 12 prompts, all texts)"
-    assert lines[1] == "run A 12 prompts, n=8/prompt · ×0.62 [0.55, 0.70]▼ (people 0.71–1.28 at n=8)"
+    assert lines[1] == ("run A 12 prompts, n=8/prompt · ×0.62 [0.55, 0.70] CI excludes 1▼ "
+                        "(people 0.71–1.28 at n=8)")
     assert outside_marker(1.3, 0.7, 1.2) == "▲" and outside_marker(np.nan, 0.7, 1.2) == ""

@@ -117,8 +117,12 @@ def caption_lines(rows: Sequence[dict[str, Any]], keys: Sequence[str], labels: S
                   if math.isfinite(lo) and math.isfinite(hi) else
                   " (no human range: the source has no more texts than the run)")
         if whole_dataset:
-            ci = (f" [{_fmt(_f(idx['lo']))}, {_fmt(_f(idx['hi']))}]"
-                  if idx["lo"] is not None and idx["hi"] is not None else "")
+            ci = ""
+            if idx["lo"] is not None and idx["hi"] is not None:
+                lo_ci, hi_ci = _f(idx["lo"]), _f(idx["hi"])
+                ci = f" [{_fmt(lo_ci)}, {_fmt(hi_ci)}]"
+                if hi_ci < 1.0 or lo_ci > 1.0:
+                    ci += " CI excludes 1"
             out.append(f"{_short(label)} {idx['prompts'] or 0} prompts, n={idx['n']}/prompt · "
                        f"×{_fmt(v)}{ci}{mark}{people}")
         else:

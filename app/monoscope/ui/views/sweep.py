@@ -221,6 +221,8 @@ class SweepView(FigureViewMixin, QWidget):
                f"\n{p.prompts} prompts, n = {p.n} texts per prompt")
         if self.data is not None and self.data.metric.endswith(".index"):
             out += f"\npeople vs themselves: {p.human[0]:.2f}–{p.human[1]:.2f}"
+            if p.hi < 1.0 or p.lo > 1.0:
+                out += "\nthe CI excludes 1"
         elif math.isfinite(p.source[0]):
             out += f"\nsource on these prompts at this n: {p.source[0]:.3f}"
         return out
