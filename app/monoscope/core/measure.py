@@ -45,7 +45,7 @@ from monoscope.core.store import measurements as repo
 from monoscope.core.tasks import TaskState
 
 SCHEMA = "monoscope.measure/2"
-VERSION = "2.0"  # bump when an estimator changes: stored sets of another version are redone
+VERSION = "2.1"  # bump when an estimator changes: stored sets of another version are redone
 EMBEDDING = "embedding"  # pseudo-attribute name for the embedding measures
 WORDING = "wording"  # pseudo-attribute of the corpus-level wording measures
 SOURCE = "source"
