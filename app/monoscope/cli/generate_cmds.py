@@ -103,7 +103,7 @@ def _table(rows: list[dict[str, Any]], cols: list[tuple[str, str]]) -> None:
 def cmd_runs(args: argparse.Namespace) -> int:
     from monoscope.core.generation import run_table
 
-    with Study(args.study, read_only=True, create=False) as st:
+    with Study(args.study, read_only=True, create=False, snapshot_if_locked=True) as st:
         rows = run_table(st)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))

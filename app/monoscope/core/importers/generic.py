@@ -233,4 +233,5 @@ def import_table(
             append=append, state=state, describe_row=describe, key_column=mapping.key,
         )
         report.notes = notes + report.notes
-        return report
+    study.checkpoint()  # the stage is done: the study file alone holds it
+    return report
