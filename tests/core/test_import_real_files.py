@@ -122,7 +122,7 @@ def test_parquet_struct_and_list_refused_nested_field_mapped(study: Study, tmp_p
         import_table(study, src, dataset="p", mapping=FR)
     with pytest.raises(ImportFailed, match=r"column 'tags' \(mapped to text\) holds VARCHAR\[\]"):
         import_table(study, src, dataset="p", mapping=ColumnMap.parse("key=film,text=tags"))
-    with pytest.raises(ImportFailed, match="no column 'review.body'"):
+    with pytest.raises(ImportFailed, match=r"no column 'review\.body'"):
         import_table(study, src, dataset="p", mapping=ColumnMap.parse("key=film,text=review.body"))
     assert study.table_counts()["texts"] == 0
     report = import_table(study, src, dataset="p",

@@ -22,7 +22,8 @@ STALE_AFTER_S = 600.0
 def _start_ticks(pid: int) -> int | None:
     """Process start time in clock ticks since boot (field 22 of /proc/PID/stat); None if unknown."""
     try:
-        raw = open(f"/proc/{pid}/stat", "rb").read().decode("ascii", "replace")
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read().decode("ascii", "replace")
     except OSError:
         return None
     try:

@@ -27,32 +27,46 @@ def _unescape(value: str) -> str:
     return html.unescape(_BR.sub("\n", value))
 
 
-def decode_html(cur: duckdb.DuckDBPyConnection, column: str) -> int:
-    """Decode escaped HTML in ``_stage.<column>`` if the column clearly holds it; values changed."""
-    match = f"regexp_matches({column}, '{_HTML_SQL}')"
-    row = cur.execute(
-        f"SELECT count(*) FILTER (WHERE {match}), count(*) FILTER (WHERE regexp_matches({column}, '\\S')) "
-        "FROM _stage"
-    ).fetchall()[0]  # fetchall: create_function refuses a connection with an unfinished result
-    hits, total = int(row[0]), int(row[1])
-    if hits < MIN_HTML_VALUES or hits < MIN_HTML_SHARE * total:
-        return 0
-    cur.create_function("_monoscope_unescape", _unescape, ["VARCHAR"], "VARCHAR")
-    try:
-        cur.execute(f"UPDATE _stage SET {column} = _monoscope_unescape({column}) WHERE {match}")
-    finally:
-        cur.remove_function("_monoscope_unescape")
-    return hits
+def _looks_html(column: str) -> str:
+    # contains() first, the regular expression only on the few candidates: a CASE makes DuckDB
+    # skip it (an AND did not: 0.28 s vs 0.03 s on 100k texts)
+    return (f"(CASE WHEN contains({column}, '&') OR contains({column}, '<') "
+            f"THEN regexp_matches({column}, '{_HTML_SQL}') ELSE false END)")
+
+
+def decode_html(cur: duckdb.DuckDBPyConnection, columns: list[str]) -> dict[str, int]:
+    """Decode escaped HTML in the ``_stage`` columns that clearly hold it; {column: values changed}."""
+    if not columns:
+        return {}
+    counts = ", ".join(f"count(*) FILTER (WHERE {_looks_html(c)}), count({c})" for c in columns)
+    row = cur.execute(f"SELECT {counts} FROM _stage").fetchall()[0]
+    # fetchall above: create_function refuses a connection with an unfinished result
+    out: dict[str, int] = {}
+    for i, column in enumerate(columns):
+        hits, total = int(row[2 * i]), int(row[2 * i + 1])
+        if hits >= MIN_HTML_VALUES and hits >= MIN_HTML_SHARE * total:
+            out[column] = hits
+    if out:
+        cur.create_function("_monoscope_unescape", _unescape, ["VARCHAR"], "VARCHAR")
+        try:
+            for column in out:
+                cur.execute(f"UPDATE _stage SET {column} = _monoscope_unescape({column}) "
+                            f"WHERE {_looks_html(column)}")
+        finally:
+            cur.remove_function("_monoscope_unescape")
+    return out
 
 
 def number_only_note(cur: duckdb.DuckDBPyConnection, name: str) -> str | None:
     """A warning when every non-empty text is a number: the mapping most likely picked the wrong column."""
+    number = f"strlen(body) < 40 AND regexp_matches(body, '{_NUMBER_SQL}')"
     row = cur.execute(
-        f"SELECT count(*) FILTER (WHERE regexp_matches(body, '{_NUMBER_SQL}')), "
-        "count(*) FILTER (WHERE regexp_matches(body, '\\S')), "
-        f"any_value(body) FILTER (WHERE regexp_matches(body, '{_NUMBER_SQL}')) FROM _stage"
+        f"SELECT count(*) FILTER (WHERE {number}), any_value(body) FILTER (WHERE {number}) FROM _stage"
     ).fetchone()
-    if not row or not row[1] or row[0] != row[1]:
+    if not row or not row[0]:
         return None
-    return (f"every text in column {name!r} is a number (e.g. {str(row[2]).strip()!r}): is text= "
+    filled = cur.execute("SELECT count(*) FILTER (WHERE regexp_matches(body, '\\S')) FROM _stage").fetchone()
+    if not filled or filled[0] != row[0]:
+        return None
+    return (f"every text in column {name!r} is a number (e.g. {str(row[1]).strip()!r}): is text= "
             "mapped to the right column?")

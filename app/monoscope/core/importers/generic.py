@@ -209,18 +209,17 @@ def import_table(
         note = number_only_note(cur, mapping.text)
         if note:
             notes.append(note)
-        decoded = {}
+        decoded: dict[str, int] = {}
         if html == "auto":
-            for role, column in (("text", "body"), ("title", "title"), ("context", "context")):
-                name = mapping.roles()[role]
-                if name is not None:
-                    n = decode_html(cur, column)
-                    if n:
-                        decoded[name] = n
-                        notes.append(
-                            f"column {name!r} holds escaped HTML: decoded entities (&amp; -> &, "
-                            f"&#039; -> ') and <br> line breaks in {n:,} values; --keep-html "
-                            "imports them as written")
+            staged = {"body": mapping.text, "title": mapping.title, "context": mapping.context}
+            changed = decode_html(cur, [c for c, name in staged.items() if name is not None])
+            for column, n in changed.items():
+                name = str(staged[column])
+                decoded[name] = n
+                notes.append(
+                    f"column {name!r} holds escaped HTML: decoded entities (&amp; -> &, "
+                    f"&#039; -> ') and <br> line breaks in {n:,} values; --keep-html "
+                    "imports them as written")
         meta = {
             "importer": "generic",
             "file": str(src.resolve()),
