@@ -137,7 +137,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             row["kind"] = f"not fetched (monoscope assets fetch {name})"
         out.append(row)
     if args.study:
-        with Study(args.study, read_only=True, create=False) as st:
+        with Study(args.study, read_only=True, create=False, snapshot_if_locked=True) as st:
             for m in model_rows(st):
                 out.append({
                     "source": f"study #{m['id']}", "model": m["name"], "name": m["gguf_name"],
