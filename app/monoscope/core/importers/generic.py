@@ -211,10 +211,10 @@ def import_table(
             notes.append(note)
         decoded: dict[str, int] = {}
         if html == "auto":
-            staged = {"body": mapping.text, "title": mapping.title, "context": mapping.context}
-            changed = decode_html(cur, [c for c, name in staged.items() if name is not None])
+            roles: dict[str, str | None] = {"body": mapping.text, "title": mapping.title, "context": mapping.context}
+            changed = decode_html(cur, [c for c, name in roles.items() if name is not None])
             for column, n in changed.items():
-                name = str(staged[column])
+                name = str(roles[column])
                 decoded[name] = n
                 notes.append(
                     f"column {name!r} holds escaped HTML: decoded entities (&amp; -> &, "
