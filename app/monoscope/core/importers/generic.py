@@ -141,7 +141,7 @@ def _mapped_columns(cur: duckdb.DuckDBPyConnection, path: Path, src: TableSource
                 f"{path}: column {name!r} (mapped to {role}) holds {dtype} values, not text; "
                 f"importing it would store their printed form.{example or ' Map a column that holds one text per row.'}"
             )
-        if role != "rating" and dtype.upper().startswith(_NUMERIC):
+        if role == "text" and dtype.upper().startswith(_NUMERIC):  # ids and labels may well be numbers
             notes.append(f"column {name!r} (mapped to {role}) holds numbers ({dtype}), not text: "
                          "check the mapping")
         out[role] = _text_sql(expr, dtype)
