@@ -43,11 +43,16 @@ def test_pandas_index_column_is_named_and_ignored(study: Study, tmp_path: Path, 
     assert report.prompts == 3
 
 
-@pytest.mark.parametrize("quoted", [False, True])
-def test_50mb_last_row_is_counted_as_oversized_not_lost(study: Study, tmp_path: Path, quoted: bool) -> None:
+@pytest.mark.parametrize("variant", ["plain", "quoted", "gzip"])
+def test_50mb_last_row_is_counted_as_oversized_not_lost(study: Study, tmp_path: Path, variant: str) -> None:
     big = "x" * (50 * MB)
     src = tmp_path / "last.csv"
-    src.write_text(f'film,review\nA,hello\nB,{big if not quoted else chr(34) + big + chr(34)}\n')
+    src.write_text(f'film,review\nA,hello\nB,{chr(34) + big + chr(34) if variant == "quoted" else big}\n')
+    if variant == "gzip":
+        import gzip
+
+        src = tmp_path / "last.csv.gz"
+        src.write_bytes(gzip.compress((tmp_path / "last.csv").read_bytes(), 1))
     report = import_table(study, src, dataset="films", mapping=FR)
     assert (report.rows_read, report.texts, report.oversized) == (2, 1, 1)
     assert bodies(study) == [("A", "hello")]
