@@ -1,97 +1,165 @@
-"""Measure's embedding metrics vs a SQL baseline, in one run on one synthetic study.
+"""The measure stage: today's like-for-like measure against the previous one, stored reuse,
+and prompt switches in the window, in one run on one study.
 
-Usage: python benchmarks/bench_measure.py [N_PROMPTS [N_SOURCE]]   (default 60 200)
+Usage:
+    python benchmarks/bench_measure.py [--study PATH] [--dataset films] [--draws 200]
+                                       [--switches 30] [--baseline-rev 638de8e]
 
-Study: N prompts x (N_SOURCE source + 2 runs x 20 generated) texts with 384-d vectors. Baseline: the
-per-prompt, per-group mean pairwise cosine computed in DuckDB with `list_cosine_similarity` over a
-self-join (the obvious SQL). Ours: `measure(..., attributes=("embedding",))`, which also computes
-Vendi, coverage and precision. Prints both times, the ratio, and checks the values agree.
+With `--study` (e.g. the demo study that `monoscope demo` builds, copied first: the benchmark
+writes measurements into it) it measures that study; without, a synthetic fixture study
+(`monoscope.testing`-style, 40 prompts). Prints:
+
+1. baseline: `measure` as it was at `--baseline-rev` (read with `git show`, every attribute,
+   nothing stored) against today's `measure` (every attribute, `--draws` subsample draws,
+   human baselines, accumulation curves, stored) — ratio today / baseline (goal ≤ 2);
+2. a second `measure` on the unchanged study (reads the stored rows) — ratio first / second
+   (goal ≥ 20);
+3. prompt switches in the real window (offscreen): how many statistics were computed during
+   them (goal 0) and the mean switch time.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-import pyarrow as pa
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from monoscope.core.measure import MeasureRequest, measure
-from monoscope.core.store import Study, content_hash
+from monoscope.core import measure as current
+from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
 
-
-def build(study: Study, n_prompts: int, n_source: int, dim: int = 384) -> None:
-    rng = np.random.default_rng(0)
-    con = study.con
-    con.execute("INSERT INTO datasets (name, kind) VALUES ('bench', 'text')")
-    for r in (1, 2):
-        con.execute("INSERT INTO runs (dataset_id, label, engine, template, sampling, "
-                    "n_per_prompt, seed) VALUES (1, ?, 'external', 't', '{}', 10, 0)", [f"r{r}"])
-    ids, pids, origin, runs, bodies, vecs = [], [], [], [], [], []
-    tid = 0
-    for p in range(1, n_prompts + 1):
-        con.execute("INSERT INTO prompts (dataset_id, key, title) VALUES (1, ?, ?)", [f"k{p}", "t"])
-        centre = rng.normal(size=dim)
-        for run, n, spread in ((None, n_source, 1.0), (1, 20, 0.4), (2, 20, 0.7)):
-            for _ in range(n):
-                tid += 1
-                ids.append(tid)
-                pids.append(p)
-                origin.append("source" if run is None else "generated")
-                runs.append(run)
-                bodies.append(f"text {tid}")
-                vecs.append(centre + spread * rng.normal(size=dim))
-    hashes = [content_hash(b) for b in bodies]
-    v = np.asarray(vecs, dtype=np.float32)
-    texts = pa.table({"id": ids, "prompt_id": pids, "origin": origin,
-                      "run_id": pa.array(runs, pa.int64()), "sample_index": [0] * len(ids),
-                      "body": bodies, "content_hash": hashes})
-    con.register("t_in", texts)
-    con.execute("INSERT INTO texts (id, prompt_id, origin, run_id, sample_index, body, "
-                "content_hash) SELECT * FROM t_in")
-    emb = pa.table({"content_hash": hashes, "vector": pa.FixedSizeListArray.from_arrays(
-        pa.array(v.ravel()), dim).cast(pa.list_(pa.float32()))})
-    con.register("e_in", emb)
-    con.execute(f"INSERT INTO embeddings SELECT content_hash, 'all-MiniLM-L6-v2', 'torch', {dim}, "
-                "vector FROM e_in")
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def baseline(study: Study) -> dict[tuple[int, int], float]:
-    rows = study.con.execute(
-        """WITH v AS (SELECT t.id, t.prompt_id, coalesce(t.run_id, 0) AS g, e.vector
-                      FROM texts t JOIN embeddings e USING (content_hash))
-           SELECT a.prompt_id, a.g, avg(list_cosine_similarity(a.vector, b.vector))
-           FROM v a JOIN v b ON a.prompt_id = b.prompt_id AND a.g = b.g AND a.id <> b.id
-           GROUP BY ALL""").fetchall()
-    return {(int(p), int(g)): float(c) for p, g, c in rows}
+def load_baseline(rev: str) -> Any:
+    """The measure module as it was at `rev`, imported under another name."""
+    src = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:app/monoscope/core/measure.py"],
+                         check=True, capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "measure_baseline.py"
+    path.write_text(src, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("measure_baseline", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["measure_baseline"] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def synthetic(path: Path) -> str:
+    from monoscope.core.fixture_study import build_fixture_study
+
+    build_fixture_study(path, n_prompts=40).close()
+    with Study(path) as st:
+        return str(st.query("SELECT name FROM datasets ORDER BY id LIMIT 1")[0]["name"])
+
+
+def timed(fn: Any) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def prompt_switches(path: Path, dataset: str, n: int) -> tuple[int, float, int]:
+    """(statistics computed during the switches, mean seconds per switch, switches)."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from monoscope.ui.main_window import MainWindow
+
+    with Study(path, read_only=True, create=False) as st:
+        keys = [r["key"] for r in st.query(
+            "SELECT DISTINCT p.key FROM prompts p JOIN texts t ON t.prompt_id = p.id "
+            "JOIN datasets d ON d.id = p.dataset_id WHERE d.name = ? AND t.run_id IS NOT NULL "
+            "ORDER BY p.key", [dataset])] or [r["key"] for r in st.query(
+            "SELECT p.key FROM prompts p JOIN datasets d ON d.id = p.dataset_id "
+            "WHERE d.name = ? ORDER BY p.key LIMIT 10", [dataset])]
+    app = QApplication.instance() or QApplication([])
+    settings = QSettings(str(path.parent / "bench.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings)
+    win.open_study(str(path))
+    win.wait_idle()
+    calls = {"n": 0}
+    original = current.Pool.stats
+
+    def counting(self: Any, idx: Any) -> Any:
+        calls["n"] += 1
+        return original(self, idx)
+
+    current.Pool.stats = counting  # type: ignore[method-assign]
+    try:
+        t0 = time.perf_counter()
+        for i in range(n):
+            win.show_prompt(keys[i % len(keys)])
+            win.wait_idle()
+        per = (time.perf_counter() - t0) / n
+    finally:
+        current.Pool.stats = original  # type: ignore[method-assign]
+        win.close()
+        win.deleteLater()
+        app.processEvents()
+    return calls["n"], per, n
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 60
-    n_source = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-    req = MeasureRequest(attributes=("embedding",), wording=False)
-    with tempfile.TemporaryDirectory() as tmp:
-        study = Study(Path(tmp) / "bench.duckdb")
-        build(study, n, n_source)
-        measure(study, req, TaskState())  # warm-up: scipy import, DuckDB caches
-        t0 = time.perf_counter()
-        base = baseline(study)
-        t_base = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        res = measure(study, req, TaskState())
-        t_ours = time.perf_counter() - t0
-        key = {p["key"]: p["id"] for p in res.prompts}
-        worst = max(abs(r["mean_pairwise_cosine"] - base[(key[r["prompt"]], 0 if r["group"] ==
-                    "source" else int(r["group"][4:]))]) for r in res.rows("embedding"))
-        study.close()
-    print(f"{n} prompts, {n * (n_source + 40)} texts, 384-d")
-    print(f"baseline SQL pairwise cosine : {t_base:7.3f} s")
-    print(f"measure (cosine+Vendi+cov.)  : {t_ours:7.3f} s")
-    print(f"speed-up                     : {t_base / t_ours:7.1f}x   (max |diff| {worst:.2e})")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--study")
+    ap.add_argument("--dataset", default=None)
+    ap.add_argument("--draws", type=int, default=200)
+    ap.add_argument("--switches", type=int, default=30)
+    ap.add_argument("--baseline-rev", default="638de8e")
+    ap.add_argument("--no-window", action="store_true")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    path = tmp / "bench.duckdb"
+    if args.study:
+        shutil.copy(args.study, path)
+        dataset = args.dataset or "films"
+    else:
+        dataset = args.dataset or synthetic(path)
+    old = load_baseline(args.baseline_rev)
+    with Study(path) as st:
+        st.con.execute("DELETE FROM measurements; DELETE FROM measure_sets;")
+        n_texts = st.scalar("SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id "
+                            "JOIN datasets d ON d.id = p.dataset_id WHERE d.name = ?", [dataset])
+        # warm-up: scipy and sklearn imports, DuckDB caches (both versions share them)
+        old.measure(st, old.MeasureRequest(dataset=dataset, attributes=("text.words",),
+                                           wording=False), TaskState())
+        rounds = []
+        for _ in range(2):  # interleaved, best of two: the machine is noisy
+            t_old, _ = timed(lambda: old.measure(st, old.MeasureRequest(dataset=dataset),
+                                                 TaskState()))
+            req = current.MeasureRequest(dataset=dataset, draws=args.draws, force=True)
+            t_new, res = timed(lambda req=req: current.measure(st, req, TaskState()))
+            rounds.append((t_old, t_new))
+        t_old = min(r[0] for r in rounds)
+        t_new = min(r[1] for r in rounds)
+        t_read, again = timed(lambda: current.measure(
+            st, current.MeasureRequest(dataset=dataset, draws=args.draws), TaskState()))
+        assert again.reused and again.rows == res.rows
+        n_rows = len(res.rows)
+    print(f"study: {args.study or 'synthetic fixture'} ({dataset}, {n_texts:,} texts, "
+          f"{len(res.groups) - 1} runs, {len(res.attributes)} attributes)")
+    print(f"baseline measure ({args.baseline_rev}, unmatched, nothing stored): {t_old:8.2f} s")
+    print(f"measure today ({args.draws} draws, baselines, curves, stored {n_rows:,} rows):"
+          f" {t_new:8.2f} s   ratio today/baseline {t_new / t_old:5.2f}x (goal <= 2)")
+    print(f"second measure, unchanged study (reads stored rows): {t_read:8.3f} s   "
+          f"ratio first/second {t_new / t_read:6.1f}x (goal >= 20)")
+    if not args.no_window:
+        stats, per, n = prompt_switches(path, dataset, args.switches)
+        print(f"prompt switches in the window: {n}, statistics computed during them: {stats} "
+              f"(goal 0), {per * 1000:.0f} ms per switch")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything Monoscope needs on a fresh Debian/Ubuntu machine, idempotently:
-# Qt's system libraries, a Python virtual environment with the app, and the bundled assets.
+# Qt's system libraries, bubblewrap (the code sandbox), a Python virtual environment with the app,
+# and the bundled assets.
 #   bash packaging/setup.sh            # app + assets
 #   bash packaging/setup.sh --dev      # + test/lint tools
 # MONOSCOPE_VENV picks the environment folder (default: .venv in the repository).
@@ -15,19 +16,22 @@ export HF_HUB_OFFLINE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-# 1. System libraries for Qt (offscreen and X11). Only what is missing, only as root.
+# 1. System packages: Qt's libraries (offscreen and X11) and the code sandbox's kernel wall
+#    (bubblewrap; setpriv from util-linux drops to nobody as root). Only what is missing, only as root.
 qt_pkgs="libegl1 libgl1 libopengl0 libxkbcommon0 libxkbcommon-x11-0 fontconfig fonts-dejavu-core
  libglib2.0-0 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0
  libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xinerama0"
+sandbox_pkgs="bubblewrap util-linux"
 missing=""
-for p in $qt_pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+for p in $qt_pkgs $sandbox_pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    say "installing system libraries for Qt:$missing"
+    say "installing system packages for Qt and the code sandbox:$missing"
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
   else
-    say "WARNING: missing system libraries for Qt:$missing (install them with sudo apt-get install$missing)"
+    say "WARNING: missing system packages:$missing (install them with sudo apt-get install$missing;"
+    say "  without bubblewrap generated code does not run)"
   fi
 fi
 

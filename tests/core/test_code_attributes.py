@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -300,3 +301,55 @@ def test_judge_with_real_smollm2_gives_tags_from_the_list(study: Study) -> None:
     assert str(version).startswith("judge-1:") and "SmolLM2" in str(version)
     assert res.computed == 1
     assert annotate(study, req).computed == 0
+
+
+def _versions(study: Study, name: str) -> set[str]:
+    return {str(r["version"]) for r in study.query(
+        "SELECT DISTINCT version FROM attributes WHERE name = ?", [name])}
+
+
+def test_without_the_sandbox_code_runs_only_when_opted_in_and_is_marked(
+    study: Study, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monoscope.core import sandbox_wall
+    from monoscope.core.attributes import code as code_attrs
+    from monoscope.core.sandbox import Limits, SandboxUnavailable
+
+    ids = _code_study(study)
+    monkeypatch.setattr(code_attrs.Execution, "limits", Limits(timeout_s=0.5))
+    with monkeypatch.context() as m:
+        m.setattr(sandbox_wall, "_checked", lambda python, size: "no bwrap here.")
+        with pytest.raises(SandboxUnavailable, match="unsafe-no-sandbox"):
+            annotate(study, AnnotateRequest(dataset="algos", attributes=["code.correct"]))
+        assert _attrs(study, "code.correct") == {}
+        req = AnnotateRequest(dataset="algos", attributes=["code.correct"],
+                              unsafe_no_sandbox=True)
+        annotate(study, req)
+        assert _attrs(study, "code.correct")[ids["ok"]] == (1.0, "pass")
+        marked = {"1+unsafe-no-sandbox"}
+        assert _versions(study, "code.correct") == _versions(study, "code.wall_ms") == marked
+        assert annotate(study, req).computed == 0  # done (unsafely) is done
+    # the sandbox is back: the unsafe rows are recomputed inside it
+    again = annotate(study, AnnotateRequest(dataset="algos", attributes=["code.correct"]))
+    assert again.computed == 4
+    assert _versions(study, "code.correct") == {"1"}
+    assert _attrs(study, "code.correct")[ids["ok"]] == (1.0, "pass")
+
+
+def test_run_code_cli_records_the_isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from monoscope.cli import main
+    from monoscope.core import sandbox_wall
+
+    prog = tmp_path / "double.py"
+    prog.write_text(DOUBLE_OK)
+    assert main(["run-code", str(prog), "--input", "21", "--expect", "42"]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert row["status"] == "pass" and row["isolation"] == "bwrap"
+    monkeypatch.setattr(sandbox_wall, "_checked", lambda python, size: "no bwrap here.")
+    assert main(["run-code", str(prog), "--input", "21"]) == 1
+    assert "apt-get install bubblewrap" in capsys.readouterr().err
+    assert main(["run-code", str(prog), "--input", "21", "--unsafe-no-sandbox"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out.splitlines()[0])["isolation"] == "unsafe-no-sandbox"
+    assert "isolation: unsafe-no-sandbox" in out.err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,15 +27,23 @@ def _ds(st: Study) -> int:
 
 
 def test_prompt_table_counts_and_index(fx: Study) -> None:
+    from monoscope.core.measure import ensure_measured
+    from monoscope.core.tasks import TaskState
+
     ds = _ds(fx)
     names = q.attribute_names(fx, ds)
     assert {"sentiment.vader", "text.words", "text.ttr", "topic", "embedding"} <= set(names)
     assert q.default_attribute(names) == "sentiment.vader"
-    t = q.prompt_table(fx, ds, "sentiment.vader")
+    unmeasured = q.prompt_table(fx, ds, "sentiment.vader")
+    assert not unmeasured.measured and np.isnan(unmeasured.index).all()
+    set_id = ensure_measured(fx, ds, TaskState())
+    t = q.prompt_table(fx, ds, "sentiment.vader", set_id)
+    assert t.measured
     assert len(t) == 6 and [r.label for r in t.runs] == ["instruct T=0.8", "base T=1.2"]
     assert (t.n_source == 30).all() and (t.n_generated == 20).all()
-    # Cross-check one cell against metrics on values read independently: sentiment has
-    # labels, so (as in the measure stage) its dispersion is the entropy of the labels.
+    assert (t.matched_n == 20).all()
+    # Cross-check one cell with an independent Monte Carlo: the run's 20 labels against random
+    # 20-label subsets of the prompt's 30 source labels (the people at the run's n).
     pid, run = int(t.prompt_id[2]), t.runs[0].id
     src = [r["label"] for r in fx.query(
         "SELECT a.label FROM attributes a JOIN texts t ON t.id=a.text_id WHERE t.prompt_id=? "
@@ -42,13 +51,18 @@ def test_prompt_table_counts_and_index(fx: Study) -> None:
     gen = [r["label"] for r in fx.query(
         "SELECT a.label FROM attributes a JOIN texts t ON t.id=a.text_id WHERE t.prompt_id=? "
         "AND t.run_id=? AND a.name='sentiment.vader'", [pid, run])]
-    assert t.index[2, 0] == pytest.approx(metrics.dispersion_ratio(src, gen, metrics.entropy))
+    rnd = random.Random(5)
+    expected_src = sum(metrics.entropy(rnd.sample(src, len(gen))) for _ in range(4000)) / 4000
+    assert t.index[2, 0] == pytest.approx(metrics.entropy(gen) / expected_src, rel=0.03)
+    assert metrics.entropy(src) > expected_src  # the whole source would have flattered it
     # The fixture's instruct run is built narrower than its base run: the index shows it.
     assert np.nanmean(t.index[:, 0]) < np.nanmean(t.index[:, 1])
-    topic = q.prompt_table(fx, ds, "topic")
+    topic = q.prompt_table(fx, ds, "topic", set_id)
     assert np.nanmean(topic.index[:, 0]) < 1.0  # instruct writes about 2 of 5 topics
-    emb = q.prompt_table(fx, ds, "embedding")
+    emb = q.prompt_table(fx, ds, "embedding", set_id)
     assert np.isfinite(emb.index).all() and np.nanmean(emb.index[:, 0]) < 1.0
+    # the people's own range at n = 20 is there for every cell and contains 1
+    assert (emb.human_lo < 1).all() and (emb.human_hi > 1).all()
 
 
 def test_points_prompt_and_dataset(fx: Study) -> None:
@@ -109,16 +123,15 @@ def test_text_detail_nearest_and_typicality(fx: Study) -> None:
 
 @pytest.mark.parametrize("attribute", ["sentiment.vader", "topic", "text.words"])
 def test_index_agrees_with_measure_stage(fx: Study, attribute: str) -> None:
-    """The GUI's fast per-prompt index equals the measure stage's (the CLI report's) index."""
-    measure = pytest.importorskip("monoscope.core.measure")
+    """The prompt table shows exactly the measure stage's stored index (one computation)."""
+    from monoscope.core.measure import MeasureRequest, measure
+    from monoscope.core.tasks import TaskState
+
     ds = _ds(fx)
-    t = q.prompt_table(fx, ds, attribute)
-    rows = {r["prompt"]: r for r in measure.per_prompt_table(fx, None, attribute)}
+    res = measure(fx, MeasureRequest(), TaskState())
+    t = q.prompt_table(fx, ds, attribute, res.set_id)
     for i, key in enumerate(t.key):
         for j, run in enumerate(t.runs):
-            want = rows[key].get(f"index[run:{run.id}]")
+            want = res.value(f"run:{run.id}", attribute, "index", f"run:{run.id}", key)
             got = t.index[i, j]
-            if want is None or not np.isfinite(want):
-                assert not np.isfinite(got) or want is None
-            else:
-                assert got == pytest.approx(want, rel=1e-9, abs=1e-12), (key, run.label)
+            assert (np.isnan(got) and np.isnan(want)) or got == want, (key, run.label)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from monoscope import metrics
 from monoscope.core.generation.templates import personas, resolve_template
 from monoscope.core.measure import MeasureRequest, measure
 from monoscope.core.replicate import (
@@ -16,11 +17,10 @@ from monoscope.core.replicate import (
     ReplicateRequest,
     decay_temperature,
     expand,
-    keep_mask,
     persona_for,
 )
 from monoscope.core.replicate.estimate import estimate
-from monoscope.core.replicate.tables import Column, assemble, corpus_stats, review_metrics
+from monoscope.core.replicate.tables import Column, assemble, review_metrics
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
 
@@ -110,9 +110,10 @@ def test_exponential_decay_values() -> None:
 # -- perplexity filter -----------------------------------------------------------------------
 def test_perplexity_filter() -> None:
     ppl = [0.0, -1.0, 5.0, 20.0, 20.0001, None, math.nan, math.inf]
-    assert keep_mask(ppl, 20.0).tolist() == [False, False, True, True, False, False, False, False]
-    assert keep_mask(ppl, None).tolist() == [True] * len(ppl)
-    assert keep_mask(ppl, 5.0).tolist() == [False, False, True] + [False] * 5
+    p = [math.nan if v is None else v for v in ppl]
+    assert metrics.perplexity_mask(p, 20.0).tolist() == [False, False, True, True, False,
+                                                          False, False, False]
+    assert metrics.perplexity_mask(p, 5.0).tolist() == [False, False, True] + [False] * 5
 
 
 # -- table assembly on a tiny study ----------------------------------------------------------
@@ -146,30 +147,40 @@ def _h(*p: float) -> float:
 
 def test_table_against_hand_computed_values(study: Study) -> None:
     run = _tiny(study)["r"]
-    cols = [Column("source", "source"), Column(f"run:{run}", "r")]
-    ds = study.dataset_id("films")
-    for ppl_max, gen_share, gen_entropy in (
-            (20.0, (1.0 + 0.5) / 2, (0.0 + 1.0) / 2),
-            (None, (3 / 4 + 2 / 3) / 2, (_h(3 / 4, 1 / 4) + _h(2 / 3, 1 / 3)) / 2)):
-        res = measure(study, MeasureRequest(dataset="films", ppl_max=ppl_max, n_boot=10),
-                      TaskState())
-        corpus = corpus_stats(study, ds, cols, ["a", "b"], ppl_max)
-        t = assemble(res, cols, review_metrics(list(res.attributes)), ["a", "b"], "tiny", corpus)
-        # source over prompts a and b only: shares 1/2 and 3/4, entropies 1 and H(3/4)
-        assert t.value("mean sentiment (share positive)", "source") == pytest.approx(0.625)
+    key = f"run:{run}"
+    cols = [Column("source", "source"), Column(key, "r")]
+    h3 = _h(1 / 3, 2 / 3)
+    # (filter, run share, run entropy, source entropy at the run's n per prompt)
+    # with the filter the run keeps 3 texts of a and 2 of b: every 3 of a's PPNN holds 2:1
+    # (H(1/3)); of b's PPPN pairs, 3 of 6 are mixed (1 bit) -> 1/2.  Without the filter
+    # the run has 4 of a (the whole source: 1 bit) and 3 of b (3 of 4 triples hold the N).
+    for ppl_max, gen_share, gen_entropy, src_entropy in (
+            (None, (3 / 4 + 2 / 3) / 2, (_h(3 / 4, 1 / 4) + _h(2 / 3, 1 / 3)) / 2,
+             (1.0 + 3 / 4 * h3) / 2),
+            (20.0, (1.0 + 0.5) / 2, (0.0 + 1.0) / 2, (h3 + 0.5) / 2)):
+        res = measure(study, MeasureRequest(dataset="films", ppl_max=ppl_max, n_boot=10,
+                                            draws=2000), TaskState())
+        t = assemble(res, cols, review_metrics(list(res.attributes)), ["a", "b"], "tiny")
+        # the source column covers prompts a and b only (c has no run): shares 1/2 and 3/4
+        assert t.value("mean sentiment (share positive)", "source") == pytest.approx(
+            0.625, abs=0.02)
         assert t.value("sentiment entropy (bits)", "source") == pytest.approx(
-            (1.0 + _h(0.75, 0.25)) / 2)
-        assert t.value("mean sentiment (share positive)", f"run:{run}") == pytest.approx(gen_share)
-        assert t.value("sentiment entropy (bits)", f"run:{run}") == pytest.approx(gen_entropy)
-    # wording with the filter: kept run texts great great / great movie / great fun / bad / fine
-    corpus = corpus_stats(study, ds, cols, ["a", "b"], 20.0)
-    gen = corpus[f"run:{run}"]
-    assert gen["vocabulary"] == 5 and gen["texts"] == 7 and gen["kept by perplexity filter"] == 5
-    assert gen["unigram entropy (bits)"] == pytest.approx(_h(4 / 8, 1 / 8, 1 / 8, 1 / 8, 1 / 8))
-    # source matched to the kept counts per prompt: 3 texts of a, 2 of b
-    src = corpus["source"]
-    assert src["texts"] == 5 and src["vocabulary"] == 4
-    assert src["unigram entropy (bits)"] == pytest.approx(_h(0.3, 0.3, 0.2, 0.2))
+            src_entropy, abs=0.03)
+        assert t.value("mean sentiment (share positive)", key) == pytest.approx(gen_share)
+        assert t.value("sentiment entropy (bits)", key) == pytest.approx(gen_entropy)
+        assert t.value(f"index, {S}", key) == pytest.approx(
+            ((0.0 if ppl_max else _h(3 / 4, 1 / 4)) / (h3 if ppl_max else 1.0)
+             + (1.0 / 0.5 if ppl_max else _h(2 / 3, 1 / 3) / (3 / 4 * h3))) / 2, rel=0.05)
+        assert t.value(f"index, {S}", "source") is None
+    # (the last table has the filter) wording: kept run texts great great / great movie / great fun / bad / fine
+    assert t.value("vocabulary", key) == 5
+    assert t.value("texts kept (perplexity filter)", key) == 5
+    assert t.value("unigram entropy (bits)", key) == pytest.approx(
+        _h(4 / 8, 1 / 8, 1 / 8, 1 / 8, 1 / 8))
+    # source matched to the kept counts per prompt: 3 texts of a, 2 of b, whichever are drawn
+    assert t.value("vocabulary", "source") == 4
+    assert t.value("unigram entropy (bits)", "source") == pytest.approx(_h(0.3, 0.3, 0.2, 0.2))
+    assert any("n = " in note for note in t.notes)
 
 
 def test_estimate_counts_finished_work_as_free(study: Study) -> None:
@@ -199,19 +210,3 @@ def test_paper_preset_refuses_without_a_terminal(study_path: Path,
         assert st.scalar("SELECT count(*) FROM runs") == 1
 
 
-def test_source_measured_on_n_texts_per_prompt(study: Study) -> None:
-    from monoscope.core.replicate.tables import source_rows, source_sample
-    from monoscope.core.store import content_hash
-
-    _tiny(study)
-    sample = source_sample(study, study.dataset_id("films"), ["a", "b"], 2)
-    assert sorted(sample) == ["a", "b"] and all(len(v) == 2 for v in sample.values())
-    bodies = {r["id"]: r["body"] for r in study.query("SELECT id, body FROM texts")}
-    src_a = ["apple pie", "pie apple", "Apple pie.", "apple, pie"]
-    assert [bodies[i] for i in sample["a"]] == sorted(src_a, key=content_hash)[:2]
-    rows = source_rows(study, sample, [S], ("none", "none"))
-    labels = {"apple pie": "P", "pie apple": "P", "Apple pie.": "N", "apple, pie": "N"}
-    want = [labels[bodies[i]] for i in sample["a"]].count("P") / 2
-    row = next(r for r in rows if r["prompt"] == "a")
-    assert row["share_positive"] == pytest.approx(want) and row["n"] == 2
-    assert row["entropy"] == pytest.approx(_h(want, 1 - want))

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from analysis_fixture import build, clustered
@@ -57,7 +58,7 @@ def test_report_writes_html_png_svg(study: Study, tmp_path: Path) -> None:
         assert (out / ref).exists(), ref
     assert "instruct T0.8" in html and "Per prompt, sorted by monoculture index" in html
     doc = json.loads((out / "measure.json").read_text())
-    assert doc["schema"] == "monoscope.measure/1" and len(doc["groups"]) == 3
+    assert doc["schema"] == "monoscope.measure/2" and len(doc["groups"]) == 3
 
 
 def test_cli_report(study: Study, tmp_path: Path) -> None:
@@ -66,3 +67,56 @@ def test_cli_report(study: Study, tmp_path: Path) -> None:
     assert main(["report", path, "--out", str(tmp_path / "r"), "--ppl-max", "7"]) == 0
     html = (tmp_path / "r" / "index.html").read_text()
     assert "0 &lt; ppl ≤ 7.0" in html
+
+
+def test_report_compares_the_source_on_exactly_the_runs_prompts(study: Study,
+                                                                 tmp_path: Path) -> None:
+    """Runs on 3 of 6 prompts: every source number beside a run covers those 3 (SQL says
+    which), Figure 1's source bars count 3 prompts, the HTML says n and prompts."""
+    _study(study)
+    study.con.execute("DELETE FROM generations WHERE prompt_id IN (SELECT id FROM prompts "
+                      "WHERE key IN ('p03', 'p04', 'p05'))")
+    study.con.execute("DELETE FROM texts WHERE run_id IS NOT NULL AND prompt_id IN (SELECT id "
+                      "FROM prompts WHERE key IN ('p03', 'p04', 'p05'))")
+    res = build_report(study, ReportRequest(out=tmp_path / "r"), TaskState())
+    m = res.measure
+    assert m is not None
+    for g in m.groups[1:]:
+        sql = {r["key"] for r in study.query(
+            "SELECT DISTINCT p.key FROM texts t JOIN prompts p ON p.id = t.prompt_id "
+            "WHERE t.run_id = ?", [g.run_id])}
+        assert sql == {"p00", "p01", "p02"}
+        assert set(m.run_prompts(g.key)) == sql
+        for attr, stat in (("sentiment.vader", "share_positive"), ("topic", "entropy"),
+                           ("embedding", "mean_pairwise_cosine")):
+            src = m.cell("source", attr, stat, g.key)
+            assert src["prompts"] == 3 and src["n"] == 5, (attr, src)  # 5 samples per prompt
+            per = [m.cell("source", attr, stat, g.key, k) for k in sorted(sql)]
+            assert src["value"] == pytest.approx(np.mean([r["value"] for r in per]))
+        # the source's whole-set aggregate covers all 6 prompts: a different number
+        assert m.cell("source", "sentiment.vader", "share_positive")["prompts"] == 6
+    html = (tmp_path / "r" / "index.html").read_text()
+    assert "source on instruct T0.8&#x27;s prompts" in html or "source on instruct T0.8's" in html
+    assert "n = 5" in html or "<td>5</td>" in html
+    fig1 = next(f for f in res.figures if f.name == "sentiment")
+    svg = (tmp_path / "r" / fig1.svg).read_text()
+    assert "source (human) (n=3 prompts)" in svg
+
+
+def test_headline_entropy_is_the_papers_plugin_entropy(study: Study) -> None:
+    """The stored per-prompt `entropy` is `metrics.entropy` (plug-in, bits) of the labels,
+    bit for bit; Miller-Madow is a separate statistic."""
+    from monoscope import metrics
+    from monoscope.core.measure import MeasureRequest, measure
+
+    _study(study)
+    res = measure(study, MeasureRequest(), TaskState())
+    for key in ("p00", "p03"):
+        labels = [r["label"] for r in study.query(
+            "SELECT a.label FROM attributes a JOIN texts t ON t.id = a.text_id JOIN prompts p "
+            "ON p.id = t.prompt_id WHERE p.key = ? AND t.run_id IS NULL AND a.name = "
+            "'sentiment.vader'", [key])]
+        assert res.value("source", "sentiment.vader", "entropy", "", key) == metrics.entropy(
+            labels)
+        assert res.value("source", "sentiment.vader", "dispersion", "", key) == metrics.entropy(
+            labels)

@@ -11,8 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from monoscope.core import sandbox
-from monoscope.core.sandbox import Limits, TestCase, outputs_match, run_program, run_tests
+from monoscope.core import sandbox, sandbox_wall
+from monoscope.core.sandbox import (
+    Limits,
+    SandboxUnavailable,
+    TestCase,
+    outputs_match,
+    run_program,
+    run_tests,
+)
 
 DOUBLE = "n = int(input())\nprint(n * 2)\n"
 CONNECT = (
@@ -65,16 +72,15 @@ def test_network_attempt_fails_and_is_reported_default() -> None:
     assert "not allowed" in res.message or "unreachable" in res.message.lower()
 
 
-@pytest.mark.skipif(sandbox.network_isolation() != "namespace", reason="no netns here")
 def test_network_namespace_alone_blocks_connections() -> None:
-    res = run_program(CONNECT, isolation="namespace", guard=False)
+    res = run_program(CONNECT, guard=False)
     assert res.status == "error"
     assert "connected" not in res.stdout
     assert "OSError" in res.stderr or "gaierror" in res.stderr
 
 
-def test_guard_alone_blocks_sockets() -> None:
-    res = run_program(CONNECT, isolation="guard")
+def test_guard_blocks_sockets_too() -> None:
+    res = run_program(CONNECT)
     assert res.status == "error"
     assert "socket" in res.message and "not allowed" in res.message
 
@@ -86,22 +92,23 @@ def test_subprocesses_are_refused() -> None:
     assert not marker.exists()
 
 
-def test_writes_stay_in_a_deleted_work_dir() -> None:
+def test_writes_land_in_a_private_tmp() -> None:
     outside = Path(tempfile.gettempdir()) / f"monoscope-sbx-outside-{os.getpid()}.txt"
     code = (
         "import os\n"
         "open('inside.txt', 'w').write('ok')\n"
-        "print(os.getcwd())\n"
-        f"open({str(outside)!r}, 'w').write('escaped')\n"
+        "print(os.getcwd(), os.listdir('.'))\n"
+        f"open({str(outside)!r}, 'w').write('private')\n"
+        "open('/usr/escaped.txt', 'w').write('escaped')\n"
     )
     res = run_program(code)
     assert res.status == "error"
-    assert "outside the work dir" in res.message
-    assert not outside.exists()
-    cwd = Path(res.stdout.strip())
-    assert cwd.name.startswith("monoscope-sbx-")
-    assert cwd != Path.cwd()
-    assert not cwd.exists()  # the throw-away directory is gone
+    assert "outside the work dir" in res.message  # the guard refused /usr first
+    assert res.stdout.strip() == "/tmp ['inside.txt']"  # a fresh, empty, private /tmp
+    assert not outside.exists()  # the sandbox's /tmp is not the host's
+    bare = run_program(code, guard=False)
+    assert "Read-only file system" in bare.message  # the wall refuses it too
+    assert not Path("/usr/escaped.txt").exists()
 
 
 def test_output_is_capped() -> None:
@@ -136,3 +143,23 @@ def test_peak_memory_is_the_child_own_not_the_forked_app() -> None:
     assert small.status == "pass" and big.status == "pass"
     assert small.peak_kb < 100_000  # a bare interpreter, not the 300 MB parent
     assert big.peak_kb > small.peak_kb + 90_000  # the child's own 100 MB show up
+
+
+def test_without_the_wall_nothing_runs_unless_opted_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox_wall, "_checked", lambda python, size: "bwrap is gone.")
+    with pytest.raises(SandboxUnavailable) as err:
+        run_tests(DOUBLE, [TestCase("2", "4")])
+    msg = str(err.value)
+    assert "bwrap is gone." in msg and "apt-get install bubblewrap" in msg
+    assert "--unsafe-no-sandbox" in msg
+    with pytest.raises(SandboxUnavailable):
+        run_program(DOUBLE, "2")
+    res = run_tests(DOUBLE, [TestCase("2", "4")], unsafe_no_sandbox=True)
+    assert res.status == "pass"
+    assert res.isolation == "unsafe-no-sandbox" == res.cases[0].isolation
+    assert sandbox.isolation(unsafe_no_sandbox=True) == "unsafe-no-sandbox"
+
+
+def test_the_wall_is_used_even_when_unsafe_is_allowed() -> None:
+    res = run_tests(DOUBLE, [TestCase("2", "4")], unsafe_no_sandbox=True)
+    assert res.status == "pass" and res.isolation == "bwrap"

@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _gc_on_the_gui_thread() -> Iterator[None]:
+    """No automatic cyclic GC during a test: a collection on a worker thread could finalise a
+    QObject there and deadlock against the GUI thread (docs: FINDINGS, issue 11). Collect on
+    the main thread afterwards, once deferred deletes have run."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        from PySide6.QtCore import QCoreApplication, QEvent
+
+        app = QCoreApplication.instance()
+        if app is not None:
+            for w in _top_level_closed():
+                w.deleteLater()
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+            app.processEvents()
+        gc.collect()
+        if was:
+            gc.enable()
+
+
+def _top_level_closed() -> list[Any]:
+    from PySide6.QtWidgets import QApplication
+
+    if QApplication.instance() is None:
+        return []
+    # only our own windows and views, closed by the test (never Qt's internal top-levels)
+    return [w for w in QApplication.topLevelWidgets() if not w.isVisible()
+            and w.parent() is None and type(w).__module__.startswith("monoscope.")]
 
 
 @pytest.fixture(scope="session")

@@ -96,3 +96,23 @@ def make_figure_study(path: Path) -> Study:
                 con.execute("INSERT INTO projection_points VALUES (1, ?, ?, ?)", [tid, x, y])
     con.execute("COMMIT")
     return st
+
+
+def drop_run_prompts(st: Study, run_ids: list[int], keys: list[str]) -> None:
+    """Delete the generated texts of some runs for some prompts (runs then cover fewer
+    prompts than the source)."""
+    sel = ("SELECT t.id FROM texts t JOIN prompts p ON p.id = t.prompt_id "
+           "WHERE t.run_id IN (SELECT unnest(?)) AND p.key IN (SELECT unnest(?))")
+    params = [run_ids, keys]
+    with st.transaction() as cur:
+        for table, col in (("projection_points", "text_id"), ("attributes", "text_id"),
+                           ("generations", "text_id")):
+            cur.execute(f"DELETE FROM {table} WHERE {col} IN ({sel})", params)
+        cur.execute(f"DELETE FROM texts WHERE id IN ({sel})", params)
+
+
+def run_prompt_keys(st: Study, run_id: int) -> set[str]:
+    """The prompts a run has texts for (SQL, independent of the measure stage)."""
+    return {r["key"] for r in st.query(
+        "SELECT DISTINCT p.key FROM texts t JOIN prompts p ON p.id = t.prompt_id "
+        "WHERE t.run_id = ?", [run_id])}

@@ -6,13 +6,20 @@ import math
 import sys
 from pathlib import Path
 
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
 sys.path.insert(0, str(Path(__file__).parent))
-from figure_study import make_figure_study
+from figure_study import SOURCE_COS, drop_run_prompts, make_figure_study, run_prompt_keys
 
-from monoscope.core.compare_data import compute_sweep, normalised_hist, shared_edges
+from monoscope.core import figure_data as fd
+from monoscope.core.compare_data import (
+    compute_compare,
+    compute_sweep,
+    normalised_hist,
+    shared_edges,
+)
 from monoscope.ui.views.compare import CompareView
 from monoscope.ui.views.sweep import SweepView
 from monoscope.ui.workers import TaskRunner
@@ -53,12 +60,33 @@ def test_compare_view(qtbot, fig_study, tmp_path: Path) -> None:
     with qtbot.waitSignal(view.loaded, timeout=30_000):
         view.set_runs(1, 4)
     nums = view.metric_numbers()
-    assert nums["source"]["sentiment.mean"] == pytest.approx((0.25 + 0.5 + 0.75 + 1.0) / 4)
+    res = fd.stored_result(fig_study, 1)
+    # Each side's source is the stored source row matched to that run (same prompts, same n).
+    for run in ("run:1", "run:4"):
+        for metric, (attr, stat) in (("sentiment.mean", ("sentiment.vader", "share_positive")),
+                                     ("topic.entropy", ("topic", "entropy"))):
+            assert nums[f"source@{run}"][metric] == pytest.approx(
+                res.value("source", attr, stat, run))
+    assert nums["source"] == nums["source@run:1"]  # the first side's
+    # Hand values. The runs have 3 texts per prompt, the source 4: the source is measured on
+    # subsets of 3. Share positive over such subsets averages ~the whole set's (.625).
+    assert nums["source@run:4"]["sentiment.mean"] == pytest.approx(0.625, abs=0.02)
     assert nums["run:4"]["sentiment.mean"] == pytest.approx((1 / 3 + 2 / 3 + 1 + 2 / 3) / 4)
-    assert nums["source"]["embedding.cosine"] == pytest.approx(0.45)
+    # every pair of a prompt's source texts has the same cosine: any subset keeps it exactly
+    assert nums["source@run:1"]["embedding.cosine"] == pytest.approx(0.45)
     assert nums["run:1"]["embedding.cosine"] == pytest.approx(0.95)
-    assert nums["source"]["topic.entropy"] == pytest.approx(2.0)  # 4 distinct topics per prompt
+    # 4 distinct source topics per prompt; subsets of 3 texts have 3 distinct: log2(3) bits
+    assert nums["source@run:1"]["topic.entropy"] == pytest.approx(math.log2(3))
     assert nums["run:1"]["topic.entropy"] == 0.0
+    # run 1 is all positive (entropy 0): index 0 on p1-p3; on p4 the source is all positive
+    # too, and two sets without dispersion count as alike (1): mean (0 + 0 + 0 + 1) / 4
+    assert nums["run:1"]["sentiment.index"] == pytest.approx(0.25)
+    side = view.data.sides[0]
+    assert (side.n, side.prompts) == (3, 4)
+    lo, hi = side.human_range["topic.index"]
+    assert lo <= 1.0 <= hi  # people against themselves
+    text = view.numbers[0].text()
+    assert "4 prompts, n = 3 texts per prompt" in text and "people" in text and "▼" in text
     data = view.data
     assert data is not None and data.attribute == "sentiment.vader"
     assert len(data.source_points[0]) == 16 and len(data.sides[0].points[0]) == 12
@@ -72,7 +100,9 @@ def test_compare_view(qtbot, fig_study, tmp_path: Path) -> None:
     with qtbot.waitSignal(view.loaded, timeout=30_000):
         view.set_prompt("p1")
     nums = view.metric_numbers()
-    assert nums["source"]["sentiment.mean"] == pytest.approx(0.25)
+    assert nums["source@run:1"]["sentiment.mean"] == pytest.approx(
+        res.value("source", "sentiment.vader", "share_positive", "run:1", "p1"))
+    assert nums["source@run:1"]["sentiment.mean"] == pytest.approx(0.25, abs=0.03)
     assert nums["run:4"]["sentiment.entropy"] == pytest.approx(h2(1 / 3))
     assert len(view.data.source_points[0]) == 4
     view.set_prompt(None)
@@ -81,11 +111,57 @@ def test_compare_view(qtbot, fig_study, tmp_path: Path) -> None:
     view.grab().save("/tmp/ui2_compare.png")
 
 
+def test_source_aggregates_cover_exactly_the_runs_prompts(qtbot, fig_study) -> None:
+    """Overview, Sweep and Compare put the source over the prompts the runs cover (SQL), not
+    over every prompt of the dataset."""
+    drop_run_prompts(fig_study, [1, 2, 3, 4], ["p4"])
+    drop_run_prompts(fig_study, [1], ["p3"])
+    covers = {r: run_prompt_keys(fig_study, r) for r in (1, 2, 3, 4)}
+    assert covers[1] == {"p1", "p2"} and covers[4] == {"p1", "p2", "p3"}
+    union = set().union(*covers.values())
+
+    ov = fd.compute_overview((fig_study, 1))
+    assert set(ov.prompts) == union
+    for g in ("sentiment", "similarity"):
+        assert set(getattr(ov, g)["source"]) == union
+    src = next(g for g in ov.groups if g.key == "source")
+    assert ov.legend(src).startswith("source (human) (3 prompts, n = 4/prompt")
+
+    sweep = compute_sweep((fig_study, 1, "embedding.cosine"))
+    by_run = {p.group.run_id: p for p in sweep.points}
+    # cosines are exact on any subset: the matched source is the mean over the run's prompts
+    for rid, keys in covers.items():
+        assert by_run[rid].prompts == len(keys)
+        assert by_run[rid].source[0] == pytest.approx(
+            sum(SOURCE_COS[k] for k in keys) / len(keys))
+    assert by_run[1].source[0] == pytest.approx(0.2)  # not .45, the mean over all 4 prompts
+    assert sweep.source_varies
+
+    data = compute_compare((fig_study, 1, 1, 4, None, "sentiment.vader"))
+    n_src = fig_study.scalar(
+        "SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id JOIN attributes a "
+        "ON a.text_id = t.id AND a.name = 'sentiment.vader' WHERE t.run_id IS NULL "
+        "AND p.key IN (SELECT unnest(?))", [sorted(covers[1] | covers[4])])
+    assert len(data.source_values) == n_src == 12
+    assert len(data.source_points[0]) == 12
+    one, four = data.sides
+    assert (one.prompts, four.prompts) == (2, 3)
+    assert one.source_numbers["embedding.cosine"] == pytest.approx(0.2)
+    assert four.source_numbers["embedding.cosine"] == pytest.approx(0.3)
+
+
 def test_sweep_data_and_view(qtbot, fig_study, tmp_path: Path) -> None:
     data = compute_sweep((fig_study, 1, "sentiment.entropy"))
-    src_mean = (h2(0.25) + h2(0.5) + h2(0.75) + h2(1.0)) / 4
-    assert data.source[0] == pytest.approx(src_mean)
-    assert data.source[1] <= src_mean <= data.source[2]
+    res = fd.stored_result(fig_study, 1)
+    for p in data.points:  # each point's source: the stored row matched to that run
+        assert p.source[0] == pytest.approx(
+            res.value("source", "sentiment.vader", "entropy", p.group.key))
+        assert (p.n, p.prompts) == (3, 4)
+    # Hand value: the source's entropy on subsets of 3 of its 4 texts per prompt, in
+    # expectation: p1, p3 (3 of 4 alike): 3/4 * h2(1/3); p2: h2(1/3); p4: 0.
+    expect = (0.75 * h2(1 / 3) * 2 + h2(1 / 3)) / 4
+    assert data.source[0] == pytest.approx(expect, abs=0.03)
+    assert data.source[1] <= data.source[0] <= data.source[2]
     lines = data.lines()
     assert set(lines) == {"smollm2 top-p=0.9", "smollm2 top-p=1", "gemma3-base top-p=1"}
     assert [p.group.run_id for p in lines["smollm2 top-p=0.9"]] == [1, 2]
@@ -104,8 +180,18 @@ def test_sweep_data_and_view(qtbot, fig_study, tmp_path: Path) -> None:
     with qtbot.waitSignal(view.run_activated, timeout=5000) as sig:
         qtbot.mouseClick(view.canvas.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(pos))
     assert sig.args == [2]
+    assert "4 prompts at n = 3 texts per prompt" in view.caption.text()
     with qtbot.waitSignal(view.loaded, timeout=30_000):
         view.set_metric("embedding.cosine")
+    # cosines are exact on any subset, so every run's matched source is .45: one band
     assert view.data is not None and view.data.source[0] == pytest.approx(0.45)
+    assert not view.data.source_varies and "Grey band" in view.caption.text()
+    # an index: the line at 1 and the human range (per run when the ranges differ)
+    with qtbot.waitSignal(view.loaded, timeout=30_000):
+        view.set_metric("topic.index")
+    d = view.data
+    assert d is not None and all(p.human[0] <= 1.0 <= p.human[1] for p in d.points)
+    assert any(isinstance(i, pg.InfiniteLine) and i.value() == 1.0 for i in view.plot.items)
+    assert view.source_items and "people" in view.caption.text()
     _export_both(view, tmp_path, "sweep")
     view.grab().save("/tmp/ui2_sweep.png")

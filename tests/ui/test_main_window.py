@@ -284,3 +284,52 @@ def test_menu_shortcuts_cover_common_actions(window: Any) -> None:
     for name, key in expected.items():
         assert acts[name].shortcut().toString() == key, name
     assert "Replicate the paper" in acts["replicate"].text().replace("&", "")
+
+
+def test_switching_prompts_and_refresh_compute_nothing(window: Any,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once measured, switching prompts (table, map, histogram captions) and F5 on an
+    unchanged study read stored rows: the measure stage's computation never runs."""
+    from monoscope.core import measure
+
+    calls: list[int] = []
+
+    def computed(*_a: Any, **_k: Any) -> Any:
+        calls.append(1)
+        raise AssertionError("statistics computed while switching prompts")
+
+    monkeypatch.setattr(measure, "_compute", computed)
+    set_id = window.set_id
+    assert set_id is not None
+    for key in ("book-003", "book-007", "book-011"):
+        _select(window, key)
+        stats = window.hists.hists["sentiment.vader"].stats.text()
+        # the captions show the stored rows of this prompt: n, index, the human range
+        idx = window.study.scalar(
+            "SELECT m.value FROM measurements m JOIN prompts p ON p.id = m.prompt_id "
+            "WHERE m.set_id = ? AND p.key = ? AND m.attribute = 'sentiment.vader' "
+            "AND m.grp = 'run:1' AND m.ref = 'run:1' AND m.stat = 'index'", [set_id, key])
+        assert f"×{idx:.2f}" in stats and "people" in stats and "n=20" in stats
+    loaded = dict.fromkeys(("overview", "sweep", "compare", "accumulation"), 0)
+    for name in loaded:
+        window.extra_views[name].loaded.connect(
+            lambda name=name: loaded.__setitem__(name, loaded[name] + 1))
+    window.actions_.actions["refresh"].trigger()  # F5 reloads every view
+    assert window.wait_idle(60)
+    assert all(n >= 1 for n in loaded.values()), loaded
+    assert calls == [] and window.set_id == set_id
+
+
+def test_sweep_point_opens_its_run_in_compare(window: Any) -> None:
+    """Sweep's run_activated (a click on a point) brings Compare to the front on that run."""
+    sweep, compare = window.extra_views["sweep"], window.extra_views["compare"]
+    assert sweep.data is not None and sweep.data.points  # loaded with the window
+    rid = sweep.data.points[-1].group.run_id
+    sweep.run_activated.emit(rid)
+    assert window.wait_idle(60)
+    assert window.current_view() is compare
+    assert compare.run_a.currentData() == rid and compare.run_b.currentData() != rid
+    assert compare.data is not None and compare.data.sides[0].group.run_id == rid
+    window.show_view("accumulation")
+    acc = window.extra_views["accumulation"]
+    assert window.current_view() is acc and acc.prompt_key == window.current_key

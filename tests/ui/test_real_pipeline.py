@@ -66,6 +66,7 @@ def test_window_on_real_stages(qtbot: Any, settings: Any, real_study: Path) -> N
     # the prompt table holds a real index for the run (sentiment of real texts)
     t = win.prompts.model.table
     assert t is not None and t.runs[0].model and t.n_generated.sum() == 8
+    assert t.measured and (t.matched_n[:, 0] == 4).all()  # stored rows at matched n (4 per side)
     # click a generated point: the inspector shows the real provenance
     idx = int(np.flatnonzero(m.cloud.group == 1)[0])
     m.select_index(idx)

@@ -69,4 +69,4 @@ def test_replication_runs_through_the_task_runner(qtbot: Any, tiny: Study,
     assert res.generated_now == 5 * 2 and res.report.is_file()
     assert tiny.scalar("SELECT count(*) FROM generations") == 10
     table = res.tables[0]
-    assert table.value("texts", f"run:{res.run_ids[0]}") == 2
+    assert table.value("texts kept (perplexity filter)", f"run:{res.run_ids[0]}") == 2

@@ -239,7 +239,10 @@ def test_real_pipeline_from_the_panel(qtbot, tmp_path: Path) -> None:
     assert st.scalar("SELECT count(*) FROM embeddings") == 4
     assert st.scalar("SELECT count(*) FROM attributes WHERE name = 'sentiment.vader'") == 4
     assert st.scalar("SELECT count(*) FROM projection_points") >= 4
-    assert panel.pipeline.results["measure"].per_prompt
+    res = panel.pipeline.results["measure"]  # stored: the views read these rows
+    assert res.set_id and res.rows
+    assert st.scalar("SELECT count(*) FROM measurements WHERE set_id = ?", [res.set_id]) \
+        == len(res.rows)
     st.close()
 
 

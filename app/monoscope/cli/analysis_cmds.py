@@ -40,6 +40,9 @@ def add_annotate(sub: argparse._SubParsersAction[Any]) -> None:
                    help="CPU threads for the embedder (leave some free while generating)")
     p.add_argument("--list", action="store_true", help="list the attribute names and exit")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="run generated code even where the kernel sandbox (bubblewrap) is "
+                        "unavailable; the values are marked '+unsafe-no-sandbox'")
     p.set_defaults(handler=cmd_annotate)
 
 
@@ -55,7 +58,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         return 0
     names = [n.strip() for n in args.attributes.split(",") if n.strip()] if args.attributes else None
     request = AnnotateRequest(study=args.study, dataset=args.dataset, attributes=names,
-                              backend=args.backend, threads=args.threads)
+                              backend=args.backend, threads=args.threads,
+                              unsafe_no_sandbox=args.unsafe_no_sandbox)
     with Study(args.study, create=False) as st:
         result = annotate(st, request, ConsoleState())
     if args.json:

@@ -60,9 +60,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "run-code",
         help="run a Python program in the sandbox",
         description=(
-            "Run FILE in the sandbox (separate process, time/memory limits, no network, "
-            "throw-away directory) with --input, or against a prompt's tests with --study, "
-            "--dataset and --prompt. Prints one JSON object per test case."
+            "Run FILE in the kernel sandbox (bubblewrap: own PID/network/mount namespaces, "
+            "uid nobody, read-only system, private /tmp; time/memory/process limits) with "
+            "--input, or against a prompt's tests with --study, --dataset and --prompt. "
+            "Prints one JSON object per test case."
         ),
     )
     p.add_argument("file", help="Python file (markdown with a ```python block is fine)")
@@ -73,6 +74,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--prompt", help="prompt key whose tests to run")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per test (wall)")
     p.add_argument("--memory-mb", type=int, default=512)
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="run even where the kernel sandbox (bubblewrap) is unavailable: the "
+                        "program could then read and change your files")
     p.set_defaults(handler=cmd_run_code)
 
 
@@ -116,7 +120,7 @@ def cmd_import_generations(args: argparse.Namespace) -> int:
 
 def cmd_run_code(args: argparse.Namespace) -> int:
     from monoscope.core.attributes.code_static import extract_code
-    from monoscope.core.sandbox import Limits, TestCase, network_isolation, run_tests
+    from monoscope.core.sandbox import Limits, TestCase, run_tests
 
     path = Path(args.file)
     if not path.is_file():
@@ -128,16 +132,18 @@ def cmd_run_code(args: argparse.Namespace) -> int:
         tests = _prompt_tests(args)
     else:
         tests = [TestCase(args.input, args.expect)]
-    res = run_tests(code, tests, Limits(timeout_s=args.timeout, memory_mb=args.memory_mb))
+    res = run_tests(code, tests, Limits(timeout_s=args.timeout, memory_mb=args.memory_mb),
+                    unsafe_no_sandbox=args.unsafe_no_sandbox)
     for i, case in enumerate(res.cases):
         row = {"test": i, "status": case.status, "wall_ms": round(case.wall_ms, 1),
-               "peak_kb": case.peak_kb, "message": case.message}  # fmt: skip
+               "peak_kb": case.peak_kb, "message": case.message,
+               "isolation": case.isolation}  # fmt: skip
         if not args.prompt:
             row["stdout"] = case.stdout
         print(json.dumps(row))
     print(
         f"{res.status}: {res.share_passed:.0%} of {len(res.cases)} passed "
-        f"(network barrier: {network_isolation()})",
+        f"(isolation: {res.isolation})",
         file=sys.stderr,
     )
     return 0 if res.status == "pass" else 1

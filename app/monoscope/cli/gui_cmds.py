@@ -10,7 +10,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser("gui", help="open the explorer window (the default with no command)")
     p.add_argument("--study", help="study file to open")
     p.add_argument("--screenshot", metavar="OUT.png", help="render offscreen to a PNG and exit")
-    p.add_argument("--view", default="map", choices=["map", "overview", "compare", "inspector", "sweep"])
+    p.add_argument("--view", default="map", choices=["map", "overview", "compare", "inspector", "sweep",
+                                                     "accumulation"])
     p.add_argument("--prompt", help="prompt key to select")
     p.add_argument("--size", default="1400x900", help="window size for --screenshot, WxH")
     p.set_defaults(handler=cmd_gui)

@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
     p = sub.add_parser("measure", help="per-prompt and aggregate monoculture metrics",
                        description="Dispersion of every attribute per prompt, source vs each "
-                       "run, and means over prompts with bootstrap CIs.")
+                       "run on the same prompts at the same n per prompt, the monoculture index "
+                       "beside the people's own range, means over prompts with bootstrap CIs. "
+                       "Results are stored in the study; an unchanged study is read back.")
     p.add_argument("study")
     p.add_argument("--dataset")
     p.add_argument("--run", action="append", default=[], help="run id or label; repeatable "
@@ -38,6 +40,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--json", action="store_true", help="print the full result as JSON "
                    "(schema: docs/measure-schema.md)")
     p.add_argument("--per-prompt", action="store_true", help="also print per-prompt rows")
+    p.add_argument("--draws", type=int, default=200, help="subsample draws for equal n "
+                   "(default 200)")
+    p.add_argument("--entropy", choices=["plugin", "miller-madow"], default="plugin",
+                   help="entropy behind the index: plug-in (the paper's, default) or "
+                   "Miller-Madow bias-corrected")
+    p.add_argument("--force", action="store_true", help="measure again even if the stored "
+                   "results are current")
     p.set_defaults(handler=cmd_measure)
 
     p = sub.add_parser("report", help="write an HTML report with PNG/SVG figures",
@@ -74,33 +83,53 @@ def cmd_measure(args: argparse.Namespace) -> int:
     from monoscope.core.measure import MeasureRequest, measure
 
     req = MeasureRequest(dataset=args.dataset, runs=tuple(args.run),
-                         attributes=tuple(args.attribute), ppl_max=args.ppl_max)
-    with Study(args.study, read_only=True, create=False) as st:
+                         attributes=tuple(args.attribute), ppl_max=args.ppl_max,
+                         draws=args.draws, entropy=args.entropy, force=args.force)
+    with Study(args.study, create=False) as st:
         res = measure(st, req, ConsoleState(quiet=args.json))
     if args.json:
         print(res.to_json())
         return 0
     labels = {g.key: g.label for g in res.groups}
     print(f"dataset {res.dataset} ({res.kind}), {len(res.prompts)} prompts; perplexity filter: "
-          + (f"0 < ppl <= {args.ppl_max} (dropped {res.filtered_out})" if args.ppl_max else "off"))
+          + (f"0 < ppl <= {args.ppl_max} (dropped {res.filtered_out})" if args.ppl_max else "off")
+          + ("; stored results read back" if res.reused else f"; measured in {res.seconds:.1f} s"))
+    runs = [g for g in res.groups if g.run_id is not None]
     for name in res.attributes:
-        stats = sorted({a["stat"] for a in res.aggregate if a["attribute"] == name})
-        print(f"\n{name}  (mean over prompts)")
-        print("  " + f"{'group':<28}" + "".join(f"{s[:18]:>19}" for s in stats))
-        for g in res.groups:
-            cells = [res.agg(g.key, name, s) for s in stats]
-            print("  " + f"{labels[g.key][:27]:<28}" + "".join(
-                f"{_f(c['mean'] if c else None):>19}" for c in cells))
+        print(f"\n{name}")
+        src_all = res.cell("source", name, "dispersion")
+        if src_all:
+            print(f"  source: {src_all['prompts']} prompts, dispersion {_f(src_all['value'])} "
+                  "(mean over prompts, all texts)")
+        for g in runs:
+            idx = res.cell(g.key, name, "index", g.key)
+            if idx is None:
+                continue
+            base = res.cell("source", name, "index", g.key)
+            people = (f"people {_f(base['lo'])}-{_f(base['hi'])}"
+                      if base and base["lo"] is not None else "people: -")
+            flag = ""
+            if idx["lo"] is not None and idx["hi"] is not None and not (
+                    idx["lo"] <= 1.0 <= idx["hi"]):
+                flag += " *CI excludes 1"
+            if base and base["lo"] is not None and idx["value"] is not None and not (
+                    base["lo"] <= idx["value"] <= base["hi"]):
+                flag += " *outside people's range"
+            print(f"  {labels[g.key][:27]:<28} {idx['prompts']} prompts, n={idx['n']}/prompt: "
+                  f"index {_f(idx['value'])} [{_f(idx['lo'])}, {_f(idx['hi'])}]  {people}{flag}")
+            for stat in sorted({r["stat"] for r in res.rows if r["ref"] == g.key
+                                and r["prompt"] is None and r["attribute"] == name
+                                and r["grp"] == g.key and r["stat"] != "index"}):
+                a, b = res.cell(g.key, name, stat, g.key), res.cell("source", name, stat, g.key)
+                print(f"      {stat:<22} run {_f(a['value'] if a else None):>8}   people "
+                      f"{_f(b['value'] if b else None):>8}")
         if args.per_prompt:
-            for r in res.rows(name):
-                extra = {k: _f(v) for k, v in r.items() if k not in ("prompt", "group", "attribute")}
-                print(f"    {r['prompt']:<16} {labels[r['group']][:20]:<20} {extra}")
-    if res.wording:
-        print("\nwording (corpus level)")
-        for w in res.wording:
-            print(f"  {labels[w['group']][:27]:<28} texts {w['n_texts']:>7}  unigram entropy "
-                  f"{_f(w['unigram_entropy'])}  vocabulary {w['vocabulary']:>7}  cosine to source "
-                  f"{_f(w['count_cosine_to_source'])}")
+            for r in res.rows:
+                if r["attribute"] == name and r["prompt"] is not None and r["stat"] in (
+                        "dispersion", "index") and not r["ref"].startswith("acc"):
+                    print(f"    {r['prompt']:<16} {labels.get(r['grp'], r['grp'])[:20]:<20} "
+                          f"{r['ref'] or 'own':<8} {r['stat']:<10} n={r['n']:<4} "
+                          f"{_f(r['value'])} [{_f(r['lo'])}, {_f(r['hi'])}]")
     return 0
 
 
@@ -109,7 +138,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     req = ReportRequest(out=Path(args.out), dataset=args.dataset, runs=tuple(args.run),
                         ppl_max=args.ppl_max)
-    with Study(args.study, read_only=True, create=False) as st:
+    with Study(args.study, create=False) as st:
         res = build_report(st, req, ConsoleState())
     print(f"report written: {res.index} ({len(res.figures)} figures)")
     return 0

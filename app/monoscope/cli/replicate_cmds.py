@@ -46,6 +46,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
                        help="keep generations with 0 < perplexity <= this (default 20)")
         q.add_argument("--no-ppl-filter", action="store_true", help="keep every generation")
         q.add_argument("--seed", type=int, default=0)
+        if protocol == "code":
+            q.add_argument("--unsafe-no-sandbox", action="store_true",
+                           help="run the programs even without the kernel sandbox "
+                                "(bubblewrap); their results are marked as such")
         q.add_argument("--out", default=None,
                        help="report folder (default: STUDY-replication-PROTOCOL next to the study)")
         q.add_argument("--estimate", action="store_true", help="print the estimate and stop")
@@ -70,7 +74,8 @@ def cmd_replicate(args: argparse.Namespace) -> int:
         models=tuple(args.model or ("smollm2", "gemma3-base")), preset=args.preset,
         prompts=args.prompts, n=args.n, max_tokens=args.max_tokens,
         decays=getattr(args, "decays", None),
-        ppl_max=None if args.no_ppl_filter else args.ppl_max, seed=args.seed, out=args.out)
+        ppl_max=None if args.no_ppl_filter else args.ppl_max, seed=args.seed, out=args.out,
+        unsafe_no_sandbox=getattr(args, "unsafe_no_sandbox", False))
     state = ConsoleState(quiet=args.quiet)
     with Study(args.study) as st:
         _, _, est = plan(st, req, state)

@@ -1,4 +1,5 @@
-"""Data behind the compare (two runs against the source) and sweep (metric vs temperature) views.
+"""Read models of the compare (two runs against the source) and sweep (metric against
+temperature) views: stored measurements arranged per run, the source matched to each run.
 
 Tasks in the ``fn(request, state)`` form so the GUI runs them in workers; no Qt here.
 """
@@ -21,13 +22,15 @@ from monoscope.core.figure_data import (
     group_key,
     groups,
     map_points,
-    mean_ci,
-    metric_per_prompt,
+    metric_spec,
+    stored_result,
 )
+from monoscope.core.measure import MeasureResult
 from monoscope.core.store import Study
 
-# Dispersion numbers shown beside each side of the comparison.
-COMPARE_METRICS = ("sentiment.mean", "sentiment.entropy", "embedding.cosine", "topic.entropy")
+# Numbers shown beside each side of the comparison (all from the stored measurements).
+COMPARE_METRICS = ("sentiment.mean", "sentiment.entropy", "sentiment.index", "embedding.cosine",
+                   "embedding.index", "topic.entropy", "topic.index")
 
 
 def attribute_names(study: Study, dataset_id: int) -> list[str]:
@@ -65,12 +68,18 @@ def normalised_hist(values: FloatArray, edges: FloatArray) -> FloatArray:
 
 @dataclass
 class Side:
-    """One run of the comparison with the source it is drawn against."""
+    """One run of the comparison with the source it is measured against: the same prompts
+    and the same n (``source_numbers``, matched to this run); ``n`` = texts per prompt,
+    ``prompts`` = how many prompts the numbers cover."""
 
     group: Group
     points: tuple[FloatArray, FloatArray]
     values: FloatArray
     numbers: dict[str, float]
+    source_numbers: dict[str, float] = field(default_factory=dict)
+    human_range: dict[str, tuple[float, float]] = field(default_factory=dict)
+    n: int | None = None
+    prompts: int = 0
 
 
 @dataclass
@@ -79,50 +88,84 @@ class CompareData:
     prompt_key: str | None
     attribute: str
     source_points: tuple[FloatArray, FloatArray]
-    source_values: FloatArray
-    source_numbers: dict[str, float]
+    source_values: FloatArray  # the source texts of the prompts the two runs cover
+    source_numbers: dict[str, float]  # source matched to the first run (see Side)
     sides: list[Side]
     edges: FloatArray = field(default_factory=lambda: np.linspace(0, 1, 21))
 
 
-def _scope_value(per_prompt: dict[str, float], prompt_key: str | None) -> float:
-    if prompt_key is not None:
-        return per_prompt.get(prompt_key, math.nan)
-    return mean_ci(list(per_prompt.values()))[0]
+def side_numbers(res: MeasureResult, run_key: str, prompt_key: str | None
+                 ) -> tuple[dict[str, float], dict[str, float], dict[str, tuple[float, float]],
+                            int | None, int]:
+    """Stored numbers of one run and of the source matched to it, for a prompt or over the
+    run's prompts; the human range of each index; matched n; prompts."""
+    gen: dict[str, float] = {}
+    src: dict[str, float] = {}
+    human: dict[str, tuple[float, float]] = {}
+    n: int | None = None
+    prompts = 0
+    for m in COMPARE_METRICS:
+        spec = metric_spec(res, m)
+        if spec is None:
+            gen[m] = src[m] = math.nan
+            continue
+        attr, stat = spec
+        g = res.cell(run_key, attr, stat, run_key, prompt_key)
+        s = res.cell(SOURCE, attr, stat, run_key, prompt_key)
+        gen[m] = math.nan if g is None or g["value"] is None else float(g["value"])
+        if stat == "index":
+            src[m] = math.nan if s is None or s["value"] is None else float(s["value"])
+            if s is not None and s["lo"] is not None and s["hi"] is not None:
+                human[m] = (float(s["lo"]), float(s["hi"]))
+        else:
+            src[m] = math.nan if s is None or s["value"] is None else float(s["value"])
+        if g is not None:
+            n = g["n"] if n is None else n
+            prompts = max(prompts, int(g["prompts"] or (1 if prompt_key else 0)))
+    return gen, src, human, n, prompts
 
 
-def compute_compare(request: tuple[Study, int, int, int, str | None, str], state: Any = None) -> CompareData:
-    """Task: points, attribute values and dispersion numbers for two runs and the source."""
+def compute_compare(request: tuple[Study, int, int, int, str | None, str], state: Any = None
+                    ) -> CompareData:
+    """Task: points, attribute values and stored numbers for two runs and the source."""
     study, dataset_id, run_a, run_b, prompt_key, attribute = request
     by_key = {g.key: g for g in groups(study, dataset_id)}
     chosen = [by_key.get(group_key(r)) for r in (run_a, run_b)]
     if any(g is None for g in chosen):
         raise StudyError("One of the chosen runs is not in this dataset; pick runs again.")
     if state is not None:
-        state.begin("compare", 2 + len(COMPARE_METRICS))
+        state.begin("compare", 3)
+    res = stored_result(study, dataset_id, state)
     pts = map_points(study, dataset_id, prompt_key)
     if not pts and prompt_key is not None:
         pts = _dataset_points_for_prompt(study, dataset_id, prompt_key)
     empty = (np.zeros(0), np.zeros(0))
-    per_metric = {}
-    for i, m in enumerate(COMPARE_METRICS):
-        if state is not None:
-            state.check()
-            state.progress(1 + i, 2 + len(COMPARE_METRICS), m)
-        per_metric[m] = metric_per_prompt(study, dataset_id, m)
-
-    def numbers(key: str) -> dict[str, float]:
-        return {m: _scope_value(per_metric[m].get(key, {}), prompt_key) for m in COMPARE_METRICS}
-
-    src_vals = attribute_values(study, dataset_id, attribute, SOURCE, prompt_key)
+    covered: set[str] = set()
     sides = []
     for g in chosen:
         assert g is not None
+        covered |= set(res.run_prompts(g.key))
         vals = attribute_values(study, dataset_id, attribute, g.key, prompt_key)
-        sides.append(Side(g, pts.get(g.key, empty), vals, numbers(g.key)))
+        gen, src, human, n, prompts = side_numbers(res, g.key, prompt_key)
+        sides.append(Side(g, pts.get(g.key, empty), vals, gen, src, human, n, prompts))
+    if prompt_key is None:  # the whole dataset: the source restricted to the runs' prompts
+        src_vals = attribute_values(study, dataset_id, attribute, SOURCE, None, sorted(covered))
+        src_pts = _restrict_points(study, dataset_id, pts.get(SOURCE, empty), sorted(covered))
+    else:
+        src_vals = attribute_values(study, dataset_id, attribute, SOURCE, prompt_key)
+        src_pts = pts.get(SOURCE, empty)
     edges = shared_edges([src_vals, *(s.values for s in sides)])
-    return CompareData(dataset_id, prompt_key, attribute, pts.get(SOURCE, empty), src_vals,
-                       numbers(SOURCE), sides, edges)
+    return CompareData(dataset_id, prompt_key, attribute, src_pts, src_vals,
+                       sides[0].source_numbers, sides, edges)
+
+
+def _restrict_points(study: Study, dataset_id: int, pts: tuple[FloatArray, FloatArray],
+                     keys: list[str]) -> tuple[FloatArray, FloatArray]:
+    """Source points of the dataset map limited to the given prompts."""
+    from monoscope.core.figure_data import map_points_of_prompts
+
+    got = map_points_of_prompts(study, dataset_id, keys)
+    return got if got[0].size or not keys else pts
 
 
 def _dataset_points_for_prompt(study: Study, dataset_id: int, prompt_key: str
@@ -149,10 +192,17 @@ def _dataset_points_for_prompt(study: Study, dataset_id: int, prompt_key: str
 # -- sweep ---------------------------------------------------------------------------------
 @dataclass
 class SweepPoint:
+    """One run: the metric over its prompts (mean, 95 % CI) and the source on the same prompts
+    at the same n (`source`), with the human range of an index (`human`)."""
+
     group: Group
     mean: float
     lo: float
     hi: float
+    source: tuple[float, float, float] = (math.nan, math.nan, math.nan)
+    human: tuple[float, float] = (math.nan, math.nan)
+    n: int | None = None
+    prompts: int = 0
 
 
 @dataclass
@@ -160,8 +210,9 @@ class SweepData:
     dataset_id: int
     metric: str
     label: str
-    source: tuple[float, float, float]
+    source: tuple[float, float, float]  # the source band: matched to the runs (see below)
     points: list[SweepPoint]
+    source_varies: bool = False  # runs cover different prompts or n: one source per point
 
     def lines(self) -> dict[str, list[SweepPoint]]:
         """Points grouped into lines: one per (model, top-p), sorted by temperature."""
@@ -177,21 +228,94 @@ class SweepData:
         return out
 
 
+def _triple(row: dict[str, Any] | None) -> tuple[float, float, float]:
+    if row is None:
+        return math.nan, math.nan, math.nan
+    return tuple(math.nan if row[k] is None else float(row[k])  # type: ignore[return-value]
+                 for k in ("value", "lo", "hi"))
+
+
 def compute_sweep(request: tuple[Study, int, str], state: Any = None) -> SweepData:
-    """Task: mean (95 % bootstrap CI) over prompts of a metric for the source and every run."""
+    """Task: per run the stored aggregate of a metric (mean, 95 % CI over prompts) and the
+    source measured on that run's prompts at its n."""
     study, dataset_id, metric = request
     if metric not in METRICS:
         raise StudyError(f"Unknown metric {metric!r}; choose one of {', '.join(METRICS)}.")
-    if state is not None:
-        state.begin("sweep", 1)
-    per = metric_per_prompt(study, dataset_id, metric)
-    src = mean_ci(list(per.get(SOURCE, {}).values()))
+    res = stored_result(study, dataset_id, state)
+    spec = metric_spec(res, metric)
     points = []
     for g in groups(study, dataset_id):
-        if g.run_id is None:
+        if g.run_id is None or spec is None:
             continue
-        m, lo, hi = mean_ci(list(per.get(g.key, {}).values()))
-        points.append(SweepPoint(g, m, lo, hi))
-    if state is not None:
-        state.progress(1, 1)
-    return SweepData(dataset_id, metric, METRICS[metric], src, points)
+        attr, stat = spec
+        row = res.cell(g.key, attr, stat, g.key)
+        src_row = res.cell(SOURCE, attr, stat, g.key)
+        m, lo, hi = _triple(row)
+        src = _triple(src_row)
+        human = (src[1], src[2]) if stat == "index" else (math.nan, math.nan)
+        points.append(SweepPoint(g, m, lo, hi, src, human, row["n"] if row else None,
+                                 int(row["prompts"] or 0) if row else 0))
+    sources = {(round(p.source[0], 12), round(p.source[1], 12), round(p.source[2], 12))
+               for p in points if math.isfinite(p.source[0])}
+    varies = len(sources) > 1
+    # one band when every run is compared on the same prompts at the same n; otherwise none
+    # (the view draws each run's own matched source beside it)
+    band = next(p.source for p in points if math.isfinite(p.source[0])) \
+        if len(sources) == 1 else (math.nan, math.nan, math.nan)
+    return SweepData(dataset_id, metric, METRICS[metric], band, points, varies)
+
+
+# -- accumulation ----------------------------------------------------------------------------
+@dataclass
+class Curve:
+    """Dispersion against n for one group: mean over draws (per prompt) or over prompts
+    (pooled), with a 95 % range; ``prompts`` = prompts behind each point (pooled)."""
+
+    group: Group
+    label: str
+    n: FloatArray
+    mean: FloatArray
+    lo: FloatArray
+    hi: FloatArray
+    prompts: list[int] = field(default_factory=list)
+    against: str | None = None  # pooled source curves: the run whose prompts they cover
+
+
+@dataclass
+class AccumulationData:
+    dataset_id: int
+    attribute: str
+    prompt_key: str | None
+    curves: list[Curve]
+
+
+def accumulation_attributes(res: MeasureResult) -> list[str]:
+    return sorted({r["attribute"] for r in res.rows if r["ref"] == "acc"})
+
+
+def compute_accumulation(request: tuple[Study, int, str, str | None], state: Any = None
+                         ) -> AccumulationData:
+    """Task: stored accumulation curves of one attribute, for one prompt (source and every run
+    on it) or pooled (per run: the run and the source over the run's prompts)."""
+    study, dataset_id, attribute, prompt_key = request
+    res = stored_result(study, dataset_id, state)
+    curves: list[Curve] = []
+
+    def make(g: Group, rows: list[dict[str, Any]], label: str, against: str | None) -> None:
+        rows = [r for r in rows if r["value"] is not None]
+        if not rows:
+            return
+        arr = {k: np.array([math.nan if r[k] is None else float(r[k]) for r in rows])
+               for k in ("n", "value", "lo", "hi")}
+        curves.append(Curve(g, label, arr["n"], arr["value"], arr["lo"], arr["hi"],
+                            [int(r["prompts"] or 0) for r in rows], against))
+
+    for g in groups(study, dataset_id):
+        if prompt_key is not None:
+            make(g, res.curve(g.key, attribute, "acc", prompt_key), g.label, None)
+        elif g.run_id is not None:
+            ref = f"acc:{g.key}"
+            make(g, res.curve(g.key, attribute, ref), g.label, None)
+            src = Group(SOURCE, "source (human)")
+            make(src, res.curve(SOURCE, attribute, ref), f"source on {g.label}'s prompts", g.key)
+    return AccumulationData(dataset_id, attribute, prompt_key, curves)

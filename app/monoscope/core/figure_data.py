@@ -1,7 +1,8 @@
-"""Data behind the overview, compare and sweep views: per-prompt dispersion per group.
+"""Read models behind the overview, compare and sweep views.
 
-A *group* is the source texts of a dataset or one run's generated texts. Everything here is
-plain numpy/DuckDB so the figures can be tested without Qt and reused by reports.
+A *group* is the source texts of a dataset or one run's generated texts. Every number comes
+from the measure stage's stored rows (`stored_result`); this module only selects and arranges
+them (and reads raw values and map points for histograms). No Qt here.
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ import numpy as np
 import numpy.typing as npt
 
 from monoscope.core.errors import StudyError
+from monoscope.core.measure import (
+    EMBEDDING,
+    MeasureRequest,
+    MeasureResult,
+    ensure_measured,
+    load_result,
+)
 from monoscope.core.store import Study
-from monoscope.metrics import entropy, mean_pairwise_cosine, mean_pairwise_jaccard
 
 SOURCE = "source"
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -102,14 +109,7 @@ def sentiment_attribute(study: Study, dataset_id: int) -> str | None:
     return None
 
 
-# -- metrics -------------------------------------------------------------------------------
-def binary_entropy(p: float) -> float:
-    """Entropy in bits of a two-label distribution with share p (0 at p = 0 or 1)."""
-    if p <= 0.0 or p >= 1.0:
-        return 0.0
-    return float(-(p * math.log2(p) + (1 - p) * math.log2(1 - p)))
-
-
+# -- metrics ----------------------------------------------------------------------------------
 def bin_index(value: float, edges: Sequence[float]) -> int:
     """Bin of a value for the paper's bins: first bin closed [a,b], the others (a,b]."""
     v = min(max(value, edges[0]), edges[-1])
@@ -130,176 +130,71 @@ def bin_prompts(values: dict[str, float], edges: Sequence[float]) -> list[list[s
     return bins
 
 
-def mean_ci(values: Sequence[float], n_boot: int = 1000, seed: int = 0) -> tuple[float, float, float]:
-    """Mean with a 95 % bootstrap interval (NaNs dropped); all NaN when nothing is left."""
-    arr = np.array([v for v in values if not math.isnan(v)], dtype=np.float64)
-    if arr.size == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(arr.mean())
-    if arr.size == 1:
-        return mean, mean, mean
-    rng = np.random.default_rng(seed)
-    boots = arr[rng.integers(0, arr.size, size=(n_boot, arr.size))].mean(axis=1)
-    lo, hi = np.quantile(boots, [0.025, 0.975])
-    return mean, float(lo), float(hi)
-
-
-# -- per-prompt values per group -----------------------------------------------------------
 PerPrompt = dict[str, dict[str, float]]  # group key -> prompt key -> value
 
-_GROUP_SQL = "CASE WHEN t.run_id IS NULL THEN 'source' ELSE 'run:' || t.run_id END"
+
+def stored_result(study: Study, dataset_id: int, state: Any = None) -> MeasureResult:
+    """The stored measurements of the dataset (default parameters), measured first if they are
+    missing or out of date. Every number the views show comes from here."""
+    from monoscope.core.tasks import TaskState
+
+    st = state if state is not None else TaskState()
+    set_id = ensure_measured(study, dataset_id, st)
+    name = str(study.scalar("SELECT name FROM datasets WHERE id = ?", [dataset_id]))
+    return load_result(study, dataset_id, name, MeasureRequest(dataset=name), set_id)
 
 
-def _attribute_rows(study: Study, dataset_id: int, name: str) -> list[dict[str, Any]]:
-    return study.query(
-        f"SELECT {_GROUP_SQL} AS g, p.key, a.value, a.label FROM texts t "
-        "JOIN prompts p ON p.id = t.prompt_id JOIN attributes a ON a.text_id = t.id "
-        "WHERE p.dataset_id = ? AND a.name = ? ORDER BY g, p.key, t.sample_index",
-        [dataset_id, name],
-    )
-
-
-def _positive(value: Any, label: Any) -> float:
-    if isinstance(label, str) and label:
-        return 1.0 if label.upper().startswith("POS") else 0.0
-    return 1.0 if value is not None and float(value) >= 0.5 else 0.0
-
-
-def sentiment_per_prompt(study: Study, dataset_id: int, stat: str = "mean",
-                         attribute: str | None = None) -> PerPrompt:
-    """Per prompt share positive (`mean`), `std` or `entropy` of the binary sentiment labels."""
-    attr = attribute or sentiment_attribute(study, dataset_id)
-    out: PerPrompt = defaultdict(dict)
-    if attr is None:
-        return dict(out)
-    acc: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for r in _attribute_rows(study, dataset_id, attr):
-        acc[(r["g"], r["key"])].append(_positive(r["value"], r["label"]))
-    for (g, key), xs in acc.items():
-        p = sum(xs) / len(xs)
-        if stat == "mean":
-            out[g][key] = p
-        elif stat == "std":
-            out[g][key] = math.sqrt(p * (1 - p))
-        elif stat == "entropy":
-            out[g][key] = binary_entropy(p)
-        else:
-            raise ValueError(f"unknown sentiment statistic {stat!r}")
-    return dict(out)
-
-
-def attribute_per_prompt(study: Study, dataset_id: int, name: str, stat: str) -> PerPrompt:
-    """Per prompt `mean` or `std` of an attribute's value, or `entropy` of its labels/values."""
-    acc: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for r in _attribute_rows(study, dataset_id, name):
-        if stat == "entropy":
-            acc[(r["g"], r["key"])].append(r["label"] if r["label"] is not None else r["value"])
-        elif r["value"] is not None:
-            acc[(r["g"], r["key"])].append(float(r["value"]))
-    out: PerPrompt = defaultdict(dict)
-    for (g, key), xs in acc.items():
-        if stat == "entropy":
-            out[g][key] = entropy(xs)
-        elif stat == "mean":
-            out[g][key] = float(np.mean(xs)) if xs else math.nan
-        elif stat == "std":
-            out[g][key] = float(np.std(xs)) if xs else math.nan
-        else:
-            raise ValueError(f"unknown statistic {stat!r}")
-    return dict(out)
-
-
-def jaccard_per_prompt(study: Study, dataset_id: int, name: str = "code.algorithms") -> PerPrompt:
-    """Per prompt mean pairwise Jaccard of tag sets stored as `;`-joined labels."""
-    acc: dict[tuple[str, str], list[frozenset[str]]] = defaultdict(list)
-    for r in _attribute_rows(study, dataset_id, name):
-        tags = str(r["label"] or "")
-        acc[(r["g"], r["key"])].append(frozenset(t for t in tags.split(";") if t))
-    out: PerPrompt = defaultdict(dict)
-    for (g, key), sets in acc.items():
-        out[g][key] = mean_pairwise_jaccard(sets)
-    return dict(out)
-
-
-def embeddings_by_prompt(study: Study, dataset_id: int) -> dict[tuple[str, str], FloatArray]:
-    """(group, prompt key) -> 2-D float array of text embeddings (one backend per hash)."""
-    cur = study.cursor()
-    try:
-        table = cur.sql(
-            f"SELECT {_GROUP_SQL} AS g, p.key AS key, e.vector AS vector FROM texts t "
-            "JOIN prompts p ON p.id = t.prompt_id JOIN ("
-            "  SELECT content_hash, any_value(vector ORDER BY backend DESC) AS vector "
-            "  FROM embeddings WHERE model = ? GROUP BY content_hash"
-            ") e ON e.content_hash = t.content_hash WHERE p.dataset_id = ? "
-            "ORDER BY g, key",
-            params=[EMBEDDING_MODEL, dataset_id],
-        ).to_arrow_table()
-    finally:
-        cur.close()
-    if table.num_rows == 0:
-        return {}
-    g = table.column("g").to_pylist()
-    k = table.column("key").to_pylist()
-    vec_col = table.column("vector").combine_chunks()
-    flat = np.asarray(vec_col.flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
-    mat = flat.reshape(table.num_rows, -1)
-    out: dict[tuple[str, str], FloatArray] = {}
-    start = 0
-    for i in range(1, table.num_rows + 1):
-        if i == table.num_rows or (g[i], k[i]) != (g[start], k[start]):
-            out[(g[start], k[start])] = mat[start:i]
-            start = i
-    return out
-
-
-def cosine_per_prompt(study: Study, dataset_id: int) -> PerPrompt:
-    """Per prompt mean pairwise cosine of the MiniLM embeddings."""
-    out: PerPrompt = defaultdict(dict)
-    for (g, key), vectors in embeddings_by_prompt(study, dataset_id).items():
-        out[g][key] = mean_pairwise_cosine(vectors)
-    return dict(out)
-
-
-def similarity_per_prompt(study: Study, dataset_id: int) -> tuple[str, PerPrompt]:
-    """The paper's similarity spectrum: algorithm-set Jaccard for code, else embedding cosine."""
-    if dataset_kind(study, dataset_id) == "code":
-        values = jaccard_per_prompt(study, dataset_id)
-        if values:
-            return "mean pairwise Jaccard of algorithm sets", values
-    return "mean pairwise cosine of embeddings", cosine_per_prompt(study, dataset_id)
-
-
-# Metric name -> (label, function(study, dataset_id) -> PerPrompt). Used by the sweep view.
+# Metric name -> label. Each maps to a stored (attribute, statistic); see `metric_spec`.
 METRICS: dict[str, str] = {
-    "sentiment.entropy": "sentiment entropy (bits)",
-    "sentiment.std": "sentiment std",
     "sentiment.mean": "share positive sentiment",
+    "sentiment.entropy": "sentiment entropy (bits)",
+    "sentiment.index": "monoculture index, sentiment",
     "embedding.cosine": "mean pairwise cosine",
+    "embedding.index": "monoculture index, embeddings",
+    "embedding.vendi": "Vendi score (embeddings)",
     "topic.entropy": "topic entropy (bits)",
+    "topic.index": "monoculture index, topic",
     "code.jaccard": "algorithm-set Jaccard",
     "text.words": "mean length (words)",
     "text.ttr": "mean type-token ratio",
 }
 
 
-def metric_per_prompt(study: Study, dataset_id: int, metric: str) -> PerPrompt:
-    """Per-prompt values of one of `METRICS` for every group of the dataset."""
-    if metric.startswith("sentiment."):
-        return sentiment_per_prompt(study, dataset_id, metric.split(".", 1)[1])
-    if metric == "embedding.cosine":
-        return cosine_per_prompt(study, dataset_id)
-    if metric == "topic.entropy":
-        return attribute_per_prompt(study, dataset_id, "topic", "entropy")
-    if metric == "code.jaccard":
-        return jaccard_per_prompt(study, dataset_id)
-    if metric in ("text.words", "text.ttr"):
-        return attribute_per_prompt(study, dataset_id, metric, "mean")
-    raise StudyError(f"Unknown metric {metric!r}; choose one of {', '.join(METRICS)}.")
+def metric_spec(result: MeasureResult, metric: str) -> tuple[str, str] | None:
+    """(attribute, statistic) of a metric in the stored set; None when the study lacks it."""
+    if metric not in METRICS:
+        raise StudyError(f"Unknown metric {metric!r}; choose one of {', '.join(METRICS)}.")
+    head, tail = metric.split(".", 1)
+    attr: str | None
+    if head == "sentiment":
+        attr = next((a for a in ("sentiment.head", "sentiment.vader")
+                     if a in result.attributes), None)
+    elif head == "code":
+        attr = "code.algorithms"
+    elif head in ("text",):
+        attr = metric
+    else:
+        attr = head
+    if attr is None or attr not in result.attributes:
+        return None
+    stat = {"mean": "share_positive" if head == "sentiment" else "mean", "entropy": "entropy",
+            "index": "index", "cosine": "mean_pairwise_cosine", "vendi": "vendi",
+            "jaccard": "jaccard", "words": "mean", "ttr": "mean"}[tail]
+    return attr, stat
+
+
+def covered_prompts(result: MeasureResult) -> list[str]:
+    """Prompts that at least one run is compared on (all prompts when there is no run)."""
+    runs = [g.key for g in result.groups if g.run_id is not None]
+    keys = sorted({k for r in runs for k in result.run_prompts(r)})
+    return keys or [p["key"] for p in result.prompts]
 
 
 def attribute_values(study: Study, dataset_id: int, name: str, group: str,
-                     prompt_key: str | None = None) -> FloatArray:
-    """Values of one attribute for one group (optionally one prompt), for histograms."""
+                     prompt_key: str | None = None, prompts: Sequence[str] | None = None
+                     ) -> FloatArray:
+    """Values of one attribute for one group (optionally one prompt, or only ``prompts``),
+    for histograms."""
     cond = "t.run_id IS NULL" if group == SOURCE else "t.run_id = ?"
     params: list[Any] = [dataset_id, name]
     if group != SOURCE:
@@ -310,8 +205,14 @@ def attribute_values(study: Study, dataset_id: int, name: str, group: str,
     if prompt_key is not None:
         sql += " AND p.key = ?"
         params.append(prompt_key)
+    elif prompts is not None:
+        sql += " AND p.key IN (SELECT unnest(?))"
+        params.append(list(prompts))
     rows = study.query(sql, params)
     return np.array([float(r["value"]) for r in rows], dtype=np.float64)
+
+
+_GROUP_SQL = "CASE WHEN t.run_id IS NULL THEN 'source' ELSE 'run:' || t.run_id END"
 
 
 def map_points(study: Study, dataset_id: int, prompt_key: str | None = None
@@ -338,10 +239,26 @@ def map_points(study: Study, dataset_id: int, prompt_key: str | None = None
     return {g: (np.array(xs), np.array(ys)) for g, (xs, ys) in acc.items()}
 
 
+def map_points_of_prompts(study: Study, dataset_id: int, keys: Sequence[str]
+                          ) -> tuple[FloatArray, FloatArray]:
+    """Source points of the newest dataset map, only for the given prompts."""
+    pid = study.scalar(
+        "SELECT id FROM projections WHERE dataset_id = ? AND scope = 'dataset' "
+        "ORDER BY (method = 'umap') DESC, id DESC LIMIT 1", [dataset_id])
+    if pid is None:
+        return np.zeros(0), np.zeros(0)
+    rows = study.query(
+        "SELECT pp.x, pp.y FROM projection_points pp JOIN texts t ON t.id = pp.text_id "
+        "JOIN prompts p ON p.id = t.prompt_id WHERE pp.projection_id = ? AND t.run_id IS NULL "
+        "AND p.key IN (SELECT unnest(?))", [pid, list(keys)])
+    return (np.array([float(r["x"]) for r in rows]), np.array([float(r["y"]) for r in rows]))
+
+
 # -- overview (the paper's Figure 1 analogues) ---------------------------------------------
 @dataclass
 class OverviewData:
-    """Per-prompt mean sentiment and pairwise similarity per group, with the paper's bins."""
+    """Per-prompt share positive and pairwise similarity per group, over the prompts the runs
+    cover (the source restricted to them), with prompts and texts per prompt for the legend."""
 
     dataset_id: int
     groups: list[Group]
@@ -349,28 +266,50 @@ class OverviewData:
     sentiment: PerPrompt
     similarity_label: str
     similarity: PerPrompt
+    prompts: list[str] = field(default_factory=list)  # the prompts every group is shown on
+    n_texts: dict[str, float] = field(default_factory=dict)  # group -> median texts per prompt
     sentiment_edges: tuple[float, ...] = SENTIMENT_EDGES
     similarity_edges: tuple[float, ...] = SIMILARITY_EDGES
 
     def present_groups(self) -> list[Group]:
         """Groups that have any value in either figure (source first)."""
-        keys = set(self.sentiment) | set(self.similarity)
+        keys = {g for g, v in self.sentiment.items() if v} | {
+            g for g, v in self.similarity.items() if v}
         return [g for g in self.groups if g.key in keys]
+
+    def legend(self, group: Group) -> str:
+        """Label with n: prompts and texts per prompt (median)."""
+        n_p = len(set(self.sentiment.get(group.key, {})) | set(self.similarity.get(group.key, {})))
+        n_t = self.n_texts.get(group.key)
+        per = f", n = {n_t:g}/prompt" if n_t is not None and math.isfinite(n_t) else ""
+        return f"{group.label} ({n_p} prompts{per})"
 
 
 def compute_overview(request: tuple[Study, int], state: Any = None) -> OverviewData:
-    """Task: everything the overview draws for one dataset (a few queries and numpy)."""
+    """Task: the stored per-prompt values the overview draws for one dataset."""
     study, dataset_id = request
-    steps = 3
-    if state is not None:
-        state.begin("overview", steps)
+    res = stored_result(study, dataset_id, state)
+    keys = set(covered_prompts(res))
     grps = groups(study, dataset_id)
-    attr = sentiment_attribute(study, dataset_id)
-    sent = sentiment_per_prompt(study, dataset_id, "mean", attr) if attr else {}
-    if state is not None:
-        state.check()
-        state.progress(1, steps, "sentiment")
-    label, sim = similarity_per_prompt(study, dataset_id)
-    if state is not None:
-        state.progress(steps, steps, "similarity")
-    return OverviewData(dataset_id, grps, attr, sent, label, sim)
+    sent_attr = next((a for a in ("sentiment.head", "sentiment.vader") if a in res.attributes),
+                     None)
+    if res.kind == "code" and "code.algorithms" in res.attributes:
+        sim_attr, sim_stat = "code.algorithms", "jaccard"
+        label = "mean pairwise Jaccard of algorithm sets"
+    else:
+        sim_attr, sim_stat = EMBEDDING, "mean_pairwise_cosine"
+        label = "mean pairwise cosine of embeddings"
+    sent: PerPrompt = {}
+    sim: PerPrompt = {}
+    n_texts: dict[str, float] = {}
+    for g in grps:
+        if sent_attr:
+            sent[g.key] = {k: v for k, v in res.per_prompt(g.key, sent_attr, "share_positive")
+                           .items() if k in keys}
+        sim[g.key] = {k: v for k, v in res.per_prompt(g.key, sim_attr, sim_stat).items()
+                      if k in keys}
+        ns = [r["n"] for r in res.rows if r["grp"] == g.key and r["ref"] == ""
+              and r["prompt"] in keys and r["stat"] == "dispersion"
+              and r["attribute"] == (sent_attr or sim_attr)]
+        n_texts[g.key] = float(np.median(ns)) if ns else math.nan
+    return OverviewData(dataset_id, grps, sent_attr, sent, label, sim, sorted(keys), n_texts)

@@ -1,19 +1,28 @@
-"""Measure stage: per-prompt and aggregate monoculture metrics, source vs each run.
+"""Measure stage: the one place that turns attributes and embeddings into statistics.
 
-For every prompt and group (the source texts, or one run's generations) and every attribute it
-computes the set statistics of `monoscope.metrics` (mean, std, entropy, pairwise similarity);
-for each run it compares with the source of the same prompt (monoculture index = generated
-dispersion / source dispersion, difference of means, Wasserstein-1, KS, Mann-Whitney U);
-then averages over prompts like the paper's tables, with bootstrap CIs. The JSON layout is
-documented in docs/measure-schema.md.
+For every prompt it measures the source texts and each run's generated texts, then compares
+them **like for like**: on the prompts a run covers and at equal sample size per prompt. A set
+statistic that depends on n (entropy, distinct counts, Vendi, standard deviation, coverage…) is
+measured on the larger side by repeated random subsets of the smaller side's size (``draws``
+seeded draws, rarefaction); the spread of the draws is stored and enters the confidence
+intervals. Next to each run's monoculture index it stores the *human baseline*: the index
+that a subsample of people scores against the people of the same prompt at the same n.
+
+Results are written to the study (`measure_sets` / `measurements`, docs/measure-schema.md),
+keyed by the request's parameters and a fingerprint of the inputs: an unchanged study is read
+back, a changed one is measured again. Views, the report and `replicate` read these rows;
+nothing else computes a statistic. docs/methods.md states every estimator.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import time
+import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,15 +41,27 @@ from monoscope.core.frames import (
     resolve_dataset,
 )
 from monoscope.core.store import Study
+from monoscope.core.store import measurements as repo
 from monoscope.core.tasks import TaskState
 
-SCHEMA = "monoscope.measure/1"
+SCHEMA = "monoscope.measure/2"
+VERSION = "2.0"  # bump when an estimator changes: stored sets of another version are redone
 EMBEDDING = "embedding"  # pseudo-attribute name for the embedding measures
+WORDING = "wording"  # pseudo-attribute of the corpus-level wording measures
+SOURCE = "source"
 SET_ATTRIBUTES = ("code.algorithms", "code.data_structures")
 BINARY = frozenset({"POSITIVE", "NEGATIVE"})
 # Which statistic is the dispersion behind the monoculture index, by attribute kind.
 DISPERSION = {"categorical": "entropy", "numeric": "std", "set": "jaccard_dispersion",
               "embedding": "cosine_dispersion"}
+# Accumulation curves: dispersion at these n (and the set's own size).
+ACC_GRID = (2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128)
+ACC_DRAWS = 50
+CORPUS_DRAWS = 50
+COVERAGE_DRAWS = 50  # pairs of subsets behind coverage / precision
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 
 
 class MeasureError(MonoscopeError):
@@ -53,12 +74,25 @@ class MeasureRequest:
     runs: tuple[str, ...] = ()  # run ids or labels; empty = every run of the dataset
     attributes: tuple[str, ...] = ()  # empty = every attribute present (+ embedding)
     ppl_max: float | None = None  # the paper's filter: keep generations with 0 < ppl <= ppl_max
-    embedding_model: str = DEFAULT_EMBEDDING
-    backend: str = DEFAULT_BACKEND
+    embedding_model: str | None = None  # None: MiniLM/torch when present, else the most common
+    backend: str | None = None
     coverage_k: int = 5
     wording: bool = True
     n_boot: int = 1000
+    draws: int = 200  # subsample draws for like-for-like n
+    entropy: str = "plugin"  # entropy behind the index: "plugin" (the paper's) | "miller-madow"
+    accumulation: bool = True
     seed: int = 0
+    force: bool = False  # measure again even when the stored set is current
+
+    def params(self) -> dict[str, Any]:
+        """What the stored set is keyed by (not the dataset, not `force`)."""
+        d = asdict(self)
+        d.pop("dataset")
+        d.pop("force")
+        d["runs"] = sorted(d["runs"])
+        d["attributes"] = sorted(d["attributes"])
+        return d
 
 
 @dataclass(frozen=True)
@@ -70,52 +104,93 @@ class Group:
     sampling: dict[str, Any] = field(default_factory=dict)
 
 
+Row = dict[str, Any]
+
+
 @dataclass
 class MeasureResult:
+    """A stored measurement set, loaded: long rows plus lookups. Read-only."""
+
     dataset: str
+    dataset_id: int
     kind: str
     request: MeasureRequest
     groups: list[Group]
     prompts: list[dict[str, Any]]
     attributes: dict[str, str]  # name -> kind
-    per_prompt: list[dict[str, Any]]
-    aggregate: list[dict[str, Any]]
-    wording: list[dict[str, Any]]
+    rows: list[Row]
     filtered_out: dict[str, int]  # group key -> generations dropped by the perplexity filter
+    set_id: int = 0
+    seconds: float = 0.0
+    reused: bool = False
+    _index: dict[tuple[Any, ...], Row] = field(default_factory=dict, repr=False)
 
+    def _lookup(self) -> dict[tuple[Any, ...], Row]:
+        if not self._index:  # built on first use
+            for r in self.rows:
+                key = (r["prompt"], r["grp"], r["ref"], r["attribute"], r["stat"])
+                self._index[(*key, r["n"])] = r
+                self._index.setdefault(key, r)
+        return self._index
+
+    # -- lookups ---------------------------------------------------------------------------
+    def cell(self, group: str, attribute: str, stat: str, ref: str = "",
+             prompt: str | None = None, n: int | None = None) -> Row | None:
+        key: tuple[Any, ...] = (prompt, group, ref, attribute, stat)
+        return self._lookup().get(key if n is None else (*key, n))
+
+    def value(self, group: str, attribute: str, stat: str, ref: str = "",
+              prompt: str | None = None) -> float:
+        r = self.cell(group, attribute, stat, ref, prompt)
+        return math.nan if r is None or r["value"] is None else float(r["value"])
+
+    def per_prompt(self, group: str, attribute: str, stat: str, ref: str = ""
+                   ) -> dict[str, float]:
+        """prompt key -> value of one statistic (prompts without it are absent)."""
+        return {r["prompt"]: (math.nan if r["value"] is None else float(r["value"]))
+                for r in self.rows if r["prompt"] is not None and r["grp"] == group
+                and r["ref"] == ref and r["attribute"] == attribute and r["stat"] == stat}
+
+    def run_prompts(self, run_key: str) -> list[str]:
+        """The prompts a run is compared on (matched rows exist)."""
+        keys = {r["prompt"] for r in self.rows if r["ref"] == run_key and r["grp"] == run_key
+                and r["prompt"] is not None}
+        return sorted(keys)
+
+    def curve(self, group: str, attribute: str, ref: str = "acc", prompt: str | None = None
+              ) -> list[Row]:
+        """Accumulation curve rows (dispersion against n), by n."""
+        out = [r for r in self.rows if r["grp"] == group and r["attribute"] == attribute
+               and r["ref"] == ref and r["stat"] == "dispersion" and r["prompt"] == prompt]
+        return sorted(out, key=lambda r: r["n"] or 0)
+
+    def group(self, key: str) -> Group | None:
+        return next((g for g in self.groups if g.key == key), None)
+
+    # -- JSON --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         out = {
             "schema": SCHEMA,
             "dataset": self.dataset,
             "kind": self.kind,
+            "version": VERSION,
+            "params": self.request.params(),
             "filter": {"ppl_max": self.request.ppl_max, "dropped": self.filtered_out},
-            "embedding": {"model": self.request.embedding_model, "backend": self.request.backend,
-                          "coverage_k": self.request.coverage_k},
             "groups": [g.__dict__ for g in self.groups],
             "prompts": self.prompts,
             "attributes": self.attributes,
-            "per_prompt": self.per_prompt,
-            "aggregate": self.aggregate,
-            "wording": self.wording,
+            "rows": self.rows,
         }
         return _clean(out)  # type: ignore[no-any-return]
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
-    def rows(self, attribute: str, group: str | None = None) -> list[dict[str, Any]]:
-        return [r for r in self.per_prompt if r["attribute"] == attribute
-                and (group is None or r["group"] == group)]
-
-    def agg(self, group: str, attribute: str, stat: str) -> dict[str, Any] | None:
-        return next((a for a in self.aggregate if a["group"] == group
-                     and a["attribute"] == attribute and a["stat"] == stat), None)
-
 
 def _clean(obj: Any) -> Any:
     """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python."""
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): _clean(v) for k, v in obj.items() if not str(k).startswith("_")}
     if isinstance(obj, list | tuple):
         return [_clean(v) for v in obj]
     if isinstance(obj, np.integer):
@@ -141,7 +216,7 @@ def resolve_runs(study: Study, dataset_id: int, wanted: Sequence[str]) -> list[G
             known = ", ".join(f"{r['id']} ({r['label']})" for r in rows) or "none"
             raise MeasureError(f"No run {', '.join(missing)} in this dataset. Runs: {known}.")
         chosen = list({int(by_key[w]["id"]): by_key[w] for w in wanted}.values())
-    groups = [Group("source", "source")]
+    groups = [Group(SOURCE, SOURCE)]
     for r in chosen:
         sampling = json.loads(r["sampling"]) if r["sampling"] else {}
         groups.append(Group(f"run:{r['id']}", str(r["label"]), int(r["id"]), r["model"], sampling))
@@ -149,6 +224,8 @@ def resolve_runs(study: Study, dataset_id: int, wanted: Sequence[str]) -> list[G
 
 
 def attribute_kind(name: str, labels: npt.NDArray[Any], values: npt.NDArray[np.float64]) -> str:
+    if name == EMBEDDING:
+        return "embedding"
     if name in SET_ATTRIBUTES:
         return "set"
     if name == "topic" or any(lab is not None for lab in labels[:1000]):
@@ -156,45 +233,25 @@ def attribute_kind(name: str, labels: npt.NDArray[Any], values: npt.NDArray[np.f
     return "numeric"
 
 
-def _stats(kind: str, name: str, values: npt.NDArray[np.float64],
-           labels: npt.NDArray[Any]) -> dict[str, Any]:
-    """Set statistics of one attribute over one prompt's texts of one group."""
-    out: dict[str, Any] = {"n": int(values.size)}
-    finite = values[np.isfinite(values)]
-    if finite.size and name != "topic":  # topic ids are categories, not quantities
-        out["mean"] = float(finite.mean())
-        out["std"] = metrics.std(finite)
-    if kind == "categorical":
-        cats = values.tolist() if name == "topic" else [lab for lab in labels if lab is not None]
-        out["entropy"] = metrics.entropy(cats) + 0.0  # no -0.0 in tables
-        out["distinct"] = len(set(cats))
-        if cats and set(cats) <= BINARY:
-            out["share_positive"] = sum(c == "POSITIVE" for c in cats) / len(cats)
-        if name == "code.correct" and cats:
-            out["accuracy"] = sum(c == "pass" for c in cats) / len(cats)
-    elif kind == "set":
-        sets = [frozenset(t for t in (lab or "").split(";") if t) for lab in labels]
-        out["jaccard"] = metrics.mean_pairwise_jaccard(sets)
-        out["jaccard_dispersion"] = 1.0 - out["jaccard"]
-    out["dispersion"] = out.get(DISPERSION[kind], math.nan)
-    return out
+def resolve_embedding(study: Study, dataset_id: int, request: MeasureRequest
+                      ) -> MeasureRequest:
+    """Fill in the embedding model/backend: MiniLM with torch when the dataset has them,
+    else the most common pair among its texts (the map and the explorer use the same rule)."""
+    if request.embedding_model is not None and request.backend is not None:
+        return request
+    rows = study.query(
+        "SELECT e.model, e.backend, count(*) AS n FROM embeddings e WHERE e.content_hash IN "
+        "(SELECT t.content_hash FROM texts t JOIN prompts p ON p.id = t.prompt_id "
+        "WHERE p.dataset_id = ?) GROUP BY e.model, e.backend ORDER BY (e.model = ?) DESC, "
+        "(e.backend = ?) "
+        "DESC, n DESC LIMIT 1", [dataset_id, DEFAULT_EMBEDDING, DEFAULT_BACKEND])
+    model = request.embedding_model or (rows[0]["model"] if rows else DEFAULT_EMBEDDING)
+    backend = request.backend or (rows[0]["backend"] if rows else DEFAULT_BACKEND)
+    return replace(request, embedding_model=model, backend=backend)
 
 
-def _compare(kind: str, src: dict[str, Any], gen: dict[str, Any], src_values: npt.NDArray[Any],
-             gen_values: npt.NDArray[Any]) -> dict[str, Any]:
-    d_src, d_gen = src.get("dispersion", math.nan), gen.get("dispersion", math.nan)
-    out: dict[str, Any] = {"monoculture_index": _ratio(d_gen, d_src)}
-    if kind in ("numeric", "categorical", "set") and np.isfinite(src_values).any() \
-            and np.isfinite(gen_values).any():
-        out["diff_of_means"] = metrics.diff_of_means(src_values, gen_values)
-        out["wasserstein"] = metrics.wasserstein(src_values, gen_values)
-        k = metrics.ks(src_values, gen_values)
-        out["ks"], out["ks_p"] = k.statistic, k.pvalue
-        out["mannwhitney_p"] = metrics.mann_whitney(src_values, gen_values).pvalue
-    return out
-
-
-def _ratio(gen: float, src: float) -> float:
+def ratio(gen: float, src: float) -> float:
+    """Monoculture index gen/src; 1 when both have no dispersion, inf when only the source."""
     if not (math.isfinite(gen) and math.isfinite(src)):
         return math.nan
     if src == 0:
@@ -202,224 +259,803 @@ def _ratio(gen: float, src: float) -> float:
     return gen / src
 
 
+# -- one attribute's texts of one (prompt, group): statistics on subsets ---------------------
+class Pool:
+    """The texts of one prompt and group that carry an attribute, ready for subset statistics.
+
+    `stats(idx)` takes a (draws, m) array of positions and returns each statistic per draw;
+    the whole set is `idx = arange(n)[None]`. One implementation serves the whole-set numbers,
+    the matched subsamples, the baselines and the accumulation curves, so they cannot disagree.
+    """
+
+    def __init__(self, kind: str, name: str, *, codes: I64 | None = None,
+                 values: F64 | None = None, sets: list[frozenset[str]] | None = None,
+                 vectors: F64 | None = None, positive: int = -1, passing: int = -1,
+                 n_codes: int = 0, entropy: str = "plugin") -> None:
+        self.kind, self.name, self.entropy_kind = kind, name, entropy
+        self.codes, self.values, self.vectors = codes, values, vectors
+        self.positive, self.passing = positive, passing
+        self.n_codes = max(n_codes, int(codes.max()) + 1 if codes is not None and codes.size
+                           else 1)
+        self.gram: F64 | None = None
+        self.jac: F64 | None = None
+        if kind == "embedding" and vectors is not None:
+            u = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-30)
+            self.unit = u
+            self.gram = u @ u.T
+        if kind == "set" and sets is not None:
+            n = len(sets)
+            jac = np.zeros((n, n))
+            for i in range(n):
+                for j in range(i + 1, n):
+                    a, b = sets[i], sets[j]
+                    u_ = len(a | b)
+                    jac[i, j] = jac[j, i] = 1.0 if u_ == 0 else len(a & b) / u_
+            self.jac = jac
+        self.n = int(next(len(x) for x in (codes, values, sets, vectors) if x is not None))
+
+    def stats(self, idx: I64, dispersion_only: bool = False) -> dict[str, F64]:
+        """Every statistic per draw (rows of `idx`); only `dispersion` (and what it needs)
+        with `dispersion_only`. NumPy warnings are silenced by the caller (`_compute`)."""
+        b, m = idx.shape
+        out: dict[str, F64] = {}
+        if self.values is not None and self.name != "topic" and self.kind != "embedding" \
+                and not (dispersion_only and self.kind != "numeric"):
+            v = self.values[idx]
+            if self.kind == "numeric":  # finite by construction
+                out["mean"] = v.mean(axis=1)
+                out["std"] = v.std(axis=1)
+            else:
+                out["mean"] = np.nanmean(v, axis=1)
+        if self.kind == "categorical":
+            assert self.codes is not None
+            c = self.codes[idx]
+            k = self.n_codes
+            counts = np.zeros((b, k))
+            np.add.at(counts, (np.repeat(np.arange(b), m), c.ravel()), 1.0)
+            p = counts / m
+            h = -np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0).sum(axis=1)
+            observed = (counts > 0).sum(axis=1)
+            out["entropy"] = np.maximum(h, 0.0)
+            out["entropy_mm"] = out["entropy"] + (observed - 1) / (2.0 * m * math.log(2))
+            out["distinct"] = observed.astype(np.float64)
+            if self.positive >= 0:
+                out["share_positive"] = counts[:, self.positive] / m
+            if self.passing >= 0:
+                out["accuracy"] = counts[:, self.passing] / m
+            out["dispersion"] = out["entropy_mm" if self.entropy_kind == "miller-madow"
+                                    else "entropy"]
+        elif self.kind == "numeric":
+            out["dispersion"] = out["std"]
+        elif self.kind == "set":
+            assert self.jac is not None
+            if m < 2:
+                j = np.full(b, np.nan)
+            else:
+                sub = self.jac[idx[:, :, None], idx[:, None, :]]
+                j = sub.sum(axis=(1, 2)) / (m * (m - 1))
+            out["jaccard"] = j
+            out["dispersion"] = 1.0 - j
+        elif self.kind == "embedding":
+            assert self.gram is not None
+            sub = self.gram[idx[:, :, None], idx[:, None, :]]
+            if m < 2:
+                cos = np.full(b, np.nan)
+            else:
+                diag = np.einsum("bii->b", sub)
+                cos = (sub.sum(axis=(1, 2)) - diag) / (m * (m - 1))
+            out["mean_pairwise_cosine"] = cos
+            out["dispersion"] = 1.0 - cos
+            if dispersion_only:
+                return out
+            eig = np.linalg.eigvalsh(sub / m)
+            eig = np.where(eig > 1e-12, eig, 0.0)
+            tot = eig.sum(axis=1, keepdims=True)
+            p = np.divide(eig, tot, out=np.zeros_like(eig), where=tot > 0)
+            ent = -np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0).sum(axis=1)
+            out["vendi"] = np.exp(ent)
+        return out
+
+
+def _quiet() -> Any:
+    """Silence numpy's 'mean of empty slice' warnings for all-NaN subsets."""
+    import warnings
+
+    class Quiet(warnings.catch_warnings):
+        def __enter__(self) -> None:
+            super().__enter__()
+            warnings.simplefilter("ignore", RuntimeWarning)
+
+    return Quiet()
+
+
+def subsets(rng: np.random.Generator, n: int, m: int, draws: int) -> I64:
+    """`draws` random subsets of size m of range(n), without replacement within a subset."""
+    if m >= n:
+        return np.arange(n, dtype=np.int64)[None, :]
+    keys = rng.random((draws, n))
+    return np.argsort(keys, axis=1)[:, :m].astype(np.int64)
+
+
+def _seed(seed: int, *parts: Any) -> np.random.Generator:
+    """A generator seeded by the request's seed and what is drawn (stable across runs)."""
+    words = [seed] + [p if isinstance(p, int) else zlib.crc32(str(p).encode()) for p in parts]
+    return np.random.default_rng(words)
+
+
+def _q(v: F64) -> tuple[float, float]:
+    """2.5 % and 97.5 % quantiles (linear interpolation, as numpy's default)."""
+    a = np.sort(v)
+    out = []
+    for q in (0.025, 0.975):
+        pos = q * (a.size - 1)
+        lo = math.floor(pos)
+        hi = min(lo + 1, a.size - 1)
+        out.append(float(a[lo] + (a[hi] - a[lo]) * (pos - lo)))
+    return out[0], out[1]
+
+
+def ustat_se(values: F64, idx: I64, n: int) -> float:
+    """Standard error of a subsample mean (a U-statistic of order m over the n texts), from
+    the draws themselves: Hoeffding's first-order term, Var ≈ m²/n · Var_i(h_i), where h_i is
+    the mean over the draws that contain text i. It carries the uncertainty of having only
+    these n texts into the CI (the Monte Carlo error of the draws is part of it)."""
+    b, m = idx.shape
+    ok = np.isfinite(values)
+    if b < 2 or m >= n or ok.sum() < 2:
+        return 0.0
+    sums = np.zeros(n)
+    counts = np.zeros(n)
+    np.add.at(sums, idx[ok].ravel(), np.repeat(values[ok], m))
+    np.add.at(counts, idx[ok].ravel(), 1.0)
+    seen = counts > 0
+    if seen.sum() < 2:
+        return 0.0
+    h = sums[seen] / counts[seen]
+    return float(math.sqrt(m * m / n * h.var(ddof=1)))
+
+
+def _summary(stats: dict[str, F64], draws: int) -> dict[str, tuple[float, float, float, float]]:
+    """stat -> (mean over draws, sd, 2.5 %, 97.5 %); the whole set has sd and range NaN."""
+    out = {}
+    for k, v in stats.items():
+        fin = v[np.isfinite(v)]
+        if fin.size == 0:
+            out[k] = (math.nan, math.nan, math.nan, math.nan)
+        elif draws == 0:
+            out[k] = (float(fin[0]), math.nan, math.nan, math.nan)
+        else:
+            lo, hi = _q(fin)
+            out[k] = (float(fin.mean()), float(fin.std()), float(lo), float(hi))
+    return out
+
+
 # -- stage ---------------------------------------------------------------------------------
 def measure(study: Study, request: MeasureRequest, state: TaskState) -> MeasureResult:
-    """Compute every metric of the request; read-only on the study.
+    """Measure (or read back the stored set when its inputs are unchanged).
 
     BLAS runs single-threaded here: the matrices are small (one prompt's texts), and OpenBLAS
     threads on a busy 2-core machine made this stage ~15x slower (benchmarks/bench_measure.py).
     """
+    dataset_id, dataset = resolve_dataset(study, request.dataset)
+    if request.entropy not in ("plugin", "miller-madow"):
+        raise MeasureError(f"Unknown entropy estimator {request.entropy!r}: use plugin or "
+                           "miller-madow.")
+    request = resolve_embedding(study, dataset_id, request)
+    params = request.params()
+    phash = repo.params_hash(params)
+    fp = repo.input_fingerprint(study, dataset_id, str(request.embedding_model),
+                                str(request.backend))
+    stored = repo.find_set(study, dataset_id, phash)
+    if (stored is not None and not request.force and stored["fingerprint"] == fp
+            and stored["version"] == VERSION):
+        return load_result(study, dataset_id, dataset, request, int(stored["id"]))
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _measure(study, request, state)
+    t0 = time.perf_counter()
+    with threadpool_limits(limits=1, user_api="blas"), np.errstate(all="ignore"), _quiet():
+        rows, extra = _compute(study, dataset_id, request, state)
+    seconds = time.perf_counter() - t0
+    params["_meta"] = extra  # groups, attribute kinds and filter counts, for readers
+    set_id = repo.replace_set(study, dataset_id, phash, params, fp, VERSION, seconds, rows)
+    res = load_result(study, dataset_id, dataset, request, set_id)
+    res.reused = False
+    return res
 
 
-def _measure(study: Study, request: MeasureRequest, state: TaskState) -> MeasureResult:
-    dataset_id, dataset = resolve_dataset(study, request.dataset)
+def stored(study: Study, dataset_id: int, request: MeasureRequest | None = None
+           ) -> MeasureResult | None:
+    """The stored set for a request if its inputs are unchanged, loaded; None otherwise."""
+    request = request or MeasureRequest()
+    set_id = current_set(study, dataset_id, request)
+    if set_id is None:
+        return None
+    name = str(study.scalar("SELECT name FROM datasets WHERE id = ?", [dataset_id]))
+    return load_result(study, dataset_id, name, request, set_id)
+
+
+def current_set(study: Study, dataset_id: int, request: MeasureRequest | None = None
+                ) -> int | None:
+    """Id of the stored set for a request (default parameters when None) if its inputs are
+    unchanged, else None. A few aggregate queries; computes nothing."""
+    request = resolve_embedding(study, dataset_id, request or MeasureRequest())
+    row = repo.find_set(study, dataset_id, repo.params_hash(request.params()))
+    if row is None or row["version"] != VERSION:
+        return None
+    fp = repo.input_fingerprint(study, dataset_id, str(request.embedding_model),
+                                str(request.backend))
+    return int(row["id"]) if row["fingerprint"] == fp else None
+
+
+def ensure_measured(study: Study, dataset_id: int, state: TaskState,
+                    request: MeasureRequest | None = None) -> int:
+    """Id of a current stored set: the stored one, or measured now (with progress)."""
+    found = current_set(study, dataset_id, request)
+    if found is not None:
+        return found
+    name = str(study.scalar("SELECT name FROM datasets WHERE id = ?", [dataset_id]))
+    req = request or MeasureRequest()
+    return measure(study, MeasureRequest(**{**asdict(req), "dataset": name}), state).set_id
+
+
+def load_result(study: Study, dataset_id: int, dataset: str, request: MeasureRequest,
+                set_id: int) -> MeasureResult:
+    meta_row = study.query("SELECT params, seconds FROM measure_sets WHERE id = ?", [set_id])[0]
+    meta = json.loads(meta_row["params"]).get("_meta", {})
+    rows: list[Row] = repo.load_rows(study, set_id).to_pylist()
+    groups = [Group(**g) for g in meta.get("groups", [])]
     kind = str(study.scalar("SELECT kind FROM datasets WHERE id = ?", [dataset_id]))
-    groups = resolve_runs(study, dataset_id, request.runs)
     prompts = study.query("SELECT id, key, title FROM prompts WHERE dataset_id = ? ORDER BY id",
                           [dataset_id])
+    return MeasureResult(dataset, dataset_id, kind, request, groups,
+                         [{"id": int(p["id"]), "key": p["key"], "title": p["title"]}
+                          for p in prompts],
+                         dict(meta.get("attributes", {})), rows,
+                         dict(meta.get("dropped", {})), set_id,
+                         float(meta_row["seconds"] or 0.0), True)
+
+
+class _Rows:
+    """Column-wise row buffer in the repository's layout."""
+
+    def __init__(self) -> None:
+        self.cols: dict[str, list[Any]] = {c: [] for c in repo.COLUMNS}
+
+    def add(self, prompt_id: int | None, grp: str, ref: str, attribute: str, stat: str,
+            n: int | None, draws: int, value: float, sd: float = math.nan, lo: float = math.nan,
+            hi: float = math.nan, prompts: int | None = None) -> None:
+        c = self.cols
+        for k, v in (("prompt_id", prompt_id), ("grp", grp), ("ref", ref),
+                     ("attribute", attribute), ("stat", stat), ("n", n), ("prompts", prompts),
+                     ("draws", draws)):
+            c[k].append(v)
+        for k, f in (("value", value), ("sd", sd), ("lo", lo), ("hi", hi)):
+            c[k].append(f if f is not None and math.isfinite(f) else None)
+
+    def add_summary(self, prompt_id: int | None, grp: str, ref: str, attribute: str, n: int,
+                    draws: int, summary: dict[str, tuple[float, float, float, float]]) -> None:
+        for stat, (v, sd, lo, hi) in summary.items():
+            self.add(prompt_id, grp, ref, attribute, stat, n, draws, v, sd, lo, hi)
+
+
+@dataclass
+class _Matched:
+    """Per prompt, what the aggregates of one (run, attribute) need."""
+
+    prompt_id: int
+    m: int
+    src: dict[str, tuple[float, float, float, float]]
+    gen: dict[str, tuple[float, float, float, float]]
+    src_draws: int
+    gen_draws: int
+    index: float
+    baseline: F64  # per-draw human index (source subsample / mean), empty when not drawn
+    src_se: dict[str, float] = field(default_factory=dict)  # standard error of each mean
+    gen_se: dict[str, float] = field(default_factory=dict)
+
+
+def _compute(study: Study, dataset_id: int, req: MeasureRequest, state: TaskState
+             ) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    groups = resolve_runs(study, dataset_id, req.runs)
+    prompts = study.query("SELECT id, key FROM prompts WHERE dataset_id = ? ORDER BY id",
+                          [dataset_id])
+    prompt_ids = [int(p["id"]) for p in prompts]
     texts = load_texts(study, dataset_id)
-    # group index per text: 0 = source, i = groups[i]; -1 = not measured (other run, filtered)
-    gidx = np.full(len(texts), -1, dtype=np.int64)
+    gidx = np.full(len(texts), -1, dtype=np.int64)  # 0 = source, i = groups[i], -1 = not used
     gidx[texts.is_source] = 0
     dropped: dict[str, int] = {}
     for i, g in enumerate(groups[1:], start=1):
         sel = texts.run_id == g.run_id
-        if request.ppl_max is not None:
-            keep = metrics.perplexity_mask(texts.perplexity, request.ppl_max)
+        if req.ppl_max is not None:
+            keep = metrics.perplexity_mask(texts.perplexity, req.ppl_max)
             dropped[g.key] = int((sel & ~keep).sum())
             sel &= keep
         gidx[sel] = i
-    attrs = load_attributes(study, dataset_id, request.attributes or None)
+    attrs = load_attributes(study, dataset_id, [a for a in req.attributes if a != EMBEDDING]
+                            or None)
     names = sorted(set(attrs.name.tolist()))
-    want_embedding = not request.attributes or EMBEDDING in request.attributes
-    total = len(names) + int(want_embedding) + int(request.wording)
+    if req.attributes:
+        names = [n for n in names if n in req.attributes]
+    want_embedding = not req.attributes or EMBEDDING in req.attributes
+    total = len(names) + int(want_embedding) + int(req.wording) + 1
     state.begin("measure", total=total)
+    out = _Rows()
     kinds: dict[str, str] = {}
-    per_prompt: list[dict[str, Any]] = []
-    pooled: list[dict[str, Any]] = []
-    prompt_pos = {int(p["id"]): j for j, p in enumerate(prompts)}
     for step, name in enumerate(names):
         state.check()
         sel = attrs.name == name
         a_ids, a_val, a_lab = attrs.text_id[sel], attrs.value[sel], attrs.label[sel]
         kinds[name] = attribute_kind(name, a_lab, a_val)
         pos = np.searchsorted(texts.text_id, a_ids)
-        per_prompt += _attribute_rows(name, kinds[name], texts.prompt_id[pos], gidx[pos],
-                                      a_val, a_lab, prompts, prompt_pos, groups)
-        if kinds[name] == "categorical":
-            pooled += _pooled_distinct(name, gidx[pos], a_val, a_lab, groups)
+        pools = _attribute_pools(name, kinds[name], texts.prompt_id[pos], gidx[pos], a_val,
+                                 a_lab, req.entropy)
+        _measure_pools(out, name, kinds[name], pools, groups, prompt_ids, req, state)
         state.progress(step + 1, total, name)
     if want_embedding:
         state.check()
-        rows = _embedding_rows(study, request, dataset_id, texts.text_id, texts.prompt_id,
-                               gidx, prompts, groups)
-        if rows:
+        ids, vecs = load_embeddings(study, dataset_id, None, str(req.embedding_model),
+                                    str(req.backend))
+        if ids.size:
             kinds[EMBEDDING] = "embedding"
-            per_prompt += rows
+            pos = np.searchsorted(texts.text_id, ids)
+            pools = _embedding_pools(texts.prompt_id[pos], gidx[pos], vecs)
+            _measure_pools(out, EMBEDDING, "embedding", pools, groups, prompt_ids, req, state)
         state.progress(len(names) + 1, total, EMBEDDING)
-    wording = _wording(study, dataset_id, texts.text_id, gidx, groups) if request.wording else []
-    state.progress(total, total, "aggregate")
-    aggregate = _aggregate(per_prompt, groups, kinds, request) + pooled
-    return MeasureResult(dataset, kind, request, groups,
-                         [{"id": int(p["id"]), "key": p["key"], "title": p["title"]}
-                          for p in prompts], kinds, per_prompt, aggregate, wording, dropped)
+    if req.wording:
+        state.check()
+        _wording(out, study, dataset_id, texts.text_id, texts.prompt_id, gidx, groups, req)
+        state.progress(total - 1, total, WORDING)
+    state.progress(total, total, "stored")
+    extra = {"groups": [g.__dict__ for g in groups], "attributes": kinds, "dropped": dropped}
+    return out.cols, extra
 
 
-def _split(prompt_ids: npt.NDArray[np.int64], gidx: npt.NDArray[np.int64], n_groups: int,
-           prompt_pos: dict[int, int], n_prompts: int) -> list[list[npt.NDArray[np.int64]]]:
-    """Row indices per (prompt, group) in one pass."""
-    cells: list[list[list[int]]] = [[[] for _ in range(n_groups)] for _ in range(n_prompts)]
-    for i, (p, g) in enumerate(zip(prompt_ids.tolist(), gidx.tolist(), strict=True)):
-        if g >= 0:
-            cells[prompt_pos[p]][g].append(i)
-    return [[np.asarray(c, dtype=np.int64) for c in row] for row in cells]
+Cells = dict[tuple[int, int], Pool]  # (prompt id, group index) -> pool
 
 
-def _attribute_rows(name: str, kind: str, prompt_ids: npt.NDArray[np.int64],
-                    gidx: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
-                    labels: npt.NDArray[Any], prompts: list[dict[str, Any]],
-                    prompt_pos: dict[int, int], groups: list[Group]) -> list[dict[str, Any]]:
-    rows = []
-    cells = _split(prompt_ids, gidx, len(groups), prompt_pos, len(prompts))
-    tests = np.full_like(values, np.nan) if name == "topic" else values  # ids: no ordering
-    for p, prow in zip(prompts, cells, strict=True):
-        src = None
-        for g, idx in zip(groups, prow, strict=True):
-            if idx.size == 0:
-                continue
-            st = _stats(kind, name, values[idx], labels[idx])
-            if g.run_id is None:
-                src = (st, _comparable(kind, tests[prow[0]], labels[prow[0]]))
-            elif src is not None:
-                st |= _compare(kind, src[0], st, src[1], _comparable(kind, tests[idx], labels[idx]))
-            rows.append({"prompt": p["key"], "group": g.key, "attribute": name, **st})
-    return rows
-
-
-def _pooled_distinct(name: str, gidx: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
-                     labels: npt.NDArray[Any], groups: list[Group]) -> list[dict[str, Any]]:
-    """Distinct categories over all prompts of a group (the paper's pooled topic count)."""
-    cats = values if name == "topic" else labels
-    out = []
-    for i, g in enumerate(groups):
-        sel = gidx == i
-        if sel.any():
-            k = len({c for c in cats[sel].tolist() if c is not None})
-            out.append({"group": g.key, "attribute": name, "stat": "pooled_distinct",
-                        "mean": float(k), "ci_low": None, "ci_high": None, "n": int(sel.sum())})
+def _attribute_pools(name: str, kind: str, prompt_ids: I64, gidx: I64, values: F64,
+                     labels: npt.NDArray[Any], entropy: str) -> Cells:
+    keep = gidx >= 0
+    if kind == "categorical":
+        cats = [None if not math.isfinite(v) else int(v) for v in values.tolist()] \
+            if name == "topic" else labels.tolist()
+        keep &= np.array([c is not None for c in cats], dtype=bool)
+        vocab = sorted({c for c, k in zip(cats, keep.tolist(), strict=True) if k}, key=str)
+        code_of = {c: i for i, c in enumerate(vocab)}
+        codes = np.array([code_of.get(c, -1) for c in cats], dtype=np.int64)
+        positive = code_of.get("POSITIVE", -1) if set(vocab) <= BINARY else -1
+        passing = code_of.get("pass", -1) if name == "code.correct" else -1
+    elif kind == "numeric":
+        keep &= np.isfinite(values)
+    out: Cells = {}
+    order = np.lexsort((gidx, prompt_ids))
+    order = order[keep[order]]
+    if order.size == 0:
+        return out
+    p_sorted, g_sorted = prompt_ids[order], gidx[order]
+    brk = np.flatnonzero((np.diff(p_sorted) != 0) | (np.diff(g_sorted) != 0)) + 1
+    for lo, hi in zip(np.r_[0, brk], np.r_[brk, order.size], strict=True):
+        idx = order[lo:hi]
+        cell = (int(p_sorted[lo]), int(g_sorted[lo]))
+        if kind == "categorical":
+            # codes within the cell, dense, so counts stay small
+            out[cell] = Pool(kind, name, codes=codes[idx], values=values[idx],
+                             positive=positive, passing=passing, n_codes=len(vocab),
+                             entropy=entropy)
+        elif kind == "set":
+            sets = [frozenset(t for t in str(lab or "").split(";") if t) for lab in labels[idx]]
+            out[cell] = Pool(kind, name, sets=sets, values=values[idx])
+        else:
+            out[cell] = Pool(kind, name, values=values[idx])
     return out
 
 
-def _comparable(kind: str, values: npt.NDArray[np.float64], labels: npt.NDArray[Any]
-                ) -> npt.NDArray[np.float64]:
-    """Per-text numbers for the two-sample tests (binary labels as 1/0 when values are absent)."""
-    if np.isfinite(values).any():
-        return values
-    if kind == "categorical" and {lab for lab in labels if lab is not None} <= BINARY:
-        return np.array([1.0 if lab == "POSITIVE" else 0.0 if lab else math.nan
-                         for lab in labels])
-    return values
+def _embedding_pools(prompt_ids: I64, gidx: I64, vecs: npt.NDArray[np.float32]) -> Cells:
+    out: Cells = {}
+    keep = np.flatnonzero(gidx >= 0)
+    order = keep[np.lexsort((gidx[keep], prompt_ids[keep]))]
+    if order.size == 0:
+        return out
+    p_sorted, g_sorted = prompt_ids[order], gidx[order]
+    brk = np.flatnonzero((np.diff(p_sorted) != 0) | (np.diff(g_sorted) != 0)) + 1
+    for lo, hi in zip(np.r_[0, brk], np.r_[brk, order.size], strict=True):
+        idx = order[lo:hi]
+        out[(int(p_sorted[lo]), int(g_sorted[lo]))] = Pool(
+            "embedding", EMBEDDING, vectors=np.asarray(vecs[idx], dtype=np.float64))
+    return out
 
 
-def _embedding_rows(study: Study, req: MeasureRequest, dataset_id: int,
-                    text_ids: npt.NDArray[np.int64], prompt_ids: npt.NDArray[np.int64],
-                    gidx: npt.NDArray[np.int64], prompts: list[dict[str, Any]],
-                    groups: list[Group]) -> list[dict[str, Any]]:
-    ids, vecs = load_embeddings(study, dataset_id, None, req.embedding_model, req.backend)
-    if ids.size == 0:
-        return []
-    pos = np.searchsorted(text_ids, ids)
-    prompt_pos = {int(p["id"]): j for j, p in enumerate(prompts)}
-    cells = _split(prompt_ids[pos], gidx[pos], len(groups), prompt_pos, len(prompts))
-    rows = []
-    for p, prow in zip(prompts, cells, strict=True):
-        src_v = vecs[prow[0]]
-        src_disp = math.nan
-        for g, idx in zip(groups, prow, strict=True):
-            if idx.size == 0:
+def _measure_pools(out: _Rows, name: str, kind: str, pools: Cells, groups: list[Group],
+                   prompt_ids: list[int], req: MeasureRequest, state: TaskState) -> None:
+    """Whole-set rows, matched rows and indices per (prompt, run), aggregates, curves."""
+    full: dict[tuple[int, int], dict[str, tuple[float, float, float, float]]] = {}
+    for (pid, gi), pool in pools.items():
+        s = _summary(pool.stats(np.arange(pool.n, dtype=np.int64)[None, :]), 0)
+        full[(pid, gi)] = s
+        out.add_summary(pid, groups[gi].key, "", name, pool.n, 0, s)
+    _aggregate_plain(out, name, groups, prompt_ids, full, req)
+    for gi, g in enumerate(groups):
+        if gi == 0:
+            continue
+        state.check()
+        matched: list[_Matched] = []
+        for pid in prompt_ids:
+            src, gen = pools.get((pid, 0)), pools.get((pid, gi))
+            if src is None or gen is None:
                 continue
-            v = vecs[idx]
-            cos = metrics.mean_pairwise_cosine(v) if idx.size > 1 else math.nan
-            row: dict[str, Any] = {"prompt": p["key"], "group": g.key, "attribute": EMBEDDING,
-                                   "n": int(idx.size), "mean_pairwise_cosine": cos,
-                                   "vendi": metrics.vendi_score(v), "dispersion": 1.0 - cos}
-            if g.run_id is None:
-                src_disp = row["dispersion"]
-            elif src_v.shape[0]:
-                row["monoculture_index"] = _ratio(row["dispersion"], src_disp)
-                row["coverage"] = metrics.coverage(src_v, v, req.coverage_k)
-                row["precision"] = metrics.precision(src_v, v, req.coverage_k)
-            rows.append(row)
-    return rows
+            matched.append(_match(out, name, kind, pid, src, gen, g.key, req))
+        _aggregate_matched(out, name, g.key, matched, req)
+    if kind == "categorical":
+        _pooled_distinct(out, name, pools, groups, prompt_ids, req)
+    if req.accumulation:
+        _accumulation(out, name, pools, groups, prompt_ids, req)
 
 
-def _wording(study: Study, dataset_id: int, text_ids: npt.NDArray[np.int64],
-             gidx: npt.NDArray[np.int64], groups: list[Group]) -> list[dict[str, Any]]:
-    """The paper's corpus-level wording measures per group (unigram entropy, vocabulary)."""
+def _pooled_distinct(out: _Rows, name: str, pools: Cells, groups: list[Group],
+                     prompt_ids: list[int], req: MeasureRequest) -> None:
+    """Distinct categories over all prompts of a group (the paper's pooled topic count): per
+    group over its own texts, and per run against source subsamples of the run's n."""
+    for gi, g in enumerate(groups):
+        own = [pools[(p, gi)] for p in prompt_ids if (p, gi) in pools]
+        if own:
+            cats = np.unique(np.concatenate([pl.codes for pl in own if pl.codes is not None]))
+            out.add(None, g.key, "", name, "pooled_distinct", None, 0, float(cats.size),
+                    prompts=len(own))
+    draws = min(req.draws, CORPUS_DRAWS)
+    for gi, g in enumerate(groups):
+        if gi == 0:
+            continue
+        cells = [(p, pools[(p, 0)], pools[(p, gi)]) for p in prompt_ids
+                 if (p, 0) in pools and (p, gi) in pools]
+        if not cells:
+            continue
+        got: dict[str, list[float]] = {SOURCE: [], g.key: []}
+        rng = _seed(req.seed, "pooled", g.key, name)
+        for _ in range(draws):
+            parts: dict[str, list[I64]] = {SOURCE: [], g.key: []}
+            for _p, sp, gp in cells:
+                m = min(sp.n, gp.n)
+                for key, pl in ((SOURCE, sp), (g.key, gp)):
+                    assert pl.codes is not None
+                    parts[key].append(pl.codes[rng.permutation(pl.n)[:m]])
+            for key in got:
+                got[key].append(float(np.unique(np.concatenate(parts[key])).size))
+        n_med = _median_n([min(sp.n, gp.n) for _, sp, gp in cells])
+        for key, vals in got.items():
+            v = np.asarray(vals)
+            lo, hi = _q(v)
+            out.add(None, key, g.key, name, "pooled_distinct", n_med, draws, float(v.mean()),
+                    float(v.std()), float(lo), float(hi), prompts=len(cells))
+
+
+def _match(out: _Rows, name: str, kind: str, pid: int, src: Pool, gen: Pool, key: str,
+           req: MeasureRequest) -> _Matched:
+    m = min(src.n, gen.n)
+    s_idx = subsets(_seed(req.seed, "src", pid, name, m), src.n, m, req.draws)
+    g_idx = subsets(_seed(req.seed, "gen", key, pid, name, m), gen.n, m, req.draws)
+    s_draws = 0 if s_idx.shape[0] == 1 and m == src.n else s_idx.shape[0]
+    g_draws = 0 if g_idx.shape[0] == 1 and m == gen.n else g_idx.shape[0]
+    s_stats, g_stats = src.stats(s_idx), gen.stats(g_idx)
+    if kind == "embedding" and src.vectors is not None and gen.vectors is not None:
+        pairs = min(max(s_idx.shape[0], g_idx.shape[0]), COVERAGE_DRAWS)
+        cov, prec = knn_coverage(src.unit, gen.unit, s_idx[:pairs], g_idx[:pairs],
+                                 req.coverage_k)
+        g_stats["coverage"], g_stats["precision"] = cov, prec
+        g_draws = max(g_draws, s_draws)
+    s_sum, g_sum = _summary(s_stats, s_draws), _summary(g_stats, g_draws)
+    out.add_summary(pid, SOURCE, key, name, m, s_draws, s_sum)
+    out.add_summary(pid, key, key, name, m, g_draws, g_sum)
+    # no dispersion is defined on one text: no index below n = 2
+    index = ratio(g_sum["dispersion"][0], s_sum["dispersion"][0]) if m >= 2 else math.nan
+    out.add(pid, key, key, name, "index", m, max(s_draws, g_draws), index)
+    baseline = np.zeros(0)
+    mu = s_sum["dispersion"][0]
+    if s_draws and m >= 2 and math.isfinite(mu) and mu > 0:
+        baseline = s_stats["dispersion"] / mu
+        fin = baseline[np.isfinite(baseline)]
+        if fin.size:
+            lo, hi = _q(fin)
+            out.add(pid, SOURCE, key, name, "index", m, s_draws, float(fin.mean()),
+                    float(fin.std()), float(lo), float(hi))
+    if src.values is not None and gen.values is not None and kind != "embedding":
+        _two_sample(out, pid, key, name, kind, src, gen)
+    s_se = {k: ustat_se(v, s_idx, src.n) if s_draws else 0.0 for k, v in s_stats.items()}
+    g_se = {k: (ustat_se(v, g_idx, gen.n) if v.shape[0] == g_idx.shape[0]
+                else float(np.nanstd(v)) / math.sqrt(max(v.shape[0], 1))) if g_draws else 0.0
+            for k, v in g_stats.items()}
+    return _Matched(pid, m, s_sum, g_sum, s_draws, g_draws, index, baseline, s_se, g_se)
+
+
+def knn_coverage(us: F64, ug: F64, s_idx: I64, g_idx: I64, k: int) -> tuple[F64, F64]:
+    """k-NN coverage and precision (as `metrics.coverage` / `metrics.precision`) for every
+    pair of subsets at once: per draw, the source subset and the generated subset pooled."""
+    b = max(s_idx.shape[0], g_idx.shape[0])
+    s_i = np.resize(s_idx, (b, s_idx.shape[1]))
+    g_i = np.resize(g_idx, (b, g_idx.shape[1]))
+    pooled = np.concatenate([us[s_i], ug[g_i]], axis=1)  # (b, ns + ng, d)
+    ns, n = s_i.shape[1], pooled.shape[1]
+    kk = min(k, n - 1)
+    if kk < 1:
+        return np.full(b, np.nan), np.full(b, np.nan)
+    sims = pooled @ pooled.transpose(0, 2, 1)
+    diag = np.arange(n)
+    sims[:, diag, diag] = -np.inf  # exclude self
+    nearest = np.argpartition(-sims, kk - 1, axis=2)[:, :, :kk]
+    cov = (nearest[:, :ns] >= ns).any(axis=2).mean(axis=1)
+    prec = (nearest[:, ns:] < ns).any(axis=2).mean(axis=1)
+    return cov.astype(np.float64), prec.astype(np.float64)
+
+
+def _two_sample(out: _Rows, pid: int, key: str, name: str, kind: str, src: Pool,
+                gen: Pool) -> None:
+    """Distribution comparisons on the whole sets (the tests account for unequal n)."""
+    if name == "topic":
+        return
+    sv, gv = _comparable(src), _comparable(gen)
+    sv, gv = sv[np.isfinite(sv)], gv[np.isfinite(gv)]
+    if sv.size == 0 or gv.size == 0:
+        return
+    n = gen.n
+    out.add(pid, key, key, name, "diff_of_means", n, 0, metrics.diff_of_means(sv, gv))
+    out.add(pid, key, key, name, "wasserstein", n, 0, metrics.wasserstein(sv, gv))
+    k = metrics.ks(sv, gv)
+    out.add(pid, key, key, name, "ks", n, 0, k.statistic)
+    out.add(pid, key, key, name, "ks_p", n, 0, k.pvalue)
+    out.add(pid, key, key, name, "mannwhitney_p", n, 0, metrics.mann_whitney(sv, gv).pvalue)
+
+
+def _comparable(pool: Pool) -> F64:
+    """Per-text numbers for the two-sample tests (POSITIVE/NEGATIVE as 1/0 without values)."""
+    assert pool.values is not None
+    if np.isfinite(pool.values).any():
+        return pool.values
+    if pool.positive >= 0 and pool.codes is not None:
+        out: F64 = (pool.codes == pool.positive).astype(np.float64)
+        return out
+    return pool.values
+
+
+@functools.lru_cache(maxsize=64)
+def _boot_draws(size: int, n_boot: int, seed: int) -> tuple[I64, F64]:
+    """Resampling indices and standard normal noise of one bootstrap (the same for every
+    statistic over the same number of prompts: seeded, so cached)."""
+    rng = np.random.default_rng([seed, size])
+    idx = rng.integers(0, size, size=(n_boot, size))
+    return idx, rng.standard_normal(idx.shape)
+
+
+def _boot(values: F64, se: F64, n_boot: int, seed: int) -> tuple[float, float, float]:
+    """Mean over prompts with a 95 % bootstrap CI over prompts; each replicate also perturbs
+    every prompt's value by its standard error from the subsample draws (normal, `se`), and
+    the spread is scaled by √(P/(P−1)) so that few prompts do not give too narrow an interval."""
+    ok = np.isfinite(values)
+    v, s = values[ok], np.where(np.isfinite(se[ok]), se[ok], 0.0)
+    if v.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(v.mean())
+    if v.size == 1 and not s.any():
+        return mean, mean, mean
+    idx, noise = _boot_draws(v.size, n_boot, seed)
+    reps = (v[idx] + s[idx] * noise).mean(axis=1) if s.any() else v[idx].mean(axis=1)
+    if v.size > 1:  # the bootstrap's variance of a mean is (P-1)/P of the unbiased one
+        reps = mean + (reps - mean) * math.sqrt(v.size / (v.size - 1))
+    lo, hi = _q(reps)
+    return mean, float(lo), float(hi)
+
+
+def _aggregate_plain(out: _Rows, name: str, groups: list[Group], prompt_ids: list[int],
+                     full: dict[tuple[int, int], dict[str, tuple[float, float, float, float]]],
+                     req: MeasureRequest) -> None:
+    """Each group over its own prompts at its own n (a description, not a comparison)."""
+    for gi, g in enumerate(groups):
+        cells = [full[(p, gi)] for p in prompt_ids if (p, gi) in full]
+        if not cells:
+            continue
+        for stat in cells[0]:
+            vals = np.array([c[stat][0] if stat in c else math.nan for c in cells])
+            mean, lo, hi = _boot(vals, np.zeros_like(vals), req.n_boot, req.seed)
+            out.add(None, g.key, "", name, stat, None, 0, mean, math.nan, lo, hi,
+                    prompts=int(np.isfinite(vals).sum()))
+
+
+def _median_n(ms: list[int]) -> int | None:
+    return int(np.median(ms)) if ms else None
+
+
+def _aggregate_matched(out: _Rows, name: str, key: str, matched: list[_Matched],
+                       req: MeasureRequest) -> None:
+    if not matched:
+        return
+    n_med = _median_n([mt.m for mt in matched])
+    for side, grp in (("src", SOURCE), ("gen", key)):
+        stats = set().union(*(getattr(mt, side).keys() for mt in matched))
+        for stat in sorted(stats):
+            vals = np.array([getattr(mt, side).get(stat, (math.nan,) * 4)[0] for mt in matched])
+            se = np.array([getattr(mt, f"{side}_se").get(stat, 0.0) for mt in matched])
+            draws = np.array([getattr(mt, f"{side}_draws") for mt in matched])
+            mean, lo, hi = _boot(vals, se, req.n_boot, req.seed)
+            out.add(None, grp, key, name, stat, n_med, int(draws.max()), mean, math.nan, lo, hi,
+                    prompts=int(np.isfinite(vals).sum()))
+    # the run's index: mean over prompts (inf where the source has no dispersion: left out);
+    # each prompt's index carries the standard errors of both matched dispersions
+    idx = np.array([mt.index if math.isfinite(mt.index) else math.nan for mt in matched])
+    se = np.zeros_like(idx)
+    for i, mt in enumerate(matched):
+        s_mu, g_mu = mt.src["dispersion"][0], mt.gen["dispersion"][0]
+        rel = 0.0
+        if s_mu and math.isfinite(s_mu):
+            rel += (mt.src_se.get("dispersion", 0.0) / s_mu) ** 2
+        if g_mu and math.isfinite(g_mu):
+            rel += (mt.gen_se.get("dispersion", 0.0) / g_mu) ** 2
+        se[i] = abs(idx[i]) * math.sqrt(rel) if math.isfinite(idx[i]) else 0.0
+    mean, lo, hi = _boot(idx, se, req.n_boot, req.seed)
+    out.add(None, key, key, name, "index", n_med, req.draws, mean, math.nan, lo, hi,
+            prompts=int(np.isfinite(idx).sum()))
+    # human baseline: a run of people (one source subsample per prompt) against the people,
+    # averaged over the same prompts; its spread over draws is the range of human indices.
+    base = [mt.baseline for mt in matched if mt.baseline.size]
+    if base:
+        d = min(b.size for b in base)
+        mat = np.vstack([b[:d] for b in base])  # prompts x draws
+        per_draw = np.nanmean(mat, axis=0)
+        per_draw = per_draw[np.isfinite(per_draw)]
+        if per_draw.size:
+            lo_b, hi_b = _q(per_draw)
+            out.add(None, SOURCE, key, name, "index", n_med, d, float(per_draw.mean()),
+                    float(per_draw.std()), float(lo_b), float(hi_b), prompts=len(base))
+
+
+def _accumulation(out: _Rows, name: str, pools: Cells, groups: list[Group],
+                  prompt_ids: list[int], req: MeasureRequest) -> None:
+    """Dispersion against n (2..the set's size) per prompt and group, and pooled per run."""
+    covered = {p for (p, g) in pools if g > 0}
+    prompts = [p for p in prompt_ids if p in covered] or prompt_ids[:50]
+    curves: dict[tuple[int, int], dict[int, float]] = {}
+    for pid in prompts:
+        for gi, g in enumerate(groups):
+            pool = pools.get((pid, gi))
+            if pool is None or pool.n < 2:
+                continue
+            grid = [k for k in ACC_GRID if k < pool.n] + [pool.n]
+            curve: dict[int, float] = {}
+            # nested subsets (the first k of each random order), as a rarefaction curve
+            order = subsets(_seed(req.seed, "acc", g.key, pid, name), pool.n, pool.n - 1,
+                            min(req.draws, ACC_DRAWS)) if pool.n > 2 else None
+            for k in grid:
+                idx = (order[:, :k] if order is not None and k < pool.n
+                       else np.arange(pool.n, dtype=np.int64)[None, :])
+                d = pool.stats(idx, dispersion_only=True)["dispersion"]
+                fin = d[np.isfinite(d)]
+                if fin.size == 0:
+                    continue
+                draws = 0 if idx.shape[0] == 1 else idx.shape[0]
+                lo, hi = _q(fin) if draws else (math.nan, math.nan)
+                out.add(pid, g.key, "acc", name, "dispersion", k, draws, float(fin.mean()),
+                        float(fin.std()) if draws else math.nan, float(lo), float(hi))
+                curve[k] = float(fin.mean())
+            curves[(pid, gi)] = curve
+    for gi, g in enumerate(groups):
+        if gi == 0:
+            continue
+        run_prompts = [p for p in prompts if (p, gi) in curves and (p, 0) in curves]
+        for side, grp in ((0, SOURCE), (gi, g.key)):
+            ks = sorted({k for p in run_prompts for k in curves[(p, side)]})
+            for k in ks:
+                # like for like: only prompts where both sides reach n = k
+                vals = np.array([curves[(p, side)][k] for p in run_prompts
+                                 if k in curves[(p, 0)] and k in curves[(p, gi)]])
+                if vals.size == 0:
+                    continue
+                mean, lo, hi = _boot(vals, np.zeros_like(vals), min(req.n_boot, 500), req.seed)
+                out.add(None, grp, f"acc:{g.key}", name, "dispersion", k, 0, mean, math.nan,
+                        lo, hi, prompts=int(vals.size))
+
+
+def _wording(out: _Rows, study: Study, dataset_id: int, text_ids: I64, prompt_ids: I64,
+             gidx: I64, groups: list[Group], req: MeasureRequest) -> None:
+    """The paper's corpus-level wording measures and pooled topics, per group and matched.
+
+    Per group over its own texts (ref ''), and for each run against a source corpus of the
+    same prompts and texts per prompt (ref 'run:<id>', `CORPUS_DRAWS` subsample draws)."""
     tab = arrow(study, "SELECT t.id, t.body FROM texts t JOIN prompts p ON p.id = t.prompt_id "
                 "WHERE p.dataset_id = ? ORDER BY t.id", [dataset_id])
     ids = column(tab, "id", np.int64)
     bodies = tab.column("body").combine_chunks().to_pylist()
-    g_of = gidx[np.searchsorted(text_ids, ids)]
-    counts = [metrics.unigram_counts(b for b, g in zip(bodies, g_of.tolist(), strict=True)
-                                     if g == i) for i in range(len(groups))]
-    out = []
-    for i, g in enumerate(groups):
-        out.append({"group": g.key, "n_texts": int((g_of == i).sum()),
-                    "unigram_entropy": metrics.unigram_entropy(counts[i]),
-                    "vocabulary": metrics.vocabulary_size(counts[i]),
-                    "count_cosine_to_source": metrics.count_cosine(counts[0], counts[i])})
-    return out
+    pos = np.searchsorted(text_ids, ids)
+    g_of, p_of = gidx[pos], prompt_ids[pos]
+    vocab: dict[str, int] = {}
+    toks: list[I64] = []
+    for b, g in zip(bodies, g_of.tolist(), strict=True):
+        if g < 0:
+            toks.append(np.zeros(0, dtype=np.int64))
+            continue
+        toks.append(np.array([vocab.setdefault(t, len(vocab)) for t in metrics.tokenize(b)],
+                             dtype=np.int64))
+    size = len(vocab)
 
+    def counts(members: Sequence[int]) -> F64:
+        arr = [toks[i] for i in members]
+        cat = np.concatenate(arr) if arr else np.zeros(0, dtype=np.int64)
+        return np.bincount(cat, minlength=size).astype(np.float64)
 
-AGG_STATS = ("mean", "std", "entropy", "share_positive", "accuracy", "jaccard",
-             "mean_pairwise_cosine", "vendi", "coverage", "precision", "monoculture_index",
-             "diff_of_means", "wasserstein")
+    def stats(c: F64, ref_c: F64 | None) -> dict[str, float]:
+        tot = c.sum()
+        p = c[c > 0] / tot if tot else np.zeros(0)
+        d = {"unigram_entropy": float(-(p * np.log2(p)).sum()) if p.size else math.nan,
+             "vocabulary": float((c > 0).sum())}
+        if ref_c is not None:
+            na, nb = np.linalg.norm(c), np.linalg.norm(ref_c)
+            d["count_cosine_to_source"] = float(c @ ref_c / (na * nb)) if na and nb else math.nan
+        return d
 
-
-def _aggregate(per_prompt: list[dict[str, Any]], groups: list[Group], kinds: dict[str, str],
-               req: MeasureRequest) -> list[dict[str, Any]]:
-    """Mean over prompts of each per-prompt statistic (the paper's table entries) with CIs."""
-    out = []
-    for name in kinds:
-        for g in groups:
-            rows = [r for r in per_prompt if r["attribute"] == name and r["group"] == g.key]
-            if not rows:
-                continue
-            for stat in AGG_STATS:
-                vals = [r[stat] for r in rows if stat in r]
-                if not vals:
+    members: dict[tuple[int, int], list[int]] = {}
+    for i, (g, p) in enumerate(zip(g_of.tolist(), p_of.tolist(), strict=True)):
+        if g >= 0:
+            members.setdefault((p, g), []).append(i)
+    src_all = counts([i for (_, g), ms in members.items() if g == 0 for i in ms])
+    for gi, g in enumerate(groups):
+        ms = [i for (_, gg), v in members.items() if gg == gi for i in v]
+        if not ms:
+            continue
+        s = stats(counts(ms), src_all if gi else None)
+        for stat, v in s.items():
+            out.add(None, g.key, "", WORDING, stat, None, 0, v, prompts=len(
+                {p for (p, gg) in members if gg == gi}))
+        out.add(None, g.key, "", WORDING, "texts", None, 0, float(len(ms)))
+    draws = min(req.draws, CORPUS_DRAWS)
+    for gi, g in enumerate(groups):
+        if gi == 0:
+            continue
+        cells = [(p, members[(p, 0)], members[(p, gi)]) for (p, gg) in list(members)
+                 if gg == gi and (p, 0) in members]
+        if not cells:
+            continue
+        src_stats: list[dict[str, float]] = []
+        gen_stats: list[dict[str, float]] = []
+        rng = _seed(req.seed, "corpus", g.key)
+        for _ in range(draws):
+            s_members: list[int] = []
+            g_members: list[int] = []
+            for _p, s_ms, g_ms in cells:
+                m = min(len(s_ms), len(g_ms))
+                s_members += [s_ms[j] for j in rng.permutation(len(s_ms))[:m]]
+                g_members += [g_ms[j] for j in rng.permutation(len(g_ms))[:m]]
+            sc, gc = counts(s_members), counts(g_members)
+            src_stats.append(stats(sc, None))
+            gen_stats.append(stats(gc, sc))
+        n_med = _median_n([min(len(s), len(x)) for _, s, x in cells])
+        for grp, got in ((SOURCE, src_stats), (g.key, gen_stats)):
+            for stat in got[0]:
+                arr = np.array([d[stat] for d in got])
+                fin = arr[np.isfinite(arr)]
+                if fin.size == 0:
                     continue
-                arr = np.asarray(vals, dtype=np.float64)
-                if stat == "monoculture_index":
-                    arr = np.where(np.isinf(arr), np.nan, arr)  # undefined where source is uniform
-                a = metrics.aggregate(arr, n_boot=req.n_boot, seed=req.seed)
-                out.append({"group": g.key, "attribute": name, "stat": stat, **a.as_dict()})
-    return out
+                lo, hi = _q(fin)
+                out.add(None, grp, g.key, WORDING, stat, n_med, draws, float(fin.mean()),
+                        float(fin.std()), float(lo), float(hi), prompts=len(cells))
 
 
 def per_prompt_table(study: Study, dataset: str | None, attribute: str,
                      run_ids: Sequence[int] = (), ppl_max: float | None = None
                      ) -> list[dict[str, Any]]:
-    """One row per prompt for the GUI: source n and dispersion, and per run n, dispersion and
-    monoculture index; sorted by the mean index over the runs (narrowest first)."""
+    """One row per prompt (CLI / scripts): source n and dispersion, per run the matched n,
+    index and human range; sorted by the mean index over the runs (narrowest first)."""
     req = MeasureRequest(dataset=dataset, runs=tuple(str(r) for r in run_ids),
-                         attributes=(attribute,), ppl_max=ppl_max, wording=False, n_boot=10)
+                         ppl_max=ppl_max)
     res = measure(study, req, TaskState())
     table: dict[str, dict[str, Any]] = {
         p["key"]: {"prompt": p["key"], "title": p["title"], "n_source": 0} for p in res.prompts}
-    for r in res.rows(attribute):
+    for r in res.rows:
+        if r["attribute"] != attribute or r["prompt"] is None or r["ref"].startswith("acc"):
+            continue
         row = table[r["prompt"]]
-        if r["group"] == "source":
-            row["n_source"], row["source_dispersion"] = r["n"], r.get("dispersion")
-        else:
-            row[f"n[{r['group']}]"] = r["n"]
-            row[f"dispersion[{r['group']}]"] = r.get("dispersion")
-            row[f"index[{r['group']}]"] = r.get("monoculture_index")
+        if r["grp"] == SOURCE and r["ref"] == "" and r["stat"] == "dispersion":
+            row["n_source"], row["source_dispersion"] = r["n"], r["value"]
+        elif r["grp"] != SOURCE and r["ref"] == r["grp"] and r["stat"] == "index":
+            row[f"n[{r['grp']}]"] = r["n"]
+            row[f"index[{r['grp']}]"] = r["value"]
+        elif r["grp"] == SOURCE and r["ref"] != "" and r["stat"] == "index":
+            row[f"human[{r['ref']}]"] = (r["lo"], r["hi"])
     out = list(table.values())
     for row in out:
         idx = [v for k, v in row.items() if k.startswith("index[") and v is not None

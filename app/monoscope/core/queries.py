@@ -7,14 +7,12 @@ worker thread) and returns numpy arrays or plain dicts; nothing here writes to t
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from monoscope import metrics
 from monoscope.core.frames import arrow, column, matrix
 from monoscope.core.store import Study
 
@@ -22,7 +20,7 @@ I64 = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
-# Attributes whose value is a category id: dispersion is the entropy of the values, not std.
+# Attributes whose value is a category id (histograms draw them as categories).
 CATEGORICAL = {"topic"}
 EMBEDDING_ATTRIBUTE = "embedding"  # pseudo-attribute: cosine dispersion of the embeddings
 
@@ -90,43 +88,15 @@ def embedding_key(study: Study) -> tuple[str, str] | None:
     return (str(rows[0]["model"]), str(rows[0]["backend"])) if rows else None
 
 
-def attribute_kind(name: str, labels: list[Any]) -> str:
-    """numeric | categorical | set, as the measure stage decides (so the numbers agree)."""
-    try:
-        from monoscope.core.measure import attribute_kind as measure_kind
-    except ImportError:  # measure stage not installed: same rule, locally
-        if name in ("code.algorithms", "code.data_structures"):
-            return "set"
-        return "categorical" if name in CATEGORICAL or any(
-            lab is not None for lab in labels[:1000]) else "numeric"
-    return measure_kind(name, np.asarray(labels[:1000], dtype=object), np.zeros(0))
-
-
-def dispersion(name: str, kind: str, values: F64, labels: list[Any]) -> float:
-    """Dispersion behind the monoculture index: entropy (bits) of categories, 1 − mean pairwise
-    Jaccard of tag sets, else the standard deviation of the values."""
-    if kind == "categorical":
-        cats = values[np.isfinite(values)].tolist() if name in CATEGORICAL else [
-            lab for lab in labels if lab is not None]
-        return metrics.entropy(cats) + 0.0
-    if kind == "set":
-        sets = [frozenset(t for t in (lab or "").split(";") if t) for lab in labels]
-        return metrics.jaccard_dispersion(sets)
-    return metrics.std(values)
-
-
-def ratio(gen: float, src: float) -> float:
-    """Monoculture index gen/src; 1 when both have no dispersion, inf when only the source."""
-    if not (math.isfinite(gen) and math.isfinite(src)):
-        return math.nan
-    if src == 0:
-        return 1.0 if gen == 0 else math.inf
-    return gen / src
-
-
 @dataclass
 class PromptTable:
-    """One row per prompt; ``n_generated`` and ``index`` have one column per run."""
+    """One row per prompt; the per-run columns hold the measure stage's stored numbers.
+
+    ``index`` is the run's monoculture index at matched n (``matched_n`` texts per side),
+    ``human_lo``/``human_hi`` the range of indices people score against themselves at that n
+    (NaN where the source had to be used whole). ``measured`` is False when the study has no
+    current measurements (then every number is NaN and the table shows counts only).
+    """
 
     attribute: str | None
     prompt_id: I64
@@ -135,18 +105,26 @@ class PromptTable:
     n_source: I64
     runs: list[RunInfo]
     n_generated: I64  # (n_prompts, n_runs)
-    source_dispersion: F64
-    dispersion: F64  # (n_prompts, n_runs)
-    index: F64  # (n_prompts, n_runs): generated / source dispersion; < 1 = narrowed
+    source_dispersion: F64  # whole source set of the prompt
+    dispersion: F64  # (n_prompts, n_runs): run at matched n
+    index: F64  # (n_prompts, n_runs): generated / source dispersion at matched n; < 1 narrower
+    matched_n: I64 = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    human_lo: F64 = field(default_factory=lambda: np.zeros((0, 0)))
+    human_hi: F64 = field(default_factory=lambda: np.zeros((0, 0)))
+    measured: bool = False
 
     def __len__(self) -> int:
         return len(self.key)
 
 
-def prompt_table(study: Study, dataset_id: int, attribute: str | None) -> PromptTable:
-    """Counts and the monoculture index (dispersion ratio gen/source) per prompt and run."""
+def prompt_table(study: Study, dataset_id: int, attribute: str | None,
+                 set_id: int | None = None) -> PromptTable:
+    """Counts per prompt and run, and the stored measurements of ``attribute`` (set ``set_id``,
+    from `monoscope.core.measure`); computes no statistic."""
+    from monoscope.core.store import measurements as repo
+
     run_list = runs(study, dataset_id)
-    run_pos = {r.id: i for i, r in enumerate(run_list)}
+    run_pos = {f"run:{r.id}": i for i, r in enumerate(run_list)}
     tab = arrow(study, """
         SELECT p.id, p.key, p.title,
                count(t.id) FILTER (WHERE t.origin = 'source') AS n_src
@@ -154,74 +132,65 @@ def prompt_table(study: Study, dataset_id: int, attribute: str | None) -> Prompt
         WHERE p.dataset_id = ? GROUP BY ALL ORDER BY p.id""", [dataset_id])
     pids = column(tab, "id", np.int64)
     pos = {int(p): i for i, p in enumerate(pids)}
-    n_gen = np.zeros((len(pids), len(run_list)), dtype=np.int64)
+    shape = (len(pids), len(run_list))
+    n_gen = np.zeros(shape, dtype=np.int64)
     for r in study.query(
         "SELECT t.prompt_id, t.run_id, count(*) AS n FROM texts t JOIN prompts p "
         "ON p.id = t.prompt_id WHERE p.dataset_id = ? AND t.origin = 'generated' GROUP BY ALL",
         [dataset_id],
     ):
-        if r["run_id"] in run_pos:
-            n_gen[pos[int(r["prompt_id"])], run_pos[int(r["run_id"])]] = int(r["n"])
+        j = run_pos.get(f"run:{r['run_id']}")
+        if j is not None:
+            n_gen[pos[int(r["prompt_id"])], j] = int(r["n"])
     src_disp = np.full(len(pids), np.nan)
-    disp = np.full((len(pids), len(run_list)), np.nan)
-    if attribute:
-        for (pid, rid), d in _group_dispersions(study, dataset_id, attribute).items():
-            if pid not in pos:
+    disp, index = np.full(shape, np.nan), np.full(shape, np.nan)
+    lo, hi = np.full(shape, np.nan), np.full(shape, np.nan)
+    matched = np.zeros(shape, dtype=np.int64)
+    if attribute and set_id is not None:
+        for r in repo.load_prompt_rows(study, set_id, attribute):
+            i = pos.get(int(r["prompt_id"]))
+            if i is None:
                 continue
-            if rid < 0:
-                src_disp[pos[pid]] = d
-            elif rid in run_pos:
-                disp[pos[pid], run_pos[rid]] = d
-    index = np.array([[ratio(float(g), float(s)) for g in row]
-                      for row, s in zip(disp, src_disp, strict=True)]).reshape(disp.shape)
+            v = np.nan if r["value"] is None else float(r["value"])
+            if r["ref"] == "":
+                if r["grp"] == "source" and r["stat"] == "dispersion":
+                    src_disp[i] = v
+                continue
+            j = run_pos.get(str(r["ref"]))
+            if j is None:
+                continue
+            if r["grp"] == r["ref"]:
+                if r["stat"] == "index":
+                    index[i, j] = v
+                    matched[i, j] = int(r["n"] or 0)
+                elif r["stat"] == "dispersion":
+                    disp[i, j] = v
+            elif r["stat"] == "index":  # the human baseline at the same n
+                lo[i, j] = np.nan if r["lo"] is None else float(r["lo"])
+                hi[i, j] = np.nan if r["hi"] is None else float(r["hi"])
     return PromptTable(
         attribute=attribute, prompt_id=pids,
         key=[str(k) for k in tab.column("key").to_pylist()],
         title=[str(k) for k in tab.column("title").to_pylist()],
         n_source=column(tab, "n_src", np.int64), runs=run_list, n_generated=n_gen,
-        source_dispersion=src_disp, dispersion=disp, index=index,
+        source_dispersion=src_disp, dispersion=disp, index=index, matched_n=matched,
+        human_lo=lo, human_hi=hi, measured=set_id is not None,
     )
 
 
-def _group_dispersions(study: Study, dataset_id: int, attribute: str
-                       ) -> dict[tuple[int, int], float]:
-    """(prompt id, run id or -1) -> dispersion of the attribute (or embeddings) in that group."""
-    if attribute == EMBEDDING_ATTRIBUTE:
-        key = embedding_key(study)
-        if key is None:
-            return {}
-        tab = arrow(study, """
-            SELECT t.prompt_id, coalesce(t.run_id, -1) AS run_id, e.vector FROM texts t
-            JOIN prompts p ON p.id = t.prompt_id JOIN embeddings e
-              ON e.content_hash = t.content_hash AND e.model = ? AND e.backend = ?
-            WHERE p.dataset_id = ? ORDER BY t.prompt_id, run_id""", [*key, dataset_id])
-        vecs = matrix(tab)
-        labels: list[Any] = []
-        values = np.zeros(0)
-        kind = "embedding"
-    else:
-        tab = arrow(study, """
-            SELECT t.prompt_id, coalesce(t.run_id, -1) AS run_id, a.value, a.label
-            FROM attributes a JOIN texts t ON t.id = a.text_id JOIN prompts p
-              ON p.id = t.prompt_id
-            WHERE p.dataset_id = ? AND a.name = ? ORDER BY t.prompt_id, run_id""",
-            [dataset_id, attribute])
-        values = column(tab, "value", np.float64)
-        labels = tab.column("label").to_pylist()
-        kind = attribute_kind(attribute, labels)
-    pid = column(tab, "prompt_id", np.int64)
-    rid = column(tab, "run_id", np.int64)
-    out: dict[tuple[int, int], float] = {}
-    if len(pid) == 0:
-        return out
-    brk = np.flatnonzero((np.diff(pid) != 0) | (np.diff(rid) != 0)) + 1
-    for lo, hi in zip(np.r_[0, brk], np.r_[brk, len(pid)], strict=True):
-        if attribute == EMBEDDING_ATTRIBUTE:
-            d = float(metrics.cosine_dispersion(vecs[lo:hi])) if hi - lo > 1 else math.nan
-        else:
-            d = dispersion(attribute, kind, values[lo:hi], labels[lo:hi])
-        out[(int(pid[lo]), int(rid[lo]))] = d
-    return out
+def prompt_measurements(study: Study, set_id: int, prompt_key: str | None,
+                        dataset_id: int) -> list[dict[str, Any]]:
+    """Stored rows of one prompt (or the dataset aggregates when None), without curves."""
+    if prompt_key is None:
+        return study.query(
+            "SELECT grp, ref, attribute, stat, n, prompts, draws, value, sd, lo, hi "
+            "FROM measurements WHERE set_id = ? AND prompt_id IS NULL "
+            "AND ref NOT LIKE 'acc%'", [set_id])
+    return study.query(
+        "SELECT m.grp, m.ref, m.attribute, m.stat, m.n, m.prompts, m.draws, m.value, m.sd, "
+        "m.lo, m.hi FROM measurements m JOIN prompts p ON p.id = m.prompt_id "
+        "WHERE m.set_id = ? AND p.dataset_id = ? AND p.key = ? AND m.ref NOT LIKE 'acc%'",
+        [set_id, dataset_id, prompt_key])
 
 
 @dataclass

@@ -1,18 +1,17 @@
 """Run untrusted Python programs (generated solutions) against stdin tests, never in-process.
 
-Each test case runs in a fresh child process started as ``python -I -S -c BOOTSTRAP`` with:
+Each test case runs in a fresh child interpreter (``python -I -S -c BOOTSTRAP``) inside a
+bubblewrap sandbox (`monoscope.core.sandbox_wall`): fresh PID, network, IPC and mount
+namespaces, read-only ``/usr`` and interpreter prefix, a private tmpfs ``/tmp`` as working
+directory, uid 65534 with no capabilities. The bootstrap (`monoscope.core.sandbox_boot`) sets
+resource limits before the program runs — address space, CPU seconds, written file size,
+processes, open files, no core files — and adds a Python audit hook as a second layer. The
+parent enforces a wall-clock timeout by killing the sandbox (the PID namespace takes every
+descendant with it) and caps the captured output.
 
-- a throw-away working directory (deleted afterwards) and a minimal environment;
-- resource limits set by the bootstrap before the solution runs: address space (RLIMIT_AS),
-  CPU seconds (RLIMIT_CPU), written file size (RLIMIT_FSIZE), no core files, and, when the
-  app runs as root, process count (RLIMIT_NPROC) after dropping to the ``nobody`` user;
-- a wall-clock timeout, after which the whole process group is killed;
-- no network: a fresh network namespace (``unshare --net`` as root, ``unshare -rn``
-  otherwise) when the kernel allows it, and always a Python audit hook that refuses sockets,
-  subprocesses, ctypes and writes outside the working directory (the hook alone is a
-  best-effort guard; the namespace is the real barrier — `network_isolation()` says which
-  one is active);
-- stdout/stderr captured into files outside the working directory and capped.
+Without a working ``bwrap`` nothing runs unless the caller opts in with
+``unsafe_no_sandbox=True``: the program then runs as a plain child process with the limits and
+the audit hook only, and every result carries ``isolation == "unsafe-no-sandbox"``.
 """
 
 from __future__ import annotations
@@ -30,26 +29,28 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from monoscope.core.assets import python_executable
-from monoscope.core.errors import MonoscopeError
+from monoscope.core.sandbox_boot import BLOCKED_EXIT, BOOTSTRAP, MEMORY_EXIT, boot_args
+from monoscope.core.sandbox_wall import (
+    WORK_DIR,
+    SandboxError,
+    SandboxUnavailable,
+    environment,
+    wall,
+)
+from monoscope.core.sandbox_wall import available as wall_available
 
 Status = Literal["pass", "fail", "error", "timeout", "memory"]
-Isolation = Literal["auto", "namespace", "guard"]
+Isolation = Literal["bwrap", "unsafe-no-sandbox"]
+UNSAFE: Isolation = "unsafe-no-sandbox"
+__all__ = ["BLOCKED_EXIT", "MEMORY_EXIT", "SandboxError", "SandboxUnavailable"]
 
-MEMORY_EXIT = 86  # bootstrap exit code for MemoryError
-BLOCKED_EXIT = 87  # bootstrap exit code when the guard refused an operation
-_NOBODY = 65534
 # Order used to summarise several failed cases into one label (most telling first).
 SEVERITY: tuple[Status, ...] = ("timeout", "memory", "error", "fail")
-
-
-class SandboxError(MonoscopeError):
-    """The sandbox could not be set up (not a failure of the program under test)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,9 @@ class Limits:
     cpu_s: float | None = None
     memory_mb: int = 512
     file_size_mb: int = 16
-    max_processes: int = 64
+    max_processes: int = 16
+    open_files: int = 64
+    tmp_mb: int = 64  # size of the private /tmp (working directory) inside the sandbox
     output_kb: int = 1024
 
 
@@ -86,6 +89,7 @@ class CaseResult:
     stdout: str
     stderr: str
     message: str = ""
+    isolation: Isolation = "bwrap"
 
 
 @dataclass(frozen=True)
@@ -117,151 +121,30 @@ class RunResult:
     def peak_kb(self) -> int:
         return max((c.peak_kb for c in self.cases), default=0)
 
+    @property
+    def isolation(self) -> Isolation:
+        """``unsafe-no-sandbox`` if any case ran without the kernel wall, else ``bwrap``."""
+        return UNSAFE if any(c.isolation == UNSAFE for c in self.cases) else "bwrap"
+
 
 def outputs_match(actual: str, expected: str) -> bool:
     """Compare program output ignoring whitespace differences (as the paper does)."""
     return actual.split() == expected.split()
 
 
-# The bootstrap runs in the child before the solution: limits, privilege drop, audit guard.
-_BOOTSTRAP = r"""
-import json, os, resource, sys
-cfg = json.loads(sys.argv[1])
-src = open(cfg["solution"], encoding="utf-8").read()
-_report = open(cfg["report"], "w")
-def _peak():
-    # VmHWM is this process's own high-water mark (reset at exec, unlike ru_maxrss)
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                _report.write(line.split()[1]); break
-        _report.close()
-    except Exception:
-        pass
-def lim(res, soft, hard=None):
-    try:
-        resource.setrlimit(res, (soft, soft if hard is None else hard))
-    except (ValueError, OSError):
-        pass
-lim(resource.RLIMIT_AS, cfg["as"])
-lim(resource.RLIMIT_CPU, cfg["cpu"], cfg["cpu"] + 1)
-lim(resource.RLIMIT_FSIZE, cfg["fsize"])
-lim(resource.RLIMIT_CORE, 0)
-if cfg["drop"] and os.getuid() == 0:
-    lim(resource.RLIMIT_NPROC, cfg["nproc"])
-    os.setgroups([])
-    os.setgid(cfg["drop"])
-    os.setuid(cfg["drop"])
-os.chdir(cfg["work"])
-WORK = os.path.realpath(cfg["work"])
-ALLOWED = (WORK + os.sep, "/dev/null")
-DENY = {"socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo",
-        "socket.sendto", "socket.gethostbyname", "os.system", "os.exec", "os.fork",
-        "os.forkpty", "os.posix_spawn", "os.spawn", "os.kill", "os.killpg",
-        "subprocess.Popen", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "pty.spawn"}
-PATHS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown",
-         "os.truncate", "os.symlink", "os.link", "os.utime", "shutil.rmtree", "shutil.copyfile",
-         "shutil.move", "os.chdir"}
-WFLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-def inside(p):
-    if isinstance(p, int):
-        return True
-    p = os.path.realpath(os.fsdecode(p))
-    return p == WORK or p.startswith(ALLOWED)
-def hook(event, args):
-    if event in DENY:
-        raise PermissionError(f"sandbox: {event} is not allowed (no network, no processes)")
-    if event == "open" and len(args) >= 3:
-        mode, flags = args[1], args[2]
-        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-            isinstance(flags, int) and flags & WFLAGS)
-        if writing and not inside(args[0]):
-            raise PermissionError(f"sandbox: writing {args[0]!r} outside the work dir")
-    elif event in PATHS:
-        for a in args[:2]:
-            if isinstance(a, (str, bytes)) and not inside(a):
-                raise PermissionError(f"sandbox: {event} on {a!r} outside the work dir")
-code = compile(src, "solution.py", "exec")
-sys.argv = ["solution.py"]
-if cfg["guard"]:
-    sys.addaudithook(hook)
-del json, resource, cfg, src, lim
-try:
-    exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
-except MemoryError:
-    sys.stdout.flush()
-    sys.stderr.write("MemoryError: the program exceeded the sandbox memory limit\n")
-    sys.stderr.flush()
-    _peak()
-    os._exit(86)
-except PermissionError as exc:
-    if str(exc).startswith("sandbox:"):
-        sys.stdout.flush()
-        sys.stderr.write(f"{exc}\n")
-        sys.stderr.flush()
-        _peak()
-        os._exit(87)
-    raise
-finally:
-    _peak()
-"""
+def isolation(unsafe_no_sandbox: bool = False, python: str | None = None) -> Isolation:
+    """The barrier runs will use: ``bwrap``, or ``unsafe-no-sandbox`` if opted in and no wall.
 
-
-def _namespace_prefix() -> list[str]:
-    return ["unshare", "--net"] if os.getuid() == 0 else ["unshare", "-rn"]
-
-
-@lru_cache(maxsize=8)
-def _probe(python: str) -> tuple[bool, bool]:
-    """Probe once per interpreter: (network namespace works, dropping to nobody works).
-
-    Dropping privileges only helps if the interpreter's standard library is readable by
-    ``nobody`` (an interpreter under /root is not), so the probe imports a few modules after
-    the drop.
+    Raises `SandboxUnavailable` (saying how to install bubblewrap) when there is no wall and
+    the caller did not opt in.
     """
-
-    def ok(argv: list[str]) -> bool:
-        try:
-            done = subprocess.run(argv, capture_output=True, timeout=15, check=False)
-        except (OSError, subprocess.SubprocessError):
-            return False
-        return done.returncode == 0
-
-    ns = shutil.which("unshare") is not None and ok(
-        [*_namespace_prefix(), python, "-I", "-S", "-c", "pass"]
-    )
-    drop = os.getuid() == 0 and ok(
-        [
-            python,
-            "-I",
-            "-S",
-            "-c",
-            f"import os; os.setgroups([]); os.setgid({_NOBODY}); os.setuid({_NOBODY}); "
-            "import heapq, collections, bisect, itertools, functools, re, socket",
-        ]
-    )
-    return ns, drop
-
-
-def network_isolation(
-    isolation: Isolation = "auto", python: str | None = None
-) -> Literal["namespace", "guard"]:
-    """Which network barrier a run uses: a fresh network namespace, or only the audit guard."""
-    if isolation == "guard":
-        return "guard"
-    if _probe(python or python_executable())[0]:
-        return "namespace"
-    if isolation == "namespace":
-        raise SandboxError(
-            "Cannot create a network namespace here (`unshare --net` failed). Install "
-            "util-linux or allow unprivileged user namespaces, or use isolation='guard'."
-        )
-    return "guard"
-
-
-def drops_privileges(python: str | None = None) -> bool:
-    """True when programs run as ``nobody`` (the app runs as root and that user can run Python)."""
-    return _probe(python or python_executable())[1]
+    python = python or python_executable()
+    if wall_available(python, Limits().tmp_mb << 20) is None:
+        return "bwrap"
+    if unsafe_no_sandbox:
+        return UNSAFE
+    wall(python, Limits().tmp_mb << 20)  # raises with the reason and the fix
+    return "bwrap"
 
 
 def _read_capped(path: Path, cap: int) -> tuple[str, bool]:
@@ -310,78 +193,134 @@ def _killpg(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+def _spawn(
+    argv: list[str],
+    stdio: tuple[IO[bytes], IO[bytes], IO[bytes]],
+    keep: tuple[int, ...],
+    cwd: str,
+    env: dict[str, str],
+    timeout_s: float,
+    info_r: int | None,
+) -> tuple[int, resource.struct_rusage, bool]:
+    """Start ``argv`` in its own session, wait up to ``timeout_s``, leave nothing running.
+
+    With ``info_r`` (bwrap's ``--info-fd``), the namespace's first process is also waited for:
+    when it is gone the kernel has killed every process of the PID namespace.
+    """
+    try:
+        proc = subprocess.Popen(argv, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], cwd=cwd,
+                                env=env, start_new_session=True, close_fds=True, pass_fds=keep)
+    except OSError as exc:
+        if info_r is not None:
+            os.close(keep[-1])
+        raise SandboxError(f"Cannot start the sandbox: {exc}") from None
+    first = -1
+    if info_r is not None:
+        os.close(keep[-1])  # our copy of the write end: EOF once bwrap closes its own
+        first = _first_process(info_r, timeout_s)
+    try:
+        status, usage, timed_out = _wait(proc.pid, timeout_s)
+    finally:
+        _killpg(proc.pid)  # strays left in the group (outside a PID namespace)
+        if first >= 0:
+            _reap_namespace(first)
+    return status, usage, timed_out
+
+
+def _first_process(info_r: int, timeout_s: float) -> int:
+    """A pidfd of the sandbox's first process, read from bwrap's info JSON (-1 if unknown)."""
+    data = b""
+    poller = select.poll()
+    poller.register(info_r, select.POLLIN)
+    deadline = time.monotonic() + timeout_s + 5
+    while b"}" not in data and time.monotonic() < deadline:
+        if not poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
+            break
+        chunk = os.read(info_r, 4096)
+        if not chunk:
+            break
+        data += chunk
+    try:
+        pid = int(json.loads(data.decode())["child-pid"])
+        return os.pidfd_open(pid)
+    except (ValueError, KeyError, TypeError, OSError):
+        return -1
+
+
+def _reap_namespace(pidfd: int) -> None:
+    """Make sure the namespace's first process (and with it every process inside) is gone."""
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if not poller.poll(2000):  # normally at once: --die-with-parent already killed it
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            poller.poll(10_000)
+    finally:
+        os.close(pidfd)
+
+
 def run_program(
     code: str,
     stdin: str = "",
     expected: str | None = None,
     limits: Limits | None = None,
-    isolation: Isolation = "auto",
     python: str | None = None,
     guard: bool = True,
+    unsafe_no_sandbox: bool = False,
 ) -> CaseResult:
     """Run ``code`` once in the sandbox with ``stdin``; judge against ``expected`` if given.
 
-    ``guard=False`` leaves out the Python audit hook (only for testing the OS-level barriers).
+    ``guard=False`` leaves out the Python audit hook (for testing the kernel wall alone).
+    ``unsafe_no_sandbox=True`` allows running without the wall when it is unavailable.
     """
     lim = limits or Limits()
     python = python or python_executable()
-    net = network_isolation(isolation, python)
-    drop = _NOBODY if drops_privileges(python) else 0
+    how = isolation(unsafe_no_sandbox, python)
     io_dir = Path(tempfile.mkdtemp(prefix="monoscope-sbx-io-"))
-    work = Path(tempfile.mkdtemp(prefix="monoscope-sbx-"))
+    work = Path(tempfile.mkdtemp(prefix="monoscope-sbx-")) if how == UNSAFE else None
     try:
-        if drop:
-            os.chown(work, drop, drop)
         (io_dir / "solution.py").write_text(code, encoding="utf-8")
         (io_dir / "stdin").write_text(stdin, encoding="utf-8")
-        cpu = math.ceil(lim.cpu_s if lim.cpu_s is not None else lim.timeout_s)
-        cfg = {
-            "solution": str(io_dir / "solution.py"),
-            "report": str(io_dir / "peak"),
-            "work": str(work),
-            "as": lim.memory_mb * 1024 * 1024,
-            "cpu": max(1, cpu),
-            "fsize": lim.file_size_mb * 1024 * 1024,
-            "nproc": lim.max_processes,
-            "drop": drop,
-            "guard": guard,
-        }
-        argv = [python, "-I", "-S", "-c", _BOOTSTRAP, json.dumps(cfg)]
-        if net == "namespace":
-            argv = [*_namespace_prefix(), *argv]
-        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "HOME": str(work)}
         with (
+            open(io_dir / "solution.py", "rb") as fsrc,
+            open(io_dir / "peak", "wb") as fpeak,
             open(io_dir / "stdin", "rb") as fin,
             open(io_dir / "stdout", "wb") as fout,
             open(io_dir / "stderr", "wb") as ferr,
         ):
+            cpu = math.ceil(lim.cpu_s if lim.cpu_s is not None else lim.timeout_s)
+            args = boot_args(fsrc.fileno(), fpeak.fileno(), lim.memory_mb << 20, max(1, cpu),
+                             lim.file_size_mb << 20, lim.max_processes, lim.open_files, guard,
+                             str(work) if work else WORK_DIR)  # fmt: skip
+            boot = ["-I", "-S", "-c", BOOTSTRAP, *args]
+            keep = (fsrc.fileno(), fpeak.fileno())
             start = time.perf_counter()
-            try:
-                proc = subprocess.Popen(
-                    argv,
-                    stdin=fin,
-                    stdout=fout,
-                    stderr=ferr,
-                    cwd=work,
-                    env=env,
-                    start_new_session=True,
-                    close_fds=True,
-                )
-            except OSError as exc:
-                raise SandboxError(f"Cannot start the sandbox interpreter: {exc}") from None
-            try:
-                status, usage, timed_out = _wait(proc.pid, lim.timeout_s)
-            finally:
-                _killpg(proc.pid)  # strays left in the group
-            proc.returncode = os.waitstatus_to_exitcode(status)
+            if how == UNSAFE:
+                env = {**environment(), "HOME": str(work)}
+                status, usage, timed_out = _spawn([python, *boot], (fin, fout, ferr), keep,
+                                                  str(work), env, lim.timeout_s, None)
+            else:
+                info_r, info_w = os.pipe()
+                try:
+                    argv = [*wall(python, lim.tmp_mb << 20).prefix(info_w), *boot]
+                    status, usage, timed_out = _spawn(argv, (fin, fout, ferr), (*keep, info_w),
+                                                      "/", environment(), lim.timeout_s, info_r)
+                finally:
+                    os.close(info_r)
+            rc = os.waitstatus_to_exitcode(status)
+            if how != UNSAFE and 128 < rc < 128 + signal.NSIG:
+                rc = 128 - rc  # bwrap reports a child killed by signal N as exit 128 + N
             wall_ms = (time.perf_counter() - start) * 1000.0
         cap = lim.output_kb * 1024
         out, out_cut = _read_capped(io_dir / "stdout", cap)
         err, _ = _read_capped(io_dir / "stderr", cap)
         peak_kb = _peak_kb(io_dir / "peak", usage)
-        return _judge(proc.returncode, timed_out, out, out_cut, err, expected, wall_ms, peak_kb)
+        res = _judge(rc, timed_out, out, out_cut, err, expected, wall_ms, peak_kb)
+        return res if how != UNSAFE else replace(res, isolation=UNSAFE)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(io_dir, ignore_errors=True)
 
 
@@ -441,14 +380,19 @@ def run_tests(
     tests: Sequence[TestCase],
     limits: Limits | None = None,
     parallelism: int = 2,
-    isolation: Isolation = "auto",
     on_case: Callable[[int, CaseResult], None] | None = None,
+    unsafe_no_sandbox: bool = False,
 ) -> RunResult:
-    """Run ``code`` against every test case, at most ``parallelism`` (≤ 2) processes at once."""
+    """Run ``code`` against every test case, at most ``parallelism`` (≤ 2) sandboxes at once.
+
+    Raises `SandboxUnavailable` without a kernel wall unless ``unsafe_no_sandbox`` is set.
+    """
     workers = max(1, min(2, parallelism, len(tests) or 1))
+    isolation(unsafe_no_sandbox)  # fail before the first case, with the fix
 
     def one(i: int) -> CaseResult:
-        res = run_program(code, tests[i].input, tests[i].output, limits, isolation)
+        res = run_program(code, tests[i].input, tests[i].output, limits,
+                          unsafe_no_sandbox=unsafe_no_sandbox)
         if on_case is not None:
             on_case(i, res)
         return res

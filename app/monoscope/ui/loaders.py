@@ -1,12 +1,16 @@
 """Background loads of the explorer window: plain ``fn(request, state)`` tasks for TaskRunner.
 
 They read through `monoscope.core.queries` only, so they run in worker threads and can be
-tested without a window.
+tested without a window. Statistics come from the measure stage's stored rows: the prompt
+table measures once when the stored set is missing or stale (`measured_set`), every other load
+reads what is stored and computes nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from monoscope.core import queries
@@ -19,12 +23,61 @@ HIST_ATTRIBUTES = ("sentiment.head", "sentiment.vader", "text.words", "text.ttr"
                    "code.correct", "code.cyclomatic", "code.algorithms", "code.data_structures",
                    "code.wall_ms", "code.peak_kb")
 
+# One measure at a time per process: the window's views, the prompt table and the pipeline's
+# measure step would otherwise each compute (and replace) the same stored set concurrently.
+_MEASURE_LOCK = threading.RLock()
+
+
+def measuring(state: TaskState) -> Any:
+    """Context manager holding the measure lock; waits cancellably (checks ``state``)."""
+
+    class _Held:
+        def __enter__(self) -> None:
+            while not _MEASURE_LOCK.acquire(timeout=0.1):
+                state.check()
+
+        def __exit__(self, *exc: object) -> None:
+            _MEASURE_LOCK.release()
+
+    return _Held()
+
+
+def measured_set(study: Study, dataset_id: int, state: TaskState) -> int:
+    """Id of the current stored measurement set, measured first when missing or stale."""
+    from monoscope.core.measure import current_set, ensure_measured
+
+    found = current_set(study, dataset_id)
+    if found is not None:
+        return found
+    with measuring(state):
+        return ensure_measured(study, dataset_id, state)
+
+
+def after_measure(fn: Callable[[Any, TaskState], Any], dataset_of: Callable[[Any], tuple[Study, int]]
+                  ) -> Callable[[Any, TaskState], Any]:
+    """A task that first makes sure the stored set is current (under the measure lock), then
+    runs ``fn``, whose own `ensure_measured` then only reads."""
+
+    def task(request: Any, state: TaskState) -> Any:
+        study, dataset_id = dataset_of(request)
+        measured_set(study, dataset_id, state)
+        return fn(request, state)
+
+    task.__name__ = getattr(fn, "__name__", "task")
+    return task
+
+
+def study_and_dataset(request: Any) -> tuple[Study, int]:
+    """(study, dataset id) of a figure task's tuple request."""
+    return request[0], int(request[1])
+
 
 @dataclass
 class TableRequest:
     study: Study
     dataset_id: int
     attribute: str | None
+    measure: bool = True  # False: show the stored set only if current, never compute
 
 
 @dataclass
@@ -33,6 +86,7 @@ class TablePayload:
     attribute: str | None
     table: queries.PromptTable
     runs: list[queries.RunInfo]
+    set_id: int | None = None
 
 
 def load_table(req: TableRequest, state: TaskState) -> TablePayload:
@@ -40,8 +94,15 @@ def load_table(req: TableRequest, state: TaskState) -> TablePayload:
     names = queries.attribute_names(req.study, req.dataset_id)
     attr = req.attribute if req.attribute in names else queries.default_attribute(names)
     state.check()
-    return TablePayload(names, attr, queries.prompt_table(req.study, req.dataset_id, attr),
-                        queries.runs(req.study, req.dataset_id))
+    set_id = None
+    if attr is not None and req.measure:  # measured here only when missing or stale
+        set_id = measured_set(req.study, req.dataset_id, state)
+    elif attr is not None:
+        from monoscope.core.measure import current_set
+
+        set_id = current_set(req.study, req.dataset_id)
+    return TablePayload(names, attr, queries.prompt_table(req.study, req.dataset_id, attr, set_id),
+                        queries.runs(req.study, req.dataset_id), set_id)
 
 
 @dataclass
@@ -49,26 +110,41 @@ class MapRequest:
     study: Study
     dataset_id: int
     key: str | None  # None = the whole dataset
+    set_id: int | None = None  # the stored set the prompt table shows (None: look it up)
 
 
 @dataclass
 class MapPayload:
-    """What the map and the histograms show for one scope."""
+    """What the map and the histograms show for one scope; ``measurements`` are the stored
+    rows of the scope (one prompt, or the dataset aggregates), empty when not measured."""
 
     key: str | None
     points: queries.Points | None
     labels: list[str]
     attrs: list[AttributeData]
     trees: list[object] | None = None
+    measurements: list[dict[str, Any]] = field(default_factory=list)
+    set_id: int | None = None
+    run_keys: list[str] = field(default_factory=list)  # group key of each label
 
 
 def load_map(req: MapRequest, state: TaskState) -> MapPayload:
-    """Points of the scope, the attribute values aligned with them, and the pick index."""
+    """Points of the scope, the attribute values aligned with them, the pick index and the
+    stored measurements of the scope (read, never computed: switching prompts does no
+    statistics work)."""
     st, ds = req.study, req.dataset_id
     pts = queries.points(st, ds, req.key)
-    labels = ["source", *(r.label for r in queries.runs(st, ds))]
+    run_list = queries.runs(st, ds)
+    labels = ["source", *(r.label for r in run_list)]
+    keys = ["source", *(f"run:{r.id}" for r in run_list)]
     attrs: list[AttributeData] = []
     trees = None
+    set_id = req.set_id
+    if set_id is None:
+        from monoscope.core.measure import current_set
+
+        set_id = current_set(st, ds)
+    rows = queries.prompt_measurements(st, set_id, req.key, ds) if set_id is not None else []
     if pts is not None and len(pts):
         present = set(queries.attribute_names(st, ds))
         topics = queries.topic_labels(st, ds)
@@ -76,10 +152,12 @@ def load_map(req: MapRequest, state: TaskState) -> MapPayload:
             state.check()
             if name in present:
                 vals, text_labels = queries.attribute_values(st, pts.text_id, name)
-                attrs.append(AttributeData(name, vals, topics if name == "topic" else None,
-                                           text_labels if any(text_labels[:1000]) else None))
+                attrs.append(AttributeData(
+                    name, vals, topics if name == "topic" else None,
+                    text_labels if any(text_labels[:1000]) else None,
+                    [r for r in rows if r["attribute"] == name]))
         trees = build_trees(pts.x, pts.y, pts.group, len(labels))
-    return MapPayload(req.key, pts, labels, attrs, trees)
+    return MapPayload(req.key, pts, labels, attrs, trees, rows, set_id, keys)
 
 
 def load_text(req: tuple[Study, int], state: TaskState

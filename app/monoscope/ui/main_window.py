@@ -1,5 +1,9 @@
 """The explorer window: prompts on the left, the map in the centre, histograms and inspector on
-the right; overview, compare and sweep as further tabs. All loading runs in `TaskRunner` jobs.
+the right; overview, compare, sweep and accumulation as further tabs. All loading runs in
+`TaskRunner` jobs; every number shown is a stored measurement (`monoscope.core.measure`).
+
+Refresh (F5, and after a run's annotate → project → measure chain) reloads the prompt table and
+every view. Clicking a run's point in the Sweep opens that run in Compare (as run A).
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class MainWindow(QMainWindow):
         self.current_key: str | None = None
         self.attribute: str | None = None
         self.payload: MapPayload | None = None
+        self.set_id: int | None = None  # stored measurement set the table shows
         self._snippets: dict[int, str] = {}
         self.setWindowTitle("Monoscope")
         self.setAcceptDrops(True)
@@ -127,7 +132,8 @@ class MainWindow(QMainWindow):
 
         for name, module, cls in (("Overview", "overview", "OverviewView"),
                                   ("Compare", "compare", "CompareView"),
-                                  ("Sweep", "sweep", "SweepView")):
+                                  ("Sweep", "sweep", "SweepView"),
+                                  ("Accumulation", "accumulation", "AccumulationView")):
             try:
                 mod = importlib.import_module(f"monoscope.ui.views.{module}")
                 view = getattr(mod, cls)(runner=self.runner)
@@ -136,6 +142,8 @@ class MainWindow(QMainWindow):
                 continue
             if hasattr(view, "prompt_activated"):
                 view.prompt_activated.connect(self.show_prompt)
+            if hasattr(view, "run_activated"):
+                view.run_activated.connect(self.open_run)
             # A scroll area keeps a wide view from setting the window's minimum width.
             holder = QScrollArea()
             holder.setWidgetResizable(True)
@@ -155,14 +163,37 @@ class MainWindow(QMainWindow):
         panel.set_selected_keys_provider(
             lambda: [k] if (k := self.prompts.current_key()) else [])
         panel.pipeline_finished.connect(self.refresh)
-        panel.run_ended.connect(lambda _rid, _status: self.refresh())
+        panel.run_ended.connect(self._run_ended)
         self.extra_views["runs"] = panel
         self.dock_runs = self._dock("Runs", panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.dock_runs.hide()  # shown on the first run (View ▸ Runs shows it any time)
         panel.run_started.connect(lambda _rid: self.dock_runs and self.dock_runs.show())
 
+    def _run_ended(self, _run_id: int, _status: str) -> None:
+        """A run ended: when annotate → project → measure follows, show the new counts now
+        and the numbers when that chain finishes (`pipeline_finished`); else reload all."""
+        panel = self.extra_views.get("runs")
+        auto = panel is not None and panel.auto_box.isChecked() and _status == "finished"
+        if auto:
+            self._refresh_table(measure=False)
+        else:
+            self.refresh()
+
+    def open_run(self, run_id: int) -> None:
+        """Open a run (clicked in the Sweep): Compare shows it as run A against run B (the
+        other run already chosen there, else the first other run)."""
+        compare = self.extra_views.get("compare")
+        if compare is None:
+            return
+        other = compare.run_b.currentData()
+        if other is None or int(other) == run_id:
+            other = next((r.id for r in self.run_list if r.id != run_id), run_id)
+        compare.set_runs(run_id, int(other))
+        self.show_view("compare")
+
     def show_view(self, name: str) -> None:
-        """Bring a view to the front: map, overview, compare, sweep or inspector."""
+        """Bring a view to the front: map, overview, compare, sweep, accumulation, inspector
+        or runs."""
         if name in ("map", "inspector"):
             self.tabs.setCurrentIndex(0)
             if name == "inspector":
@@ -183,11 +214,14 @@ class MainWindow(QMainWindow):
         return self.map
 
     def _tab_changed(self, _index: int) -> None:
-        """The compare view follows the prompt chosen in the table when it comes to the front."""
-        compare = self.extra_views.get("compare")
-        if compare is not None and self.current_view() is compare and hasattr(compare,
-                                                                            "set_prompt"):
-            compare.set_prompt(None if self.whole.isChecked() else self.current_key)
+        """Compare and accumulation follow the prompt chosen in the table when they come to
+        the front."""
+        view = self.current_view()
+        key = None if self.whole.isChecked() else self.current_key
+        if view is self.extra_views.get("compare") and hasattr(view, "set_prompt"):
+            view.set_prompt(key)
+        elif view is self.extra_views.get("accumulation") and hasattr(view, "set_prompt"):
+            view.set_prompt(self.current_key)
 
     def _restore_layout(self) -> bool:
         geo = self.settings.value("window/geometry")
@@ -250,7 +284,7 @@ class MainWindow(QMainWindow):
         for name, view in self.extra_views.items():
             if hasattr(view, "set_study") and (name != "runs" or view.study is not self.study):
                 view.set_study(self.study, dataset_id)
-        self.refresh()
+        self._refresh_table()
 
     def close_study(self) -> None:
         self.runner.shutdown()
@@ -264,7 +298,18 @@ class MainWindow(QMainWindow):
         self._snippets.clear()
 
     def refresh(self) -> None:
-        """Reload the prompt table (and then the current prompt's map)."""
+        """Reload everything (F5, after a run's pipeline): the prompt table (then the current
+        prompt's map) and every extra view, from the stored measurements."""
+        self._refresh_table()
+        if self.study is None or self.dataset_id is None:
+            return
+        for view in self.extra_views.values():
+            if hasattr(view, "refresh"):
+                view.refresh()
+
+    def _refresh_table(self, measure: bool = True) -> None:
+        """Reload the prompt table (and then the current prompt's map); ``measure=False``
+        shows the stored numbers only if they are still current (else 'not measured')."""
         st, ds = self.study, self.dataset_id
         if st is None or ds is None:
             self.prompts.set_table(None)
@@ -272,13 +317,15 @@ class MainWindow(QMainWindow):
                            "here, or use File ▸ Open the demo." if st else "")
             self.status.setText("No study open." if st is None else "Empty study.")
             return
-        job = self.runner.submit("table", load_table, TableRequest(st, ds, self.attribute))
+        job = self.runner.submit("table", load_table,
+                                 TableRequest(st, ds, self.attribute, measure))
         job.finished.connect(self._table_loaded)
         job.failed.connect(lambda msg: self.show_error("Cannot load the prompts", msg))
 
     def _table_loaded(self, result: TablePayload) -> None:
         names, attr, table, runs = result.attributes, result.attribute, result.table, result.runs
         self.attribute, self.run_list = attr, runs
+        self.set_id = result.set_id
         self.prompts.set_attributes(names, attr)
         keep = self.current_key if self.current_key in table.key else None
         self.prompts.set_table(table, keep_key=keep)
@@ -290,7 +337,7 @@ class MainWindow(QMainWindow):
 
     def _attribute_changed(self, name: str) -> None:
         self.attribute = name
-        self.refresh()
+        self._refresh_table()
 
     def show_prompt(self, key: str) -> None:
         self.show_view("map")
@@ -305,11 +352,14 @@ class MainWindow(QMainWindow):
         self.current_key = key
         scope = None if self.whole.isChecked() or key is None else key
 
-        job = self.runner.submit("map", load_map, MapRequest(st, ds, scope))
+        job = self.runner.submit("map", load_map, MapRequest(st, ds, scope, self.set_id))
         job.finished.connect(self._map_loaded)
         job.failed.connect(lambda msg: self.show_error("Cannot load the map", msg))
         if key is not None and scope is not None:
             self._load_lists(key)
+        acc = self.extra_views.get("accumulation")
+        if acc is not None and key is not None and hasattr(acc, "set_prompt"):
+            acc.set_prompt(key)
 
     def _map_loaded(self, payload: MapPayload) -> None:
         self.payload = payload
@@ -327,7 +377,8 @@ class MainWindow(QMainWindow):
         self.map.set_points(pts.text_id, pts.x, pts.y, pts.group, payload.labels, colors,
                             title=f"{title} · {pts.method.upper()} map fitted on the human texts",
                             trees=payload.trees)
-        self.hists.set_data(payload.attrs, pts.group, payload.labels, colors)
+        self.hists.set_data(payload.attrs, pts.group, payload.labels, colors,
+                            keys=payload.run_keys, whole_dataset=payload.key is None)
 
     def brushed_mask(self) -> npt.NDArray[np.bool_] | None:
         return self.map.cloud.highlight

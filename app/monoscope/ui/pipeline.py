@@ -45,9 +45,11 @@ def project_step(request: tuple[Study, str], state: TaskState) -> Any:
 def measure_step(request: tuple[Study, str], state: TaskState) -> Any:
     """Per-prompt and aggregate dispersion of every attribute for the source and every run."""
     from monoscope.core.measure import MeasureRequest, measure
+    from monoscope.ui.loaders import measuring
 
     study, dataset = request
-    return measure(study, MeasureRequest(dataset=dataset), state)
+    with measuring(state):  # never beside a view's own ensure_measured
+        return measure(study, MeasureRequest(dataset=dataset), state)
 
 
 STEP_FUNCTIONS: dict[str, Callable[[tuple[Study, str], TaskState], Any]] = {

@@ -30,6 +30,8 @@ class AnnotateRequest:
     backend: str = "torch"
     threads: int | None = None
     batch_size: int = 64
+    # Run generated code even without the kernel sandbox (bubblewrap); results are marked.
+    unsafe_no_sandbox: bool = False
 
 
 @dataclass(frozen=True)

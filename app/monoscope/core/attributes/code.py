@@ -7,7 +7,9 @@ context-free: it runs every text, source and generated, against its prompt's fir
 `MAX_TESTS` tests in the sandbox (`monoscope.core.sandbox`, never in this process) and writes
 three attributes per text: ``code.correct`` (share passed; label pass/fail/error/timeout/memory),
 ``code.wall_ms`` and ``code.peak_kb`` (max over the tests). Texts of prompts without tests get
-no rows (there is nothing to judge).
+no rows (there is nothing to judge). Without the kernel sandbox nothing runs unless the request
+opts in (``unsafe_no_sandbox``); rows computed that way carry the version
+``<version>+unsafe-no-sandbox``, and a later run with the sandbox recomputes them.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from monoscope.core.attributes.code_static import (
     join_tags,
 )
 from monoscope.core.attributes.judge import JudgeAlgorithms
-from monoscope.core.sandbox import Limits, RunResult, TestCase, run_tests
+from monoscope.core.sandbox import UNSAFE, Limits, RunResult, TestCase, isolation, run_tests
 
 MAX_TESTS = 10  # the paper runs each solution on 10 tests
 DEFAULT_LIMITS = Limits(timeout_s=4.0, memory_mb=512)
@@ -89,12 +91,15 @@ class Cyclomatic(_StaticExtractor):
         return Value(None if n is None else float(n))
 
 
-def judge_run(body: str, tests: list[TestCase], limits: Limits | None = None) -> RunResult | None:
+def judge_run(
+    body: str, tests: list[TestCase], limits: Limits | None = None, unsafe_no_sandbox: bool = False
+) -> RunResult | None:
     """Run the program inside ``body`` against ``tests``; None when no Python code is found."""
     code = extract_code(body)
     if code is None:
         return None
-    return run_tests(code, tests, limits or DEFAULT_LIMITS, parallelism=2)
+    return run_tests(code, tests, limits or DEFAULT_LIMITS, parallelism=2,
+                     unsafe_no_sandbox=unsafe_no_sandbox)
 
 
 class Execution(Extractor):
@@ -116,13 +121,20 @@ class Execution(Extractor):
 
     def run(self, ctx: Context, dataset_id: int, dataset: str) -> Outcome:
         out = Outcome(self.name, dataset)
+        unsafe_ok = ctx.request.unsafe_no_sandbox
         items = pending_texts(ctx.study, dataset_id, self.name, self.version)
-        out.already = count_texts(ctx.study, dataset_id) - len(items)
         by_prompt: dict[int, list[TextItem]] = defaultdict(list)
         for it in items:
             by_prompt[it.prompt_id].append(it)
         tests = {pid: self._tests(ctx, pid) for pid in by_prompt}
         todo = [it for it in items if tests[it.prompt_id]]
+        version = self.version
+        if todo and isolation(unsafe_ok) == UNSAFE:  # raises without the sandbox or opt-in
+            version = f"{self.version}+{UNSAFE}"
+            again = {it.text_id for it in pending_texts(ctx.study, dataset_id, self.name, version)}
+            items = [it for it in items if it.text_id in again]
+            todo = [it for it in todo if it.text_id in again]
+        out.already = count_texts(ctx.study, dataset_id) - len(items)
         ctx.state.begin(f"{self.name} ({dataset})", len(todo))
         done = 0
         for start in range(0, len(todo), self.batch_size):
@@ -133,7 +145,8 @@ class Execution(Extractor):
                 ctx.state.check()
                 key = (it.prompt_id, it.content_hash)
                 if key not in seen:
-                    seen[key] = self._values(judge_run(it.body, tests[it.prompt_id], self.limits))
+                    res = judge_run(it.body, tests[it.prompt_id], self.limits, unsafe_ok)
+                    seen[key] = self._values(res)
                     out.computed += 1
                 correct, wall, peak = seen[key]
                 rows["code.correct"].append((it.text_id, correct))
@@ -142,7 +155,7 @@ class Execution(Extractor):
                 done += 1
                 ctx.state.progress(done, len(todo))
             for name, vals in rows.items():
-                write_attributes(ctx.study, name, self.version, vals)
+                write_attributes(ctx.study, name, version, vals)
         return out
 
     @staticmethod

@@ -21,7 +21,7 @@ from monoscope.core.replicate.presets import (
     expand,
     persona_for,
 )
-from monoscope.core.replicate.tables import Table, assemble, keep_mask
+from monoscope.core.replicate.tables import Table, assemble
 
 __all__ = [
     "DECAYS",
@@ -38,7 +38,6 @@ __all__ = [
     "decay_temperature",
     "estimate",
     "expand",
-    "keep_mask",
     "persona_for",
     "plan",
     "run_replication",

@@ -31,7 +31,6 @@ from monoscope.core.replicate.tables import (
     Table,
     assemble,
     code_metrics,
-    corpus_stats,
     review_metrics,
 )
 from monoscope.core.store import Study
@@ -172,7 +171,14 @@ def _annotate(study: Study, dataset: str, kind: str, res: ReplicationResult,
     names = [n for n, ex in extractors().items() if kind in ex.kinds]
     while True:
         try:
-            req = AnnotateRequest(study=str(study.path), dataset=dataset, attributes=names)
+            req = AnnotateRequest(study=str(study.path), dataset=dataset, attributes=names,
+                                  unsafe_no_sandbox=res.request.unsafe_no_sandbox)
+            if kind == "code" and req.unsafe_no_sandbox:
+                from monoscope.core.sandbox import UNSAFE, isolation
+
+                if isolation(True) == UNSAFE:
+                    res.notes.append("programs ran WITHOUT the kernel sandbox "
+                                     "(code.correct version '+unsafe-no-sandbox')")
             return annotate(study, req, state).computed
         except AssetMissing as exc:
             if "sentiment.head" not in names:
@@ -219,25 +225,6 @@ def _columns(study: Study, configs: list[Config], run_ids: list[int]) -> list[Co
     return cols
 
 
-ALL_SOURCE = "source:all"
-
-
-def _equal_n_source(study: Study, ds_id: int, res: ReplicationResult, mres: Any) -> Any:
-    """Source rows re-measured on n texts per prompt; the all-texts rows kept as a reference."""
-    from dataclasses import replace as dc_replace
-
-    from monoscope.core.measure import EMBEDDING
-    from monoscope.core.replicate.tables import source_rows, source_sample
-
-    n = max(c.n for c in res.configs)
-    sample = source_sample(study, ds_id, res.prompts, n)
-    attrs = [a for a in ("sentiment.head", "sentiment.vader", "topic", EMBEDDING)
-             if a in mres.attributes]
-    rows = source_rows(study, sample, attrs, (mres.request.embedding_model, mres.request.backend))
-    kept = [r if r["group"] != SOURCE else dict(r, group=ALL_SOURCE) for r in mres.per_prompt]
-    return dc_replace(mres, per_prompt=kept + rows)
-
-
 def _measure_and_report(study: Study, ds_id: int, res: ReplicationResult, out: Path,
                         state: TaskState) -> None:
     from monoscope.core.measure import MeasureRequest, measure
@@ -266,15 +253,11 @@ def _measure_and_report(study: Study, ds_id: int, res: ReplicationResult, out: P
                                          ppl_max=res.request.ppl_max, n_boot=200), state)
     res.measured_now = True
     cols = _columns(study, res.configs, res.run_ids)
-    if res.request.protocol == "reviews":
-        mres = _equal_n_source(study, ds_id, res, mres)
-        cols.insert(1, Column(ALL_SOURCE, "source, all texts per prompt"))
     attrs = list(mres.attributes)
     rows = code_metrics(attrs) if res.request.protocol == "code" else review_metrics(attrs)
-    corpus = corpus_stats(study, ds_id, cols, res.prompts, res.request.ppl_max)
     title = (f"{res.request.protocol} on {res.dataset} ({res.request.preset} preset, "
              f"{len(res.prompts)} prompts)")
-    table = assemble(mres, cols, rows, res.prompts, title, corpus)
+    table = assemble(mres, cols, rows, res.prompts, title)
     pf = res.request.ppl_max
     table.notes.append(f"perplexity filter: 0 < ppl ≤ {pf:g} on generated texts" if pf
                        else "perplexity filter: off")

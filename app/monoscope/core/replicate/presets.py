@@ -90,6 +90,7 @@ class ReplicateRequest:
     out: str | None = None  # report folder; None = <study>-replication/
     project: bool = True
     extra: dict[str, str] = field(default_factory=dict)
+    unsafe_no_sandbox: bool = False  # code protocol: run programs without bubblewrap (marked)
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from monoscope import __version__, metrics
+from monoscope import __version__
 from monoscope.core.measure import EMBEDDING, MeasureResult
 from monoscope.core.replicate.presets import protocol_for
-from monoscope.core.replicate.tables import SOURCE, Metric, Table
+from monoscope.core.replicate.tables import SOURCE, Metric, Table, source_ref
 from monoscope.core.report import figures as F
 
 if TYPE_CHECKING:
@@ -47,7 +45,8 @@ def headline_groups(res: ReplicationResult, mres: MeasureResult) -> list[Any]:
 def figure1(res: ReplicationResult, mres: MeasureResult, out: Path) -> list[F.Figure]:
     keys = set(res.prompts)
     sub = replace(mres, groups=headline_groups(res, mres),
-                  per_prompt=[r for r in mres.per_prompt if r["prompt"] in keys])
+                  rows=[r for r in mres.rows if r["prompt"] is None or r["prompt"] in keys],
+                  _index={})
     figs: list[F.Figure | None] = []
     if res.request.protocol == "reviews":
         sent = next((a for a in ("sentiment.head", "sentiment.vader") if a in mres.attributes), None)
@@ -73,12 +72,15 @@ def figure1(res: ReplicationResult, mres: MeasureResult, out: Path) -> list[F.Fi
     return [f for f in figs if f is not None]
 
 
-def _source_band(mres: MeasureResult, m: Metric, keys: set[str]) -> tuple[float, float, float]:
-    vals = [r.get(m.stat) for r in mres.per_prompt if r["group"] == SOURCE
-            and r["attribute"] == m.attribute and r["prompt"] in keys]
-    a = metrics.aggregate(np.asarray([math.nan if v is None else v for v in vals], dtype=float),
-                          n_boot=1000)
-    return a.mean, a.ci_low, a.ci_high
+def _source_band(mres: MeasureResult, m: Metric, ref: str | None
+                 ) -> tuple[float, float, float] | None:
+    """The stored source aggregate matched to run `ref` (same prompts, same n)."""
+    r = mres.cell(SOURCE, m.attribute, m.stat, ref or "")
+    if r is None or r["value"] is None:
+        return None
+    v = float(r["value"])
+    return (v, float(r["lo"]) if r["lo"] is not None else v,
+            float(r["hi"]) if r["hi"] is not None else v)
 
 
 def sweep_figure(res: ReplicationResult, mres: MeasureResult, rows: list[Metric], out: Path
@@ -98,7 +100,7 @@ def sweep_figure(res: ReplicationResult, mres: MeasureResult, rows: list[Metric]
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    keys = set(res.prompts)
+    ref = source_ref(mres, table.columns)
     models = list(dict.fromkeys(c.model for c in res.configs))
     top_ps = sorted({c.top_p for c in res.configs})
     ncol = min(3, len(panels))
@@ -108,9 +110,11 @@ def sweep_figure(res: ReplicationResult, mres: MeasureResult, rows: list[Metric]
         values = dict(zip([c.key for c in table.columns],
                           next(v for h, v in table.rows if h == m.header), strict=True))
         src = values.get(SOURCE)
-        if m.stat != "corpus":
-            mean, lo, hi = _source_band(mres, m, keys)
-            ax.axhspan(lo, hi, color=F.SOURCE_COLOUR, alpha=0.25, label="source 95% CI")
+        band = _source_band(mres, m, ref) if m.stat != "corpus" else None
+        if band is not None:
+            mean, lo, hi = band
+            ax.axhspan(lo, hi, color=F.SOURCE_COLOUR, alpha=0.25,
+                       label="people, same prompts and n (95% CI)")
             src = mean
         if src is not None:
             ax.axhline(src, color=F.SOURCE_COLOUR, lw=1.5, label="source (human)")
@@ -144,15 +148,16 @@ def sweep_figure(res: ReplicationResult, mres: MeasureResult, rows: list[Metric]
     fig.savefig(out / "sweep_temperature.png", dpi=120)
     fig.savefig(out / "sweep_temperature.svg")
     plt.close(fig)
-    return F.Figure("sweep_temperature", title, "Means over the same prompts; line = model "
-                    "and template, marker = top-p; grey = the human source (band: 95% bootstrap "
-                    "interval over prompts).", "sweep_temperature.png", "sweep_temperature.svg")
+    return F.Figure("sweep_temperature", title, f"Means over the same {len(res.prompts)} "
+                    "prompts; line = model and template, marker = top-p; grey = the people on "
+                    "the same prompts at the runs' n per prompt (band: 95% bootstrap interval "
+                    "over prompts).", "sweep_temperature.png", "sweep_temperature.svg")
 
 
 def _fmt(v: float | None, header: str = "") -> str:
     if v is None or not math.isfinite(v):
         return "–"
-    if header in ("vocabulary", "texts", "kept by perplexity filter", "distinct topics (pooled)"):
+    if header in ("vocabulary", "texts kept (perplexity filter)", "distinct topics (pooled)"):
         return f"{round(v):,}"
     return f"{v:.3f}"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from monoscope import __version__
 from monoscope.core.errors import MonoscopeError
-from monoscope.core.measure import EMBEDDING, MeasureRequest, MeasureResult, measure
+from monoscope.core.measure import EMBEDDING, WORDING, MeasureRequest, MeasureResult, measure
 from monoscope.core.projection import load_map
 from monoscope.core.report import figures as F
 from monoscope.core.store import Study
@@ -89,6 +89,8 @@ def build_report(study: Study, request: ReportRequest, state: TaskState) -> Repo
     state.progress(3, 5)
     f = F.sweep(res, sent, out)
     figs += [f] if f else []
+    f = F.accumulation(res, sent, out)
+    figs += [f] if f else []
     state.progress(4, 5)
     (out / "measure.json").write_text(res.to_json(), encoding="utf-8")
     index = out / "index.html"
@@ -115,15 +117,17 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return f"{v:.{digits}f}"
 
 
-def _cell(a: dict[str, Any] | None) -> str:
-    if not a or a.get("mean") is None:
+def _cell(a: dict[str, Any] | None, ci: bool = True) -> str:
+    """A stored aggregate row: value with its 95 % interval."""
+    if not a or a.get("value") is None:
         return "–"
-    if a.get("ci_low") is None and float(a["mean"]).is_integer():  # counts (pooled topics)
-        return f"{int(a['mean']):,}"
-    ci = ""
-    if a.get("ci_low") is not None and a.get("ci_high") is not None and a["n"] > 1:
-        ci = f" <span class=note>[{_fmt(a['ci_low'])}, {_fmt(a['ci_high'])}]</span>"
-    return _fmt(a["mean"]) + ci
+    v = float(a["value"])
+    if a.get("lo") is None and v.is_integer():  # counts
+        return f"{int(v):,}"
+    band = ""
+    if ci and a.get("lo") is not None and a.get("hi") is not None:
+        band = f" <span class=note>[{_fmt(a['lo'])}, {_fmt(a['hi'])}]</span>"
+    return _fmt(v) + band
 
 
 def aggregate_columns(res: MeasureResult, sent: str | None) -> list[tuple[str, str, str]]:
@@ -136,8 +140,35 @@ def aggregate_columns(res: MeasureResult, sent: str | None) -> list[tuple[str, s
              ("coverage", EMBEDDING, "coverage"), ("precision", EMBEDDING, "precision"),
              ("algorithms Jaccard", "code.algorithms", "jaccard"),
              ("data-structures Jaccard", "code.data_structures", "jaccard"),
-             ("accuracy", "code.correct", "accuracy"), ("words", "text.words", "mean")]
-    return [c for c in cand if any(res.agg(g.key, c[1], c[2]) for g in res.groups)]
+             ("accuracy", "code.correct", "accuracy"), ("words", "text.words", "mean"),
+             ("unigram entropy", WORDING, "unigram_entropy"), ("vocabulary", WORDING, "vocabulary")]
+    runs = [g.key for g in res.groups if g.run_id is not None]
+    return [c for c in cand if any(res.cell(k, c[1], c[2], k) for k in runs)]
+
+
+INDEX_NOTE = ("index = the run's dispersion / the people's dispersion on the same prompt at the "
+              "same number of texts, averaged over the run's prompts, with a 95 % bootstrap CI "
+              "(prompts and subsample draws). <i>people</i> = the range (95 %) of the index that "
+              "a random set of human texts of the same size scores against the people. "
+              "★ CI excludes 1; † outside the people's range.")
+
+
+def index_cell(res: MeasureResult, run_key: str, attribute: str) -> str:
+    """Index [CI] with the human range and the flags, for the HTML tables."""
+    a = res.cell(run_key, attribute, "index", run_key)
+    if a is None or a["value"] is None:
+        return "–"
+    b = res.cell("source", attribute, "index", run_key)
+    v, lo, hi = float(a["value"]), a["lo"], a["hi"]
+    flags = ""
+    if lo is not None and hi is not None and not (lo <= 1.0 <= hi):
+        flags += "★"
+    human = ""
+    if b is not None and b["lo"] is not None and b["hi"] is not None:
+        human = f" <span class=note>people {_fmt(b['lo'], 2)}–{_fmt(b['hi'], 2)}</span>"
+        if not (b["lo"] <= v <= b["hi"]):
+            flags += "†"
+    return f"{_fmt(v, 2)}{flags} <span class=note>[{_fmt(lo, 2)}, {_fmt(hi, 2)}]</span>{human}"
 
 
 def render_html(res: MeasureResult, figs: list[F.Figure], sent: str | None,
@@ -152,27 +183,47 @@ def render_html(res: MeasureResult, figs: list[F.Figure], sent: str | None,
              f"Monoscope {e(__version__)}. Method: Wu et al., “Generative Monoculture in Large "
              "Language Models” (ICLR 2025).</p>", "<h2>Groups</h2><table><tr><th class=l>group"
              "</th><th class=l>model</th><th class=l>sampling</th><th>texts</th></tr>"]
-    n_texts = {w["group"]: w["n_texts"] for w in res.wording}
     for g in res.groups:
         samp = ", ".join(f"{k}={v}" for k, v in g.sampling.items() if k in
                          ("temperature", "top_p", "top_k", "min_p", "max_tokens"))
+        texts = res.cell(g.key, WORDING, "texts")
         parts.append(f"<tr><td class=l><span class=sw style='background:{col[g.key]}'></span>"
                      f"{e(lab[g.key])}</td><td class=l>{e(g.model or '')}</td><td class=l>"
-                     f"{e(samp)}</td><td>{_fmt(n_texts.get(g.key))}</td></tr>")
+                     f"{e(samp)}</td><td>{_fmt(texts['value'] if texts else None)}</td></tr>")
     parts.append("</table>")
-    parts.append("<h2>Aggregate (mean over prompts, 95% bootstrap CI)</h2>")
+    runs = [g for g in res.groups if g.run_id is not None]
     cols = aggregate_columns(res, sent)
-    wording = {w["group"]: w for w in res.wording}
-    head = "".join(f"<th>{e(h)}</th>" for h, _, _ in cols)
-    parts.append(f"<table><tr><th class=l>group</th>{head}<th>unigram entropy</th>"
-                 "<th>vocabulary</th><th>count cosine to source</th></tr>")
-    for g in res.groups:
-        cells = "".join(f"<td>{_cell(res.agg(g.key, a, s))}</td>" for _, a, s in cols)
-        w = wording.get(g.key, {})
-        parts.append(f"<tr><td class=l>{e(lab[g.key])}</td>{cells}"
-                     f"<td>{_fmt(w.get('unigram_entropy'))}</td><td>{_fmt(w.get('vocabulary'))}"
-                     f"</td><td>{_fmt(w.get('count_cosine_to_source'))}</td></tr>")
-    parts.append("</table>")
+    if runs and cols:
+        parts.append("<h2>Aggregate: each run beside the people on the same prompts and n</h2>"
+                     "<p class=note>Mean over the run's prompts with a 95% bootstrap CI. The "
+                     "source row under each run is measured on that run's prompts, at the "
+                     "run's number of texts per prompt (random subsets of the people's texts, "
+                     "averaged over draws), so the two rows compare like with like.</p>")
+        head = "".join(f"<th>{e(h)}</th>" for h, _, _ in cols)
+        parts.append(f"<table><tr><th class=l>group</th><th>prompts</th><th>n/prompt</th>"
+                     f"{head}</tr>")
+        for g in runs:
+            first = next((res.cell(g.key, a, s_, g.key) for _, a, s_ in cols
+                          if res.cell(g.key, a, s_, g.key)), None)
+            n_p = first["prompts"] if first else None
+            n_t = first["n"] if first else None
+            for key, name in (("source", f"source on {lab[g.key]}'s prompts"),
+                              (g.key, lab[g.key])):
+                cells = "".join(f"<td>{_cell(res.cell(key, a, s_, g.key))}</td>"
+                                for _, a, s_ in cols)
+                parts.append(f"<tr><td class=l>{e(name)}</td><td>{_fmt(n_p)}</td>"
+                             f"<td>{_fmt(n_t)}</td>{cells}</tr>")
+        parts.append("</table>")
+        idx_attrs = [a for a in res.attributes if any(res.cell(g.key, a, "index", g.key)
+                                                       for g in runs)]
+        if idx_attrs:
+            parts.append("<h2>Monoculture index and the human baseline</h2>"
+                         f"<p class=note>{INDEX_NOTE}</p><table><tr><th class=l>run</th>"
+                         + "".join(f"<th>{e(a)}</th>" for a in idx_attrs) + "</tr>")
+            for g in runs:
+                parts.append(f"<tr><td class=l>{e(lab[g.key])}</td>" + "".join(
+                    f"<td>{index_cell(res, g.key, a)}</td>" for a in idx_attrs) + "</tr>")
+            parts.append("</table>")
     for f in figs:
         parts.append(f"<h2>{e(f.title)}</h2><figure><img src='{e(f.png)}' alt='{e(f.title)}'>"
                      f"<figcaption>{e(f.caption)} <a href='{e(f.svg)}'>SVG</a></figcaption>"
@@ -189,35 +240,39 @@ def render_html(res: MeasureResult, figs: list[F.Figure], sent: str | None,
 def _prompt_table(res: MeasureResult, sent: str | None) -> str:
     """Per-prompt table sorted by the mean monoculture index over runs (narrowest first)."""
     attr = EMBEDDING if EMBEDDING in res.attributes else sent or next(iter(res.attributes), None)
-    runs = res.groups[1:]
+    runs = [g for g in res.groups if g.run_id is not None]
     if attr is None or not runs:
         return ""
     e = html.escape
-    by_prompt: dict[str, dict[str, dict[str, Any]]] = {}
-    for r in res.rows(attr):
-        by_prompt.setdefault(r["prompt"], {})[r["group"]] = r
     titles = {p["key"]: p["title"] for p in res.prompts}
+    covered = sorted({k for g in runs for k in res.run_prompts(g.key)})
+
+    def idx(p: str, g: str) -> float:
+        r = res.cell(g, attr, "index", g, p)
+        return float(r["value"]) if r and r["value"] is not None else math.nan
 
     def key(p: str) -> float:
-        got = [by_prompt[p][g.key].get("monoculture_index") for g in runs
-               if g.key in by_prompt[p]]
-        v = [float(x) for x in got if x is not None and math.isfinite(x)]
+        v = [x for g in runs if math.isfinite(x := idx(p, g.key))]
         return sum(v) / len(v) if v else math.inf
 
-    order = sorted(by_prompt, key=key)[:MAX_PROMPT_ROWS]
-    head = "".join(f"<th>{e(g.label)}: n</th><th>{e(g.label)}: index</th>" for g in runs)
-    rows = [f"<h2>Per prompt, sorted by monoculture index ({e(attr)})</h2><p class=note>index = "
-            "generated dispersion / source dispersion; below 1 = narrower than the people."
-            f"</p><table><tr><th class=l>prompt</th><th class=l>title</th><th>source n</th>"
-            f"<th>source dispersion</th>{head}</tr>"]
+    order = sorted(covered, key=key)[:MAX_PROMPT_ROWS]
+    head = "".join(f"<th>{e(g.label)}: n</th><th>{e(g.label)}: index</th>"
+                   f"<th>people at that n</th>" for g in runs)
+    rows = [f"<h2>Per prompt, sorted by monoculture index ({e(attr)})</h2><p class=note>"
+            f"{INDEX_NOTE}</p><table><tr><th class=l>prompt</th><th class=l>title</th>"
+            f"<th>source n</th><th>source dispersion</th>{head}</tr>"]
     for p in order:
-        cells = by_prompt[p]
-        src = cells.get("source", {})
-        run_cells = "".join(
-            f"<td>{_fmt(cells.get(g.key, {}).get('n'))}</td>"
-            f"<td>{_fmt(cells.get(g.key, {}).get('monoculture_index'))}</td>" for g in runs)
+        src = res.cell("source", attr, "dispersion", "", p) or {}
+        run_cells = ""
+        for g in runs:
+            r = res.cell(g.key, attr, "index", g.key, p) or {}
+            b = res.cell("source", attr, "index", g.key, p) or {}
+            human = (f"{_fmt(b.get('lo'), 2)}–{_fmt(b.get('hi'), 2)}"
+                     if b.get("lo") is not None else "–")
+            run_cells += (f"<td>{_fmt(r.get('n'))}</td><td>{_fmt(r.get('value'), 2)}</td>"
+                          f"<td>{human}</td>")
         rows.append(f"<tr><td class=l>{e(p)}</td><td class=l>{e(str(titles.get(p, '')))}</td>"
-                    f"<td>{_fmt(src.get('n'))}</td><td>{_fmt(src.get('dispersion'))}</td>"
+                    f"<td>{_fmt(src.get('n'))}</td><td>{_fmt(src.get('value'))}</td>"
                     f"{run_cells}</tr>")
     rows.append("</table>")
     return "\n".join(rows)

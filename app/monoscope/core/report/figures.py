@@ -91,13 +91,13 @@ def binned_bars(result: MeasureResult, attribute: str, stat: str, edges: Sequenc
     """Grouped bars: share of prompts per bin of a per-prompt statistic, one bar per group."""
     series = {}
     # Compare over the same prompts: with runs present, the source counts only the prompts
-    # that some run generated for (like the paper's per-book comparison).
-    covered = {r["prompt"] for g in result.groups[1:] for r in result.rows(attribute, g.key)}
+    # that some run is compared on (like the paper's per-book comparison).
+    covered = {k for g in result.groups[1:] for k in result.run_prompts(g.key)}
     for g in result.groups:
-        rows = result.rows(attribute, g.key)
+        per = result.per_prompt(g.key, attribute, stat)
         if g.key == "source" and covered:
-            rows = [r for r in rows if r["prompt"] in covered]
-        vals = [r.get(stat) for r in rows]
+            per = {k: v for k, v in per.items() if k in covered}
+        vals = list(per.values())
         if any(v is not None and math.isfinite(v) for v in vals):
             series[g.key] = (bin_shares(vals, edges), sum(v is not None and math.isfinite(v)
                                                          for v in vals))
@@ -150,8 +150,19 @@ SWEEP_STATS = (("embedding", "mean_pairwise_cosine", "mean pairwise cosine (embe
                ("topic", "entropy", "per-prompt topic entropy (bits)"))
 
 
+def _agg(result: MeasureResult, group: str, attr: str, stat: str, ref: str
+         ) -> tuple[float, float, float] | None:
+    a = result.cell(group, attr, stat, ref)
+    if a is None or a["value"] is None:
+        return None
+    v = float(a["value"])
+    return (v, float(a["lo"]) if a["lo"] is not None else v,
+            float(a["hi"]) if a["hi"] is not None else v)
+
+
 def sweep(result: MeasureResult, sentiment: str | None, out: Path) -> Figure | None:
-    """Dispersion vs temperature (and top-p as marker) per run, the source value as a band."""
+    """Dispersion vs temperature (marker = top-p) per run, each beside the source measured on
+    that run's prompts at its n (grey; a band when every run shares prompts and n)."""
     runs = [g for g in result.groups[1:] if isinstance(g.sampling.get("temperature"), int | float)]
     params = {(g.sampling.get("temperature"), g.sampling.get("top_p")) for g in runs}
     if len(params) < 2:
@@ -159,7 +170,7 @@ def sweep(result: MeasureResult, sentiment: str | None, out: Path) -> Figure | N
     panels = []
     for name, stat, ylabel in SWEEP_STATS:
         attr = sentiment if name == "@sentiment" else name
-        if attr and result.agg("source", attr, stat):
+        if attr and any(_agg(result, g.key, attr, stat, g.key) for g in runs):
             panels.append((attr, stat, ylabel))
     if not panels:
         return None
@@ -168,21 +179,31 @@ def sweep(result: MeasureResult, sentiment: str | None, out: Path) -> Figure | N
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.6), squeeze=False)
     markers = {p: m for p, m in zip(sorted({g.sampling.get("top_p") or 1.0 for g in runs}),
                                      "osD^v<>", strict=False)}
+    n_prompts: set[int] = set()
     for ax, (attr, stat, ylabel) in zip(axes[0], panels, strict=True):
-        src = result.agg("source", attr, stat)
-        assert src is not None
-        lo = src["ci_low"] if src["ci_low"] is not None else src["mean"]
-        hi = src["ci_high"] if src["ci_high"] is not None else src["mean"]
-        ax.axhspan(lo, hi, color=SOURCE_COLOUR, alpha=0.25, label="source 95% CI")
-        ax.axhline(src["mean"], color=SOURCE_COLOUR, lw=1.5, label="source")
+        srcs = {g.key: _agg(result, "source", attr, stat, g.key) for g in runs}
+        distinct = {s for s in srcs.values() if s is not None}
+        if len(distinct) == 1:
+            m, lo, hi = next(iter(distinct))
+            ax.axhspan(lo, hi, color=SOURCE_COLOUR, alpha=0.25,
+                       label="people, same prompts and n (95% CI)")
+            ax.axhline(m, color=SOURCE_COLOUR, lw=1.5)
         for g in runs:
-            a = result.agg(g.key, attr, stat)
-            if not a or a["mean"] is None:
+            a = _agg(result, g.key, attr, stat, g.key)
+            row = result.cell(g.key, attr, stat, g.key)
+            if a is None or row is None:
                 continue
+            n_prompts.add(int(row["prompts"] or 0))
             t = float(g.sampling["temperature"])
-            err = [[a["mean"] - (a["ci_low"] or a["mean"])], [(a["ci_high"] or a["mean"]) - a["mean"]]]
-            ax.errorbar([t], [a["mean"]], yerr=err, fmt=markers.get(g.sampling.get("top_p") or 1.0, "o"),
-                        color=col[g.key], ms=7, capsize=3, label=f"{g.label} (top-p {g.sampling.get('top_p', '-')})")
+            src = srcs[g.key]
+            if src is not None and len(distinct) > 1:
+                ax.errorbar([t], [src[0]], yerr=[[src[0] - src[1]], [src[2] - src[0]]],
+                            fmt="_", color=SOURCE_COLOUR, ms=14, capsize=3)
+            err = [[a[0] - a[1]], [a[2] - a[0]]]
+            ax.errorbar([t], [a[0]], yerr=err,
+                        fmt=markers.get(g.sampling.get("top_p") or 1.0, "o"),
+                        color=col[g.key], ms=7, capsize=3,
+                        label=f"{g.label} (top-p {g.sampling.get('top_p', '-')}, n={row['n']})")
         ax.set_xlabel("temperature")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
@@ -191,5 +212,45 @@ def sweep(result: MeasureResult, sentiment: str | None, out: Path) -> Figure | N
     title = "Dispersion vs sampling parameters"
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.06 * (1 + (len(names) - 1) // 4), 1, 1))
-    return _save(fig, out, "sweep", title, "Means over prompts with 95% bootstrap intervals; "
-                 "marker shape = top-p; the grey band is the human source.")
+    prompts = ", ".join(str(n) for n in sorted(n_prompts))
+    return _save(fig, out, "sweep", title, "Means over each run's prompts "
+                 f"({prompts} prompts) with 95% bootstrap intervals; marker shape = top-p; "
+                 "grey = the people on the same prompts at the same n per prompt.")
+
+
+def accumulation(result: MeasureResult, sentiment: str | None, out: Path) -> Figure | None:
+    """Dispersion against the number of texts per prompt, pooled over each run's prompts:
+    the run beside the people on the same prompts (Moon et al.'s accumulation view)."""
+    attrs = [a for a in ("embedding", sentiment, "topic") if a and any(
+        result.curve(g.key, a, f"acc:{g.key}") for g in result.groups[1:])]
+    if not attrs:
+        return None
+    plt = _plt()
+    col, lab = colours(result), labels(result)
+    fig, axes = plt.subplots(1, len(attrs), figsize=(4.8 * len(attrs), 4.4), squeeze=False)
+    for ax, attr in zip(axes[0], attrs, strict=True):
+        for g in result.groups[1:]:
+            ref = f"acc:{g.key}"
+            for key, style, name in (("source", "--", f"people on {lab[g.key]}'s prompts"),
+                                     (g.key, "-", lab[g.key])):
+                rows = result.curve(key, attr, ref)
+                if not rows:
+                    continue
+                n = [r["n"] for r in rows]
+                v = [r["value"] for r in rows]
+                lo = [r["lo"] if r["lo"] is not None else r["value"] for r in rows]
+                hi = [r["hi"] if r["hi"] is not None else r["value"] for r in rows]
+                c = SOURCE_COLOUR if key == "source" else col[g.key]
+                ax.plot(n, v, style, color=c, marker="o", ms=3, label=name)
+                ax.fill_between(n, lo, hi, color=c, alpha=0.12, linewidth=0)
+        ax.set_xlabel("texts per prompt (n)")
+        ax.set_ylabel(f"dispersion of {attr}")
+        ax.grid(alpha=0.3)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, frameon=False, loc="lower center", ncol=min(3, len(names)))
+    title = "Accumulation: dispersion as texts are added"
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.08 * (1 + (len(names) - 1) // 3), 1, 1))
+    return _save(fig, out, "accumulation", title, "Mean over the prompts where both sides "
+                 "reach n (each point: 50 random subsets of n texts per prompt), 95% CI over "
+                 "prompts. A run whose curve flattens early keeps saying the same things.")

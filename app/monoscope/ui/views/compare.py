@@ -2,8 +2,11 @@
 
 Top row: the map for each run (source grey underneath, translucent, so the human mass stays
 visible), pan/zoom linked. Bottom row: the chosen attribute's distribution, source vs run,
-normalised over the same bins. Beside each: share positive, sentiment entropy, mean pairwise
-cosine and topic entropy (for the prompt, or the mean over prompts).
+normalised over the same bins. Under each: that run's stored numbers (share positive,
+sentiment entropy, mean pairwise cosine, topic entropy, the monoculture indices) beside the
+source's measured on the same prompts at the same n (per side: its own matched source), with
+prompts and texts per prompt; each index with the range people score against themselves.
+For the whole dataset, the source points and histogram are restricted to the runs' prompts.
 
 Embedding (UI-1)::
 
@@ -15,6 +18,8 @@ Embedding (UI-1)::
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pyqtgraph as pg
@@ -31,16 +36,20 @@ from PySide6.QtWidgets import (
 from monoscope.core.compare_data import (
     COMPARE_METRICS,
     CompareData,
+    Side,
     attribute_names,
     compute_compare,
     normalised_hist,
 )
 from monoscope.core.figure_data import METRICS, SOURCE, dataset_ids, groups
 from monoscope.core.store import Study
+from monoscope.ui.loaders import after_measure
+from monoscope.ui.loaders import study_and_dataset as _study_ds
 from monoscope.ui.views.figure_common import (
     FigureViewMixin,
     group_color,
 )
+from monoscope.ui.views.histograms import outside_marker
 from monoscope.ui.workers import TaskRunner
 
 
@@ -48,6 +57,39 @@ def format_numbers(numbers: dict[str, float]) -> str:
     return "  ·  ".join(
         f"{METRICS[m]}: {'–' if v != v else f'{v:.3f}'}" for m, v in numbers.items()
     )
+
+
+def side_text(side: Side, where: str) -> str:
+    """Plain-text lines under one side: n and prompts, the run's numbers, the matched source's
+    numbers, each index with the human range (stored numbers only)."""
+    n = "?" if side.n is None else str(side.n)
+    head = (f"#{side.group.run_id} {side.group.label}: {where}, "
+            f"{side.prompts} prompt{'s' if side.prompts != 1 else ''}, n = {n} texts per prompt"
+            " (matched: the source below is measured on the same prompts at the same n)")
+    run_parts, src_parts, idx_parts = [], [], []
+    for m, v in side.numbers.items():
+        if m.endswith(".index"):
+            if not math.isfinite(v):
+                continue
+            lo, hi = side.human_range.get(m, (math.nan, math.nan))
+            mark = outside_marker(v, lo, hi)
+            people = f" (people {lo:.2f}–{hi:.2f})" if math.isfinite(lo) else ""
+            idx_parts.append(f"{METRICS[m].replace('monoculture index, ', '')} "
+                             f"×{v:.2f}{mark}{people}")
+            continue
+        src = side.source_numbers.get(m, math.nan)
+        if not (math.isfinite(v) or math.isfinite(src)):
+            continue
+        run_parts.append(f"{METRICS[m]} {_num(v)}")
+        src_parts.append(f"{METRICS[m]} {_num(src)}")
+    lines = [head, "run: " + " · ".join(run_parts), "source: " + " · ".join(src_parts)]
+    if idx_parts:
+        lines.append("index: " + " · ".join(idx_parts))
+    return "\n".join(lines)
+
+
+def _num(v: float) -> str:
+    return "–" if not math.isfinite(v) else f"{v:.3f}"
 
 
 class CompareView(FigureViewMixin, QWidget):
@@ -77,6 +119,7 @@ class CompareView(FigureViewMixin, QWidget):
             top.addWidget(w, 1)
         top.addWidget(export_btn)
         self.status = QLabel("Open a study with at least two runs to compare them.")
+        self.status.setWordWrap(True)  # long captions must not widen the view
 
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setBackground("w")
@@ -164,7 +207,7 @@ class CompareView(FigureViewMixin, QWidget):
             return
         attr = self.attribute.currentData() or "sentiment.vader"
         self.status.setText("Loading…")
-        job = self.runner.submit("compare", compute_compare, (
+        job = self.runner.submit("compare", after_measure(compute_compare, _study_ds), (
             self.study, self.dataset_id, int(a), int(b), self.scope.currentData(), str(attr)))
         job.finished.connect(self._show)
         job.failed.connect(self.status.setText)
@@ -177,11 +220,16 @@ class CompareView(FigureViewMixin, QWidget):
         edges = data.edges
         centers = (edges[:-1] + edges[1:]) / 2
         src_h = normalised_hist(data.source_values, edges)
-        where = data.prompt_key or "all prompts"
+        where = data.prompt_key or "the runs' prompts"
         for i, side in enumerate(data.sides):
             color = group_color(side.group.key)
             m = self.maps[i]
-            m.setTitle(f"#{side.group.run_id} {side.group.label} vs source ({where})", size="10pt")
+            n = "?" if side.n is None else side.n
+            label = side.group.label if len(side.group.label) <= 40 else \
+                side.group.label[:39] + "…"
+            m.setTitle(f"#{side.group.run_id} {label}<br>vs source ({where}; {side.prompts} "
+                       f"prompt{'s' if side.prompts != 1 else ''}, n = {n}/prompt)",
+                       size="10pt")
             m.addLegend(offset=(5, 5))
             sx, sy = data.source_points
             m.addItem(pg.ScatterPlotItem(sx, sy, size=7, pen=None,
@@ -195,23 +243,33 @@ class CompareView(FigureViewMixin, QWidget):
             h.addLegend(offset=(5, 5))
             h.addItem(pg.PlotDataItem(edges, src_h, stepMode="center", fillLevel=0,
                                       brush=pg.mkBrush(group_color(SOURCE, 90)),
-                                      pen=pg.mkPen(group_color(SOURCE)[:3], width=2), name="source"))
+                                      pen=pg.mkPen(group_color(SOURCE)[:3], width=2),
+                                      name=f"source ({len(data.source_values)} texts)"))
             h.addItem(pg.PlotDataItem(edges, normalised_hist(side.values, edges), stepMode="center",
                                       fillLevel=0, brush=pg.mkBrush(*color[:3], 80),
-                                      pen=pg.mkPen(color[:3], width=2), name=f"run #{side.group.run_id}"))
+                                      pen=pg.mkPen(color[:3], width=2), name=f"run #{side.group.run_id} ({len(side.values)} texts)"))
             h.setLabel("bottom", data.attribute)
-            self.numbers[i].setText(
-                f"<b>source</b>: {format_numbers(data.source_numbers)}<br>"
-                f"<b style='color: rgb{color[:3]}'>run #{side.group.run_id}</b>: "
-                f"{format_numbers(side.numbers)}")
+            lines = side_text(side, data.prompt_key or "all its prompts").split("\n")
+            html = [f"<b style='color: rgb{color[:3]}'>{_esc(lines[0])}</b>"]
+            for line in lines[1:]:
+                label, _, rest = line.partition(": ")
+                text = _esc(rest)
+                if label == "index" and ("▼" in rest or "▲" in rest):
+                    text = f"<b>{text}</b>"
+                html.append(f"<b>{label}</b>: {text}")
+            self.numbers[i].setText("<br>".join(html))
         self.hists[0].setXRange(float(edges[0]), float(edges[-1]), padding=0.02)
         top = max([float(src_h.max(initial=0))] + [float(normalised_hist(s.values, edges).max(initial=0))
                                                   for s in data.sides])
         self.hists[0].setYRange(0, max(top * 1.1, 0.05), padding=0)
         self._fit_maps(data)
         n = len(data.source_values)
-        self.status.setText(f"{data.attribute}: {n} source values, bins of width {centers[1] - centers[0]:.3g}"
-                            if len(centers) > 1 else "")
+        scope = (f"prompt {data.prompt_key}" if data.prompt_key else
+                 "the prompts the two runs cover (source restricted to them)")
+        self.status.setText(
+            f"{data.attribute} histogram: {n} source texts of {scope}, bins of width "
+            f"{centers[1] - centers[0]:.3g}. ▼▲: index outside the range people score "
+            "against themselves at the same n." if len(centers) > 1 else "")
         self.loaded.emit()
 
     def _fit_maps(self, data: CompareData) -> None:
@@ -229,8 +287,13 @@ class CompareView(FigureViewMixin, QWidget):
         out = {SOURCE: dict(self.data.source_numbers)}
         for s in self.data.sides:
             out[s.group.key] = dict(s.numbers)
+            out[f"{SOURCE}@{s.group.key}"] = dict(s.source_numbers)
         return out
 
 
 
-__all__ = ["COMPARE_METRICS", "CompareView"]
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;")
+
+
+__all__ = ["COMPARE_METRICS", "CompareView", "side_text"]

@@ -99,6 +99,19 @@ def grouped_bars(
     return items
 
 
+def plain_axis(axis: Any) -> None:
+    """No SI-prefix scaling on an axis (shares and indices are not physical units).
+
+    pyqtgraph's `enableAutoSIPrefix(False)` still computes a prefix from the current range and
+    keeps it: called while the range is below 1, the axis stays scaled by 1000 for good."""
+    axis.autoSIPrefix = False
+    axis.autoSIPrefixScale = 1.0
+    axis.labelUnitPrefix = ""
+    axis._updateLabel()
+    axis.picture = None
+    axis.update()
+
+
 def export_view(view: QGraphicsView, path: str | Path, scale: float = 2.0) -> Path:
     """Write what a graphics view shows to PNG (scaled up) or SVG, chosen by extension.
 

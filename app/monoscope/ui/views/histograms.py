@@ -2,6 +2,10 @@
 
 Drag across a histogram to brush a value range (the map highlights those texts); double-click
 clears it. A selection made on the map is drawn over every histogram as a dark outline.
+
+The caption under each histogram shows stored numbers only (the measure stage's rows, see
+`monoscope.core.measure`): per group its texts and dispersion, per run its monoculture index
+at matched n and the range of indices people score against themselves at that n.
 """
 
 from __future__ import annotations
@@ -18,8 +22,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from monoscope.core.queries import CATEGORICAL, attribute_kind, dispersion
-from monoscope.core.queries import ratio as ratio_of
+from monoscope.core.measure import SET_ATTRIBUTES
 from monoscope.ui import theme
 from monoscope.ui.views.pointcloud import RGB
 
@@ -44,6 +47,83 @@ class AttributeData:
     values: npt.NDArray[np.float64]  # aligned with the map's points; NaN = missing
     categories: dict[int, str] | None = None  # topic id -> label, for bar charts
     labels: list[Any] | None = None  # aligned labels (e.g. POSITIVE/NEGATIVE), if any
+    rows: list[dict[str, Any]] | None = None  # stored measurement rows of this attribute
+
+    @property
+    def categorical(self) -> bool:
+        """Drawn as categories: the values are category ids (topics)."""
+        return self.categories is not None or self.name == "topic"
+
+    @property
+    def kind(self) -> str:
+        """What the stored dispersion is: 'set', 'categorical' (labels) or 'numeric'."""
+        if self.name in SET_ATTRIBUTES:
+            return "set"
+        if self.categorical or (self.labels is not None and any(
+                lab is not None for lab in self.labels[:1000])):
+            return "categorical"
+        return "numeric"
+
+
+def _f(v: Any) -> float:
+    return math.nan if v is None else float(v)
+
+
+def _fmt(v: float, spec: str = ".2f") -> str:
+    return "–" if not math.isfinite(v) else format(v, spec)
+
+
+def outside_marker(index: float, lo: float, hi: float) -> str:
+    """'▼' below the human range, '▲' above it, '' inside it or when unknown."""
+    if not (math.isfinite(index) and math.isfinite(lo) and math.isfinite(hi)):
+        return ""
+    return "▼" if index < lo else "▲" if index > hi else ""
+
+
+def caption_lines(rows: Sequence[dict[str, Any]], keys: Sequence[str], labels: Sequence[str],
+                  kind: str, name: str, whole_dataset: bool) -> list[str]:
+    """Plain-text caption per group from stored rows: n, dispersion and, per run, the index at
+    matched n with the human range (rows of one prompt, or the dataset aggregates)."""
+    def cell(grp: str, ref: str, stat: str) -> dict[str, Any] | None:
+        return next((r for r in rows if r["grp"] == grp and r["ref"] == ref
+                     and r["stat"] == stat), None)
+
+    disp_name = {"categorical": "entropy" if name == "topic" else "label entropy",
+                 "set": "1−Jaccard"}.get(kind, "std")
+    out = []
+    for key, label in zip(keys, labels, strict=True):
+        own = cell(key, "", "dispersion")
+        if key == "source":
+            if own is None:
+                out.append(f"{_short(label)}: not measured")
+                continue
+            if whole_dataset:
+                out.append(f"{_short(label)}: {disp_name} {_fmt(_f(own['value']), '.3g')} "
+                           f"(mean over its {own['prompts'] or 0} prompts, all texts)")
+            else:
+                out.append(f"{_short(label)} n={own['n']}: {disp_name} "
+                           f"{_fmt(_f(own['value']), '.3g')}")
+            continue
+        idx = cell(key, key, "index")
+        human = cell("source", key, "index")
+        if idx is None:
+            out.append(f"{_short(label)}: " + ("no texts here" if own is None
+                                               else f"n={own['n']} · not compared"))
+            continue
+        v = _f(idx["value"])
+        lo, hi = (_f(human["lo"]), _f(human["hi"])) if human is not None else (math.nan, math.nan)
+        mark = outside_marker(v, lo, hi)
+        people = (f" (people {_fmt(lo)}–{_fmt(hi)} at n={idx['n']})"
+                  if math.isfinite(lo) and math.isfinite(hi) else
+                  " (no human range: the source has no more texts than the run)")
+        if whole_dataset:
+            ci = (f" [{_fmt(_f(idx['lo']))}, {_fmt(_f(idx['hi']))}]"
+                  if idx["lo"] is not None and idx["hi"] is not None else "")
+            out.append(f"{_short(label)} {idx['prompts'] or 0} prompts, n={idx['n']}/prompt · "
+                       f"×{_fmt(v)}{ci}{mark}{people}")
+        else:
+            out.append(f"{_short(label)} n={idx['n']} · ×{_fmt(v)}{mark}{people}")
+    return out
 
 
 class BrushViewBox(pg.ViewBox):  # type: ignore[misc]
@@ -76,11 +156,13 @@ class AttributeHistogram(QWidget):
     brushed = Signal(str, object)  # attribute name, (lo, hi) or None
 
     def __init__(self, data: AttributeData, group: npt.NDArray[np.int8], labels: Sequence[str],
-                 colors: Sequence[RGB], parent: QWidget | None = None) -> None:
+                 colors: Sequence[RGB], parent: QWidget | None = None,
+                 keys: Sequence[str] | None = None, whole_dataset: bool = False) -> None:
         super().__init__(parent)
         self.data = data
         self.group = group
-        self.categorical = data.name in CATEGORICAL
+        self.categorical = data.categorical
+        self.kind = data.kind
         self.vb = BrushViewBox(self)
         self.plot = pg.PlotWidget(viewBox=self.vb)
         self.plot.setMinimumHeight(130)
@@ -110,6 +192,9 @@ class AttributeHistogram(QWidget):
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.stats)
         self.range: tuple[float, float] | None = None
+        self.keys = list(keys) if keys is not None else ["source", *(
+            f"group:{i}" for i in range(1, len(labels)))]
+        self.whole_dataset = whole_dataset
         self._draw(labels, colors)
 
     def _edges(self) -> npt.NDArray[np.float64]:
@@ -125,12 +210,8 @@ class AttributeHistogram(QWidget):
     def _draw(self, labels: Sequence[str], colors: Sequence[RGB]) -> None:
         self.edges = self._edges()
         v = self.data.values
-        lines = []
         n_groups = len(labels)
         width = 0.8 / max(1, n_groups)
-        src_disp = math.nan
-        labs = self.data.labels or [None] * len(v)
-        self.kind = attribute_kind(self.data.name, labs)
         for g in range(n_groups):
             sel = (self.group == g) & np.isfinite(v)
             vals = v[sel]
@@ -149,20 +230,20 @@ class AttributeHistogram(QWidget):
             else:
                 self.plot.addItem(pg.PlotDataItem(self.edges, share, stepMode="center",
                                                   pen=pg.mkPen(*color, width=2)))
-            # the same dispersion as the prompt table's index (the measure stage's rule)
-            disp = dispersion(self.data.name, self.kind, vals,
-                              [labs[i] for i in np.flatnonzero(sel)])
-            if g == 0:
-                src_disp = disp
-            ratio = "" if g == 0 else f" · ×{ratio_of(disp, src_disp):.2f}"
-            name = {"categorical": "entropy" if self.categorical else "label entropy",
-                    "set": "1−Jaccard"}.get(self.kind, "std")
-            mean = np.mean(vals) if len(vals) else math.nan
-            lines.append(
-                f"<span style='color: rgb{tuple(color)}'>■</span> {_short(labels[g])}: "
-                f"<b>{name} {disp:.3g}</b>{ratio} <span style='color:#777'>· mean "
-                f"{mean:.3g} · n {len(vals)}</span>")
-        self.stats.setText("<br>".join(lines))
+        # numbers: the measure stage's stored rows (nothing is computed here)
+        self.caption = caption_lines(self.data.rows or [], self.keys[:n_groups],
+                                     list(labels), self.kind, self.data.name, self.whole_dataset)
+        html = []
+        for g, line in enumerate(self.caption):
+            color = colors[g]
+            text = line.replace("&", "&amp;").replace("<", "&lt;")
+            if "▼" in text or "▲" in text:
+                text = f"<b>{text}</b>"
+            html.append(f"<span style='color: rgb{tuple(color)}'>■</span> {text}")
+        if not self.data.rows:
+            html.append("<span style='color:#777'>not measured yet: numbers appear when the "
+                        "measure stage has run (F5)</span>")
+        self.stats.setText("<br>".join(html))
         if self.categorical and self.data.categories:
             ticks = [(float(c), self.data.categories.get(int(c), str(int(c)))[:14])
                      for c in (self.edges[:-1] + self.edges[1:]) / 2]
@@ -220,9 +301,11 @@ class HistogramPanel(QWidget):
         self.inner = QWidget()
         self.col = QVBoxLayout(self.inner)
         self.col.setContentsMargins(2, 2, 2, 2)
-        self.hint = QLabel("Same bins, each set normalised. ×: dispersion vs source (<1 = "
-                           "narrower). Drag across a plot to highlight those texts on the map; "
-                           "double-click clears.")
+        self.hint = QLabel("Same bins, each set normalised. ×: monoculture index, the run's "
+                           "dispersion / the source's on the same prompts at the same n (<1 = "
+                           "narrower); people: the range people score against themselves at "
+                           "that n (▼▲ = outside it). Drag across a plot to highlight those "
+                           "texts on the map; double-click clears.")
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: #666;")
         scroll = QScrollArea()
@@ -234,7 +317,10 @@ class HistogramPanel(QWidget):
         lay.addWidget(scroll, 1)
 
     def set_data(self, attrs: Sequence[AttributeData], group: npt.NDArray[np.int8],
-                 labels: Sequence[str], colors: Sequence[RGB]) -> None:
+                 labels: Sequence[str], colors: Sequence[RGB],
+                 keys: Sequence[str] | None = None, whole_dataset: bool = False) -> None:
+        """One histogram per attribute; ``keys`` = group key per label ('source',
+        'run:<id>'), for the stored rows; ``whole_dataset`` = captions from aggregates."""
         for h in self.hists.values():
             h.setParent(None)
             h.deleteLater()
@@ -244,7 +330,8 @@ class HistogramPanel(QWidget):
         for a in attrs:
             if not np.isfinite(a.values).any():
                 continue
-            h = AttributeHistogram(a, group, labels, colors)
+            h = AttributeHistogram(a, group, labels, colors, keys=keys,
+                                   whole_dataset=whole_dataset)
             h.brushed.connect(self._brushed)
             self.col.addWidget(h)
             self.hists[a.name] = h

@@ -4,6 +4,9 @@ Left: histogram of per-prompt share of positive sentiment in the paper's bins; r
 spectrum of per-prompt mean pairwise similarity (embedding cosine, or algorithm-set Jaccard for
 code datasets). Bars are grouped per bin (source grey, each run its colour) and show the share
 of prompts. Clicking a bar lists its prompts below; activating one emits `prompt_activated`.
+Every group is shown on the prompts the runs cover (the source restricted to them, so the
+bars compare like with like); legends give prompts and texts per prompt; values are the
+measure stage's stored per-prompt rows.
 
 Embedding (UI-1)::
 
@@ -41,6 +44,8 @@ from monoscope.core.figure_data import (
     dataset_ids,
 )
 from monoscope.core.store import Study
+from monoscope.ui.loaders import after_measure
+from monoscope.ui.loaders import study_and_dataset as _study_ds
 from monoscope.ui.views.figure_common import (
     ClickableBars,
     FigureViewMixin,
@@ -79,6 +84,9 @@ class OverviewView(FigureViewMixin, QWidget):
         self.dataset_box = QComboBox()
         self.dataset_box.currentIndexChanged.connect(self._dataset_changed)
         self.status = QLabel("Open a study to see its overview.")
+        self.caption = QLabel("")
+        self.caption.setWordWrap(True)
+        self.caption.setStyleSheet("color: #555;")
         export_btn = QPushButton("Export…")
         export_btn.clicked.connect(self._export_clicked)
         top = QHBoxLayout()
@@ -89,15 +97,17 @@ class OverviewView(FigureViewMixin, QWidget):
 
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setBackground("w")
-        self.sent_plot: pg.PlotItem = self.canvas.addPlot(row=0, col=0)
-        self.sim_plot: pg.PlotItem = self.canvas.addPlot(row=0, col=1)
+        # the legend spans both figures above them (run labels with n are long)
+        self.legend = pg.LegendItem(colCount=1, labelTextColor=(40, 40, 40))
+        self.canvas.addItem(self.legend, row=0, col=0, colspan=2)
+        self.sent_plot: pg.PlotItem = self.canvas.addPlot(row=1, col=0)
+        self.sim_plot: pg.PlotItem = self.canvas.addPlot(row=1, col=1)
         for p in (self.sent_plot, self.sim_plot):
             p.setMouseEnabled(x=False, y=False)
             p.hideButtons()
             p.showGrid(y=True, alpha=0.2)
             p.setLabel("left", "share of prompts")
             p.getAxis("left").enableAutoSIPrefix(False)  # shares, not SI units
-        self.legend = self.sent_plot.addLegend(offset=(10, 10))
 
         self.list_title = QLabel("Click a bar to list its prompts.")
         self.prompt_list = QListWidget()
@@ -116,6 +126,7 @@ class OverviewView(FigureViewMixin, QWidget):
         split.setStretchFactor(1, 1)
         lay = QVBoxLayout(self)
         lay.addLayout(top)
+        lay.addWidget(self.caption)
         lay.addWidget(split)
         if study is not None:
             self.set_study(study)
@@ -144,7 +155,8 @@ class OverviewView(FigureViewMixin, QWidget):
             self._clear("Open a study with a dataset to see its overview.")
             return
         self.status.setText("Loading…")
-        self._job = self.runner.submit("overview", compute_overview, (self.study, int(did)))
+        self._job = self.runner.submit("overview", after_measure(compute_overview, _study_ds),
+                                       (self.study, int(did)))
         self._job.finished.connect(self._show)
         self._job.failed.connect(lambda msg: self.status.setText(msg))
 
@@ -158,6 +170,7 @@ class OverviewView(FigureViewMixin, QWidget):
         self.bars.clear()
         self._bins.clear()
         self.status.setText(message)
+        self.caption.setText("")
 
     # -- drawing ----------------------------------------------------------------------------
     def _show(self, data: OverviewData) -> None:
@@ -176,8 +189,27 @@ class OverviewView(FigureViewMixin, QWidget):
             item = next((b for b in self.bars.get("sentiment", []) + self.bars.get("similarity", [])
                          if getattr(b, "group_key", None) == g.key), None)
             if item is not None:
-                self.legend.addItem(item, g.label if g.run_id is None else f"#{g.run_id} {g.label}")
+                text = data.legend(g)
+                self.legend.addItem(item, text if g.run_id is None else f"#{g.run_id} {text}")
+        self.caption.setText(self.caption_text())
         self.loaded.emit()
+
+    def caption_text(self) -> str:
+        """What the bars are computed on: the prompts the runs cover, n per group."""
+        data = self.data
+        if data is None:
+            return ""
+        runs = [g for g in data.present_groups() if g.run_id is not None]
+        n_prompts = len(data.prompts)
+        if not runs:
+            return (f"Source only: {n_prompts} prompts (no run yet). Values are the stored "
+                    "per-prompt measurements.")
+        src = data.n_texts.get("source")
+        per = f", all of its texts per prompt (median n = {src:g})" if src is not None \
+            and math.isfinite(src) else ""
+        return (f"Source restricted to the {n_prompts} prompts the runs cover{per}; each run on "
+                "its own prompts and samples. Bars: share of each group's prompts per bin "
+                "(per-prompt values from the stored measurements).")
 
     def _draw(self, fig: str, plot: pg.PlotItem, values: PerPrompt,
               edges: tuple[float, ...], title: str) -> None:

@@ -1,7 +1,9 @@
 """Prompts panel: sortable, filterable table of prompts with counts and the monoculture index.
 
-The model wraps `queries.PromptTable` (numpy columns) directly; sorting uses raw numbers
-(NaN last), filtering matches key or title.
+The model wraps `queries.PromptTable` (numpy columns, the measure stage's stored rows) directly;
+sorting uses raw numbers (NaN last), filtering matches key or title. An index outside the range
+people score against themselves at the same n is marked ▼ (narrower) or ▲ (wider); its tooltip
+gives the matched n and that range.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.queries import PromptTable
+from monoscope.ui.views.histograms import outside_marker
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -59,9 +62,10 @@ class PromptTableModel(QAbstractTableModel):
         t = self.table
         if t is None:
             return []
-        short = [f"#{r.id} {r.label.split()[0][:9]}" if r.label else f"#{r.id}" for r in t.runs]
-        return ["Key", "Title", *(f"index\n{s}" for s in short), "Source",
-                *(f"n\n{s}" for s in short)]
+        short = [r.label.split()[0][:8] if r.label else "" for r in t.runs]
+        return ["Key", "Title", *(f"index #{r.id}\n{s}" for r, s in zip(t.runs, short,
+                                                                       strict=True)),
+                "Source", *(f"n #{r.id}\n{s}" for r, s in zip(t.runs, short, strict=True))]
 
     def _kind(self, col: int) -> tuple[str, int]:
         """('key'|'title'|'index'|'source'|'n', run position) of a column."""
@@ -84,9 +88,42 @@ class PromptTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and kind == "n":
             return f"Generated texts of run {self.table.runs[run].label}"
         if role == Qt.ItemDataRole.ToolTipRole and kind == "index":
-            return (f"{self.table.runs[run].label}: "f"Monoculture index of {self.table.attribute}: dispersion of the run's texts "
-                    "divided by the source's for this prompt. Below 1 = narrower than people.")
+            return (f"{self.table.runs[run].label}: monoculture index of "
+                    f"{self.table.attribute}: dispersion of the run's texts divided by the "
+                    "source's for this prompt, at the same n per side. Below 1 = narrower "
+                    "than people; ▼/▲ = outside the range people score against themselves.")
         return None
+
+    def index_tooltip(self, row: int, run: int) -> str:
+        """Matched n and the human range behind one index cell."""
+        t = self.table
+        assert t is not None
+        label = t.runs[run].label
+        if not t.measured:
+            return f"{label}: not measured yet (the measure stage has not run on this data)."
+        v = float(t.index[row, run])
+        if math.isnan(v):
+            n = int(t.n_generated[row, run])
+            return (f"{label}: no index for this prompt ("
+                    + ("no texts of this run" if n == 0 else "no dispersion to compare") + ").")
+        m = int(t.matched_n[row, run]) if t.matched_n.size else 0
+        lo = float(t.human_lo[row, run]) if t.human_lo.size else math.nan
+        hi = float(t.human_hi[row, run]) if t.human_hi.size else math.nan
+        out = f"{label}: index {v:.2f} at n = {m} texts per side"
+        if math.isfinite(lo) and math.isfinite(hi):
+            mark = outside_marker(v, lo, hi)
+            where = {"▼": "below", "▲": "above"}.get(mark, "inside")
+            out += f"; people score {lo:.2f}–{hi:.2f} at n = {m} ({where} their range)"
+        else:
+            out += "; no human range (the source has no more texts than the run here)"
+        return out
+
+    def marker(self, row: int, run: int) -> str:
+        t = self.table
+        if t is None or not t.human_lo.size:
+            return ""
+        return outside_marker(float(t.index[row, run]), float(t.human_lo[row, run]),
+                              float(t.human_hi[row, run]))
 
     def raw(self, row: int, col: int) -> Any:
         t = self.table
@@ -104,10 +141,21 @@ class PromptTableModel(QAbstractTableModel):
         if not index.isValid() or self.table is None:
             return None
         v = self.raw(index.row(), index.column())
+        kind, run = self._kind(index.column())
         if role == Qt.ItemDataRole.DisplayRole:
             if isinstance(v, float):
-                return "–" if math.isnan(v) else f"{v:.2f}"
+                if math.isnan(v):
+                    return "–" if self.table.measured else "n.m."
+                return f"{v:.2f}{self.marker(index.row(), run)}"
             return str(v)
+        if role == Qt.ItemDataRole.ToolTipRole and kind == "index":
+            return self.index_tooltip(index.row(), run)
+        if role == Qt.ItemDataRole.FontRole and kind == "index" and self.marker(index.row(), run):
+            from PySide6.QtGui import QFont
+
+            f = QFont()
+            f.setBold(True)
+            return f
         if role == SORT_ROLE:
             if isinstance(v, float) and math.isnan(v):
                 return math.inf
@@ -130,6 +178,10 @@ class PromptTableModel(QAbstractTableModel):
             cols[f"n_generated[{r.label}]"] = t.n_generated[:, i]
             cols[f"dispersion[{r.label}]"] = t.dispersion[:, i]
             cols[f"index[{r.label}]"] = t.index[:, i]
+            if t.matched_n.size:
+                cols[f"matched_n[{r.label}]"] = t.matched_n[:, i]
+                cols[f"human_lo[{r.label}]"] = t.human_lo[:, i]
+                cols[f"human_hi[{r.label}]"] = t.human_hi[:, i]
         return pa.table(cols)
 
 
@@ -250,12 +302,18 @@ class PromptsPanel(QWidget):
         self.view.resizeColumnsToContents()
         self.view.setColumnWidth(0, min(self.view.columnWidth(0), 130))
         self.view.setColumnHidden(1, True)  # the title is the key's tooltip; keeps numbers visible
+        n_runs = 0 if table is None else len(table.runs)
         for c in range(2, self.model.columnCount()):
-            self.view.setColumnWidth(c, 58)
+            self.view.setColumnWidth(c, 64 if c < 2 + n_runs else 58)  # index cells carry ▼▲
         n = 0 if table is None else len(table)
-        self.status.setText(
-            f"{n} prompts" + (" · index = run dispersion / source dispersion (<1 narrower)"
-                              if table is not None and table.runs else ""))
+        text = f"{n} prompts"
+        if table is not None and table.runs and not table.measured:
+            text += (" · not measured yet: the index appears when the measure stage has run "
+                     "(it runs after each run, or press F5)")
+        elif table is not None and table.runs:
+            text += (" · index = run dispersion / source dispersion at the same n (<1 "
+                     "narrower); ▼▲ outside the range people score against themselves")
+        self.status.setText(text)
         if keep_key:
             self.select_key(keep_key, emit=False)
 

@@ -1,8 +1,12 @@
 """Sweep: a dispersion metric vs temperature, one line per (model, top-p), the source as a band.
 
-Each point is one run (mean of the per-prompt metric, with a 95 % bootstrap interval as an
-error bar); the grey band is the source mean's interval and the dashed line its mean. Clicking
-a point emits `run_activated(run_id)` so the window can open that run.
+Each point is one run (the stored aggregate: mean of the per-prompt metric over the run's
+prompts, with its 95 % bootstrap interval as an error bar). The source is measured on the
+same prompts at the same n as each run: one grey band (and dashed mean) when that is the same
+for every run, else a grey source marker beside each point. For a monoculture index the dashed
+line is 1 (as varied as people) and the grey band / bars are the range of indices people score
+against themselves at the runs' n. Clicking a point emits `run_activated(run_id)`; the window
+opens that run in Compare.
 
 Embedding (UI-1)::
 
@@ -33,10 +37,13 @@ from PySide6.QtWidgets import (
 from monoscope.core.compare_data import SweepData, compute_sweep
 from monoscope.core.figure_data import METRICS, SOURCE, dataset_ids
 from monoscope.core.store import Study
+from monoscope.ui.loaders import after_measure
+from monoscope.ui.loaders import study_and_dataset as _study_ds
 from monoscope.ui.views.figure_common import (
     RUN_COLORS,
     FigureViewMixin,
     group_color,
+    plain_axis,
 )
 from monoscope.ui.workers import TaskRunner
 
@@ -66,6 +73,10 @@ class SweepView(FigureViewMixin, QWidget):
         export_btn = QPushButton("Export…")
         export_btn.clicked.connect(self._export_clicked)
         self.status = QLabel()
+        self.caption = QLabel("")
+        self.caption.setWordWrap(True)
+        self.caption.setStyleSheet("color: #555;")
+        self.source_items: list[Any] = []
         top = QHBoxLayout()
         top.addWidget(QLabel("Metric"))
         top.addWidget(self.metric_box)
@@ -79,6 +90,7 @@ class SweepView(FigureViewMixin, QWidget):
         self.legend = self.plot.addLegend(offset=(-10, 10))
         lay = QVBoxLayout(self)
         lay.addLayout(top)
+        lay.addWidget(self.caption)
         lay.addWidget(self.canvas, 1)
         if study is not None:
             self.set_study(study)
@@ -97,7 +109,7 @@ class SweepView(FigureViewMixin, QWidget):
             self.status.setText("Open a study with runs at several temperatures.")
             return
         self.status.setText("Loading…")
-        job = self.runner.submit("sweep", compute_sweep,
+        job = self.runner.submit("sweep", after_measure(compute_sweep, _study_ds),
                                  (self.study, self.dataset_id, str(self.metric_box.currentData())))
         job.finished.connect(self._show)
         job.failed.connect(self.status.setText)
@@ -106,23 +118,62 @@ class SweepView(FigureViewMixin, QWidget):
         self.data = data
         self.plot.clear()
         self.scatters.clear()
+        self.source_items: list[Any] = []
         legend = self.legend
         legend.clear()
         self.plot.setLabel("left", data.label)
-        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        plain_axis(self.plot.getAxis("left"))
+        is_index = data.metric.endswith(".index")
+        grey = group_color(SOURCE)[:3]
+        dash = pg.mkPen(grey, width=2, style=pg.QtCore.Qt.PenStyle.DashLine)
         mean, lo, hi = data.source
-        if not math.isnan(mean):
-            band = pg.LinearRegionItem((lo, hi), orientation="horizontal", movable=False,
-                                       brush=pg.mkBrush(group_color(SOURCE, 60)),
-                                       pen=pg.mkPen(group_color(SOURCE, 120)))
-            self.plot.addItem(band)
-            line = pg.InfiniteLine(mean, angle=0, pen=pg.mkPen(group_color(SOURCE)[:3], width=2,
-                                                              style=pg.QtCore.Qt.PenStyle.DashLine))
-            self.plot.addItem(line)
-            legend.addItem(pg.PlotDataItem(pen=pg.mkPen(group_color(SOURCE)[:3], width=2)),
-                           f"source {mean:.3f} [{lo:.3f}, {hi:.3f}]")
         lines = data.lines()
-        all_y: list[float] = [v for v in (mean, lo, hi) if not math.isnan(v)]
+        all_y: list[float] = []
+        if is_index:
+            self.plot.addItem(pg.InfiniteLine(1.0, angle=0, pen=dash))
+            legend.addItem(pg.PlotDataItem(pen=dash), "1 = as varied as people")
+            all_y.append(1.0)
+        if not math.isnan(lo) and not math.isnan(hi) and (is_index or not data.source_varies):
+            band = pg.LinearRegionItem((lo, hi), orientation="horizontal", movable=False,
+                                       brush=pg.mkBrush(group_color(SOURCE, 50)),
+                                       pen=pg.mkPen(group_color(SOURCE, 110)))
+            self.plot.addItem(band)
+            self.source_items.append(band)
+            all_y += [lo, hi]
+            if is_index:
+                legend.addItem(pg.PlotDataItem(pen=pg.mkPen(grey, width=8)),
+                               f"people vs themselves at the runs' n: {lo:.2f}–{hi:.2f}")
+            else:
+                self.plot.addItem(pg.InfiniteLine(mean, angle=0, pen=dash))
+                legend.addItem(pg.PlotDataItem(pen=dash),
+                               f"source on the runs' prompts and n: {mean:.3f} "
+                               f"[{lo:.3f}, {hi:.3f}]")
+        if data.source_varies:
+            # one source (or human range) per run: grey bars beside each point
+            pts_all = [p for ps in lines.values() for p in ps]
+            xs = np.array([(p.group.temperature or 0.0) + 0.02 for p in pts_all], dtype=float)
+            if is_index:  # the stored baseline (≈ 1) with the people's range
+                ys = np.array([p.source[0] for p in pts_all])
+                los = np.array([p.human[0] for p in pts_all])
+                his = np.array([p.human[1] for p in pts_all])
+                name = "people vs themselves, per run"
+            else:
+                ys = np.array([p.source[0] for p in pts_all])
+                los = np.array([p.source[1] for p in pts_all])
+                his = np.array([p.source[2] for p in pts_all])
+                name = "source on each run's prompts and n"
+            ok = np.isfinite(ys) & np.isfinite(los) & np.isfinite(his)
+            if ok.any():
+                bars = pg.ErrorBarItem(x=xs[ok], y=ys[ok], top=his[ok] - ys[ok],
+                                       bottom=ys[ok] - los[ok], beam=0.02,
+                                       pen=pg.mkPen(grey, width=3))
+                marks = pg.ScatterPlotItem(xs[ok], ys[ok], size=8, symbol="s",
+                                           pen=pg.mkPen(grey), brush=pg.mkBrush(*grey, 160))
+                self.plot.addItem(bars)
+                self.plot.addItem(marks)
+                self.source_items += [bars, marks]
+                legend.addItem(marks, name)
+                all_y += [float(v) for v in los[ok]] + [float(v) for v in his[ok]]
         for i, (name, pts) in enumerate(lines.items()):
             color = RUN_COLORS[i % len(RUN_COLORS)]
             x = np.array([p.group.temperature for p in pts], dtype=float)
@@ -134,13 +185,14 @@ class SweepView(FigureViewMixin, QWidget):
             err_hi = np.array([p.hi - p.mean for p in pts])
             self.plot.addItem(pg.ErrorBarItem(x=x, y=y, top=err_hi, bottom=err_lo, beam=0.03,
                                               pen=pg.mkPen(color, width=1)))
-            scatter = pg.ScatterPlotItem(x, y, size=14, pen=None, brush=pg.mkBrush(0, 0, 0, 0),
+            scatter = pg.ScatterPlotItem(x, y, size=16, pen=None, brush=pg.mkBrush(0, 0, 0, 0),
                                          data=[p.group.run_id for p in pts], hoverable=True,
-                                         tip=lambda x, y, data: f"run #{data}  T={x:g}  {y:.3f}")
+                                         tip=self._tip)
+            scatter.setZValue(20)  # above the lines and bars, so clicks land on it
             scatter.sigClicked.connect(self._point_clicked)
             self.plot.addItem(scatter)
             self.scatters[name] = scatter
-            all_y += [p.lo for p in pts] + [p.hi for p in pts]
+            all_y += [p.lo for p in pts] + [p.hi for p in pts] + [p.mean for p in pts]
         temps = [p.group.temperature for ps in lines.values() for p in ps]
         if temps:
             self.plot.setXRange(min(temps) - 0.1, max(temps) + 0.1, padding=0)
@@ -149,9 +201,48 @@ class SweepView(FigureViewMixin, QWidget):
             span = max(finite) - min(finite) or 0.1
             self.plot.setYRange(min(finite) - 0.1 * span, max(finite) + 0.1 * span, padding=0)
         n_runs = sum(len(p) for p in lines.values())
-        self.status.setText(f"{n_runs} runs; click a point to open its run."
+        self.caption.setText(self.caption_text())
+        self.status.setText(f"{n_runs} runs; click a point to open its run in Compare."
                             if n_runs else "No runs with this metric yet: annotate the study first.")
         self.loaded.emit()
+
+    def _tip(self, x: float, y: float, data: Any) -> str:
+        p = next((q for q in (self.data.points if self.data else [])
+                  if q.group.run_id == data), None)
+        if p is None:
+            return f"run #{data}  T={x:g}  {y:.3f}"
+        out = (f"run #{data} {p.group.label}\nT={x:g}: {p.mean:.3f} [{p.lo:.3f}, {p.hi:.3f}]"
+               f"\n{p.prompts} prompts, n = {p.n} texts per prompt")
+        if self.data is not None and self.data.metric.endswith(".index"):
+            out += f"\npeople vs themselves: {p.human[0]:.2f}–{p.human[1]:.2f}"
+        elif math.isfinite(p.source[0]):
+            out += f"\nsource on these prompts at this n: {p.source[0]:.3f}"
+        return out
+
+    def caption_text(self) -> str:
+        """Prompts and n behind the points (and so behind the matched source)."""
+        data = self.data
+        if data is None or not data.points:
+            return ""
+        shown = [p for ps in data.lines().values() for p in ps]
+        if not shown:
+            return ""
+        prompts = sorted({p.prompts for p in shown})
+        ns = sorted({p.n for p in shown if p.n is not None})
+
+        def span(v: list[int]) -> str:
+            return "?" if not v else f"{v[0]}" if len(v) == 1 else f"{v[0]}–{v[-1]}"
+
+        text = (f"Each run over its {span(prompts)} prompts at n = {span(ns)} texts per prompt "
+                "(median); error bars: 95 % CI over prompts. ")
+        if data.metric.endswith(".index"):
+            text += ("Grey: the index people score against themselves on the same prompts at "
+                     "the same n.")
+        elif data.source_varies:
+            text += "Grey: the source on each run's own prompts at that run's n."
+        else:
+            text += "Grey band: the source on the same prompts at the same n (95 % CI)."
+        return text
 
     def _point_clicked(self, _item: Any, points: Any, *_: Any) -> None:
         if len(points):

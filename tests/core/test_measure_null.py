@@ -1,0 +1,216 @@
+"""Honest numbers: people score as people, a repeated text scores 0, sizes are matched.
+
+The null run is the check that the like-for-like method is right (docs/methods.md): a "run"
+made of random human texts of the same prompts must get an index whose CI contains 1 for every
+attribute, at every n; a run that repeats one text must get 0.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from analysis_fixture import Row, build, fake_vector
+
+from monoscope.core.measure import MeasureRequest, measure
+from monoscope.core.store import Study
+from monoscope.core.tasks import TaskState
+
+MINILM = {"model": "all-MiniLM-L6-v2", "backend": "torch"}
+ATTRS = ("sentiment.vader", "topic", "text.words", "text.ttr", "code.algorithms", "embedding")
+TAGS = ("sort", "greedy", "dp", "graph", "math", "bfs")
+
+
+def human_rows(n_prompts: int = 12, n_source: int = 35, seed: int = 7) -> list[Row]:
+    """Source texts with every kind of attribute: labels, topic ids, numbers, tag sets,
+    vectors; prompts differ in how mixed they are (like films with mixed receptions)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(n_prompts):
+        key = f"p{p:02d}"
+        share_pos = rng.uniform(0.2, 0.9)
+        topic_p = rng.dirichlet(np.ones(10) * 0.7)
+        centre = rng.normal(size=8) * 3.0
+        for i in range(n_source):
+            body = f"human text {i} about {key}"
+            pos = rng.random() < share_pos
+            words = float(rng.integers(5, 60))
+            tags = ";".join(sorted({t for t in TAGS if rng.random() < 0.35}))
+            rows.append(Row(key, body, vector=fake_vector(body, centre, 1.5), attrs={
+                "sentiment.vader": (0.8 if pos else 0.2, "POSITIVE" if pos else "NEGATIVE"),
+                "topic": (float(rng.choice(10, p=topic_p)), None),
+                "text.words": (words, None),
+                "text.ttr": (float(rng.beta(8, 3)), None),
+                "code.algorithms": (float(len(tags.split(";")) if tags else 0), tags),
+            }))
+    return rows
+
+
+def with_runs(source: list[Row], runs: dict[str, tuple[int, int]]) -> list[Row]:
+    """Add runs made of human texts: label -> (n per prompt, seed); each is a random subset of
+    the prompt's source texts, copied with their attributes and vectors."""
+    out = list(source)
+    by_prompt: dict[str, list[Row]] = {}
+    for r in source:
+        by_prompt.setdefault(r.prompt, []).append(r)
+    for label, (n, seed) in runs.items():
+        rng = np.random.default_rng(seed)
+        for key, rows in by_prompt.items():
+            for j in rng.choice(len(rows), size=n, replace=False):
+                src = rows[int(j)]
+                out.append(Row(key, src.body, run=label, ppl=5.0, attrs=dict(src.attrs),
+                               vector=src.vector))
+    return out
+
+
+@pytest.fixture(scope="module")
+def null_result(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    path = tmp_path_factory.mktemp("null") / "null.duckdb"
+    runs = {f"people n={n} seed={s}": (n, s) for n in (4, 8, 16) for s in (1, 2, 3)}
+    with Study(path) as st:
+        build(st, with_runs(human_rows(), runs), **MINILM)
+        res = measure(st, MeasureRequest(n_boot=400, draws=200), TaskState())
+    return res
+
+
+def test_a_run_of_human_texts_scores_as_human(null_result) -> None:  # type: ignore[no-untyped-def]
+    """9 runs of people (n = 4, 8, 16; 3 seeds) x 6 attributes = 54 indices.
+
+    A calibrated 95 % interval misses the truth in 1 of 20 null runs by definition, so the
+    test asserts what a calibrated interval guarantees: every 99 % interval (the stored 95 %
+    half-widths x 2.576/1.96) contains 1, at most 10 % of the 95 % intervals miss it, and the
+    indices average to 1 for every attribute (no bias toward "narrower")."""
+    res = null_result
+    runs = [g for g in res.groups if g.run_id is not None]
+    assert len(runs) == 9
+    wide = 2.576 / 1.96
+    misses, by_attr = 0, {a: [] for a in ATTRS}
+    for g in runs:
+        n = int(g.label.split("n=")[1].split()[0])
+        for attr in ATTRS:
+            idx = res.cell(g.key, attr, "index", g.key)
+            assert idx is not None, (g.label, attr)
+            assert idx["prompts"] == 12 and idx["n"] == n
+            v, lo, hi = idx["value"], idx["lo"], idx["hi"]
+            assert v - (v - lo) * wide <= 1.0 <= v + (hi - v) * wide, (g.label, attr, idx)
+            misses += not (lo <= 1.0 <= hi)
+            by_attr[attr].append(v)
+            # the people's own range at this n is stored beside it and centred on 1
+            base = res.cell("source", attr, "index", g.key)
+            assert base["lo"] < 1.0 < base["hi"] and base["n"] == n
+    assert misses <= 5, misses
+    for attr, vals in by_attr.items():
+        assert abs(float(np.mean(vals)) - 1.0) < 0.05, (attr, vals)
+
+
+def test_the_unmatched_comparison_would_have_been_biased(null_result) -> None:  # type: ignore[no-untyped-def]
+    """What the tool did before: the run's dispersion at n = 4 over the source's at n = 35.
+    The stored whole-set rows show that bias, so the null test above would catch its return."""
+    res = null_result
+    g = next(g for g in res.groups if g.label == "people n=4 seed=1")
+    ratios = []
+    for p in range(12):
+        key = f"p{p:02d}"
+        own = res.cell(g.key, "topic", "dispersion", "", key)["value"]
+        whole = res.cell("source", "topic", "dispersion", "", key)["value"]
+        ratios.append(own / whole)
+    assert float(np.mean(ratios)) < 0.8  # people "narrower than people"
+    assert res.cell(g.key, "topic", "index", g.key)["value"] > 0.8
+
+
+def test_matched_source_is_measured_at_the_runs_n(null_result) -> None:  # type: ignore[no-untyped-def]
+    res = null_result
+    g = next(g for g in res.groups if g.label == "people n=4 seed=1")
+    row = res.cell("source", "topic", "entropy", g.key, "p00")
+    assert row["n"] == 4 and row["draws"] == 200
+    # plug-in entropy of 4 labels is at most 2 bits; the whole source's is larger
+    assert row["value"] <= 2.0
+    assert res.cell("source", "topic", "entropy", "", "p00")["n"] == 35
+    # pooled topics: the source side pools 4 texts per prompt, like the run
+    pooled = res.cell("source", "topic", "pooled_distinct", g.key)
+    assert pooled["n"] == 4 and pooled["prompts"] == 12
+    assert pooled["value"] < res.cell("source", "topic", "pooled_distinct")["value"]
+
+
+def test_a_run_repeating_one_text_scores_zero(study: Study, state: TaskState) -> None:
+    source = human_rows(n_prompts=4, n_source=20)
+    rows = list(source)
+    for key in ("p00", "p01", "p02", "p03"):
+        one = next(r for r in source if r.prompt == key)
+        rows += [Row(key, one.body, run="parrot", ppl=2.0, attrs=dict(one.attrs),
+                     vector=one.vector) for _ in range(8)]
+    build(study, rows, **MINILM)
+    res = measure(study, MeasureRequest(n_boot=200, draws=50), state)
+    g = next(g for g in res.groups if g.label == "parrot")
+    for attr in ATTRS:
+        idx = res.cell(g.key, attr, "index", g.key)
+        assert idx is not None and idx["value"] == pytest.approx(0.0, abs=1e-9), attr
+        assert idx["hi"] == pytest.approx(0.0, abs=1e-6), attr
+        for p in ("p00", "p03"):
+            assert res.cell(g.key, attr, "index", g.key, p)["value"] == pytest.approx(
+                0.0, abs=1e-9)
+
+
+def test_source_smaller_than_run_subsamples_the_run(study: Study, state: TaskState) -> None:
+    source = human_rows(n_prompts=3, n_source=5)
+    rows = with_runs(source, {"big": (5, 1)})
+    # add 10 more texts per prompt to the run: it now has 15, the source 5
+    extra = [Row(r.prompt, r.body + " again", run="big", ppl=3.0, attrs=dict(r.attrs),
+                 vector=r.vector) for r in source for _ in (0, 1)]
+    build(study, rows + extra)
+    res = measure(study, MeasureRequest(n_boot=100, draws=30), state)
+    g = next(g for g in res.groups if g.label == "big")
+    gen = res.cell(g.key, "text.words", "std", g.key, "p00")
+    src = res.cell("source", "text.words", "std", g.key, "p00")
+    assert gen["n"] == src["n"] == 5
+    assert gen["draws"] == 30 and src["draws"] == 0
+    words = [r.attrs["text.words"][0] for r in source if r.prompt == "p00"]
+    assert src["value"] == pytest.approx(float(np.std(words)))
+
+
+def test_hand_computed_index_and_baseline(study: Study, state: TaskState) -> None:
+    """One prompt, 4 source labels (2 POS, 2 NEG) and a run of 2 POS: every 2-subset of the
+    source is enumerable, so the matched source entropy is known exactly."""
+    def row(body: str, lab: str, run: str | None = None) -> Row:
+        return Row("a", body, run=run, ppl=1.0 if run else None,
+                   attrs={"sentiment.vader": (0.9 if lab == "POSITIVE" else 0.1, lab)})
+    build(study, [row("s1", "POSITIVE"), row("s2", "POSITIVE"), row("s3", "NEGATIVE"),
+                  row("s4", "NEGATIVE"), row("g1", "POSITIVE", "r"), row("g2", "POSITIVE", "r")])
+    res = measure(study, MeasureRequest(draws=2000, n_boot=100, attributes=("sentiment.vader",)),
+                  state)
+    # of the 6 pairs, 4 are mixed (1 bit) and 2 are pure (0 bits): expected entropy 2/3
+    src = res.cell("source", "sentiment.vader", "entropy", "run:1", "a")
+    assert src["n"] == 2
+    assert src["value"] == pytest.approx(2 / 3, abs=0.03)
+    assert res.cell("run:1", "sentiment.vader", "index", "run:1", "a")["value"] == 0.0
+    # the whole source: 1 bit at n = 4
+    assert res.cell("source", "sentiment.vader", "entropy", "", "a")["value"] == pytest.approx(1.0)
+    # Miller-Madow: + (K-1) / (2 n ln 2) bits on top of the plug-in value
+    mm = res.cell("source", "sentiment.vader", "entropy_mm", "", "a")["value"]
+    assert mm == pytest.approx(1.0 + 1 / (2 * 4 * math.log(2)))
+    # the baseline's draws are source-subsample entropies / their mean: 0 or 1.5
+    base = res.cell("source", "sentiment.vader", "index", "run:1", "a")
+    assert base["lo"] == pytest.approx(0.0) and base["hi"] == pytest.approx(1.5, abs=0.1)
+
+
+def test_stored_rows_are_read_back_and_redone_when_inputs_change(study: Study,
+                                                                 state: TaskState) -> None:
+    build(study, with_runs(human_rows(n_prompts=3, n_source=10), {"r": (4, 1)}))
+    first = measure(study, MeasureRequest(n_boot=50, draws=20), state)
+    assert not first.reused
+    again = measure(study, MeasureRequest(n_boot=50, draws=20), state)
+    assert again.reused and again.set_id == first.set_id
+    assert again.rows == first.rows
+    study.con.execute("UPDATE attributes SET value = value + 1 WHERE name = 'text.words'")
+    third = measure(study, MeasureRequest(n_boot=50, draws=20), state)
+    assert not third.reused
+    assert third.value("source", "text.words", "mean", "", "p00") == pytest.approx(
+        first.value("source", "text.words", "mean", "", "p00") + 1)
+    # one stored set per parameters: the old one is gone
+    assert study.scalar("SELECT count(*) FROM measure_sets") == 1
+    assert study.scalar("SELECT count(DISTINCT set_id) FROM measurements") == 1
