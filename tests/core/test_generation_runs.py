@@ -78,14 +78,32 @@ def test_run_records_every_provenance_field(study: Study) -> None:
         assert params["person"] in r["prompt_text"] and "<|im_start|>assistant" in r["prompt_text"]
 
 
-def test_prompt_too_long_fails_before_any_work(study: Study) -> None:
+def test_prompt_too_long_fails_before_any_write(study: Study) -> None:
     add_films(study, long_context="a very long plot summary " * 40)
-    ids = plan_runs(study, RunRequest("films", n=2, max_tokens=8, n_ctx=96,
-                                      template="Review {title}. Plot: {context}"))
+    before = study.table_counts()
     with pytest.raises(PromptTooLong, match=r"'m2'.*context holds 96"):
-        run_generation(study, ids[0], TaskState())
-    assert study.scalar("SELECT count(*) FROM generations") == 0
-    assert study.scalar("SELECT status FROM runs WHERE id = ?", [ids[0]]) == "planned"
+        plan_runs(study, RunRequest("films", n=2, max_tokens=8, n_ctx=96,
+                                    template="Review {title}. Plot: {context}"))
+    assert study.table_counts() == before  # check first, then write: no model row, no planned run
+    assert study.scalar("SELECT count(*) FROM runs") == 0 and study.scalar("SELECT count(*) FROM models") == 0
+
+
+def test_truncated_gguf_fails_before_any_write(study: Study, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    add_films(study)
+    whole = assets.locate("smollm2").read_bytes()
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(whole[: len(whole) // 2])  # the header is intact, half the weights are missing
+    from monoscope.core.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match=r"cut.gguf is truncated: its header describes .* bytes"):
+        plan_runs(study, RunRequest("films", model=str(cut), n=2, max_tokens=4))
+    assert study.scalar("SELECT count(*) FROM runs") == 0 and study.scalar("SELECT count(*) FROM models") == 0
+    study.close()
+    code = cli_main(["generate", str(study.path), "--dataset", "films", "--model", str(cut), "--n", "2"])
+    assert code == 1 and "truncated" in capsys.readouterr().err
+    with Study(study.path) as st:
+        assert st.scalar("SELECT count(*) FROM runs") == 0 and st.scalar("SELECT count(*) FROM models") == 0
 
 
 def test_cancel_then_resume_completes_without_duplicates(study: Study) -> None:
@@ -141,6 +159,12 @@ def test_sigkill_mid_run_then_rerun_gives_exactly_n_per_prompt(study_path: Path)
         before = st.scalar("SELECT count(*) FROM generations")
         assert 3 <= before < 24
         assert st.scalar("SELECT status FROM runs") == "running"  # killed: never marked done
+        from monoscope.core.generation import run_table
+
+        (row,) = run_table(st)
+        assert row["status"] == "interrupted" and row["tok_s"] > 0  # the dead process is seen
+        live = json.loads(st.scalar("SELECT meta FROM runs"))["live"]
+        assert live["pid"] == child.pid and live["tokens"] == st.scalar("SELECT sum(n_tokens) FROM generations")
     # Re-running the same command resumes the same run and fills in only what is missing.
     code = cli_main([
         "generate", str(study_path), "--dataset", "films", "--n", "6", "--max-tokens", "12",
@@ -154,6 +178,10 @@ def test_sigkill_mid_run_then_rerun_gives_exactly_n_per_prompt(study_path: Path)
                               "FROM generations GROUP BY prompt_id ORDER BY prompt_id")
         assert [(r["n"], r["d"]) for r in per_prompt] == [(6, 6)] * 4
         assert st.scalar("SELECT count(*) FROM texts WHERE origin = 'generated'") == 24
+        # tokens/s counts both sessions: every generated token is in the totals, none twice
+        meta = json.loads(st.scalar("SELECT meta FROM runs"))
+        assert "live" not in meta and meta["gen_tokens"] == st.scalar("SELECT sum(n_tokens) FROM generations")
+        assert run_table(st)[0]["status"] == "finished"
 
 
 def test_cli_runs_and_models_list(study_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

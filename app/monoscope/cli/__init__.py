@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from monoscope import __version__
 from monoscope.core.errors import MonoscopeError, TaskCancelled
@@ -63,10 +64,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe (`monoscope info | head`) shows here, not at exit
+        return code
+    except BrokenPipeError:
+        # the reader went away: stop quietly, as cat and grep do, with 128 + SIGPIPE
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except MonoscopeError as exc:
         print(f"monoscope: error: {exc}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, TaskCancelled):
         print("\nmonoscope: interrupted; finished work is saved in the study.", file=sys.stderr)
         return 130
+    except Exception as exc:
+        from monoscope.core.store.study import disk_full_error, is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        target = Path(getattr(args, "study", None) or ".")
+        print(f"monoscope: error: {disk_full_error(target)}", file=sys.stderr)
+        return 1

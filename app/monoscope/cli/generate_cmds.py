@@ -103,7 +103,7 @@ def _table(rows: list[dict[str, Any]], cols: list[tuple[str, str]]) -> None:
 def cmd_runs(args: argparse.Namespace) -> int:
     from monoscope.core.generation import run_table
 
-    with Study(args.study, read_only=True, create=False) as st:
+    with Study(args.study, read_only=True, create=False, snapshot_if_locked=True) as st:
         rows = run_table(st)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
@@ -137,7 +137,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             row["kind"] = f"not fetched (monoscope assets fetch {name})"
         out.append(row)
     if args.study:
-        with Study(args.study, read_only=True, create=False) as st:
+        with Study(args.study, read_only=True, create=False, snapshot_if_locked=True) as st:
             for m in model_rows(st):
                 out.append({
                     "source": f"study #{m['id']}", "model": m["name"], "name": m["gguf_name"],

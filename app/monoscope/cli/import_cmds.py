@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
                    help="CSV text encoding (default utf-8)")
     p.add_argument("--append", action="store_true",
                    help="add to an existing dataset of that name (exact duplicates are skipped)")
+    p.add_argument("--keep-html", action="store_true", help=(
+        "store texts as written; by default a column that clearly holds escaped HTML has its "
+        "entities (&amp;, &#039;) and <br> line breaks decoded, and the report says so"))
     p.set_defaults(handler=cmd_import)
 
     p = sub.add_parser(
@@ -104,7 +107,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         report = import_table(
             st, args.file, dataset=args.dataset, mapping=ColumnMap.parse(args.mapping),
             kind=args.kind, fmt=args.format, encoding=args.encoding, append=args.append,
-            state=ConsoleState(quiet=True),
+            html="keep" if args.keep_html else "auto", state=ConsoleState(quiet=True),
         )
     _print(report)
     return 0

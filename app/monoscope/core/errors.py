@@ -15,6 +15,10 @@ class StudyLockedError(StudyError):
     """Another process holds the study open for writing."""
 
 
+class DiskFullError(StudyError):
+    """The disk holding the study is full; the failed step was rolled back."""
+
+
 class SchemaTooNewError(StudyError):
     """The study was written by a newer Monoscope."""
 

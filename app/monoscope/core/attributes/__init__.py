@@ -141,4 +141,5 @@ def annotate(study: Study, request: AnnotateRequest, state: TaskState | None = N
             state.check()
             result.outcomes.append(ex.run(ctx, dataset_id, dataset))
             state.partial(result.outcomes[-1])
+    study.checkpoint()  # the stage is done: the study file alone holds it
     return result

@@ -181,6 +181,12 @@ def copy_cached(study: Study, dataset_id: int, name: str, version: str) -> int:
 
 def write_attributes(study: Study, name: str, version: str, rows: list[tuple[int, Value]]) -> None:
     """Insert or replace (text_id, value) rows of one attribute in one transaction."""
+    with study.transaction() as cur:
+        insert_attributes(cur, name, version, rows)
+
+
+def insert_attributes(cur: Any, name: str, version: str, rows: list[tuple[int, Value]]) -> None:
+    """`write_attributes` inside the caller's transaction (``cur`` from `Study.transaction`)."""
     import pyarrow as pa
 
     table = pa.table({
@@ -188,11 +194,10 @@ def write_attributes(study: Study, name: str, version: str, rows: list[tuple[int
         "value": pa.array([r[1].value for r in rows], type=pa.float64()),
         "label": pa.array([r[1].label for r in rows], type=pa.string()),
     })
-    with study.transaction() as cur:
-        cur.register("_attr_rows", table)
-        cur.execute(
-            "INSERT OR REPLACE INTO attributes (text_id, name, value, label, version) "
-            "SELECT text_id, ?, value, label, ? FROM _attr_rows",
-            [name, version],
-        )
-        cur.unregister("_attr_rows")
+    cur.register("_attr_rows", table)
+    cur.execute(
+        "INSERT OR REPLACE INTO attributes (text_id, name, value, label, version) "
+        "SELECT text_id, ?, value, label, ? FROM _attr_rows",
+        [name, version],
+    )
+    cur.unregister("_attr_rows")

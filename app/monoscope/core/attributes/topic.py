@@ -7,6 +7,11 @@ seeded. Each cluster is labelled with its most distinctive words by class-based 
 times log(1 + k / number of clusters using the word).
 The fit is stored in `topics`; later texts go to the nearest centroid, whose position is the
 mean of the source vectors of that topic (exactly the k-means centroid).
+
+The fit and the source texts' assignments are written in ONE transaction: a crash leaves either
+both or neither. A resume checks what it builds on (every topic's stored size equals its
+assigned source texts) and refits a fit that does not hold up, e.g. one left by an older
+version that committed them separately, instead of placing every text in topic 0.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +29,7 @@ from monoscope.core.attributes.base import (
     Extractor,
     Outcome,
     Value,
+    insert_attributes,
     pending_texts,
     write_attributes,
 )
@@ -117,6 +124,10 @@ class TopicExtractor(Extractor):
             return out
         fitted = ctx.study.query("SELECT topic, label FROM topics WHERE dataset_id = ? "
                                  "AND version = ? ORDER BY topic", [dataset_id, version])
+        if fitted and not self._fit_holds(ctx, dataset_id, version, len(fitted)):
+            self._drop_fit(ctx, dataset_id)
+            fitted = []
+            items = pending_texts(ctx.study, dataset_id, self.name, version)
         if not fitted:
             source = [it for it in items if it.origin == "source"]
             if len(source) < MIN_SOURCE_TEXTS:
@@ -125,9 +136,8 @@ class TopicExtractor(Extractor):
             k = choose_k(len(source))
             labels = fit_topics(vecs, k)
             words = ctfidf_labels([it.body for it in source], labels.tolist(), k)
-            self._save_fit(ctx, dataset_id, version, words, labels, k)
             rows = [(it.text_id, Value(float(c), words[c])) for it, c in zip(source, labels, strict=True)]
-            write_attributes(ctx.study, self.name, version, rows)
+            self._save_fit(ctx, dataset_id, version, words, labels, k, rows)
             out.computed += len(rows)
             items = [it for it in items if it.origin != "source"]
             ctx.state.progress(len(rows), len(rows) + len(items))
@@ -153,17 +163,39 @@ class TopicExtractor(Extractor):
             "WHERE p.dataset_id = ?", [dataset_id]))
 
     def _save_fit(self, ctx: Context, dataset_id: int, version: str, words: list[str],
-                  labels: npt.NDArray[np.int64], k: int) -> None:
+                  labels: npt.NDArray[np.int64], k: int, rows: list[tuple[int, Value]]) -> None:
+        """Topics and the source texts' assignments, in one transaction."""
         sizes = np.bincount(labels, minlength=k)
         with ctx.study.transaction() as cur:
-            cur.execute("DELETE FROM topics WHERE dataset_id = ?", [dataset_id])
-            # an older fit's assignments no longer match these clusters
-            cur.execute("DELETE FROM attributes WHERE name = ? AND text_id IN (SELECT t.id FROM "
-                        "texts t JOIN prompts p ON p.id = t.prompt_id WHERE p.dataset_id = ?)",
-                        [self.name, dataset_id])
+            self._delete_fit(cur, dataset_id)
             cur.executemany("INSERT INTO topics (dataset_id, topic, label, size, version) "
                             "VALUES (?, ?, ?, ?, ?)",
                             [[dataset_id, c, words[c], int(sizes[c]), version] for c in range(k)])
+            insert_attributes(cur, self.name, version, rows)
+
+    def _delete_fit(self, cur: Any, dataset_id: int) -> None:
+        cur.execute("DELETE FROM topics WHERE dataset_id = ?", [dataset_id])
+        # an older fit's assignments no longer match new clusters
+        cur.execute("DELETE FROM attributes WHERE name = ? AND text_id IN (SELECT t.id FROM "
+                    "texts t JOIN prompts p ON p.id = t.prompt_id WHERE p.dataset_id = ?)",
+                    [self.name, dataset_id])
+
+    def _drop_fit(self, ctx: Context, dataset_id: int) -> None:
+        with ctx.study.transaction() as cur:
+            self._delete_fit(cur, dataset_id)
+
+    def _fit_holds(self, ctx: Context, dataset_id: int, version: str, k: int) -> bool:
+        """Every stored topic has exactly its stored size of assigned source texts (so centroids exist)."""
+        rows = ctx.study.query(
+            """SELECT tp.topic, tp.size, count(a.text_id) AS n
+               FROM topics tp LEFT JOIN (
+                   SELECT a.text_id, CAST(a.value AS INTEGER) AS topic FROM attributes a
+                   JOIN texts t ON t.id = a.text_id JOIN prompts p ON p.id = t.prompt_id
+                   WHERE p.dataset_id = ? AND a.name = ? AND a.version = ? AND t.origin = 'source'
+               ) a ON a.topic = tp.topic
+               WHERE tp.dataset_id = ? AND tp.version = ? GROUP BY tp.topic, tp.size""",
+            [dataset_id, self.name, version, dataset_id, version])
+        return len(rows) == k and all(int(r["n"]) >= int(r["size"]) > 0 for r in rows)
 
     def _stored_centroids(self, ctx: Context, dataset_id: int, version: str, k: int) -> npt.NDArray[np.float64]:
         from monoscope.core.attributes.embedding import text_vectors

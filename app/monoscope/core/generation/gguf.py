@@ -35,6 +35,15 @@ _SCALARS: dict[int, str] = {
 _STRING, _ARRAY = 8, 9
 # Arrays longer than this (vocabularies, merges) are summarised, not kept.
 _MAX_ARRAY_KEPT = 64
+# ggml tensor types -> (elements per block, bytes per block), for the size the weights need.
+_BLOCKS: dict[int, tuple[int, int]] = {
+    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
+    9: (32, 36), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210),
+    15: (256, 292), 16: (256, 66), 17: (256, 74), 18: (256, 98), 19: (256, 50), 20: (32, 18),
+    21: (256, 110), 22: (256, 82), 23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4),
+    27: (1, 8), 28: (1, 8), 29: (256, 56), 30: (1, 2), 34: (256, 54), 35: (256, 66),
+    39: (32, 17),
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class GGUFInfo:
     n_tensors: int
     n_params: int
     arrays: dict[str, int] = field(default_factory=dict)  # long arrays: key -> length
+    data_end: int = 0  # bytes the file needs to hold every tensor (0 if unknown)
 
     @property
     def architecture(self) -> str:
@@ -141,9 +151,16 @@ def read_gguf(path: str | Path) -> GGUFInfo:
         except ValueError as exc:
             raise ModelLoadError(f"Cannot read {p}: {exc}.") from None
     try:
-        return _parse(_Reader(buf, p))
+        info = _parse(_Reader(buf, p))
+        size = len(buf)
     finally:
         buf.close()
+    if info.data_end > size:
+        raise ModelLoadError(
+            f"{p} is truncated: its header describes {info.data_end:,} bytes of weights but the "
+            f"file has {size:,}. Download the model again (an interrupted download or copy)."
+        )
+    return info
 
 
 def _parse(r: _Reader) -> GGUFInfo:
@@ -180,13 +197,20 @@ def _parse(r: _Reader) -> GGUFInfo:
         else:
             raise ModelLoadError(f"{r.path} has a corrupt GGUF header (array of {etype}).")
     n_params = 0
+    last = (0, 0, 0)  # (offset, elements, type) of the tensor stored last
     for _ in range(n_tensors):
         r.skip_string()
         n_dims = int(r.take("<I"))
         size = 1
         for _ in range(n_dims):
             size *= int(r.take("<Q"))
-        r.take("<I")  # tensor type
-        r.take("<Q")  # offset
+        ttype = int(r.take("<I"))
+        offset = int(r.take("<Q"))
         n_params += size
-    return GGUFInfo(r.path, version, meta, n_tensors, n_params, arrays)
+        if offset >= last[0]:
+            last = (offset, size, ttype)
+    align = int(meta.get("general.alignment") or 32)
+    data_start = (r.pos + align - 1) // align * align
+    block, nbytes = _BLOCKS.get(last[2], (1, 0))  # unknown type: at least its offset
+    data_end = data_start + last[0] + (last[1] + block - 1) // block * nbytes if n_tensors else 0
+    return GGUFInfo(r.path, version, meta, n_tensors, n_params, arrays, data_end)

@@ -36,7 +36,7 @@ def resolve_model(spec: str, fetch: bool = True) -> tuple[str, Path]:
 
 @dataclass(frozen=True)
 class ModelRecord:
-    id: int
+    id: int | None  # None: checked, not yet in the study's `models`
     name: str
     path: Path
     sha256: str
@@ -64,28 +64,40 @@ def _sha256(path: Path) -> str:
     return digest
 
 
-def register_model(study: Study, spec: str) -> ModelRecord:
-    """Validate the GGUF, then insert (or find) its row in `models`."""
+def inspect_model(study: Study, spec: str) -> ModelRecord:
+    """Resolve and validate the GGUF (header and size) and find its row; writes nothing."""
     name, path = resolve_model(spec)
     info = read_gguf(path)
     digest = _sha256(path)
+    row = study.scalar("SELECT id FROM models WHERE sha256 = ?", [digest])
+    return ModelRecord(None if row is None else int(row), name, path, digest, info)
+
+
+def record_model(cur: Any, model: ModelRecord) -> int:
+    """Insert (or update the path of) the model's row inside the caller's transaction; its id."""
+    row = cur.execute("SELECT id FROM models WHERE sha256 = ?", [model.sha256]).fetchone()
+    if row:
+        cur.execute("UPDATE models SET path = ? WHERE id = ?", [str(model.path), row[0]])
+        return int(row[0])
+    info = model.info
+    got = cur.execute(
+        "INSERT INTO models (path, sha256, name, architecture, quantization, n_params, "
+        "chat_template, gguf_meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        [
+            str(model.path), model.sha256, model.name, info.architecture, info.quantization,
+            info.n_params, info.chat_template, json.dumps(info.summary(), default=str),
+        ],
+    ).fetchone()
+    assert got is not None
+    return int(got[0])
+
+
+def register_model(study: Study, spec: str) -> ModelRecord:
+    """Validate the GGUF, then insert (or find) its row in `models`."""
+    model = inspect_model(study, spec)
     with study.transaction() as cur:
-        row = cur.execute("SELECT id FROM models WHERE sha256 = ?", [digest]).fetchone()
-        if row:
-            cur.execute("UPDATE models SET path = ? WHERE id = ?", [str(path), row[0]])
-            model_id = int(row[0])
-        else:
-            got = cur.execute(
-                "INSERT INTO models (path, sha256, name, architecture, quantization, n_params, "
-                "chat_template, gguf_meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                [
-                    str(path), digest, name, info.architecture, info.quantization,
-                    info.n_params, info.chat_template, json.dumps(info.summary(), default=str),
-                ],
-            ).fetchone()
-            assert got is not None
-            model_id = int(got[0])
-    return ModelRecord(model_id, name, path, digest, info)
+        model_id = record_model(cur, model)
+    return ModelRecord(model_id, model.name, model.path, model.sha256, model.info)
 
 
 def model_rows(study: Study) -> list[dict[str, Any]]:

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monoscope.core.errors import ModelLoadError, MonoscopeError, PromptTooLong, TaskCancelled
+from monoscope.core.generation import liveness
 from monoscope.core.generation.engine import Engine, Job, SampleResult
-from monoscope.core.generation.registry import ModelRecord, register_model
+from monoscope.core.generation.registry import ModelRecord, inspect_model, record_model
 from monoscope.core.generation.sampling import Decay, SamplingParams, derive_seed
 from monoscope.core.generation.templates import (
     PromptTemplate,
@@ -112,23 +113,32 @@ def plan_runs(study: Study, req: RunRequest) -> list[int]:
         "chat": chat, "system": tpl.system, "base": tpl.base, "user": tpl.user,
         **req.extra,
     }
-    ids = []
+    # Check first (the model loads, every prompt fits the context), then write: a failed plan
+    # leaves no model row and no planned run behind.
+    if model is not None and req.engine == "llama.cpp":
+        _preflight(study, req, model, tpl.name, engine_meta, ds_id, keys)
+    filt = json.dumps({"keys": keys, "first": req.prompts})
+    tpl_text = tpl.text_for(chat)
+    ids: list[int | None] = []
+    todo: list[tuple[int, SamplingParams, str]] = []
     for params in grid:
         sampling = json.dumps(params.to_json(), sort_keys=True)
-        filt = json.dumps({"keys": keys, "first": req.prompts})
-        tpl_text = tpl.text_for(chat)
-        if not req.new:
+        same = None
+        if not req.new and (model is None or model_id is not None):
             same = study.scalar(
                 "SELECT id FROM runs WHERE dataset_id=? AND model_id IS NOT DISTINCT FROM ? AND engine=? AND "
                 "template_text=? AND sampling=? AND n_per_prompt=? AND seed=? AND prompt_filter=? "
                 "ORDER BY id DESC LIMIT 1",
                 [ds_id, model_id, req.engine, tpl_text, sampling, req.n, req.seed, filt],
             )
-            if same is not None:
-                ids.append(int(same))
-                continue
-        label = req.label or f"{model_name} {tpl.name} T={params.temperature:g} p={params.top_p:g}"
-        with study.transaction() as cur:
+        ids.append(int(same) if same is not None else None)
+        if same is None:
+            todo.append((len(ids) - 1, params, sampling))
+    with study.transaction() as cur:
+        if model is not None:
+            model_id = record_model(cur, model)
+        for pos, params, sampling in todo:
+            label = req.label or f"{model_name} {tpl.name} T={params.temperature:g} p={params.top_p:g}"
             row = cur.execute(
                 "INSERT INTO runs (dataset_id, model_id, label, engine, template, template_text, "
                 "sampling, n_per_prompt, seed, prompt_filter, sweep, status, meta) "
@@ -136,17 +146,34 @@ def plan_runs(study: Study, req: RunRequest) -> list[int]:
                 [ds_id, model_id, label, req.engine, tpl.name, tpl_text, sampling, req.n,
                  req.seed, filt, sweep, json.dumps(engine_meta)],
             ).fetchone()
-        assert row is not None
-        ids.append(int(row[0]))
-    return ids
+            assert row is not None
+            ids[pos] = int(row[0])
+    return [int(i) for i in ids if i is not None]
+
+
+def _preflight(study: Study, req: RunRequest, model: ModelRecord, template: str,
+               engine_meta: dict[str, Any], ds_id: int, keys: list[str]) -> None:
+    """Load the model and check every rendered prompt against its context; writes nothing."""
+    from monoscope.core.generation.llama_engine import LlamaCppEngine
+
+    wanted = set(keys)
+    prompts = [p for p in study.query(
+        "SELECT id, key, title, context FROM prompts WHERE dataset_id = ? ORDER BY id", [ds_id])
+        if p["key"] in wanted]
+    run = {"template": template, "meta": json.dumps(engine_meta), "n_per_prompt": req.n,
+           "seed": req.seed}
+    every = {(p["id"], i) for p in prompts for i in range(req.n)}
+    with LlamaCppEngine(model.path, n_parallel=1, n_ctx=req.n_ctx, n_gpu_layers=req.n_gpu_layers) as eng:
+        jobs = render_jobs(run, prompts, model.info.chat_template, eng.bos_text, eng.eos_text, every)
+        _check_lengths(eng, jobs, prompts, _grid(req)[0])
 
 
 def _model_for(study: Study, req: RunRequest) -> ModelRecord | None:
-    """Register the local GGUF; an http run may name a model the server has and we do not."""
+    """The local GGUF, checked (id None if new); an http run may name a model only the server has."""
     if req.engine == "http" and req.remote_model and req.model in ("", "none"):
         return None
     try:
-        return register_model(study, req.model)
+        return inspect_model(study, req.model)
     except ModelLoadError:
         if req.engine != "http":
             raise
@@ -261,11 +288,16 @@ def run_generation(
         )
         _check_lengths(eng, jobs, prompts, params)
         with study.transaction() as cur:
+            row = cur.execute("SELECT meta FROM runs WHERE id=?", [run_id]).fetchone()
+            # a session that died without a word left its tokens/seconds in `live`: keep them
+            meta = liveness.fold_live(json.loads(row[0]) if row and row[0] else {})
+            meta["live"] = liveness.owner()
             cur.execute(
                 "UPDATE runs SET status='running', started_at=coalesce(started_at, now()), "
-                "engine_version=? WHERE id=?",
-                [eng.version(), run_id],
+                "engine_version=?, meta=? WHERE id=?",
+                [eng.version(), json.dumps(meta), run_id],
             )
+        run = dict(run, meta=json.dumps(meta))
         return _execute(study, run, eng, jobs, params, state, expected, len(have))
     finally:
         if own:
@@ -296,6 +328,7 @@ def _execute(
     run_id = run["id"]
     base_params = params.to_json()
     meta = json.loads(run["meta"] or "{}")
+    live = meta["live"]
     count = {"samples": 0, "tokens": 0}
     t0 = time.perf_counter()
     state.begin(f"run {run_id}", expected, done0)
@@ -323,6 +356,10 @@ def _execute(
                  j.prompt_text, res.n_prompt_tokens, res.n_tokens, res.finish_reason,
                  res.mean_logprob, res.perplexity, res.wall_ms],
             )
+            # heartbeat + this session's speed, committed with the sample (survives kill -9)
+            live.update(heartbeat=time.time(), tokens=count["tokens"] + res.n_tokens,
+                        seconds=time.perf_counter() - t0)
+            cur.execute("UPDATE runs SET meta=? WHERE id=?", [json.dumps(meta), run_id])
         count["samples"] += 1
         count["tokens"] += res.n_tokens
         el = time.perf_counter() - t0
@@ -332,28 +369,33 @@ def _execute(
     try:
         eng.generate(jobs, params, commit, check=state.check)
     except (TaskCancelled, KeyboardInterrupt):
-        _add_timing(study, run_id, count["tokens"], time.perf_counter() - t0)
-        _set_status(study, run_id, "cancelled")
+        _end_session(study, run_id, "cancelled", count["tokens"], time.perf_counter() - t0)
         raise
     except BaseException:
-        _set_status(study, run_id, "failed")
+        _end_session(study, run_id, "failed", count["tokens"], time.perf_counter() - t0)
         raise
-    _add_timing(study, run_id, count["tokens"], time.perf_counter() - t0)
-    _set_status(study, run_id, "finished", finished=True)
+    _end_session(study, run_id, "finished", count["tokens"], time.perf_counter() - t0)
     return RunSummary(
         run_id, "finished", expected, count["samples"], done0 + count["samples"],
         count["tokens"], time.perf_counter() - t0,
     )
 
 
-def _add_timing(study: Study, run_id: int, tokens: int, seconds: float) -> None:
-    """Accumulate generated tokens and wall seconds in the run's meta (for tokens/s)."""
+def _end_session(study: Study, run_id: int, status: str, tokens: int, seconds: float) -> None:
+    """Fold this session's tokens and wall seconds into the run's totals; set the final status."""
     with study.transaction() as cur:
         row = cur.execute("SELECT meta FROM runs WHERE id=?", [run_id]).fetchone()
         meta = json.loads(row[0]) if row and row[0] else {}
+        meta.pop("live", None)
         meta["gen_tokens"] = int(meta.get("gen_tokens", 0)) + tokens
         meta["gen_seconds"] = float(meta.get("gen_seconds", 0.0)) + seconds
-        cur.execute("UPDATE runs SET meta=? WHERE id=?", [json.dumps(meta), run_id])
+        cur.execute(
+            "UPDATE runs SET meta=?, status=?, finished_at=CASE WHEN ? THEN now() ELSE finished_at END "
+            "WHERE id=?",
+            [json.dumps(meta), status, status == "finished", run_id],
+        )
+    if status == "finished":
+        study.checkpoint()
 
 
 def _set_status(study: Study, run_id: int, status: str, finished: bool = False) -> None:
@@ -366,15 +408,22 @@ def _set_status(study: Study, run_id: int, status: str, finished: bool = False) 
 
 
 def run_table(study: Study) -> list[dict[str, Any]]:
-    """Runs with sample counts and aggregate tokens/s (from the samples' commit times)."""
-    return study.query(
+    """Runs with sample counts and tokens/s over every session.
+
+    ``status`` is ``interrupted`` for a run marked running whose process is gone (crash,
+    kill -9); the stored status stays ``running`` until the run is resumed.
+    """
+    rows = study.query(
         """SELECT r.id, r.label, r.status, d.name AS dataset, m.name AS model, r.engine,
                   r.template, r.n_per_prompt, r.sweep,
                   json_array_length(json_extract(r.prompt_filter, '$.keys')) AS n_prompts,
-                  count(g.text_id) AS samples, sum(g.n_tokens) AS tokens,
-                  any_value(CAST(r.meta->>'$.gen_tokens' AS DOUBLE))
-                    / nullif(any_value(CAST(r.meta->>'$.gen_seconds' AS DOUBLE)), 0) AS tok_s
+                  count(g.text_id) AS samples, sum(g.n_tokens) AS tokens, any_value(r.meta) AS meta
            FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id
            LEFT JOIN models m ON m.id = r.model_id LEFT JOIN generations g ON g.run_id = r.id
            GROUP BY ALL ORDER BY r.id"""
     )
+    for r in rows:
+        meta = json.loads(r.pop("meta") or "{}")
+        r["status"] = liveness.effective_status(str(r["status"]), meta)
+        r["tok_s"] = liveness.tokens_per_s(meta)
+    return rows

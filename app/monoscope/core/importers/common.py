@@ -187,6 +187,13 @@ def load_staged(
     ok_rows = report.rows_read - report.skipped_empty - report.oversized
     kept = _count(cur, "SELECT count(*) FROM _kept")
     report.duplicates = ok_rows - kept
+    if kept == 0 and ds_id is None:
+        raise ImportFailed(
+            f"{source_uri}: {report.rows_read:,} data row(s) read but none can be imported "
+            f"({report.skipped_empty:,} with an empty text, {report.oversized:,} with a text over "
+            f"{MAX_TEXT_BYTES // 1_000_000} MB, {report.duplicates:,} duplicates). Nothing was "
+            "imported; check the mapping of text=."
+        )
     state.check()
     state.progress(2, 3, "writing")
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import duckdb
+
 from monoscope.core.errors import ImportFailed
-from monoscope.core.importers.common import STAGE_DDL, ImportReport, as_text_sql, load_staged
+from monoscope.core.importers.cleaning import HTML_MODES, decode_html, number_only_note
+from monoscope.core.importers.common import STAGE_DDL, ImportReport, load_staged
 from monoscope.core.importers.readers import (
+    TableSource,
+    check_csv_rows,
     check_file,
     detect_format,
-    reader_sql,
-    require_columns,
+    open_table,
     row_describer,
     translate_error,
 )
@@ -39,7 +43,10 @@ class ColumnMap:
 
     @classmethod
     def parse(cls, spec: str) -> ColumnMap:
-        """From ``key=book_id,text=review_text,...`` (the CLI's --map)."""
+        """From ``key=book_id,text=review_text,...`` (the CLI's --map).
+
+        A nested field of a struct (Parquet, JSON) is named with a dot: ``text=review.text``.
+        """
         roles = {f.name for f in fields(cls)}
         values: dict[str, str] = {}
         for part in filter(None, (p.strip() for p in spec.split(","))):
@@ -63,6 +70,84 @@ class ColumnMap:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+_NESTED = ("STRUCT(", "MAP(", "UNION(")
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+            "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+
+def _is_nested(dtype: str) -> bool:
+    return dtype.upper().startswith(_NESTED) or dtype.endswith("]")
+
+
+def resolve_column(cur: duckdb.DuckDBPyConnection, src: TableSource, name: str) -> tuple[str, str] | None:
+    """(SQL expression, DuckDB type) of a column or of a nested field ``col.field``; None if absent."""
+    from monoscope.core.importers.common import quote_ident, sql_literal
+
+    if name in src.types:
+        return quote_ident(name), src.types[name]
+    head, _, rest = name.partition(".")
+    while rest:  # the longest column name that prefixes the path wins ("a.b" then "a")
+        if head in src.types:
+            break
+        more, _, rest = rest.partition(".")
+        head = f"{head}.{more}"
+    if not rest or head not in src.types:
+        return None
+    base = quote_ident(head)
+    if src.types[head].upper() == "JSON":
+        return f"({base} ->> {sql_literal('$.' + rest)})", "VARCHAR"
+    expr = base + "".join(f"[{sql_literal(part)}]" for part in rest.split("."))
+    try:
+        row = cur.execute(f"DESCRIBE SELECT {expr} AS v FROM {src.sql}").fetchone()
+    except duckdb.Error:
+        return None
+    return (expr, str(row[1])) if row else None
+
+
+def _text_sql(expr: str, dtype: str) -> str:
+    if dtype.upper() == "JSON":
+        return f"({expr} ->> '$')"
+    return f"CAST({expr} AS VARCHAR)"
+
+
+def _mapped_columns(cur: duckdb.DuckDBPyConnection, path: Path, src: TableSource,
+                    mapping: ColumnMap, notes: list[str]) -> dict[str, str]:
+    """Role -> SQL expression; refuses a missing column and a struct/list where text belongs."""
+    import difflib
+
+    out: dict[str, str] = {}
+    for role, name in mapping.roles().items():
+        if name is None:
+            out[role] = "NULL::VARCHAR"
+            continue
+        found = resolve_column(cur, src, name)
+        if found is None:
+            close = difflib.get_close_matches(name, list(src.types), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ImportFailed(
+                f"{path} has no column {name!r} (mapped to {role}).{hint} Columns found: "
+                f"{', '.join(src.types)}. Fix the mapping, e.g. --map {role}=<one of those>."
+            )
+        expr, dtype = found
+        if _is_nested(dtype):
+            example = ""
+            if dtype.upper().startswith("STRUCT("):
+                fields_ = cur.execute(f"SELECT unnest(struct_keys({expr})) FROM (SELECT * FROM {src.sql} "
+                                      f"WHERE {expr} IS NOT NULL LIMIT 1)").fetchall()
+                if fields_:
+                    example = (f" Pick one of its fields instead, e.g. --map {role}={name}."
+                               f"{fields_[0][0]} (fields: {', '.join(str(f[0]) for f in fields_)}).")
+            raise ImportFailed(
+                f"{path}: column {name!r} (mapped to {role}) holds {dtype} values, not text; "
+                f"importing it would store their printed form.{example or ' Map a column that holds one text per row.'}"
+            )
+        if role == "text" and dtype.upper().startswith(_NUMERIC):  # ids and labels may well be numbers
+            notes.append(f"column {name!r} (mapped to {role}) holds numbers ({dtype}), not text: "
+                         "check the mapping")
+        out[role] = _text_sql(expr, dtype)
+    return out
+
+
 def import_table(
     study: Study,
     path: str | Path,
@@ -73,37 +158,42 @@ def import_table(
     fmt: str | None = None,
     encoding: str = "utf-8",
     append: bool = False,
+    html: str = "auto",
     state: TaskState | None = None,
 ) -> ImportReport:
-    """Import one file as (or into, with ``append``) a dataset, in a single transaction."""
+    """Import one file as (or into, with ``append``) a dataset, in a single transaction.
+
+    ``html``: ``auto`` decodes HTML entities (and ``<br>`` breaks) in a column that clearly holds
+    escaped HTML, ``keep`` stores the texts as written.
+    """
     state = state or TaskState()
     if kind not in KINDS:
         raise ImportFailed(f"Unknown kind {kind!r}: use 'text' or 'code'.")
+    if html not in HTML_MODES:
+        raise ImportFailed(f"Unknown html mode {html!r}: use one of {', '.join(HTML_MODES)}.")
     src = Path(path).expanduser()
     fmt = detect_format(src, fmt)
     check_file(src)
     state.begin(f"import {src.name}", 3)
-    with study.transaction() as cur:
-        sql, types = reader_sql(cur, src, fmt, encoding)
-        require_columns(src, types, mapping.roles())
-
-        def col(role: str) -> str:
-            name = mapping.roles()[role]
-            return "NULL::VARCHAR" if name is None else as_text_sql(name, types[name])
-
-        rating = col("rating")
+    with study.memory_budget(), study.transaction() as cur:
+        table = open_table(cur, src, fmt, encoding)
+        notes = list(table.notes)
+        cols = _mapped_columns(cur, src, table, mapping, notes)
         cur.execute(STAGE_DDL)
         try:  # straight into the staging layout; rating stays text until checked
             cur.execute(
                 f"""CREATE OR REPLACE TEMP TABLE _stage AS SELECT
-                    row_number() OVER () AS row_no, trim({col('key')}) AS key, {col('title')} AS title,
-                    {col('context')} AS context, {col('text')} AS body, {col('label')} AS label,
-                    {rating} AS rating, NULL::JSON AS meta, NULL::JSON AS prompt_meta
-                FROM {sql}"""
+                    row_number() OVER () AS row_no, trim({cols['key']}) AS key, {cols['title']} AS title,
+                    {cols['context']} AS context, {cols['text']} AS body, {cols['label']} AS label,
+                    {cols['rating']} AS rating, NULL::JSON AS meta, NULL::JSON AS prompt_meta
+                FROM {table.sql}"""
             )
         except Exception as exc:  # duckdb.Error subclasses, plus conversion errors
             raise translate_error(exc, src, fmt, encoding) from None
         state.check()
+        if fmt == "csv":
+            staged = cur.execute("SELECT count(*) FROM _stage").fetchone()
+            check_csv_rows(src, encoding, int(staged[0]) if staged else 0, table.lines)
         describe = row_describer(src, fmt, encoding)
         bad = cur.execute(
             "SELECT row_no, rating FROM _stage WHERE rating IS NOT NULL "
@@ -116,13 +206,31 @@ def import_table(
                 "is not a number. Fix the value or map another rating column."
             )
         cur.execute("ALTER TABLE _stage ALTER rating TYPE DOUBLE USING TRY_CAST(rating AS DOUBLE)")
+        note = number_only_note(cur, mapping.text)
+        if note:
+            notes.append(note)
+        decoded: dict[str, int] = {}
+        if html == "auto":
+            roles: dict[str, str | None] = {"body": mapping.text, "title": mapping.title, "context": mapping.context}
+            changed = decode_html(cur, [c for c, name in roles.items() if name is not None])
+            for column, n in changed.items():
+                name = str(roles[column])
+                decoded[name] = n
+                notes.append(
+                    f"column {name!r} holds escaped HTML: decoded entities (&amp; -> &, "
+                    f"&#039; -> ') and <br> line breaks in {n:,} values; --keep-html "
+                    "imports them as written")
         meta = {
             "importer": "generic",
             "file": str(src.resolve()),
             "format": fmt,
             "mapping": {k: v for k, v in mapping.roles().items() if v is not None},
+            "html_decoded": decoded,
         }
-        return load_staged(
+        report = load_staged(
             cur, dataset=dataset, kind=kind, source_uri=str(src.resolve()), meta=meta,
             append=append, state=state, describe_row=describe, key_column=mapping.key,
         )
+        report.notes = notes + report.notes
+    study.checkpoint()  # the stage is done: the study file alone holds it
+    return report

@@ -14,7 +14,11 @@ import gzip
 import io
 import json
 import re
+import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, cast
 
@@ -25,6 +29,58 @@ from monoscope.core.importers.common import sql_literal
 
 FORMATS = ("csv", "jsonl", "parquet")
 ENCODINGS = ("utf-8", "latin-1", "utf-16")
+# DuckDB's read_csv silently drops a FINAL line longer than max_line_size (2 MB by default).
+# A pre-pass over the bytes measures the longest line, the limit (and the reader's buffer,
+# which must hold a line) is raised to fit it, and the row count is cross-checked afterwards.
+# The buffer is sized from the longest line, not the file, so memory stays bounded.
+DEFAULT_MAX_LINE = 2 << 20
+MAX_COLUMNS = 10_000  # a header wider than this is a wrong delimiter or no header at all
+MAX_HEADER_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class LineStats:
+    """Physical lines of a (decompressed) file: how many, and the longest in bytes."""
+
+    lines: int
+    longest: int
+
+
+def scan_lines(path: Path) -> LineStats:
+    """Count lines and find the longest, at disk speed (bytes.split in C, 4 MB at a time)."""
+    lines = longest = carry = 0
+    with open_binary(path) as fh:
+        while chunk := fh.read(1 << 22):
+            parts = chunk.split(b"\n")
+            if len(parts) == 1:
+                carry += len(chunk)
+                continue
+            inner = max(map(len, parts[1:-1]), default=0)
+            longest = max(longest, carry + len(parts[0]), inner)
+            lines += len(parts) - 1
+            carry = len(parts[-1])
+    if carry:
+        lines += 1
+        longest = max(longest, carry)
+    return LineStats(lines, longest)
+
+
+def _line_options(stats: LineStats) -> str:
+    """read_csv options for a file whose longest line has ``stats.longest`` bytes."""
+    if stats.longest < DEFAULT_MAX_LINE - 1024:
+        return ""
+    limit = stats.longest + (1 << 20)
+    return f", max_line_size={limit}, buffer_size={2 * limit}"
+
+
+@dataclass
+class TableSource:
+    """A readable file: table-function SQL, its columns' DuckDB types, notes for the report."""
+
+    sql: str
+    types: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+    lines: LineStats | None = None  # CSV: the pre-pass, for the row count cross-check
 
 
 def detect_format(path: Path, fmt: str | None) -> str:
@@ -77,35 +133,99 @@ def _delimiter(path: Path) -> str:
     return "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
 
 
+@contextmanager
+def _csv_fields_unlimited() -> Iterator[None]:
+    """The csv module's 128 KB field limit would misdiagnose any long valid text."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+class _HeaderTooLong(Exception):
+    pass
+
+
+def _bounded_lines(text: IO[str], limit: int) -> Iterator[str]:
+    """Lines of a text stream, raising _HeaderTooLong once more than ``limit`` chars were read."""
+    total = 0
+    while True:
+        line = text.readline(limit + 1 - total)
+        if not line:
+            return
+        total += len(line)
+        if total > limit:
+            raise _HeaderTooLong
+        yield line
+
+
 def csv_header(path: Path, encoding: str, delimiter: str) -> list[str]:
-    """Column names from the first line (a UTF-8 byte-order mark, as Excel writes, is dropped)."""
+    """Column names from the first record; see `read_csv_header`."""
+    return read_csv_header(path, encoding, delimiter)[0]
+
+
+def read_csv_header(path: Path, encoding: str, delimiter: str) -> tuple[list[str], list[int]]:
+    """(column names, positions of unnamed columns) from the first record.
+
+    A UTF-8 byte-order mark, as Excel writes, is dropped. Reads at most 1 MB, so a file without line breaks or a giant header fails at once. An empty
+    name (the index column pandas writes, ``,film,review``) becomes ``column<i>``, 0-based, as
+    DuckDB names unnamed columns.
+    """
     enc = "utf-8-sig" if encoding == "utf-8" else encoding
-    with open_binary(path) as raw:
+    with open_binary(path) as raw, _csv_fields_unlimited():
         text = io.TextIOWrapper(raw, encoding=enc, errors="replace", newline="")
-        row = next(csv.reader(text, delimiter=delimiter), [])
+        try:
+            row = next(csv.reader(_bounded_lines(text, MAX_HEADER_BYTES), delimiter=delimiter), [])
+        except _HeaderTooLong:
+            raise ImportFailed(
+                f"{path}: the first line (the header) is longer than {MAX_HEADER_BYTES // (1 << 20)} MB. "
+                "The first line should name the columns; check that the file has a header and "
+                "line breaks, and that it is a CSV/TSV file."
+            ) from None
+        except csv.Error as err:
+            raise ImportFailed(f"{path}, line 1: the header cannot be read ({err}).") from None
+    if len(row) > MAX_COLUMNS:
+        raise ImportFailed(
+            f"{path}: the header has {len(row):,} columns; Monoscope reads at most {MAX_COLUMNS:,}. "
+            f"Check the delimiter ({'tab' if delimiter == chr(9) else repr(delimiter)}, from the "
+            "file name: .tsv means tab) and that the first line is a header."
+        )
     cols = [c.strip() for c in row]
     if not any(cols):
         raise ImportFailed(f"{path}: the first line should be a header naming the columns.")
-    return cols
+    taken = set(cols)
+    unnamed = [i for i, c in enumerate(cols) if not c]
+    for i in unnamed:
+        name = f"column{i}"
+        while name in taken:
+            name += "_"
+        cols[i] = name
+        taken.add(name)
+    return cols, unnamed
 
 
-def reader_sql(cur: duckdb.DuckDBPyConnection, path: Path, fmt: str,
-               encoding: str = "utf-8") -> tuple[str, dict[str, str]]:
-    """(table-function SQL, {column: duckdb type}) for the file; raises ImportFailed."""
+def open_table(cur: duckdb.DuckDBPyConnection, path: Path, fmt: str,
+               encoding: str = "utf-8") -> TableSource:
+    """The file as a DuckDB table function with its column types; raises ImportFailed."""
     p = sql_literal(str(path))
     if fmt == "csv":
         if encoding not in ENCODINGS:
             raise ImportFailed(f"Unsupported encoding {encoding!r}: use one of {', '.join(ENCODINGS)}.")
         delim = _delimiter(path)
-        cols = csv_header(path, encoding, delim)
-        dupes = sorted({c for c in cols if cols.count(c) > 1})
+        cols, unnamed = read_csv_header(path, encoding, delim)
+        dupes = sorted(c for c, n in Counter(cols).items() if n > 1)
         if dupes:
             raise ImportFailed(f"{path}: the header repeats the column(s) {', '.join(dupes)}; rename them.")
+        notes = [f"header column {i + 1} has no name (a pandas index column?): read as "
+                 f"{cols[i]!r}, imported only if mapped" for i in unnamed]
         spec = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in cols) + "}"
+        stats = scan_lines(path)
         sql = (f"read_csv({p}, header=true, columns={spec}, auto_detect=false, "
                f"delim={sql_literal(delim)}, quote='\"', escape='\"', strict_mode=true, "
-               f"null_padding=false, encoding={sql_literal(encoding)})")
-        return sql, dict.fromkeys(cols, "VARCHAR")
+               f"null_padding=false{_line_options(stats)}, encoding={sql_literal(encoding)})")
+        return TableSource(sql, dict.fromkeys(cols, "VARCHAR"), notes, stats)
     if fmt == "jsonl":
         sql = f"read_json({p}, format='newline_delimited', maximum_object_size=67108864)"
     else:
@@ -117,7 +237,14 @@ def reader_sql(cur: duckdb.DuckDBPyConnection, path: Path, fmt: str,
     types = {str(r[0]): str(r[1]) for r in rel}
     if fmt == "jsonl" and list(types) == ["json"]:
         raise ImportFailed(f"{path}: the lines are not JSON objects with named fields.")
-    return sql, types
+    return TableSource(sql, types)
+
+
+def reader_sql(cur: duckdb.DuckDBPyConnection, path: Path, fmt: str,
+               encoding: str = "utf-8") -> tuple[str, dict[str, str]]:
+    """(table-function SQL, {column: duckdb type}) for the file; raises ImportFailed."""
+    src = open_table(cur, path, fmt, encoding)
+    return src.sql, src.types
 
 
 def require_columns(path: Path, found: dict[str, str], wanted: dict[str, str | None]) -> None:
@@ -203,6 +330,11 @@ def diagnose_jsonl(path: Path) -> str | None:
 
 def diagnose_csv(path: Path, encoding: str) -> str | None:
     """Python's csv module re-reads the file to name the first bad line exactly."""
+    with _csv_fields_unlimited():
+        return _diagnose_csv(path, encoding)
+
+
+def _diagnose_csv(path: Path, encoding: str) -> str | None:
     delim = _delimiter(path)
     if encoding == "utf-8":
         for no, raw in _lines(path):
@@ -245,7 +377,7 @@ def row_describer(path: Path, fmt: str, encoding: str = "utf-8") -> Callable[[in
                     if seen == row_no:
                         return f"line {no}"
             return f"row {row_no}"
-        with open_binary(path) as raw_fh:
+        with open_binary(path) as raw_fh, _csv_fields_unlimited():
             text = io.TextIOWrapper(raw_fh, encoding=encoding, errors="replace", newline="")
             reader = csv.reader(text, delimiter=_delimiter(path))
             start = 1
@@ -255,3 +387,24 @@ def row_describer(path: Path, fmt: str, encoding: str = "utf-8") -> Callable[[in
                 start = reader.line_num + 1
         return f"row {row_no}"
     return describe
+
+
+def check_csv_rows(path: Path, encoding: str, rows_read: int, stats: LineStats | None = None) -> None:
+    """Cross-check DuckDB's row count against the file, so no row can vanish unnoticed.
+
+    Fast path: the file's line count (from the byte pre-pass) equals rows + header. When texts
+    span lines or the file has blank lines, the csv module counts the records exactly.
+    """
+    lines = (stats or scan_lines(path)).lines
+    if rows_read == lines - 1:
+        return
+    with open_binary(path) as raw_fh, _csv_fields_unlimited():
+        enc = "utf-8-sig" if encoding == "utf-8" else encoding
+        text = io.TextIOWrapper(raw_fh, encoding=enc, errors="replace", newline="")
+        records = sum(1 for row in csv.reader(text, delimiter=_delimiter(path)) if row) - 1
+    if records != rows_read:
+        raise ImportFailed(
+            f"{path}: DuckDB read {rows_read:,} rows but the file holds {records:,} records, so "
+            f"{abs(records - rows_read):,} would be lost; nothing was imported. Check the file's "
+            "last lines (a line break or quote may be missing) or convert it to Parquet."
+        )
