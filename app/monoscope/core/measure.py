@@ -458,6 +458,7 @@ def measure(study: Study, request: MeasureRequest, state: TaskState) -> MeasureR
     seconds = time.perf_counter() - t0
     params["_meta"] = extra  # groups, attribute kinds and filter counts, for readers
     set_id = repo.replace_set(study, dataset_id, phash, params, fp, VERSION, seconds, rows)
+    study.checkpoint()  # the stage is done: the study file alone holds it
     res = load_result(study, dataset_id, dataset, request, set_id)
     res.reused = False
     return res

@@ -227,6 +227,7 @@ def project(study: Study, request: ProjectionRequest, state: TaskState) -> Proje
             result.maps.append(pmap)
             state.partial(pmap)
         state.progress(i + 1, len(scopes), scope)
+    study.checkpoint()  # the stage is done: the study file alone holds it
     return result
 
 
