@@ -122,10 +122,12 @@ def _cell(a: dict[str, Any] | None, ci: bool = True) -> str:
     if not a or a.get("value") is None:
         return "–"
     v = float(a["value"])
-    if a.get("lo") is None and v.is_integer():  # counts
+    lo, hi = a.get("lo"), a.get("hi")
+    fixed = lo is None or (lo == hi == v)  # no spread: a whole set, or a count over it
+    if fixed and v.is_integer():  # counts
         return f"{int(v):,}"
     band = ""
-    if ci and a.get("lo") is not None and a.get("hi") is not None:
+    if ci and not fixed and lo is not None and hi is not None:
         band = f" <span class=note>[{_fmt(a['lo'])}, {_fmt(a['hi'])}]</span>"
     return _fmt(v) + band
 
@@ -189,7 +191,8 @@ def render_html(res: MeasureResult, figs: list[F.Figure], sent: str | None,
         texts = res.cell(g.key, WORDING, "texts")
         parts.append(f"<tr><td class=l><span class=sw style='background:{col[g.key]}'></span>"
                      f"{e(lab[g.key])}</td><td class=l>{e(g.model or '')}</td><td class=l>"
-                     f"{e(samp)}</td><td>{_fmt(texts['value'] if texts else None)}</td></tr>")
+                     f"{e(samp)}</td><td>{_fmt(int(texts['value']) if texts else None)}</td>"
+                     "</tr>")
     parts.append("</table>")
     runs = [g for g in res.groups if g.run_id is not None]
     cols = aggregate_columns(res, sent)
