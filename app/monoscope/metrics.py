@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import re
-import zlib
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,20 +32,31 @@ __all__ = [
     "coverage",
     "diff_of_means",
     "dispersion_ratio",
+    "distinct_k",
+    "distinct_k_from_similarity",
     "distinct_n",
     "entropy",
+    "homogenization",
     "jaccard_dispersion",
+    "jensen_shannon",
     "ks",
     "mann_whitney",
     "mean_pairwise_cosine",
     "mean_pairwise_jaccard",
+    "missing_modes",
+    "ngram_diversity",
+    "pairwise_rouge_l",
     "perplexity_mask",
     "precision",
+    "renyi_vendi",
+    "self_bleu",
+    "self_repetition",
     "std",
     "tokenize",
     "unigram_counts",
     "unigram_entropy",
     "vendi_score",
+    "vendi_score_q",
     "vocabulary_size",
     "wasserstein",
 ]
@@ -161,6 +171,160 @@ def vendi_score(vectors: ArrayLike) -> float:
     return float(math.exp(-(eig * np.log(eig)).sum()))
 
 
+VENDI_ORDERS = (0.5, 1.0, 2.0, math.inf)  # the orders q the measure stage reports
+
+
+def renyi_vendi(eigenvalues: ArrayLike, q: float = 1.0) -> FloatArray:
+    """exp of the Rényi entropy of order q of each row of eigenvalues (batched on the last axis).
+
+    Eigenvalues ≤ 1e-12 (numerical zeros and round-off negatives) count as 0 and each row is
+    normalised to sum 1, giving p. Then, in nats: q = 1: −Σ p log p (Shannon);
+    q = ∞: −log max p; q = 0: log(#{p > 0}); else log(Σ_{p>0} p^q) / (1 − q). Returns
+    exp(H_q), an effective number of modes (1 ≤ value ≤ number of positive p), ``nan`` for a
+    row without positive eigenvalues. Rényi entropies fall with q: small q weighs rare modes,
+    q = ∞ only the dominant one (Pasarkar & Dieng, "Cousins of the Vendi score").
+    """
+    if q < 0:
+        raise ValueError("q must be >= 0")
+    eig = np.asarray(eigenvalues, dtype=np.float64)
+    eig = np.where(eig > 1e-12, eig, 0.0)
+    tot = eig.sum(axis=-1, keepdims=True)
+    p = np.divide(eig, tot, out=np.zeros_like(eig), where=tot > 0)
+    pos = p > 0
+    safe = np.where(pos, p, 1.0)
+    if q == 1:
+        h = -(np.where(pos, p * np.log(safe), 0.0)).sum(axis=-1)
+    elif math.isinf(q):
+        h = -np.log(np.where(tot[..., 0] > 0, p.max(axis=-1), 1.0))
+    elif q == 0:
+        h = np.log(np.maximum(pos.sum(axis=-1), 1))
+    else:
+        h = np.log(np.where(pos, safe**q, 0.0).sum(axis=-1) + (tot[..., 0] <= 0)) / (1.0 - q)
+    out: FloatArray = np.where(tot[..., 0] > 0, np.exp(h), np.nan)
+    return out
+
+
+def vendi_score_q(vectors: ArrayLike, q: float = 1.0) -> float:
+    """Vendi score of order q with the cosine kernel (Friedman & Dieng 2023; Pasarkar & Dieng).
+
+    K = the n×n cosine similarity matrix of the rows (rows scaled to length 1; a zero row has
+    similarity 0 with everything), λ = eigenvalues of K/n, computed from the d×d dual UᵀU/n
+    when n > d (same non-zero spectrum). VS_q = exp(H_q(λ)) with H_q the Rényi entropy of
+    order q in nats (`renyi_vendi`: λ ≤ 1e-12 dropped, renormalised to sum 1): q = 1 is
+    `vendi_score`; q = ∞ is 1 / λ_max; any q ≥ 0 is accepted, the stage reports
+    q ∈ (0.5, 1, 2, ∞). 1 when all texts are the same, n when all are orthogonal, for every q;
+    VS_q falls with q. ``nan`` for no vectors. Agrees with the ``vendi-score`` package 0.0.3's
+    ``score_K(K, q, normalize=True)`` and ``score_dual(X, q)`` (its ``score_X`` ignores q).
+    """
+    x = _as_matrix(vectors)
+    n = x.shape[0]
+    if n == 0:
+        return math.nan
+    u = _unit_rows(x)
+    small = u.T @ u if u.shape[1] < n else u @ u.T
+    return float(renyi_vendi(np.linalg.eigvalsh(small / n), q))
+
+
+# -- functional distinctness (NoveltyBench) --------------------------------------------------
+# Default cosine threshold for "the same answer" with all-MiniLM-L6-v2 embeddings; how it was
+# chosen is in `distinct_k`'s docstring and docs/methods.md.
+DISTINCT_THRESHOLD = 0.8
+DISTINCT_METHODS = ("single-link", "greedy", "text")
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def _normalise_text(text: str) -> str:
+    """NFKC, case-folded, every run of non-alphanumerics (punctuation, spaces) -> one space."""
+    import unicodedata
+
+    return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def distinct_k(items: ArrayLike | Sequence[str], threshold: float = DISTINCT_THRESHOLD,
+               method: str = "single-link") -> int:
+    """Number of equivalence classes among k texts (NoveltyBench's distinct_k, Zhang et al. 2025).
+
+    ``method``:
+
+    - ``"single-link"`` (default; ``items`` = (k, d) embedding vectors): two texts are
+      equivalent when their cosine is ≥ ``threshold``; classes are the connected components
+      of that graph (single-link grouping: a chain of close pairs is one class).
+    - ``"greedy"`` (vectors): NoveltyBench's partition rule with cosine as the equivalence:
+      texts in order, each joins the first class whose first member it is equivalent to, else
+      opens a new class. Never fewer classes than single-link (a chain a~b~c with a≁c is
+      one class by single-link, two by greedy).
+    - ``"text"`` (``items`` = strings): exact duplicates after normalisation (NFKC, case
+      folding, punctuation and whitespace runs collapsed to one space); ``threshold`` unused.
+
+    The default threshold 0.8 (``DISTINCT_THRESHOLD``) is for all-MiniLM-L6-v2 vectors: on
+    hand-written paraphrase pairs the cosine was ≥ 0.8 for most, on different answers to the
+    same prompt and on human texts of the same prompt (demo critic snippets) it was < 0.8 for
+    nearly all (numbers in docs/methods.md). NoveltyBench itself uses a trained classifier;
+    this is an embedding proxy and its counts are comparable only at the same threshold and
+    embedding model. 0 for no texts.
+    """
+    if method not in DISTINCT_METHODS:
+        raise ValueError(f"method must be one of {DISTINCT_METHODS}, got {method!r}")
+    if method == "text":
+        return len({_normalise_text(str(t)) for t in items})  # type: ignore[union-attr]
+    x = _as_matrix(items)
+    k = x.shape[0]
+    if k == 0:
+        return 0
+    u = _unit_rows(x)
+    sim = u @ u.T
+    return int(distinct_k_from_similarity(sim, np.arange(k)[None, :], threshold, method)[0])
+
+
+def distinct_k_from_similarity(sim: ArrayLike, idx: ArrayLike,
+                               threshold: float = DISTINCT_THRESHOLD,
+                               method: str = "single-link") -> npt.NDArray[np.int64]:
+    """`distinct_k` of many subsets at once: one count per row of ``idx``.
+
+    ``sim`` is a precomputed (n, n) similarity matrix (e.g. the cosine Gram matrix of one
+    prompt's texts), ``idx`` a (draws, m) array of positions (a subset per row, as the
+    measure stage draws them). Single-link: the edges sim ≥ threshold of every draw go into
+    one block-diagonal sparse graph, scipy's ``connected_components`` labels it once and the
+    distinct labels are counted per draw. Greedy: one pass over the m positions, vectorised
+    over draws. The diagonal is ignored (a text is always in its own class).
+    """
+    if method not in ("single-link", "greedy"):
+        raise ValueError("method must be 'single-link' or 'greedy' for a similarity matrix")
+    s = np.asarray(sim, dtype=np.float64)
+    ix = np.asarray(idx, dtype=np.int64)
+    if ix.ndim != 2:
+        raise ValueError(f"idx must be (draws, m), got shape {ix.shape}")
+    b, m = ix.shape
+    if m == 0:
+        return np.zeros(b, dtype=np.int64)
+    if method == "greedy":
+        rep = np.zeros((b, m), dtype=bool)
+        rep[:, 0] = True
+        for j in range(1, m):
+            close = s[ix[:, j:j + 1], ix[:, :j]] >= threshold  # (b, j)
+            rep[:, j] = ~(close & rep[:, :j]).any(axis=1)
+        out: npt.NDArray[np.int64] = rep.sum(axis=1).astype(np.int64)
+        return out
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if m <= 256 or b > 1:
+        adj = s[ix[:, :, None], ix[:, None, :]] >= threshold  # (b, m, m)
+        d, i, j = np.nonzero(adj)
+    else:  # one large subset: avoid the fancy-indexed copy
+        sub = s[np.ix_(ix[0], ix[0])] >= threshold
+        i, j = np.nonzero(sub)
+        d = np.zeros_like(i)
+    keep = i < j
+    rows, cols = d[keep] * m + i[keep], d[keep] * m + j[keep]
+    graph = coo_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(b * m, b * m))
+    _, labels = connected_components(graph, directed=False)
+    lab = np.sort(labels.reshape(b, m), axis=1)
+    counts: npt.NDArray[np.int64] = (1 + (np.diff(lab, axis=1) != 0).sum(axis=1)).astype(
+        np.int64)
+    return counts
+
+
 # -- wording ---------------------------------------------------------------------------------
 _CONTRACTIONS = [
     (re.compile(r"\bcan't\b"), "can not"),
@@ -234,12 +398,179 @@ def distinct_n(texts: Iterable[str], n: int = 2) -> float:
     return len(seen) / total if total else math.nan
 
 
-def compression_ratio(texts: Iterable[str], level: int = 9) -> float:
-    """Raw size / zlib-compressed size of the texts joined by newlines (higher = more repetitive)."""
-    raw = "\n".join(texts).encode("utf-8")
+DIVERSITY_VERSION = "0.3.1"  # the `diversity` package (Shaib et al.) whose definitions are matched
+
+
+def _gzip(raw: bytes, level: int = 9) -> bytes:
+    import gzip
+
+    return gzip.compress(raw, compresslevel=level, mtime=0)
+
+
+def compression_ratio(texts: Iterable[str], algorithm: str = "gzip",
+                      variant: str = "single") -> float:
+    """Compression ratio (Shaib et al. 2024): original size / compressed size, higher = more
+    repetitive.
+
+    Original: the UTF-8 bytes of the texts joined by one space (as ``diversity`` 0.3.1 joins
+    them). ``algorithm``: ``"gzip"`` (default, level 9: the paper's) or ``"xz"`` (lzma, xz
+    container, preset 6). ``variant="single"`` (default) compresses once:
+    len(raw) / len(gzip(raw)). ``variant="diversity-0.3.1"`` reproduces that package's
+    number exactly (unrounded): it writes ``gzip.compress(raw)`` into a ``GzipFile`` named
+    ``compressed.gz``, i.e. compresses twice and adds a second header with the file name (~34
+    bytes more in the denominator; a few % on one prompt's texts). ``nan`` for empty input.
+    """
+    raw = " ".join(texts).encode("utf-8")
     if not raw:
         return math.nan
-    return len(raw) / len(zlib.compress(raw, level))
+    if algorithm == "xz":
+        import lzma
+
+        return len(raw) / len(lzma.compress(raw))
+    if algorithm != "gzip":
+        raise ValueError("algorithm must be 'gzip' or 'xz'")
+    packed = _gzip(raw)
+    if variant == "diversity-0.3.1":
+        import gzip
+        import io
+
+        buf = io.BytesIO()
+        with gzip.GzipFile("compressed.gz", "wb", compresslevel=9, fileobj=buf,
+                           mtime=0) as f:
+            f.write(packed)
+        return len(raw) / len(buf.getvalue())
+    if variant != "single":
+        raise ValueError("variant must be 'single' or 'diversity-0.3.1'")
+    return len(raw) / len(packed)
+
+
+def ngram_diversity(texts: Sequence[str], n_max: int = 4) -> float:
+    """N-gram diversity (Shaib et al. 2024; ``diversity`` 0.3.1 ``ngram_diversity_score``).
+
+    Σ_{n=1..n_max} (unique n-grams / all n-grams) over the texts joined by one space and split
+    on single spaces (tokens keep their punctuation and case; n-grams run across text
+    boundaries, as in the package). Between 0 and n_max; n_max = 4 is the package's and the
+    paper's. Unrounded (the package rounds to 3 places). ``nan`` when there are fewer than
+    n_max tokens.
+    """
+    toks = " ".join(texts).split(" ")
+    if len(toks) < n_max or not any(toks):
+        return math.nan
+    score = 0.0
+    for n in range(1, n_max + 1):
+        grams = list(zip(*(toks[i:] for i in range(n)), strict=False))
+        score += len(set(grams)) / len(grams)
+    return score
+
+
+def self_repetition(texts: Sequence[str], n: int = 4) -> float:
+    """Self-repetition score (Salkar et al. 2022; ``diversity`` 0.3.1
+    ``self_repetition_score``): how often a text's long n-grams appear in the other texts.
+
+    Tokens: whitespace split (``str.split()``). For text i with its set G_i of distinct
+    n-grams (n = 4): N_i = Σ_{g∈G_i} (number of other texts whose set contains g);
+    score = mean_i ln(N_i + 1). 0 when no 4-gram is shared; higher = more repetition across
+    texts. ``nan`` for no texts.
+    """
+    if not texts:
+        return math.nan
+    docs = []
+    for t in texts:
+        toks = t.split()
+        docs.append({" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)})
+    df: Counter[str] = Counter(g for d in docs for g in d)
+    return float(np.mean([math.log(sum(df[g] for g in d) - len(d) + 1) for d in docs]))
+
+
+def _rouge_scorer(use_stemmer: bool = False) -> Any:
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=use_stemmer)
+
+
+def pairwise_rouge_l(texts: Sequence[str], use_stemmer: bool = False) -> FloatArray:
+    """(n, n) matrix of ROUGE-L F1 between every pair of texts (``rouge-score`` 0.1.2,
+    ``RougeScorer(['rougeL'])``: lower-cased alphanumeric tokens, LCS-based F-measure, which
+    is symmetric); diagonal 1. The measure stage subsets it like a Gram matrix."""
+    scorer = _rouge_scorer(use_stemmer)
+    n = len(texts)
+    out = np.eye(n)
+    for i in range(n):
+        for j in range(i + 1, n):
+            out[i, j] = out[j, i] = scorer.score(texts[i], texts[j])["rougeL"].fmeasure
+    return out
+
+
+def homogenization(texts: Sequence[str], use_stemmer: bool = False) -> float:
+    """Homogenization score with ROUGE-L (Padmakumar & He 2023; ``diversity`` 0.3.1
+    ``homogenization_score(measure='rougel')``): the mean ROUGE-L F1 over ordered pairs i≠j
+    of the texts (`pairwise_rouge_l`, via ``rouge-score``). Higher = more alike.
+
+    One deliberate difference: the package returns 1 when every pair scores 0 (its "all
+    identical" special case fires on all-different texts); this returns 0 there.
+    ``nan`` for fewer than two texts.
+    """
+    n = len(texts)
+    if n < 2:
+        return math.nan
+    mat = pairwise_rouge_l(texts, use_stemmer)
+    return float((mat.sum() - n) / (n * (n - 1)))
+
+
+def self_bleu(texts: Sequence[str]) -> float:
+    """Self-BLEU (Zhu et al. 2018, Texygen), via ``sacrebleu`` 2.6.0: the mean over texts of
+    ``sacrebleu.sentence_bleu(text_i, references=all other texts)`` / 100 (BLEU-4, 13a
+    tokenisation, case-sensitive, sacrebleu's default exponential smoothing for sentence
+    BLEU). In [0, 1], higher = more alike. ``nan`` for fewer than two texts."""
+    import sacrebleu
+
+    n = len(texts)
+    if n < 2:
+        return math.nan
+    vals = [sacrebleu.sentence_bleu(texts[i], [t for j, t in enumerate(texts) if j != i]).score
+            for i in range(n)]
+    return float(np.mean(vals)) / 100.0
+
+
+# -- distributions: source vs generated labels -----------------------------------------------
+def jensen_shannon(labels_a: Iterable[Hashable], labels_b: Iterable[Hashable],
+                   base: float = 2) -> float:
+    """Jensen–Shannon divergence between two label distributions (not the distance).
+
+    P, Q = relative frequencies over the union of categories, M = (P + Q)/2;
+    JSD = H(M) − (H(P) + H(Q))/2 = ½KL(P‖M) + ½KL(Q‖M), in bits by default (0 ≤ JSD ≤ 1).
+    Equals ``scipy.spatial.distance.jensenshannon(p, q, base) ** 2``. Plug-in estimate: it is
+    biased upward for small samples (two samples of one distribution score > 0), so compare
+    at matched n. ``nan`` when either side is empty.
+    """
+    ca, cb = Counter(labels_a), Counter(labels_b)
+    if not ca or not cb:
+        return math.nan
+    cats = list(ca.keys() | cb.keys())
+    p = np.array([ca.get(c, 0) for c in cats], dtype=np.float64)
+    q = np.array([cb.get(c, 0) for c in cats], dtype=np.float64)
+    p, q = p / p.sum(), q / q.sum()
+    mid = (p + q) / 2
+
+    def h(x: FloatArray) -> float:
+        x = x[x > 0]
+        return float(-(x * np.log(x)).sum())
+
+    return max(h(mid) - (h(p) + h(q)) / 2, 0.0) / math.log(base)
+
+
+def missing_modes(source_labels: Iterable[Hashable], run_labels: Iterable[Hashable],
+                  min_share: float = 0.1) -> list[tuple[Hashable, float]]:
+    """Categories (topics, clusters) that hold ≥ ``min_share`` of the source texts and none of
+    the run's: [(category, source share)], largest share first (ties by category as text).
+    ``None`` labels are ignored on both sides."""
+    src = Counter(lab for lab in source_labels if lab is not None)
+    run = {lab for lab in run_labels if lab is not None}
+    total = sum(src.values())
+    if not total:
+        return []
+    out = [(c, k / total) for c, k in src.items() if k / total >= min_share and c not in run]
+    return sorted(out, key=lambda t: (-t[1], str(t[0])))
 
 
 # -- source vs generated ---------------------------------------------------------------------
