@@ -12,6 +12,7 @@ tables stay rectangular; aggregates skip ``nan``.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -228,7 +229,7 @@ def vendi_score_q(vectors: ArrayLike, q: float = 1.0) -> float:
 # -- functional distinctness (NoveltyBench) --------------------------------------------------
 # Default cosine threshold for "the same answer" with all-MiniLM-L6-v2 embeddings; how it was
 # chosen is in `distinct_k`'s docstring and docs/methods.md.
-DISTINCT_THRESHOLD = 0.8
+DISTINCT_THRESHOLD = 0.7
 DISTINCT_METHODS = ("single-link", "greedy", "text")
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
@@ -256,12 +257,14 @@ def distinct_k(items: ArrayLike | Sequence[str], threshold: float = DISTINCT_THR
     - ``"text"`` (``items`` = strings): exact duplicates after normalisation (NFKC, case
       folding, punctuation and whitespace runs collapsed to one space); ``threshold`` unused.
 
-    The default threshold 0.8 (``DISTINCT_THRESHOLD``) is for all-MiniLM-L6-v2 vectors: on
-    hand-written paraphrase pairs the cosine was ≥ 0.8 for most, on different answers to the
-    same prompt and on human texts of the same prompt (demo critic snippets) it was < 0.8 for
-    nearly all (numbers in docs/methods.md). NoveltyBench itself uses a trained classifier;
-    this is an embedding proxy and its counts are comparable only at the same threshold and
-    embedding model. 0 for no texts.
+    The default threshold 0.7 (``DISTINCT_THRESHOLD``) is for all-MiniLM-L6-v2 vectors
+    (`benchmarks/distinct_threshold.py`): 12 of 14 hand-written paraphrase pairs have cosine
+    ≥ 0.7 (range 0.47–0.97), none of 12 pairs of different answers to the same request does
+    (max 0.64), and 0.57 % of the 17,850 pairs of human critic snippets of the same film (30
+    films × 35 snippets, demo corpus) do (0.8 would keep only 7 of 14 paraphrases).
+    NoveltyBench itself uses a trained equivalence classifier; this is an embedding proxy and
+    its counts are comparable only at the same threshold and embedding model.
+    0 for no texts.
     """
     if method not in DISTINCT_METHODS:
         raise ValueError(f"method must be one of {DISTINCT_METHODS}, got {method!r}")
@@ -517,19 +520,53 @@ def homogenization(texts: Sequence[str], use_stemmer: bool = False) -> float:
     return float((mat.sum() - n) / (n * (n - 1)))
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _bleu_ngrams(text: str) -> tuple[Counter[tuple[str, ...]], int]:
+    """1..4-gram counts and length of a text after sacrebleu's 13a tokenisation (cached: the
+    measure stage scores many subsets of the same texts)."""
+    from sacrebleu.metrics.helpers import extract_all_word_ngrams
+    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+
+    grams, length = extract_all_word_ngrams(Tokenizer13a()(text.rstrip()), 1, 4)
+    return grams, int(length)
+
+
 def self_bleu(texts: Sequence[str]) -> float:
-    """Self-BLEU (Zhu et al. 2018, Texygen), via ``sacrebleu`` 2.6.0: the mean over texts of
-    ``sacrebleu.sentence_bleu(text_i, references=all other texts)`` / 100 (BLEU-4, 13a
-    tokenisation, case-sensitive, sacrebleu's default exponential smoothing for sentence
-    BLEU). In [0, 1], higher = more alike. ``nan`` for fewer than two texts."""
-    import sacrebleu
+    """Self-BLEU (Zhu et al. 2018, Texygen) with ``sacrebleu`` 2.6.0: the mean over texts of
+    the sentence BLEU of text i against all the other texts as references, / 100.
+
+    Exactly ``sacrebleu.sentence_bleu(text_i, others).score`` (BLEU-4, 13a tokenisation,
+    case-sensitive, exponential smoothing, effective order, closest reference length), but
+    each text is tokenised once: sacrebleu's ``Tokenizer13a`` and
+    ``extract_all_word_ngrams``, reference counts = max over the other texts, the score by
+    ``BLEU.compute_bleu``. In [0, 1], higher = more alike. ``nan`` for fewer than two texts.
+    """
+    from sacrebleu.metrics.bleu import BLEU
 
     n = len(texts)
     if n < 2:
         return math.nan
-    vals = [sacrebleu.sentence_bleu(texts[i], [t for j, t in enumerate(texts) if j != i]).score
-            for i in range(n)]
-    return float(np.mean(vals)) / 100.0
+    prep = [_bleu_ngrams(t) for t in texts]
+    total_score = 0.0
+    for i, (hyp, hyp_len) in enumerate(prep):
+        ref: dict[tuple[str, ...], int] = {}
+        ref_lens = []
+        for j, (grams, length) in enumerate(prep):
+            if j == i:
+                continue
+            ref_lens.append(length)
+            for g, c in grams.items():
+                if c > ref.get(g, 0):
+                    ref[g] = c
+        # closest reference length, ties to the shorter (sacrebleu's rule)
+        ref_len = min(ref_lens, key=lambda r: (abs(hyp_len - r), r))
+        correct, total = [0] * 4, [0] * 4
+        for g, c in hyp.items():
+            total[len(g) - 1] += c
+            correct[len(g) - 1] += min(c, ref.get(g, 0))
+        total_score += BLEU.compute_bleu(correct, total, hyp_len, ref_len,
+                                         smooth_method="exp", effective_order=True).score
+    return total_score / n / 100.0
 
 
 # -- distributions: source vs generated labels -----------------------------------------------
