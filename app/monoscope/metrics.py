@@ -547,23 +547,27 @@ def self_bleu(texts: Sequence[str]) -> float:
     if n < 2:
         return math.nan
     prep = [_bleu_ngrams(t) for t in texts]
+    # per n-gram over the set: the largest count, who has it, and the second largest, so that
+    # "max over the other texts" is one lookup per n-gram of text i
+    best: dict[tuple[str, ...], tuple[int, int, int]] = {}
+    for j, (grams, _) in enumerate(prep):
+        for g, c in grams.items():
+            top, who, second = best.get(g, (0, -1, 0))
+            if c > top:
+                best[g] = (c, j, top)
+            elif c > second:
+                best[g] = (top, who, c)
+    lens = [length for _, length in prep]
     total_score = 0.0
     for i, (hyp, hyp_len) in enumerate(prep):
-        ref: dict[tuple[str, ...], int] = {}
-        ref_lens = []
-        for j, (grams, length) in enumerate(prep):
-            if j == i:
-                continue
-            ref_lens.append(length)
-            for g, c in grams.items():
-                if c > ref.get(g, 0):
-                    ref[g] = c
         # closest reference length, ties to the shorter (sacrebleu's rule)
-        ref_len = min(ref_lens, key=lambda r: (abs(hyp_len - r), r))
+        ref_len = min((r for j, r in enumerate(lens) if j != i),
+                      key=lambda r: (abs(hyp_len - r), r))
         correct, total = [0] * 4, [0] * 4
         for g, c in hyp.items():
+            top, who, second = best[g]
             total[len(g) - 1] += c
-            correct[len(g) - 1] += min(c, ref.get(g, 0))
+            correct[len(g) - 1] += min(c, second if who == i else top)
         total_score += BLEU.compute_bleu(correct, total, hyp_len, ref_len,
                                          smooth_method="exp", effective_order=True).score
     return total_score / n / 100.0
