@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import inspect
+import itertools
 import lzma
 import math
 import sys
@@ -50,7 +51,7 @@ def test_vendi_q_is_vendi_at_1_and_falls_with_q() -> None:
         x = rng.normal(size=shape)
         assert m.vendi_score_q(x, 1) == pytest.approx(m.vendi_score(x), rel=1e-12)
         vals = [m.vendi_score_q(x, q) for q in QS]
-        assert all(a >= b for a, b in zip(vals, vals[1:], strict=False)), vals
+        assert all(a >= b for a, b in itertools.pairwise(vals)), vals
     # batched eigenvalue rows give the per-row values
     eig = rng.random((4, 7))
     for q in QS:
@@ -162,7 +163,8 @@ CORPUS = [
 
 def _corpora() -> list[list[str]]:
     rng = np.random.default_rng(8)
-    words = "the a film cast is superb slog delight script core hollow gorgeous and but".split()
+    words = ["the", "a", "film", "cast", "is", "superb", "slog", "delight", "script", "core",
+             "hollow", "gorgeous", "and", "but"]
     out = [CORPUS]
     for _ in range(5):
         out.append([" ".join(rng.choice(words, rng.integers(6, 18))) for _ in range(7)])
