@@ -486,15 +486,29 @@ def self_repetition(texts: Sequence[str], n: int = 4) -> float:
 
 
 def _rouge_scorer(use_stemmer: bool = False) -> Any:
-    from rouge_score import rouge_scorer
+    """``RougeScorer(['rougeL'])`` whose (default) tokenizer remembers each text's tokens, so
+    n texts are tokenised n times rather than once per pair (same scores)."""
+    from rouge_score import rouge_scorer, tokenizers
 
-    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=use_stemmer)
+    class _Cached(tokenizers.Tokenizer):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.base = tokenizers.DefaultTokenizer(use_stemmer=use_stemmer)
+            self.seen: dict[str, list[str]] = {}
+
+        def tokenize(self, text: str) -> list[str]:
+            toks = self.seen.get(text)
+            if toks is None:
+                toks = self.seen[text] = self.base.tokenize(text)
+            return toks
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=use_stemmer, tokenizer=_Cached())
 
 
 def pairwise_rouge_l(texts: Sequence[str], use_stemmer: bool = False) -> FloatArray:
     """(n, n) matrix of ROUGE-L F1 between every pair of texts (``rouge-score`` 0.1.2,
     ``RougeScorer(['rougeL'])``: lower-cased alphanumeric tokens, LCS-based F-measure, which
-    is symmetric); diagonal 1. The measure stage subsets it like a Gram matrix."""
+    is symmetric); diagonal 1. The measure stage subsets it like a Gram matrix. Pure-Python
+    LCS: ~0.2–3 ms per pair (O(length²)); n(n−1)/2 pairs."""
     scorer = _rouge_scorer(use_stemmer)
     n = len(texts)
     out = np.eye(n)
