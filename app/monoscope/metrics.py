@@ -3,7 +3,11 @@
 The public, documented API every other part of Monoscope (measure, report, GUI) stands on.
 Pure numpy/scipy: no Qt, no torch. Follows Wu et al., "Generative Monoculture in LLMs"
 (entropy in bits, mean pairwise cosine Σ_{i≠j} cos / (n(n−1)), wording measures) and adds
-embedding-space measures (Vendi score, coverage/precision, distinct-n, compression ratio).
+embedding-space measures (Vendi score and its orders q, coverage/precision, distinct_k), the
+lexical set measures of Shaib et al. 2024 (compression ratio, n-gram diversity,
+self-repetition, ROUGE-L homogenization, Self-BLEU; ``rouge-score`` and ``sacrebleu`` are
+imported lazily) and distribution comparisons (Jensen–Shannon, missing modes).
+docs/methods.md ("Measures from the field") states each variant.
 
 Conventions: functions take plain Python sequences or numpy arrays; a set too small for a
 measure (e.g. one text for a pairwise mean) gives ``nan`` rather than raising, so per-prompt
