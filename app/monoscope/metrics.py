@@ -44,6 +44,7 @@ __all__ = [
     "homogenization",
     "jaccard_dispersion",
     "jensen_shannon",
+    "jensen_shannon_counts",
     "ks",
     "mann_whitney",
     "mean_pairwise_cosine",
@@ -616,6 +617,28 @@ def jensen_shannon(labels_a: Iterable[Hashable], labels_b: Iterable[Hashable],
         return float(-(x * np.log(x)).sum())
 
     return max(h(mid) - (h(p) + h(q)) / 2, 0.0) / math.log(base)
+
+
+def jensen_shannon_counts(counts_a: ArrayLike, counts_b: ArrayLike, base: float = 2
+                          ) -> FloatArray:
+    """`jensen_shannon` from category counts, batched: rows of (…, K) count arrays over the
+    same K categories (e.g. the per-draw label counts of the measure stage's subsets) give one
+    JSD per row; ``nan`` where a row has no counts."""
+    a = np.asarray(counts_a, dtype=np.float64)
+    b = np.asarray(counts_b, dtype=np.float64)
+    ta, tb = a.sum(axis=-1, keepdims=True), b.sum(axis=-1, keepdims=True)
+    p = np.divide(a, ta, out=np.zeros_like(a), where=ta > 0)
+    q = np.divide(b, tb, out=np.zeros_like(b), where=tb > 0)
+
+    def h(x: FloatArray) -> FloatArray:
+        out: FloatArray = -np.where(x > 0, x * np.log(np.where(x > 0, x, 1.0)), 0.0).sum(
+            axis=-1)
+        return out
+
+    jsd = np.maximum(h((p + q) / 2) - (h(p) + h(q)) / 2, 0.0) / math.log(base)
+    ok = (ta[..., 0] > 0) & (tb[..., 0] > 0)
+    res: FloatArray = np.where(ok, jsd, np.nan)
+    return res
 
 
 def missing_modes(source_labels: Iterable[Hashable], run_labels: Iterable[Hashable],

@@ -264,6 +264,14 @@ def test_jensen_shannon_and_missing_modes() -> None:
     q = np.array([b.count(c) for c in cats], float)
     assert m.jensen_shannon(a, b) == pytest.approx(jensenshannon(p, q, base=2) ** 2)
     assert math.isnan(m.jensen_shannon([], "ab"))
+    # batched from counts: rows of (draws, K)
+    ca, cb = rng.integers(0, 5, (30, 6)), rng.integers(0, 5, (30, 6))
+    got = m.jensen_shannon_counts(ca, cb)
+    for row_a, row_b, g in zip(ca, cb, got, strict=True):
+        la = [k for k, c in enumerate(row_a) for _ in range(c)]
+        lb = [k for k, c in enumerate(row_b) for _ in range(c)]
+        assert (math.isnan(g) and not (la and lb)) or g == pytest.approx(
+            m.jensen_shannon(la, lb))
     src = ["war"] * 5 + ["love"] * 3 + ["food"] * 1 + ["sea"] * 1  # shares .5 .3 .1 .1
     assert m.missing_modes(src, ["war", "war", None], 0.1) == [
         ("love", pytest.approx(0.3)), ("food", pytest.approx(0.1)), ("sea", pytest.approx(0.1))]
