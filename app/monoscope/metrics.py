@@ -490,36 +490,44 @@ def self_repetition(texts: Sequence[str], n: int = 4) -> float:
     return float(np.mean([math.log(sum(df[g] for g in d) - len(d) + 1) for d in docs]))
 
 
-def _rouge_scorer(use_stemmer: bool = False) -> Any:
-    """``RougeScorer(['rougeL'])`` whose (default) tokenizer remembers each text's tokens, so
-    n texts are tokenised n times rather than once per pair (same scores)."""
-    from rouge_score import rouge_scorer, tokenizers
-
-    class _Cached(tokenizers.Tokenizer):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self.base = tokenizers.DefaultTokenizer(use_stemmer=use_stemmer)
-            self.seen: dict[str, list[str]] = {}
-
-        def tokenize(self, text: str) -> list[str]:
-            toks = self.seen.get(text)
-            if toks is None:
-                toks = self.seen[text] = self.base.tokenize(text)
-            return toks
-
-    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=use_stemmer, tokenizer=_Cached())
+def _lcs_length(masks: dict[str, int], m: int, b: Sequence[str]) -> int:
+    """Length of the longest common subsequence of a (given as its match masks: token -> bit
+    set of its positions, m = len(a)) and b: the bit-parallel algorithm of Allison & Dix /
+    Hyyrö (2004), one big-integer step per token of b instead of an m × len(b) table."""
+    full = (1 << m) - 1
+    v = full
+    for tok in b:
+        u = v & masks.get(tok, 0)
+        v = ((v + u) | (v - u)) & full
+    return m - v.bit_count()
 
 
 def pairwise_rouge_l(texts: Sequence[str], use_stemmer: bool = False) -> FloatArray:
-    """(n, n) matrix of ROUGE-L F1 between every pair of texts (``rouge-score`` 0.1.2,
-    ``RougeScorer(['rougeL'])``: lower-cased alphanumeric tokens, LCS-based F-measure, which
-    is symmetric); diagonal 1. The measure stage subsets it like a Gram matrix. Pure-Python
-    LCS: ~0.2–3 ms per pair (O(length²)); n(n−1)/2 pairs."""
-    scorer = _rouge_scorer(use_stemmer)
+    """(n, n) matrix of ROUGE-L F1 between every pair of texts, as ``rouge-score`` 0.1.2's
+    ``RougeScorer(['rougeL'])`` scores them: its ``DefaultTokenizer`` (lower-cased
+    alphanumeric tokens, optional Porter stemming), LCS = longest common subsequence of the
+    tokens, P = LCS/len(b), R = LCS/len(a), F1 = 2PR/(P + R) (symmetric; 0 when either text
+    has no tokens); diagonal 1. Each text is tokenised once and the LCS is computed
+    bit-parallel (`_lcs_length`) rather than by rouge-score's Python table: same numbers
+    (tested), ~50× faster on long texts. The measure stage subsets it like a Gram matrix."""
+    from rouge_score import tokenizers
+
+    tok = tokenizers.DefaultTokenizer(use_stemmer=use_stemmer)
+    toks = [tok.tokenize(t) for t in texts]
     n = len(texts)
     out = np.eye(n)
     for i in range(n):
+        a = toks[i]
+        masks: dict[str, int] = {}
+        for pos, t in enumerate(a):
+            masks[t] = masks.get(t, 0) | (1 << pos)
         for j in range(i + 1, n):
-            out[i, j] = out[j, i] = scorer.score(texts[i], texts[j])["rougeL"].fmeasure
+            b = toks[j]
+            if not a or not b:
+                continue
+            lcs = _lcs_length(masks, len(a), b)
+            p, r = lcs / len(b), lcs / len(a)
+            out[i, j] = out[j, i] = 2 * p * r / (p + r) if p + r > 0 else 0.0
     return out
 
 

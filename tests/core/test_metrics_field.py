@@ -227,6 +227,17 @@ def test_homogenization_matches_diversity() -> None:
     mat = m.pairwise_rouge_l(CORPUS)
     assert np.allclose(mat, mat.T) and np.allclose(np.diag(mat), 1.0)
     assert mat[0, 2] == pytest.approx(sc.score(CORPUS[0], CORPUS[2])["rougeL"].fmeasure)
+    # the bit-parallel LCS gives rouge-score's numbers on every pair, long texts included
+    rng = np.random.default_rng(6)
+    words = ["a", "b", "c", "d", "e", "f", "G", "h-i", "j.", ""]
+    texts = [" ".join(rng.choice(words, int(rng.integers(0, 120)))) for _ in range(25)]
+    texts += [*CORPUS, "", "!!!"]
+    mat = m.pairwise_rouge_l(texts)
+    for i in range(len(texts)):
+        for j in range(len(texts)):
+            if i != j:
+                assert mat[i, j] == pytest.approx(
+                    sc.score(texts[i], texts[j])["rougeL"].fmeasure, abs=1e-12), (i, j)
     for texts in _corpora():
         assert round(m.homogenization(texts), 3) == ref.homogenization_score(
             texts, verbose=False)
