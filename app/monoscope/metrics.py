@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 __all__ = [
     "Aggregate",
+    "LexicalSet",
     "TestResult",
     "aggregate",
     "compression_ratio",
@@ -598,6 +599,151 @@ def self_bleu(texts: Sequence[str]) -> float:
         total_score += BLEU.compute_bleu(correct, total, hyp_len, ref_len,
                                          smooth_method="exp", effective_order=True).score
     return total_score / n / 100.0
+
+
+class LexicalSet:
+    """One set of texts (a prompt's source or run texts) prepared once for the lexical set
+    measures on many subsets, as the measure stage draws them.
+
+    ``stats(idx)`` takes a (draws, m) array of positions and returns, per draw, exactly what
+    the one-set functions return on ``[texts[i] for i in row]`` (tested):
+    ``compression_ratio``, ``ngram_diversity``, ``self_repetition``, ``self_bleu`` and
+    ``homogenization`` (mean of the `pairwise_rouge_l` matrix, computed once, on first use).
+    Tokens and n-grams are turned into integer ids once; each draw is then a few numpy
+    operations (self-BLEU: sacrebleu's clipped counts and ``BLEU.compute_bleu`` formula with
+    exponential smoothing and effective order, vectorised over the texts of the draw).
+    """
+
+    def __init__(self, texts: Sequence[str], rouge: bool = True) -> None:
+        from sacrebleu.metrics.helpers import extract_all_word_ngrams
+        from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+
+        self.texts = list(texts)
+        self.raw = [t.encode("utf-8") for t in self.texts]
+        self.want_rouge = rouge
+        self._rouge: FloatArray | None = None
+        ids: dict[Any, int] = {}
+
+        def code(x: Any) -> int:
+            return ids.setdefault(x, len(ids))
+
+        # ngram_diversity: the single-space tokens of each text (their concatenation over a
+        # subset is the package's ' '.join(...).split(' '))
+        self.space = [np.array([code(w) for w in t.split(" ")], dtype=np.int64)
+                      for t in self.texts]
+        self.has_word = [any(t.split(" ")) for t in self.texts]
+        # self_repetition: each text's distinct whitespace 4-grams
+        self.rep4 = []
+        for t in self.texts:
+            w = t.split()
+            self.rep4.append(np.unique(np.array(
+                [code(("4g", *w[i:i + 4])) for i in range(len(w) - 3)], dtype=np.int64)))
+        # self-BLEU: each text's 1..4-gram ids, counts, orders and length (13a tokens)
+        tok = Tokenizer13a()
+        self.bleu: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                              npt.NDArray[np.int64], int]] = []
+        for t in self.texts:
+            grams, length = extract_all_word_ngrams(tok(t.rstrip()), 1, 4)
+            g = np.array([code(("b", *k)) for k in grams], dtype=np.int64)
+            c = np.array(list(grams.values()), dtype=np.int64)
+            o = np.array([len(k) - 1 for k in grams], dtype=np.int64)
+            self.bleu.append((g, c, o, int(length)))
+        self.n_ids = len(ids)
+
+    @property
+    def rouge(self) -> FloatArray:
+        if self._rouge is None:
+            self._rouge = pairwise_rouge_l(self.texts)
+        return self._rouge
+
+    def stats(self, idx: npt.NDArray[np.int64]) -> dict[str, FloatArray]:
+        b, m = idx.shape
+        out = {k: np.full(b, np.nan) for k in
+               ("compression_ratio", "ngram_diversity", "self_repetition", "self_bleu")}
+        for d, row in enumerate(idx.tolist()):
+            raw = b" ".join(self.raw[i] for i in row)
+            if raw:
+                out["compression_ratio"][d] = len(raw) / len(_gzip(raw))
+            out["ngram_diversity"][d] = self._ngram_diversity(row)
+            if m:
+                out["self_repetition"][d] = self._self_repetition(row)
+            if m >= 2:
+                out["self_bleu"][d] = self._self_bleu(row)
+        if self.want_rouge:
+            if m >= 2:
+                r = self.rouge[idx[:, :, None], idx[:, None, :]]
+                out["homogenization"] = (r.sum(axis=(1, 2)) - m) / (m * (m - 1))
+            else:
+                out["homogenization"] = np.full(b, np.nan)
+        return out
+
+    def _ngram_diversity(self, row: list[int]) -> float:
+        seq = np.concatenate([self.space[i] for i in row]) if row else np.zeros(0, np.int64)
+        if seq.size < 4 or not any(self.has_word[i] for i in row):
+            return math.nan
+        score = 0.0
+        base = self.n_ids + 1
+        for n in range(1, 5):
+            win = np.lib.stride_tricks.sliding_window_view(seq, n)
+            if base ** n < 2**62:
+                keys = (win * (base ** np.arange(n, dtype=np.int64))).sum(axis=1)
+                uniq = np.unique(keys).size
+            else:  # too many ids to pack n of them in one int64
+                uniq = len({tuple(r) for r in win.tolist()})
+            score += uniq / win.shape[0]
+        return score
+
+    def _self_repetition(self, row: list[int]) -> float:
+        sets = [self.rep4[i] for i in row]
+        sizes = np.array([s.size for s in sets])
+        cat = np.concatenate(sets)
+        if cat.size == 0:
+            return 0.0
+        _, inv, counts = np.unique(cat, return_inverse=True, return_counts=True)
+        owner = np.repeat(np.arange(len(row)), sizes)
+        n_i = np.bincount(owner, weights=counts[inv], minlength=len(row)) - sizes
+        return float(np.log(n_i + 1).mean())
+
+    def _self_bleu(self, row: list[int]) -> float:
+        m = len(row)
+        parts = [self.bleu[i] for i in row]
+        g = np.concatenate([p[0] for p in parts])
+        c = np.concatenate([p[1] for p in parts])
+        o = np.concatenate([p[2] for p in parts])
+        t = np.repeat(np.arange(m), [p[0].size for p in parts])
+        lens = np.array([p[3] for p in parts], dtype=np.float64)
+        correct = np.zeros((m, 4))
+        total = np.zeros((m, 4))
+        if g.size:
+            # per n-gram: the largest count over the draw's texts, whose it is, and the second
+            order = np.lexsort((-c, g))
+            gs, cs, ts = g[order], c[order], t[order]
+            first = np.r_[True, gs[1:] != gs[:-1]]
+            start = np.flatnonzero(first)
+            grp = np.cumsum(first) - 1
+            top, who = cs[start], ts[start]
+            has2 = np.r_[start[1:], gs.size] - start > 1
+            second = np.where(has2, cs[np.minimum(start + 1, gs.size - 1)], 0)
+            ref = np.where(ts == who[grp], second[grp], top[grp])
+            np.add.at(correct, (ts, o[order]), np.minimum(cs, ref))
+            np.add.at(total, (ts, o[order]), cs)
+        # closest other length, ties to the shorter
+        diff = np.abs(lens[:, None] - lens[None, :]) * (lens.max() + 1) + lens[None, :]
+        np.fill_diagonal(diff, np.inf)
+        ref_len = lens[np.argmin(diff, axis=1)]
+        sys_len = lens
+        bp = np.where(sys_len >= ref_len, 1.0,
+                      np.exp(1 - ref_len / np.where(sys_len > 0, sys_len, 1.0)))
+        bp = np.where((sys_len < ref_len) & (sys_len == 0), 0.0, bp)
+        valid = total > 0
+        zero = valid & (correct == 0)
+        smooth = 2.0 ** np.cumsum(zero, axis=1)
+        safe_total = np.where(valid, total, 1.0)
+        prec = np.where(correct > 0, 100 * correct / safe_total, 100 / (smooth * safe_total))
+        eff = valid.sum(axis=1)
+        logs = np.where(valid, np.log(prec), 0.0).sum(axis=1) / np.maximum(eff, 1)
+        score = np.where(correct.sum(axis=1) > 0, bp * np.exp(logs), 0.0)
+        return float(score.mean()) / 100.0
 
 
 # -- distributions: source vs generated labels -----------------------------------------------

@@ -263,6 +263,30 @@ def test_self_bleu_uses_sacrebleu() -> None:
     assert math.isnan(m.self_bleu(["one"]))
 
 
+def test_lexical_set_on_subsets_equals_the_one_set_functions() -> None:
+    rng = np.random.default_rng(12)
+    words = ["the", "a", "film", "cast", "is", "superb", "slog", "delight", "script", "core",
+             "hollow,", "Gorgeous", "and", "but", "x"]
+    texts = [" ".join(rng.choice(words, int(rng.integers(0, 40)))) for _ in range(30)]
+    texts += [*CORPUS, "", "   ", "one", "x x x x x x", "Two words", "def f(x):\n    return x"]
+    lex = m.LexicalSet(texts)
+    n = len(texts)
+    for size in (1, 2, 3, 8, 20, n):
+        idx = np.argsort(rng.random((15, n)), axis=1)[:, :size]
+        got = lex.stats(idx)
+        for d, row in enumerate(idx):
+            sub = [texts[i] for i in row]
+            want = {"compression_ratio": m.compression_ratio(sub),
+                    "ngram_diversity": m.ngram_diversity(sub),
+                    "self_repetition": m.self_repetition(sub),
+                    "self_bleu": m.self_bleu(sub),
+                    "homogenization": m.homogenization(sub)}
+            for key, w in want.items():
+                g = got[key][d]
+                assert (math.isnan(g) and math.isnan(w)) or g == pytest.approx(
+                    w, rel=1e-9, abs=1e-12), (size, d, key, g, w)
+
+
 # -- distributions ---------------------------------------------------------------------------
 def test_jensen_shannon_and_missing_modes() -> None:
     assert m.jensen_shannon("aabb", "abab") == 0.0
