@@ -69,6 +69,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 ArrayLike = npt.ArrayLike
 
 
@@ -629,8 +630,10 @@ class LexicalSet:
 
         # ngram_diversity: the single-space tokens of each text (their concatenation over a
         # subset is the package's ' '.join(...).split(' '))
-        self.space = [np.array([code(w) for w in t.split(" ")], dtype=np.int64)
-                      for t in self.texts]
+        words: dict[str, int] = {}  # own id space: n-gram keys pack n word ids in an int64
+        self.space = [np.array([words.setdefault(w, len(words)) for w in t.split(" ")],
+                               dtype=np.int64) for t in self.texts]
+        self.n_words = len(words)
         self.has_word = [any(t.split(" ")) for t in self.texts]
         # self_repetition: each text's distinct whitespace 4-grams
         self.rep4 = []
@@ -648,7 +651,6 @@ class LexicalSet:
             c = np.array(list(grams.values()), dtype=np.int64)
             o = np.array([len(k) - 1 for k in grams], dtype=np.int64)
             self.bleu.append((g, c, o, int(length)))
-        self.n_ids = len(ids)
 
     @property
     def rouge(self) -> FloatArray:
@@ -657,18 +659,18 @@ class LexicalSet:
         return self._rouge
 
     def stats(self, idx: npt.NDArray[np.int64]) -> dict[str, FloatArray]:
+        idx = np.asarray(idx, dtype=np.int64)
         b, m = idx.shape
-        out = {k: np.full(b, np.nan) for k in
-               ("compression_ratio", "ngram_diversity", "self_repetition", "self_bleu")}
+        out: dict[str, FloatArray] = {}
+        cr = np.full(b, np.nan)
         for d, row in enumerate(idx.tolist()):
             raw = b" ".join(self.raw[i] for i in row)
             if raw:
-                out["compression_ratio"][d] = len(raw) / len(_gzip(raw))
-            out["ngram_diversity"][d] = self._ngram_diversity(row)
-            if m:
-                out["self_repetition"][d] = self._self_repetition(row)
-            if m >= 2:
-                out["self_bleu"][d] = self._self_bleu(row)
+                cr[d] = len(raw) / len(_gzip(raw))
+        out["compression_ratio"] = cr
+        out["ngram_diversity"] = self._ngram_diversity(idx)
+        out["self_repetition"] = self._self_repetition(idx) if m else np.full(b, np.nan)
+        out["self_bleu"] = self._self_bleu(idx) if m >= 2 else np.full(b, np.nan)
         if self.want_rouge:
             if m >= 2:
                 r = self.rouge[idx[:, :, None], idx[:, None, :]]
@@ -677,73 +679,132 @@ class LexicalSet:
                 out["homogenization"] = np.full(b, np.nan)
         return out
 
-    def _ngram_diversity(self, row: list[int]) -> float:
-        seq = np.concatenate([self.space[i] for i in row]) if row else np.zeros(0, np.int64)
-        if seq.size < 4 or not any(self.has_word[i] for i in row):
-            return math.nan
-        score = 0.0
-        base = self.n_ids + 1
+    @staticmethod
+    def _flat(parts: list[npt.NDArray[np.int64]]) -> tuple[npt.NDArray[np.int64], I64, I64]:
+        """Per-text arrays as one flat array with starts and lengths (CSR)."""
+        lens = np.array([p.size for p in parts], dtype=np.int64)
+        starts = np.r_[0, np.cumsum(lens)[:-1]].astype(np.int64)
+        flat = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        return flat.astype(np.int64), starts, lens
+
+    @staticmethod
+    def _gather(starts: I64, lens: I64, idx: I64) -> tuple[I64, I64]:
+        """Positions in a flat array of the texts idx (draw-major) and the slot (draw·m + k)
+        each element belongs to."""
+        sel_len = lens[idx].ravel()
+        sel_start = starts[idx].ravel()
+        total = int(sel_len.sum())
+        slot = np.repeat(np.arange(sel_len.size, dtype=np.int64), sel_len)
+        offset = np.r_[0, np.cumsum(sel_len)[:-1]].astype(np.int64)
+        pos = np.arange(total, dtype=np.int64) - offset[slot] + sel_start[slot]
+        return pos, slot
+
+    def _prepare_flat(self) -> None:
+        if hasattr(self, "_space_csr"):
+            return
+        self._space_csr = self._flat(self.space)
+        self._rep_csr = self._flat(self.rep4)
+        self._bleu_g = self._flat([p[0] for p in self.bleu])
+        self._bleu_c = np.concatenate([p[1] for p in self.bleu]) if self.bleu else \
+            np.zeros(0, np.int64)
+        self._bleu_o = np.concatenate([p[2] for p in self.bleu]) if self.bleu else \
+            np.zeros(0, np.int64)
+        self._bleu_len = np.array([p[3] for p in self.bleu], dtype=np.float64)
+
+    def _ngram_diversity(self, idx: I64) -> FloatArray:
+        self._prepare_flat()
+        b, m = idx.shape
+        flat, starts, lens = self._space_csr
+        pos, slot = self._gather(starts, lens, idx)
+        seq, draw = flat[pos], slot // max(m, 1)
+        size = np.bincount(draw, minlength=b)
+        has_word = np.array(self.has_word, dtype=bool)[idx].any(axis=1) if m else \
+            np.zeros(b, dtype=bool)
+        score = np.zeros(b)
+        base = self.n_words + 1
         for n in range(1, 5):
+            if base**n >= 2**62:  # too many ids to pack n in one int64: per draw
+                return np.array([self._ngram_diversity_slow(row) for row in idx.tolist()])
+            if seq.size < n:
+                continue
             win = np.lib.stride_tricks.sliding_window_view(seq, n)
-            if base ** n < 2**62:
-                keys = (win * (base ** np.arange(n, dtype=np.int64))).sum(axis=1)
-                uniq = np.unique(keys).size
-            else:  # too many ids to pack n of them in one int64
-                uniq = len({tuple(r) for r in win.tolist()})
-            score += uniq / win.shape[0]
-        return score
+            dw = draw[: win.shape[0]]
+            ok = dw == draw[n - 1:]
+            keys = (win[ok] * (base ** np.arange(n, dtype=np.int64))).sum(axis=1)
+            dk = dw[ok]
+            order = np.lexsort((keys, dk))
+            ks, ds = keys[order], dk[order]
+            first = np.r_[True, (ks[1:] != ks[:-1]) | (ds[1:] != ds[:-1])] if ks.size else \
+                np.zeros(0, dtype=bool)
+            uniq = np.bincount(ds[first], minlength=b)
+            tot = np.bincount(dk, minlength=b)
+            score += np.divide(uniq, tot, out=np.zeros(b), where=tot > 0)
+        out: FloatArray = np.where((size >= 4) & has_word, score, np.nan)
+        return out
 
-    def _self_repetition(self, row: list[int]) -> float:
-        sets = [self.rep4[i] for i in row]
-        sizes = np.array([s.size for s in sets])
-        cat = np.concatenate(sets)
-        if cat.size == 0:
-            return 0.0
-        _, inv, counts = np.unique(cat, return_inverse=True, return_counts=True)
-        owner = np.repeat(np.arange(len(row)), sizes)
-        n_i = np.bincount(owner, weights=counts[inv], minlength=len(row)) - sizes
-        return float(np.log(n_i + 1).mean())
+    def _ngram_diversity_slow(self, row: list[int]) -> float:
+        return ngram_diversity([self.texts[i] for i in row])
 
-    def _self_bleu(self, row: list[int]) -> float:
-        m = len(row)
-        parts = [self.bleu[i] for i in row]
-        g = np.concatenate([p[0] for p in parts])
-        c = np.concatenate([p[1] for p in parts])
-        o = np.concatenate([p[2] for p in parts])
-        t = np.repeat(np.arange(m), [p[0].size for p in parts])
-        lens = np.array([p[3] for p in parts], dtype=np.float64)
-        correct = np.zeros((m, 4))
-        total = np.zeros((m, 4))
+    def _self_repetition(self, idx: I64) -> FloatArray:
+        self._prepare_flat()
+        b, m = idx.shape
+        flat, starts, lens = self._rep_csr
+        pos, slot = self._gather(starts, lens, idx)
+        g, draw = flat[pos], slot // m
+        sizes = lens[idx].ravel().astype(np.float64)
+        if g.size == 0:
+            return np.zeros(b)
+        order = np.lexsort((g, draw))
+        gs, ds = g[order], draw[order]
+        first = np.r_[True, (gs[1:] != gs[:-1]) | (ds[1:] != ds[:-1])]
+        grp = np.cumsum(first) - 1
+        counts = np.bincount(grp)[grp]  # texts of the draw holding each element's n-gram
+        n_i = np.bincount(slot[order], weights=counts, minlength=b * m) - sizes
+        out: FloatArray = np.log(n_i + 1).reshape(b, m).mean(axis=1)
+        return out
+
+    def _self_bleu(self, idx: I64) -> FloatArray:
+        self._prepare_flat()
+        b, m = idx.shape
+        flat, starts, lens = self._bleu_g
+        pos, slot = self._gather(starts, lens, idx)
+        g, c, o = flat[pos], self._bleu_c[pos], self._bleu_o[pos]
+        draw = slot // m
+        correct = np.zeros(b * m * 4)
+        total = np.zeros(b * m * 4)
         if g.size:
-            # per n-gram: the largest count over the draw's texts, whose it is, and the second
-            order = np.lexsort((-c, g))
-            gs, cs, ts = g[order], c[order], t[order]
-            first = np.r_[True, gs[1:] != gs[:-1]]
+            # per (draw, n-gram): the largest count, whose it is, and the second largest
+            order = np.lexsort((-c, g, draw))
+            gs, cs, ss, ds = g[order], c[order], slot[order], draw[order]
+            first = np.r_[True, (gs[1:] != gs[:-1]) | (ds[1:] != ds[:-1])]
             start = np.flatnonzero(first)
             grp = np.cumsum(first) - 1
-            top, who = cs[start], ts[start]
+            top, who = cs[start], ss[start]
             has2 = np.r_[start[1:], gs.size] - start > 1
             second = np.where(has2, cs[np.minimum(start + 1, gs.size - 1)], 0)
-            ref = np.where(ts == who[grp], second[grp], top[grp])
-            np.add.at(correct, (ts, o[order]), np.minimum(cs, ref))
-            np.add.at(total, (ts, o[order]), cs)
-        # closest other length, ties to the shorter
-        diff = np.abs(lens[:, None] - lens[None, :]) * (lens.max() + 1) + lens[None, :]
-        np.fill_diagonal(diff, np.inf)
-        ref_len = lens[np.argmin(diff, axis=1)]
-        sys_len = lens
-        bp = np.where(sys_len >= ref_len, 1.0,
-                      np.exp(1 - ref_len / np.where(sys_len > 0, sys_len, 1.0)))
-        bp = np.where((sys_len < ref_len) & (sys_len == 0), 0.0, bp)
+            ref = np.where(ss == who[grp], second[grp], top[grp])
+            cell = ss * 4 + o[order]
+            correct = np.bincount(cell, weights=np.minimum(cs, ref), minlength=b * m * 4)
+            total = np.bincount(cell, weights=cs, minlength=b * m * 4)
+        correct, total = correct.reshape(b * m, 4), total.reshape(b * m, 4)
+        ln = self._bleu_len[idx]  # (b, m)
+        # closest other length in the draw, ties to the shorter
+        key = np.abs(ln[:, :, None] - ln[:, None, :]) * (ln.max() + 1) + ln[:, None, :]
+        key[:, np.arange(m), np.arange(m)] = np.inf
+        ref_len = np.take_along_axis(ln, np.argmin(key, axis=2), axis=1).ravel()
+        sys_len = ln.ravel()
+        short = sys_len < ref_len
+        bp = np.where(short, np.exp(1 - ref_len / np.where(sys_len > 0, sys_len, 1.0)), 1.0)
+        bp = np.where(short & (sys_len == 0), 0.0, bp)
         valid = total > 0
-        zero = valid & (correct == 0)
-        smooth = 2.0 ** np.cumsum(zero, axis=1)
-        safe_total = np.where(valid, total, 1.0)
-        prec = np.where(correct > 0, 100 * correct / safe_total, 100 / (smooth * safe_total))
-        eff = valid.sum(axis=1)
-        logs = np.where(valid, np.log(prec), 0.0).sum(axis=1) / np.maximum(eff, 1)
+        smooth = 2.0 ** np.cumsum(valid & (correct == 0), axis=1)
+        safe = np.where(valid, total, 1.0)
+        prec = np.where(correct > 0, 100 * correct / safe, 100 / (smooth * safe))
+        eff = np.maximum(valid.sum(axis=1), 1)
+        logs = np.where(valid, np.log(prec), 0.0).sum(axis=1) / eff
         score = np.where(correct.sum(axis=1) > 0, bp * np.exp(logs), 0.0)
-        return float(score.mean()) / 100.0
+        out: FloatArray = score.reshape(b, m).mean(axis=1) / 100.0
+        return out
 
 
 # -- distributions: source vs generated labels -----------------------------------------------

@@ -285,6 +285,11 @@ def test_lexical_set_on_subsets_equals_the_one_set_functions() -> None:
                 g = got[key][d]
                 assert (math.isnan(g) and math.isnan(w)) or g == pytest.approx(
                     w, rel=1e-9, abs=1e-12), (size, d, key, g, w)
+    # a vocabulary too large to pack 4 word ids in an int64 takes the per-draw route
+    idx = np.argsort(rng.random((5, n)), axis=1)[:, :6]
+    want = lex.stats(idx)["ngram_diversity"]
+    lex.n_words = 2**20
+    assert np.allclose(lex.stats(idx)["ngram_diversity"], want, equal_nan=True)
 
 
 # -- distributions ---------------------------------------------------------------------------
