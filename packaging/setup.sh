@@ -52,6 +52,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   cons=""; [ -f constraints.txt ] && cons="-c constraints.txt"
   say "installing Monoscope$extras (llama-cpp-python compiles on first install: ~5 min)"
   "$venv/bin/pip" install -q $cons -e ".$extras"
+  if [ $dev = 1 ]; then
+    # the reference of Shaib et al.'s lexical measures (tests/core/diversity_ref.py); its own
+    # requirements (transformers<5, spacy, evaluate) cannot sit beside Monoscope's
+    "$venv/bin/pip" install -q --no-deps diversity==0.3.1
+  fi
   echo "$want" > "$stamp"
 fi
 where=$("$venv/bin/python" -c 'import monoscope, os; print(os.path.realpath(monoscope.__file__))')
