@@ -118,12 +118,28 @@ class MeasureResult:
     groups: list[Group]
     prompts: list[dict[str, Any]]
     attributes: dict[str, str]  # name -> kind
-    rows: list[Row]
+    table: Any  # the stored rows as read from the study (a pyarrow Table)
     filtered_out: dict[str, int]  # group key -> generations dropped by the perplexity filter
     set_id: int = 0
     seconds: float = 0.0
     reused: bool = False
     _index: dict[tuple[Any, ...], Row] = field(default_factory=dict, repr=False)
+
+    @functools.cached_property
+    def rows(self) -> list[Row]:
+        """The stored rows as dicts (built from `table` on first use)."""
+        out: list[Row] = self.table.to_pylist()
+        return out
+
+    def restricted(self, prompts: set[str], groups: list[Group] | None = None
+                   ) -> MeasureResult:
+        """The same set limited to some prompts (aggregates kept), optionally other groups."""
+        import pyarrow.compute as pc
+
+        keep = pc.or_(pc.is_null(self.table["prompt"]),
+                      pc.is_in(self.table["prompt"], value_set=pa_array(sorted(prompts))))
+        return replace(self, table=self.table.filter(keep), _index={},
+                       groups=groups if groups is not None else self.groups)
 
     def _lookup(self) -> dict[tuple[Any, ...], Row]:
         if not self._index:  # built on first use
@@ -179,12 +195,18 @@ class MeasureResult:
             "groups": [g.__dict__ for g in self.groups],
             "prompts": self.prompts,
             "attributes": self.attributes,
-            "rows": self.rows,
+            "rows": [{k: v for k, v in r.items() if k != "prompt_id"} for r in self.rows],
         }
         return _clean(out)  # type: ignore[no-any-return]
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+
+def pa_array(values: list[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(values, type=pa.string())
 
 
 def _clean(obj: Any) -> Any:
@@ -503,7 +525,7 @@ def load_result(study: Study, dataset_id: int, dataset: str, request: MeasureReq
                 set_id: int) -> MeasureResult:
     meta_row = study.query("SELECT params, seconds FROM measure_sets WHERE id = ?", [set_id])[0]
     meta = json.loads(meta_row["params"]).get("_meta", {})
-    rows: list[Row] = repo.load_rows(study, set_id).to_pylist()
+    table = repo.load_rows(study, set_id)
     groups = [Group(**g) for g in meta.get("groups", [])]
     kind = str(study.scalar("SELECT kind FROM datasets WHERE id = ?", [dataset_id]))
     prompts = study.query("SELECT id, key, title FROM prompts WHERE dataset_id = ? ORDER BY id",
@@ -511,7 +533,7 @@ def load_result(study: Study, dataset_id: int, dataset: str, request: MeasureReq
     return MeasureResult(dataset, dataset_id, kind, request, groups,
                          [{"id": int(p["id"]), "key": p["key"], "title": p["title"]}
                           for p in prompts],
-                         dict(meta.get("attributes", {})), rows,
+                         dict(meta.get("attributes", {})), table,
                          dict(meta.get("dropped", {})), set_id,
                          float(meta_row["seconds"] or 0.0), True)
 

@@ -44,9 +44,7 @@ def headline_groups(res: ReplicationResult, mres: MeasureResult) -> list[Any]:
 
 def figure1(res: ReplicationResult, mres: MeasureResult, out: Path) -> list[F.Figure]:
     keys = set(res.prompts)
-    sub = replace(mres, groups=headline_groups(res, mres),
-                  rows=[r for r in mres.rows if r["prompt"] is None or r["prompt"] in keys],
-                  _index={})
+    sub = mres.restricted(keys, headline_groups(res, mres))
     figs: list[F.Figure | None] = []
     if res.request.protocol == "reviews":
         sent = next((a for a in ("sentiment.head", "sentiment.vader") if a in mres.attributes), None)
