@@ -214,3 +214,24 @@ def test_stored_rows_are_read_back_and_redone_when_inputs_change(study: Study,
     # one stored set per parameters: the old one is gone
     assert study.scalar("SELECT count(*) FROM measure_sets") == 1
     assert study.scalar("SELECT count(DISTINCT set_id) FROM measurements") == 1
+
+
+def test_field_measures_are_stored_and_score_people_as_people(null_result) -> None:  # type: ignore[no-untyped-def]
+    """Vendi of orders q and distinct_k go through the same matched subsets: whole-set values
+    equal the metrics functions; a run of people matches the people at its n."""
+    from monoscope import metrics
+
+    res = null_result
+    src_rows = [r for r in human_rows() if r.prompt == "p03"]
+    vecs = np.asarray([r.vector for r in src_rows])
+    own = {s: res.value("source", "embedding", s, "", "p03")
+           for s in ("vendi", "vendi_q0.5", "vendi_q2", "vendi_qinf", "distinct_k")}
+    assert own["vendi"] == pytest.approx(metrics.vendi_score(vecs), rel=1e-6)  # float32 vectors
+    assert own["vendi_q2"] == pytest.approx(metrics.vendi_score_q(vecs, 2.0), rel=1e-6)
+    assert own["distinct_k"] == metrics.distinct_k(vecs)
+    assert own["vendi_q0.5"] >= own["vendi"] >= own["vendi_q2"] >= own["vendi_qinf"]
+    for g in (g for g in res.groups if g.run_id is not None):
+        for stat in ("distinct_k", "vendi_q2"):
+            run = res.value(g.key, "embedding", stat, g.key)
+            people = res.value("source", "embedding", stat, g.key)
+            assert run / people == pytest.approx(1.0, abs=0.15), (g.label, stat)

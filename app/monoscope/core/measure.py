@@ -45,7 +45,7 @@ from monoscope.core.store import measurements as repo
 from monoscope.core.tasks import TaskState
 
 SCHEMA = "monoscope.measure/2"
-VERSION = "2.1"  # bump when an estimator changes: stored sets of another version are redone
+VERSION = "2.2"  # bump when an estimator changes: stored sets of another version are redone
 EMBEDDING = "embedding"  # pseudo-attribute name for the embedding measures
 WORDING = "wording"  # pseudo-attribute of the corpus-level wording measures
 SOURCE = "source"
@@ -376,6 +376,10 @@ class Pool:
             p = np.divide(eig, tot, out=np.zeros_like(eig), where=tot > 0)
             ent = -np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0).sum(axis=1)
             out["vendi"] = np.exp(ent)
+            for q, stat in ((0.5, "vendi_q0.5"), (2.0, "vendi_q2"), (math.inf, "vendi_qinf")):
+                out[stat] = metrics.renyi_vendi(eig, q)
+            out["distinct_k"] = metrics.distinct_k_from_similarity(
+                self.gram, idx, metrics.DISTINCT_THRESHOLD).astype(np.float64)
         return out
 
 
