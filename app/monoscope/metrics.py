@@ -293,8 +293,10 @@ def distinct_k_from_similarity(sim: ArrayLike, idx: ArrayLike,
 
     ``sim`` is a precomputed (n, n) similarity matrix (e.g. the cosine Gram matrix of one
     prompt's texts), ``idx`` a (draws, m) array of positions (a subset per row, as the
-    measure stage draws them). Single-link: the edges sim ≥ threshold of every draw go into
-    one block-diagonal sparse graph, scipy's ``connected_components`` labels it once and the
+    measure stage draws them). Single-link: for m ≤ 64 the transitive closure of the edges
+    sim ≥ threshold by repeated squaring of each draw's adjacency (batched matmul), counting
+    each class at its first member; for larger m the edges of every draw go into one
+    block-diagonal sparse graph, scipy's ``connected_components`` labels it once and the
     distinct labels are counted per draw. Greedy: one pass over the m positions, vectorised
     over draws. The diagonal is ignored (a text is always in its own class).
     """
@@ -315,6 +317,15 @@ def distinct_k_from_similarity(sim: ArrayLike, idx: ArrayLike,
             rep[:, j] = ~(close & rep[:, :j]).any(axis=1)
         out: npt.NDArray[np.int64] = rep.sum(axis=1).astype(np.int64)
         return out
+    if m <= 64:  # small subsets: reachability by repeated squaring, one batched matmul each
+        reach = (s[ix[:, :, None], ix[:, None, :]] >= threshold).astype(np.float32)
+        reach[:, np.arange(m), np.arange(m)] = 1.0
+        for _ in range(max(1, math.ceil(math.log2(m)))):
+            reach = (reach @ reach > 0).astype(np.float32)
+        # a class is counted once, at its first member: i is first when no j < i reaches it
+        first = reach.argmax(axis=2) == np.arange(m)
+        small: npt.NDArray[np.int64] = first.sum(axis=1).astype(np.int64)
+        return small
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 

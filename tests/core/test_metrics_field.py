@@ -395,3 +395,23 @@ def _null() -> None:
     # why matching matters: at n = 4..16 of 30 these look narrower (or wider) than people
     for key in ("vendi_q1.0", "distinct_k", "ngram_diversity", "compression_ratio"):
         assert abs(float(np.mean(unmatched[key])) - 1.0) > 0.1, (key, np.mean(unmatched[key]))
+
+
+def test_distinct_k_small_path_equals_the_sparse_graph_path() -> None:
+    """m ≤ 64 takes the repeated-squaring path, larger m scipy's connected components: both
+    give the same counts on the same subsets (the first 64 of a larger draw)."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(90, 6)) + np.repeat(rng.normal(size=(9, 6)) * 3, 10, axis=0)
+    u = x / np.linalg.norm(x, axis=1, keepdims=True)
+    sim = u @ u.T
+    idx = np.argsort(rng.random((30, 90)), axis=1)
+    for thr in (0.5, 0.7, 0.9):
+        small = m.distinct_k_from_similarity(sim, idx[:, :64], thr)
+        # the same 64 texts padded with 1 copy each of 2 isolated dummies -> sparse path
+        pad = np.vstack([np.hstack([sim, np.full((90, 2), -1.0)]),
+                         np.hstack([np.full((2, 90), -1.0), np.eye(2)])])
+        big = m.distinct_k_from_similarity(
+            pad, np.hstack([idx[:, :64], np.tile([90, 91], (30, 1))]), thr)
+        assert (big - 2 == small).all(), thr
+        for row in range(3):
+            assert small[row] == m.distinct_k(x[idx[row, :64]], thr)
