@@ -80,6 +80,7 @@ class Side:
     human_range: dict[str, tuple[float, float]] = field(default_factory=dict)
     n: int | None = None
     prompts: int = 0
+    index_ci: dict[str, tuple[float, float]] = field(default_factory=dict)  # aggregates only
 
 
 @dataclass
@@ -125,6 +126,20 @@ def side_numbers(res: MeasureResult, run_key: str, prompt_key: str | None
     return gen, src, human, n, prompts
 
 
+def index_ci(res: MeasureResult, run_key: str, prompt_key: str | None
+             ) -> dict[str, tuple[float, float]]:
+    """The stored 95 % CI of each index metric (aggregates over prompts have one)."""
+    out: dict[str, tuple[float, float]] = {}
+    for m in COMPARE_METRICS:
+        spec = metric_spec(res, m)
+        if spec is None or spec[1] != "index":
+            continue
+        row = res.cell(run_key, spec[0], "index", run_key, prompt_key)
+        if row is not None and row["lo"] is not None and row["hi"] is not None:
+            out[m] = (float(row["lo"]), float(row["hi"]))
+    return out
+
+
 def compute_compare(request: tuple[Study, int, int, int, str | None, str], state: Any = None
                     ) -> CompareData:
     """Task: points, attribute values and stored numbers for two runs and the source."""
@@ -147,7 +162,8 @@ def compute_compare(request: tuple[Study, int, int, int, str | None, str], state
         covered |= set(res.run_prompts(g.key))
         vals = attribute_values(study, dataset_id, attribute, g.key, prompt_key)
         gen, src, human, n, prompts = side_numbers(res, g.key, prompt_key)
-        sides.append(Side(g, pts.get(g.key, empty), vals, gen, src, human, n, prompts))
+        sides.append(Side(g, pts.get(g.key, empty), vals, gen, src, human, n, prompts,
+                          index_ci(res, g.key, prompt_key)))
     if prompt_key is None:  # the whole dataset: the source restricted to the runs' prompts
         src_vals = attribute_values(study, dataset_id, attribute, SOURCE, None, sorted(covered))
         src_pts = _restrict_points(study, dataset_id, pts.get(SOURCE, empty), sorted(covered))

@@ -74,8 +74,12 @@ def side_text(side: Side, where: str) -> str:
             lo, hi = side.human_range.get(m, (math.nan, math.nan))
             mark = outside_marker(v, lo, hi)
             people = f" (people {lo:.2f}–{hi:.2f})" if math.isfinite(lo) else ""
+            ci = ""
+            if m in side.index_ci:
+                c_lo, c_hi = side.index_ci[m]
+                ci = f" [{c_lo:.2f}, {c_hi:.2f}]" + ("★" if not c_lo <= 1.0 <= c_hi else "")
             idx_parts.append(f"{METRICS[m].replace('monoculture index, ', '')} "
-                             f"×{v:.2f}{mark}{people}")
+                             f"×{v:.2f}{ci}{mark}{people}")
             continue
         src = side.source_numbers.get(m, math.nan)
         if not (math.isfinite(v) or math.isfinite(src)):
@@ -268,7 +272,8 @@ class CompareView(FigureViewMixin, QWidget):
                  "the prompts the two runs cover (source restricted to them)")
         self.status.setText(
             f"{data.attribute} histogram: {n} source texts of {scope}, bins of width "
-            f"{centers[1] - centers[0]:.3g}. ▼▲: index outside the range people score "
+            f"{centers[1] - centers[0]:.3g}. [a, b]: 95 % CI of an index, ★ when it excludes "
+            f"1; ▼▲: index outside the range people score "
             "against themselves at the same n." if len(centers) > 1 else "")
         self.loaded.emit()
 
