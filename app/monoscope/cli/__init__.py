@@ -8,26 +8,29 @@ MonoscopeError, message printed without traceback), 2 usage error, 130 interrupt
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from monoscope import __version__
+from monoscope.cli import (
+    analysis_cmds,
+    byo_cmds,
+    demo_cmds,
+    generate_cmds,
+    gui_cmds,
+    import_cmds,
+    measure_cmds,
+    replicate_cmds,
+    study_cmds,
+)
 from monoscope.core.errors import MonoscopeError, TaskCancelled
 
-# Modules that add subcommands; a module that is absent (not built yet) is skipped.
+# The modules that add subcommands, in the order of `monoscope --help`.
 COMMAND_MODULES = [
-    "monoscope.cli.study_cmds",
-    "monoscope.cli.import_cmds",
-    "monoscope.cli.demo_cmds",
-    "monoscope.cli.generate_cmds",
-    "monoscope.cli.analysis_cmds",
-    "monoscope.cli.measure_cmds",
-    "monoscope.cli.byo_cmds",
-    "monoscope.cli.replicate_cmds",
-    "monoscope.cli.gui_cmds",
+    study_cmds, import_cmds, demo_cmds, generate_cmds, analysis_cmds, measure_cmds, byo_cmds,
+    replicate_cmds, gui_cmds,
 ]
 
 
@@ -41,13 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"monoscope {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
+    for module in COMMAND_MODULES:
         module.register(sub)
     return parser
 

@@ -127,23 +127,20 @@ class MainWindow(QMainWindow):
         return dock
 
     def _add_optional_views(self) -> None:
-        """Overview, compare and sweep views (built separately) as tabs when they are present."""
-        import importlib
+        """Overview, Compare, Sweep and Accumulation as tabs beside the map."""
+        from monoscope.ui.views.accumulation import AccumulationView
+        from monoscope.ui.views.compare import CompareView
+        from monoscope.ui.views.overview import OverviewView
+        from monoscope.ui.views.sweep import SweepView
 
-        for name, module, cls in (("Overview", "overview", "OverviewView"),
-                                  ("Compare", "compare", "CompareView"),
-                                  ("Sweep", "sweep", "SweepView"),
-                                  ("Accumulation", "accumulation", "AccumulationView")):
-            try:
-                mod = importlib.import_module(f"monoscope.ui.views.{module}")
-                view = getattr(mod, cls)(runner=self.runner)
-            except (ImportError, AttributeError) as exc:
-                log.info("view %s not available: %s", name, exc)
-                continue
-            if hasattr(view, "prompt_activated"):
-                view.prompt_activated.connect(self.show_prompt)
-            if hasattr(view, "run_activated"):
-                view.run_activated.connect(self.open_run)
+        overview = OverviewView(runner=self.runner)
+        overview.prompt_activated.connect(self.show_prompt)
+        sweep = SweepView(runner=self.runner)
+        sweep.run_activated.connect(self.open_run)
+        views: list[tuple[str, QWidget]] = [
+            ("Overview", overview), ("Compare", CompareView(runner=self.runner)),
+            ("Sweep", sweep), ("Accumulation", AccumulationView(runner=self.runner))]
+        for name, view in views:
             # A scroll area keeps a wide view from setting the window's minimum width.
             holder = QScrollArea()
             holder.setWidgetResizable(True)
@@ -153,12 +150,9 @@ class MainWindow(QMainWindow):
             self.extra_views[name.lower()] = view
 
     def _add_runs_panel(self) -> None:
-        """The runs panel (built separately) as a bottom dock, when present."""
-        try:
-            from monoscope.ui.views.runs_panel import RunsPanel
-        except ImportError as exc:
-            log.info("runs panel not available: %s", exc)
-            return
+        """The runs panel as a bottom dock."""
+        from monoscope.ui.views.runs_panel import RunsPanel
+
         panel = RunsPanel(runner=self.runner)
         panel.set_selected_keys_provider(
             lambda: [k] if (k := self.prompts.current_key()) else [])

@@ -117,11 +117,8 @@ class WindowActions:
     def open_demo(self) -> None:
         """Import the films demo into the open study (or a new one in the data folder)."""
         win = self.win
-        try:
-            from monoscope.core.importers import import_demo
-        except ImportError:
-            win.show_error("No demo", "The demo data sets are not part of this installation.")
-            return
+        from monoscope.core.importers import import_demo
+
         if win.study is None:
             from monoscope.core.assets import data_dir
 
@@ -165,11 +162,8 @@ class WindowActions:
             win.show_error("No study open", "Open or create a study first (File ▸ New study), "
                            "then drop the file again.")
             return
-        try:
-            from monoscope.core.importers import ColumnMap, import_table
-        except ImportError:
-            win.show_error("Import unavailable", "This installation has no importers.")
-            return
+        from monoscope.core.importers import ColumnMap, import_table
+
         cols = self._columns(path)
         guess = {"key": _guess(cols, ("key", "id", "book", "movie", "prompt", "item")),
                  "text": _guess(cols, ("text", "review", "body", "content", "solution"))}
@@ -209,12 +203,8 @@ class WindowActions:
         if win.study is None:
             win.show_error("No study open", "Open a study with a dataset before starting a run.")
             return
-        try:
-            from monoscope.ui.views.run_dialog import RunDialog
-        except ImportError:
-            win.show_error("Runs unavailable", "The run dialog is not part of this build yet; "
-                           "use `monoscope generate` on the command line.")
-            return
+        from monoscope.ui.views.run_dialog import RunDialog
+
         key = win.prompts.current_key()
         dlg = RunDialog(win.study, win.dataset_id, selected_keys=[key] if key else [],
                         parent=win)
@@ -288,10 +278,8 @@ class WindowActions:
             return None
 
     def about(self) -> None:
-        try:
-            from monoscope.ui.about import AboutDialog
-        except ImportError:
-            return
+        from monoscope.ui.about import AboutDialog
+
         AboutDialog(self.win).exec()
 
     # -- drag and drop -----------------------------------------------------------------------
