@@ -165,18 +165,7 @@ def vendi_score(vectors: ArrayLike) -> float:
     Reads as an effective number of distinct texts: 1 when all are the same, n when all are
     orthogonal. Uses the d×d Gram matrix (same non-zero spectrum as K) so it is cheap for large n.
     """
-    x = _as_matrix(vectors)
-    n = x.shape[0]
-    if n == 0:
-        return math.nan
-    u = _unit_rows(x)
-    small = u.T @ u if u.shape[1] < n else u @ u.T
-    eig = np.linalg.eigvalsh(small / n)
-    eig = eig[eig > 1e-12]
-    if eig.size == 0:
-        return math.nan
-    eig = eig / eig.sum()
-    return float(math.exp(-(eig * np.log(eig)).sum()))
+    return vendi_score_q(vectors, 1.0)
 
 
 VENDI_ORDERS = (0.5, 1.0, 2.0, math.inf)  # the orders q the measure stage reports

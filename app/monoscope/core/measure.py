@@ -21,7 +21,7 @@ import json
 import math
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -371,12 +371,8 @@ class Pool:
             if dispersion_only:
                 return out
             eig = np.linalg.eigvalsh(sub / m)
-            eig = np.where(eig > 1e-12, eig, 0.0)
-            tot = eig.sum(axis=1, keepdims=True)
-            p = np.divide(eig, tot, out=np.zeros_like(eig), where=tot > 0)
-            ent = -np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0).sum(axis=1)
-            out["vendi"] = np.exp(ent)
-            for q, stat in ((0.5, "vendi_q0.5"), (2.0, "vendi_q2"), (math.inf, "vendi_qinf")):
+            for q, stat in ((1.0, "vendi"), (0.5, "vendi_q0.5"), (2.0, "vendi_q2"),
+                            (math.inf, "vendi_qinf")):
                 out[stat] = metrics.renyi_vendi(eig, q)
             out["distinct_k"] = metrics.distinct_k_from_similarity(
                 self.gram, idx, metrics.DISTINCT_THRESHOLD).astype(np.float64)
@@ -655,15 +651,7 @@ def _attribute_pools(name: str, kind: str, prompt_ids: I64, gidx: I64, values: F
     elif kind == "numeric":
         keep &= np.isfinite(values)
     out: Cells = {}
-    order = np.lexsort((gidx, prompt_ids))
-    order = order[keep[order]]
-    if order.size == 0:
-        return out
-    p_sorted, g_sorted = prompt_ids[order], gidx[order]
-    brk = np.flatnonzero((np.diff(p_sorted) != 0) | (np.diff(g_sorted) != 0)) + 1
-    for lo, hi in zip(np.r_[0, brk], np.r_[brk, order.size], strict=True):
-        idx = order[lo:hi]
-        cell = (int(p_sorted[lo]), int(g_sorted[lo]))
+    for cell, idx in _cells(prompt_ids, gidx, keep):
         if kind == "categorical":
             # codes within the cell, dense, so counts stay small
             out[cell] = Pool(kind, name, codes=codes[idx], values=values[idx],
@@ -678,18 +666,21 @@ def _attribute_pools(name: str, kind: str, prompt_ids: I64, gidx: I64, values: F
 
 
 def _embedding_pools(prompt_ids: I64, gidx: I64, vecs: npt.NDArray[np.float32]) -> Cells:
-    out: Cells = {}
-    keep = np.flatnonzero(gidx >= 0)
-    order = keep[np.lexsort((gidx[keep], prompt_ids[keep]))]
+    return {cell: Pool("embedding", EMBEDDING, vectors=np.asarray(vecs[idx], dtype=np.float64))
+            for cell, idx in _cells(prompt_ids, gidx, gidx >= 0)}
+
+
+def _cells(prompt_ids: I64, gidx: I64, keep: npt.NDArray[np.bool_]
+           ) -> Iterator[tuple[tuple[int, int], I64]]:
+    """Row positions per (prompt id, group index), kept rows only, in one sort."""
+    order = np.lexsort((gidx, prompt_ids))
+    order = order[keep[order]]
     if order.size == 0:
-        return out
+        return
     p_sorted, g_sorted = prompt_ids[order], gidx[order]
     brk = np.flatnonzero((np.diff(p_sorted) != 0) | (np.diff(g_sorted) != 0)) + 1
     for lo, hi in zip(np.r_[0, brk], np.r_[brk, order.size], strict=True):
-        idx = order[lo:hi]
-        out[(int(p_sorted[lo]), int(g_sorted[lo]))] = Pool(
-            "embedding", EMBEDDING, vectors=np.asarray(vecs[idx], dtype=np.float64))
-    return out
+        yield (int(p_sorted[lo]), int(g_sorted[lo])), order[lo:hi]
 
 
 def _measure_pools(out: _Rows, name: str, kind: str, pools: Cells, groups: list[Group],
