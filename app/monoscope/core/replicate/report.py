@@ -136,13 +136,8 @@ def sweep_figure(res: ReplicationResult, mres: MeasureResult, rows: list[Metric]
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, frameon=False, loc="lower center", ncol=min(3, len(names)),
-               fontsize=9)
-    rows_leg = math.ceil(len(names) / 3)
     title = "Dispersion against temperature, with the human source as a band"
-    fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.05 * rows_leg / nrow + 0.02, 1, 1))
+    F.legend_below(fig, axes, title, ncol=3, row_height=0.05 / nrow, pad=0.02, fontsize=9)
     fig.savefig(out / "sweep_temperature.png", dpi=120)
     fig.savefig(out / "sweep_temperature.svg")
     plt.close(fig)

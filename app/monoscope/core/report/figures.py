@@ -69,6 +69,17 @@ def _save(fig: Any, out: Path, name: str, title: str, caption: str) -> Figure:
     return Figure(name, title, caption, f"{name}.png", f"{name}.svg")
 
 
+def legend_below(fig: Any, axes: Any, title: str, ncol: int, row_height: float,
+                 pad: float = 0.0, fontsize: float | None = None) -> None:
+    """One legend for a row of panels (the first panel's entries), under the panels, with the
+    title above; the panels shrink by `row_height` per legend row (plus `pad`)."""
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, frameon=False, loc="lower center", ncol=min(ncol, len(names)),
+               **({"fontsize": fontsize} if fontsize else {}))
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, pad + row_height * math.ceil(len(names) / ncol), 1, 1))
+
+
 def bin_shares(values: Sequence[float | None], edges: Sequence[float]) -> np.ndarray:
     """Share of values per bin; the first bin is closed [e0, e1], the others (e_i, e_i+1]."""
     v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
@@ -207,11 +218,8 @@ def sweep(result: MeasureResult, sentiment: str | None, out: Path) -> Figure | N
         ax.set_xlabel("temperature")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-    handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, frameon=False, loc="lower center", ncol=min(4, len(names)))
     title = "Dispersion vs sampling parameters"
-    fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.06 * (1 + (len(names) - 1) // 4), 1, 1))
+    legend_below(fig, axes, title, ncol=4, row_height=0.06)
     prompts = ", ".join(str(n) for n in sorted(n_prompts))
     return _save(fig, out, "sweep", title, "Means over each run's prompts "
                  f"({prompts} prompts) with 95% bootstrap intervals; marker shape = top-p; "
@@ -246,11 +254,8 @@ def accumulation(result: MeasureResult, sentiment: str | None, out: Path) -> Fig
         ax.set_xlabel("texts per prompt (n)")
         ax.set_ylabel(f"dispersion of {attr}")
         ax.grid(alpha=0.3)
-    handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, frameon=False, loc="lower center", ncol=min(3, len(names)))
     title = "Accumulation: dispersion as texts are added"
-    fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.08 * (1 + (len(names) - 1) // 3), 1, 1))
+    legend_below(fig, axes, title, ncol=3, row_height=0.08)
     return _save(fig, out, "accumulation", title, "Mean over the prompts where both sides "
                  "reach n (each point: 50 random subsets of n texts per prompt), 95% CI over "
                  "prompts. A run whose curve flattens early keeps saying the same things.")
