@@ -69,6 +69,15 @@ def dataset_ids(study: Study) -> list[tuple[int, str, str]]:
     return [(int(r["id"]), str(r["name"]), str(r["kind"])) for r in rows]
 
 
+def default_dataset(study: Study | None, dataset_id: int | None = None) -> int | None:
+    """The dataset a view shows: the one asked for, else the study's first (None without a
+    study or a dataset)."""
+    if study is None or dataset_id is not None:
+        return None if study is None else dataset_id
+    ids = dataset_ids(study)
+    return ids[0][0] if ids else None
+
+
 def dataset_kind(study: Study, dataset_id: int) -> str:
     kind = study.scalar("SELECT kind FROM datasets WHERE id = ?", [dataset_id])
     if kind is None:

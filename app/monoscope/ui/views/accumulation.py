@@ -36,11 +36,16 @@ from PySide6.QtWidgets import (
 )
 
 from monoscope.core.compare_data import AccumulationData, compute_accumulation
-from monoscope.core.figure_data import SOURCE, dataset_ids
+from monoscope.core.figure_data import SOURCE, default_dataset
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
 from monoscope.ui.loaders import measured_set
-from monoscope.ui.views.figure_common import FigureViewMixin, group_color, plain_axis
+from monoscope.ui.views.figure_common import (
+    FigureViewMixin,
+    group_color,
+    line_plot,
+    plain_axis,
+)
 from monoscope.ui.views.histograms import NICE_NAMES
 from monoscope.ui.workers import TaskRunner
 
@@ -116,12 +121,8 @@ class AccumulationView(FigureViewMixin, QWidget):
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: #555;")
 
-        self.canvas = pg.PlotWidget(background="w")
-        self.plot: pg.PlotItem = self.canvas.getPlotItem()
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.setLabel("bottom", "n (texts per prompt)")
+        self.canvas, self.plot, self.legend = line_plot("n (texts per prompt)", (-10, -10))
         plain_axis(self.plot.getAxis("left"))
-        self.legend = self.plot.addLegend(offset=(-10, -10))
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(self.caption)
@@ -132,8 +133,7 @@ class AccumulationView(FigureViewMixin, QWidget):
     # -- inputs -----------------------------------------------------------------------------
     def set_study(self, study: Study | None, dataset_id: int | None = None) -> None:
         self.study = study
-        ids = [d[0] for d in dataset_ids(study)] if study is not None else []
-        self.dataset_id = dataset_id if dataset_id is not None else (ids[0] if ids else None)
+        self.dataset_id = default_dataset(study, dataset_id)
         self.attribute.blockSignals(True)
         self.attribute.clear()
         self.attribute.blockSignals(False)

@@ -41,7 +41,7 @@ from monoscope.core.compare_data import (
     compute_compare,
     normalised_hist,
 )
-from monoscope.core.figure_data import METRICS, SOURCE, dataset_ids, groups
+from monoscope.core.figure_data import METRICS, SOURCE, default_dataset, groups
 from monoscope.core.store import Study
 from monoscope.ui.loaders import after_measure
 from monoscope.ui.loaders import study_and_dataset as _study_ds
@@ -167,9 +167,7 @@ class CompareView(FigureViewMixin, QWidget):
         for box in boxes:
             box.blockSignals(True)
             box.clear()
-        if study is not None:
-            ids = [d[0] for d in dataset_ids(study)]
-            self.dataset_id = dataset_id if dataset_id is not None else (ids[0] if ids else None)
+        self.dataset_id = default_dataset(study, dataset_id)
         if study is not None and self.dataset_id is not None:
             runs = [g for g in groups(study, self.dataset_id) if g.run_id is not None]
             for g in runs:

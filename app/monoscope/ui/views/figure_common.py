@@ -165,6 +165,15 @@ def ask_export_path(parent: QWidget, stem: str) -> str | None:
     return path or None
 
 
+def line_plot(x_label: str, legend_offset: tuple[int, int]) -> tuple[Any, Any, Any]:
+    """(canvas, plot item, legend) of a white, gridded figure with an x label."""
+    canvas = pg.PlotWidget(background="w")
+    plot = canvas.getPlotItem()
+    plot.showGrid(x=True, y=True, alpha=0.2)
+    plot.setLabel("bottom", x_label)
+    return canvas, plot, plot.addLegend(offset=legend_offset)
+
+
 class FigureViewMixin:
     """Export (PNG/SVG of `self.canvas`) and cancel-on-close shared by the figure views.
 

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from monoscope.core.compare_data import SweepData, compute_sweep
-from monoscope.core.figure_data import METRICS, SOURCE, dataset_ids
+from monoscope.core.figure_data import METRICS, SOURCE, default_dataset
 from monoscope.core.store import Study
 from monoscope.ui.loaders import after_measure
 from monoscope.ui.loaders import study_and_dataset as _study_ds
@@ -43,6 +43,7 @@ from monoscope.ui.views.figure_common import (
     RUN_COLORS,
     FigureViewMixin,
     group_color,
+    line_plot,
     plain_axis,
 )
 from monoscope.ui.workers import TaskRunner
@@ -83,11 +84,7 @@ class SweepView(FigureViewMixin, QWidget):
         top.addWidget(self.status, 1)
         top.addWidget(export_btn)
 
-        self.canvas = pg.PlotWidget(background="w")
-        self.plot: pg.PlotItem = self.canvas.getPlotItem()
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.setLabel("bottom", "temperature")
-        self.legend = self.plot.addLegend(offset=(-10, 10))
+        self.canvas, self.plot, self.legend = line_plot("temperature", (-10, 10))
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(self.caption)
@@ -97,8 +94,7 @@ class SweepView(FigureViewMixin, QWidget):
 
     def set_study(self, study: Study | None, dataset_id: int | None = None) -> None:
         self.study = study
-        ids = [d[0] for d in dataset_ids(study)] if study is not None else []
-        self.dataset_id = dataset_id if dataset_id is not None else (ids[0] if ids else None)
+        self.dataset_id = default_dataset(study, dataset_id)
         self.refresh()
 
     def set_metric(self, metric: str) -> None:
