@@ -400,7 +400,13 @@ def test_an_ordinary_user_gets_the_same_wall_through_a_user_namespace() -> None:
     open_dir = Path(tempfile.mkdtemp(prefix="monoscope-sbx-open-"))
     open_dir.chmod(0o777)  # the ordinary user could write here, outside the sandbox
     marker = open_dir / "escaped.txt"
-    app = str(Path(sandbox.__file__).resolve().parents[2])
+    # the ordinary user must be able to import monoscope: a world-readable copy of the package,
+    # wherever the checkout lives (a clone under a private 0700 folder would hide it)
+    app_dir = Path(tempfile.mkdtemp(prefix="monoscope-sbx-app-"))
+    app_dir.chmod(0o755)
+    shutil.copytree(Path(sandbox.__file__).resolve().parents[1], app_dir / "monoscope",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    app = str(app_dir)
     code = (
         "import os, time\n"
         "st = dict(l.split(':', 1) for l in open('/proc/self/status'))\n"
@@ -431,3 +437,4 @@ def test_an_ordinary_user_gets_the_same_wall_through_a_user_namespace() -> None:
         assert not marker.exists()  # ... not the host's
     finally:
         shutil.rmtree(open_dir, ignore_errors=True)
+        shutil.rmtree(app_dir, ignore_errors=True)
