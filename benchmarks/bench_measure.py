@@ -34,7 +34,7 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from monoscope.core import measure as current
+from monoscope.core.analysis import measure as current
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
 
@@ -45,6 +45,7 @@ def load_baseline(rev: str) -> Any:
     """The measure module as it was at `rev`, imported under another name."""
     src = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:app/monoscope/core/measure.py"],
                          check=True, capture_output=True, text=True).stdout
+    src = src.replace("monoscope.core.frames", "monoscope.core.store.frames")  # moved since
     path = Path(tempfile.mkdtemp()) / "measure_baseline.py"
     path.write_text(src, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("measure_baseline", path)
@@ -56,7 +57,7 @@ def load_baseline(rev: str) -> Any:
 
 
 def synthetic(path: Path) -> str:
-    from monoscope.core.fixture_study import build_fixture_study
+    from monoscope.testing.fixture_study import build_fixture_study
 
     build_fixture_study(path, n_prompts=40).close()
     with Study(path) as st:

@@ -139,9 +139,9 @@ def measure(app: object, x: np.ndarray, y: np.ndarray, group: np.ndarray,
 def load_from_study(n: int, folder: Path) -> tuple[float, float, np.ndarray, np.ndarray,
                                                    np.ndarray]:
     """Write an n-point prompt to a study; time reading its points back (median of 3)."""
-    from monoscope.core import queries
-    from monoscope.core.fixture_study import build_fixture_study
+    from monoscope.core.explore import queries
     from monoscope.core.store import Study
+    from monoscope.testing.fixture_study import build_fixture_study
 
     per = n // 3
     t = time.perf_counter()

@@ -45,6 +45,8 @@ def test_wheel_contains_package_resources_migrations_and_licence(wheel: Path) ->
     assert "monoscope/core/store/migrations/001_initial.sql" in names
     assert "monoscope/resources/icons/monoscope.svg" in names
     assert "monoscope/resources/templates/presets.json" in names
+    assert "monoscope/core/analysis/metrics.py" in names and "monoscope/metrics.py" in names
+    assert not any(n.startswith("monoscope/testing/") for n in names)  # tests' helpers stay out
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry).decode()

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from monoscope.cli import main as cli_main
-from monoscope.core.byo import import_attributes, import_generations, parse_mapping
 from monoscope.core.errors import ImportFailed
+from monoscope.core.importers.byo import import_attributes, import_generations, parse_mapping
 from monoscope.core.store import Study, content_hash
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monoscope.core.attributes import AnnotateRequest, annotate, extractors
-from monoscope.core.attributes.code_static import (
+from monoscope.core.attributes.code.static import (
     ALGORITHMS,
     DATA_STRUCTURES,
     algorithm_tags,
@@ -219,7 +219,7 @@ def _attrs(study: Study, name: str) -> dict[int, tuple[float | None, str | None]
 
 
 def test_annotate_runs_code_through_the_sandbox(study: Study) -> None:
-    from monoscope.core.attributes import code as code_attrs
+    from monoscope.core.attributes.code import extractors as code_attrs
     from monoscope.core.sandbox import Limits
 
     ids = _code_study(study)
@@ -254,7 +254,7 @@ def test_annotate_runs_code_through_the_sandbox(study: Study) -> None:
 
 
 def test_judge_answer_parsing_keeps_to_the_fixed_list() -> None:
-    from monoscope.core.attributes.judge import parse_answer
+    from monoscope.core.attributes.code.judge import parse_answer
 
     assert parse_answer("Sorting, Binary Search") == {"Sorting", "Searching"}
     assert parse_answer("It uses DP with memoization and recursion.") == {
@@ -311,9 +311,9 @@ def _versions(study: Study, name: str) -> set[str]:
 def test_without_the_sandbox_code_runs_only_when_opted_in_and_is_marked(
     study: Study, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from monoscope.core import sandbox_wall
-    from monoscope.core.attributes import code as code_attrs
+    from monoscope.core.attributes.code import extractors as code_attrs
     from monoscope.core.sandbox import Limits, SandboxUnavailable
+    from monoscope.core.sandbox import bwrap as sandbox_wall
 
     ids = _code_study(study)
     monkeypatch.setattr(code_attrs.Execution, "limits", Limits(timeout_s=0.5))
@@ -339,7 +339,7 @@ def test_without_the_sandbox_code_runs_only_when_opted_in_and_is_marked(
 def test_run_code_cli_records_the_isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     from monoscope.cli import main
-    from monoscope.core import sandbox_wall
+    from monoscope.core.sandbox import bwrap as sandbox_wall
 
     prog = tmp_path / "double.py"
     prog.write_text(DOUBLE_OK)

@@ -27,7 +27,7 @@ def test_core_modules_import_nothing_heavy() -> None:
         "for m in pkgutil.walk_packages(c.__path__, 'monoscope.core.'):\n"
         "    if not m.name.endswith('__main__'):\n"
         "        importlib.import_module(m.name)\n"
-        "import monoscope.metrics"
+        "import monoscope.core.analysis.metrics"
     )
     assert loaded_after(stmt) == set()
 

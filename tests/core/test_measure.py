@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from analysis_fixture import Row, build
 
 from monoscope.cli import main
-from monoscope.core.measure import (
+from monoscope.core.analysis.measure import (
     MeasureError,
     MeasureRequest,
     measure,

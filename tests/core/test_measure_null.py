@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from analysis_fixture import Row, build, fake_vector
 
-from monoscope.core.measure import MeasureRequest, measure
+from monoscope.core.analysis.measure import MeasureRequest, measure
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
 
@@ -219,7 +219,7 @@ def test_stored_rows_are_read_back_and_redone_when_inputs_change(study: Study,
 def test_field_measures_are_stored_and_score_people_as_people(null_result) -> None:  # type: ignore[no-untyped-def]
     """Vendi of orders q and distinct_k go through the same matched subsets: whole-set values
     equal the metrics functions; a run of people matches the people at its n."""
-    from monoscope import metrics
+    from monoscope.core.analysis import metrics
 
     res = null_result
     src_rows = [r for r in human_rows() if r.prompt == "p03"]

@@ -1,4 +1,4 @@
-"""monoscope.metrics against hand-computed values and reference libraries (scipy, scikit-learn)."""
+"""monoscope.core.analysis.metrics against hand-computed values and reference libraries (scipy, scikit-learn)."""
 
 from __future__ import annotations
 

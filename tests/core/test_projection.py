@@ -12,8 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from analysis_fixture import FAKE_BACKEND, FAKE_MODEL, Row, build, clustered
 
-from monoscope.core.frames import AnalysisInputMissing
-from monoscope.core.projection import (
+from monoscope.core.analysis.projection import (
     ProjectionError,
     ProjectionRequest,
     balanced_sample,
@@ -21,6 +20,7 @@ from monoscope.core.projection import (
     project,
 )
 from monoscope.core.store import Study
+from monoscope.core.store.frames import AnalysisInputMissing
 from monoscope.core.tasks import TaskState
 
 FAKE = {"embedding_model": FAKE_MODEL, "backend": FAKE_BACKEND}

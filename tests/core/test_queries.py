@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monoscope import metrics
-from monoscope.core import queries as q
-from monoscope.core.fixture_study import build_fixture_study
+from monoscope.core.analysis import metrics
+from monoscope.core.explore import queries as q
 from monoscope.core.store import Study
+from monoscope.testing.fixture_study import build_fixture_study
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def _ds(st: Study) -> int:
 
 
 def test_prompt_table_counts_and_index(fx: Study) -> None:
-    from monoscope.core.measure import ensure_measured
+    from monoscope.core.analysis.measure import ensure_measured
     from monoscope.core.tasks import TaskState
 
     ds = _ds(fx)
@@ -124,7 +124,7 @@ def test_text_detail_nearest_and_typicality(fx: Study) -> None:
 @pytest.mark.parametrize("attribute", ["sentiment.vader", "topic", "text.words"])
 def test_index_agrees_with_measure_stage(fx: Study, attribute: str) -> None:
     """The prompt table shows exactly the measure stage's stored index (one computation)."""
-    from monoscope.core.measure import MeasureRequest, measure
+    from monoscope.core.analysis.measure import MeasureRequest, measure
     from monoscope.core.tasks import TaskState
 
     ds = _ds(fx)

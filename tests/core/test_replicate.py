@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from monoscope import metrics
+from monoscope.core.analysis import metrics
+from monoscope.core.analysis.measure import MeasureRequest, measure
 from monoscope.core.generation.templates import personas, resolve_template
-from monoscope.core.measure import MeasureRequest, measure
 from monoscope.core.replicate import (
     DECAYS,
     ReplicateError,

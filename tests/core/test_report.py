@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from analysis_fixture import build, clustered
 
 from monoscope.cli import main
-from monoscope.core.projection import ProjectionRequest, project
+from monoscope.core.analysis.projection import ProjectionRequest, project
 from monoscope.core.report import ReportRequest, build_report
 from monoscope.core.report.figures import SENTIMENT_EDGES, bin_shares
 from monoscope.core.store import Study
@@ -106,8 +106,8 @@ def test_report_compares_the_source_on_exactly_the_runs_prompts(study: Study,
 def test_headline_entropy_is_the_papers_plugin_entropy(study: Study) -> None:
     """The stored per-prompt `entropy` is `metrics.entropy` (plug-in, bits) of the labels,
     bit for bit; Miller-Madow is a separate statistic."""
-    from monoscope import metrics
-    from monoscope.core.measure import MeasureRequest, measure
+    from monoscope.core.analysis import metrics
+    from monoscope.core.analysis.measure import MeasureRequest, measure
 
     _study(study)
     res = measure(study, MeasureRequest(), TaskState())

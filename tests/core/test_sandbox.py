@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monoscope.core import sandbox, sandbox_wall
+from monoscope.core import sandbox
 from monoscope.core.sandbox import (
     Limits,
     SandboxUnavailable,
@@ -20,6 +20,7 @@ from monoscope.core.sandbox import (
     run_program,
     run_tests,
 )
+from monoscope.core.sandbox import bwrap as sandbox_wall
 
 DOUBLE = "n = int(input())\nprint(n * 2)\n"
 CONNECT = (

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from monoscope.core import sandbox, sandbox_wall
+from monoscope.core import sandbox
 from monoscope.core.assets import python_executable
 from monoscope.core.sandbox import CaseResult, Limits, run_program
+from monoscope.core.sandbox import bwrap as sandbox_wall
 
 LIMITS = Limits(timeout_s=10.0)
 
@@ -404,7 +405,7 @@ def test_an_ordinary_user_gets_the_same_wall_through_a_user_namespace() -> None:
     # wherever the checkout lives (a clone under a private 0700 folder would hide it)
     app_dir = Path(tempfile.mkdtemp(prefix="monoscope-sbx-app-"))
     app_dir.chmod(0o755)
-    shutil.copytree(Path(sandbox.__file__).resolve().parents[1], app_dir / "monoscope",
+    shutil.copytree(Path(sandbox.__file__).resolve().parents[2], app_dir / "monoscope",
                     ignore=shutil.ignore_patterns("__pycache__"))
     app = str(app_dir)
     code = (

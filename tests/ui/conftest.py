@@ -47,7 +47,7 @@ def _top_level_closed() -> list[Any]:
 @pytest.fixture(scope="session")
 def fixture_study_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic study (20 prompts, 2 runs) written through the real schema, once."""
-    from monoscope.core.fixture_study import build_fixture_study
+    from monoscope.testing.fixture_study import build_fixture_study
 
     path = Path(tmp_path_factory.mktemp("fixture")) / "fixture.duckdb"
     build_fixture_study(path).close()

@@ -12,7 +12,7 @@ from PySide6.QtGui import QImage
 sys.path.insert(0, str(Path(__file__).parent))
 from figure_study import make_figure_study
 
-from monoscope.core import figure_data as fd
+from monoscope.core.explore import figure_data as fd
 from monoscope.ui.views.accumulation import AccumulationView
 from monoscope.ui.workers import TaskRunner
 

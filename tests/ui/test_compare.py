@@ -13,8 +13,8 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 sys.path.insert(0, str(Path(__file__).parent))
 from figure_study import SOURCE_COS, drop_run_prompts, make_figure_study, run_prompt_keys
 
-from monoscope.core import figure_data as fd
-from monoscope.core.compare_data import (
+from monoscope.core.explore import figure_data as fd
+from monoscope.core.explore.compare_data import (
     compute_compare,
     compute_sweep,
     normalised_hist,

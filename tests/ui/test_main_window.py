@@ -290,7 +290,7 @@ def test_switching_prompts_and_refresh_compute_nothing(window: Any,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Once measured, switching prompts (table, map, histogram captions) and F5 on an
     unchanged study read stored rows: the measure stage's computation never runs."""
-    from monoscope.core import measure
+    from monoscope.core.analysis import measure
 
     calls: list[int] = []
 

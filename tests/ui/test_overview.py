@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 sys.path.insert(0, str(Path(__file__).parent))
 from figure_study import make_figure_study
 
-from monoscope.core import figure_data as fd
+from monoscope.core.explore import figure_data as fd
 from monoscope.ui.views.overview import OverviewView
 from monoscope.ui.workers import TaskRunner
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 
-from monoscope.core.queries import PromptTable, RunInfo
+from monoscope.core.explore.queries import PromptTable, RunInfo
 from monoscope.ui.views.histograms import caption_lines, outside_marker
 from monoscope.ui.views.prompts import PromptTableModel
 

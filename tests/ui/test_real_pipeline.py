@@ -14,11 +14,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.ui]
 
 @pytest.fixture(scope="module")
 def real_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from monoscope.core.analysis.projection import ProjectionRequest, project
     from monoscope.core.attributes import annotate
     from monoscope.core.attributes.base import AnnotateRequest
     from monoscope.core.generation.runs import RunRequest, plan_runs, run_generation
     from monoscope.core.importers import import_demo
-    from monoscope.core.projection import ProjectionRequest, project
     from monoscope.core.store import Study
     from monoscope.core.tasks import TaskState
 

@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def cmd_import_attributes(args: argparse.Namespace) -> int:
-    from monoscope.core.byo import import_attributes, parse_mapping
+    from monoscope.core.importers.byo import import_attributes, parse_mapping
     from monoscope.core.store import Study
 
     with Study(args.study, create=False) as st:
@@ -93,8 +93,8 @@ def cmd_import_attributes(args: argparse.Namespace) -> int:
 
 
 def cmd_import_generations(args: argparse.Namespace) -> int:
-    from monoscope.core.byo import import_generations, parse_mapping
     from monoscope.core.errors import ImportFailed
+    from monoscope.core.importers.byo import import_generations, parse_mapping
     from monoscope.core.store import Study
 
     params: dict[str, Any] = {}
@@ -119,7 +119,7 @@ def cmd_import_generations(args: argparse.Namespace) -> int:
 
 
 def cmd_run_code(args: argparse.Namespace) -> int:
-    from monoscope.core.attributes.code_static import extract_code
+    from monoscope.core.attributes.code.static import extract_code
     from monoscope.core.sandbox import Limits, TestCase, run_tests
 
     path = Path(args.file)

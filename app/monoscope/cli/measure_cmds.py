@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def cmd_project(args: argparse.Namespace) -> int:
-    from monoscope.core.projection import ProjectionRequest, describe, project
+    from monoscope.core.analysis.projection import ProjectionRequest, describe, project
 
     req = ProjectionRequest(dataset=args.dataset, scopes=tuple(args.scope or ["dataset"]),
                             method=args.method, max_fit=args.max_fit, backend=args.backend)
@@ -80,7 +80,7 @@ def _f(v: Any) -> str:
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
-    from monoscope.core.measure import MeasureRequest, measure
+    from monoscope.core.analysis.measure import MeasureRequest, measure
 
     req = MeasureRequest(dataset=args.dataset, runs=tuple(args.run),
                          attributes=tuple(args.attribute), ppl_max=args.ppl_max,

@@ -56,11 +56,11 @@ def _generate(study: Study, req: DemoRequest, dataset: str, n: int, max_tokens: 
 
 def run_demo(req: DemoRequest, state: TaskState) -> DemoResult:
     """Build (or bring up to date) the demo study and its HTML report."""
+    from monoscope.core.analysis.measure import MeasureRequest, measure
+    from monoscope.core.analysis.projection import ProjectionRequest, project
     from monoscope.core.attributes import annotate
     from monoscope.core.attributes.base import AnnotateRequest
     from monoscope.core.importers import import_demo
-    from monoscope.core.measure import MeasureRequest, measure
-    from monoscope.core.projection import ProjectionRequest, project
     from monoscope.core.report import ReportRequest, build_report
 
     result = DemoResult(req.study)

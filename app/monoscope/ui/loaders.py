@@ -1,6 +1,6 @@
 """Background loads of the explorer window: plain ``fn(request, state)`` tasks for TaskRunner.
 
-They read through `monoscope.core.queries` only, so they run in worker threads and can be
+They read through `monoscope.core.explore.queries` only, so they run in worker threads and can be
 tested without a window. Statistics come from the measure stage's stored rows: the prompt
 table measures once when the stored set is missing or stale (`measured_set`), every other load
 reads what is stored and computes nothing.
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from monoscope.core import queries
+from monoscope.core.explore import queries
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
 from monoscope.ui.views.histograms import AttributeData
@@ -44,7 +44,7 @@ def measuring(state: TaskState) -> Any:
 
 def measured_set(study: Study, dataset_id: int, state: TaskState) -> int:
     """Id of the current stored measurement set, measured first when missing or stale."""
-    from monoscope.core.measure import current_set, ensure_measured
+    from monoscope.core.analysis.measure import current_set, ensure_measured
 
     found = current_set(study, dataset_id)
     if found is not None:
@@ -98,7 +98,7 @@ def load_table(req: TableRequest, state: TaskState) -> TablePayload:
     if attr is not None and req.measure:  # measured here only when missing or stale
         set_id = measured_set(req.study, req.dataset_id, state)
     elif attr is not None:
-        from monoscope.core.measure import current_set
+        from monoscope.core.analysis.measure import current_set
 
         set_id = current_set(req.study, req.dataset_id)
     return TablePayload(names, attr, queries.prompt_table(req.study, req.dataset_id, attr, set_id),
@@ -141,7 +141,7 @@ def load_map(req: MapRequest, state: TaskState) -> MapPayload:
     trees = None
     set_id = req.set_id
     if set_id is None:
-        from monoscope.core.measure import current_set
+        from monoscope.core.analysis.measure import current_set
 
         set_id = current_set(st, ds)
     rows = queries.prompt_measurements(st, set_id, req.key, ds) if set_id is not None else []

@@ -1,6 +1,6 @@
 """The explorer window: prompts on the left, the map in the centre, histograms and inspector on
 the right; overview, compare, sweep and accumulation as further tabs. All loading runs in
-`TaskRunner` jobs; every number shown is a stored measurement (`monoscope.core.measure`).
+`TaskRunner` jobs; every number shown is a stored measurement (`monoscope.core.analysis.measure`).
 
 Refresh (F5, and after a run's annotate → project → measure chain) reloads the prompt table and
 every view. Clicking a run's point in the Sweep opens that run in Compare (as run A).
@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from monoscope.core import queries
+from monoscope.core.explore import queries
 from monoscope.core.store import Study
 from monoscope.ui import theme
 from monoscope.ui.loaders import (

@@ -36,7 +36,7 @@ def annotate_step(request: tuple[Study, str], state: TaskState) -> Any:
 
 def project_step(request: tuple[Study, str], state: TaskState) -> Any:
     """The dataset map and per-prompt maps, fitted on the source texts."""
-    from monoscope.core.projection import ProjectionRequest, project
+    from monoscope.core.analysis.projection import ProjectionRequest, project
 
     study, dataset = request
     return project(study, ProjectionRequest(dataset=dataset, scopes=("dataset", "prompts")), state)
@@ -44,7 +44,7 @@ def project_step(request: tuple[Study, str], state: TaskState) -> Any:
 
 def measure_step(request: tuple[Study, str], state: TaskState) -> Any:
     """Per-prompt and aggregate dispersion of every attribute for the source and every run."""
-    from monoscope.core.measure import MeasureRequest, measure
+    from monoscope.core.analysis.measure import MeasureRequest, measure
     from monoscope.ui.loaders import measuring
 
     study, dataset = request

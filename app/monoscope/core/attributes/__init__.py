@@ -48,7 +48,7 @@ EXTRACTOR_MODULES = [
     "monoscope.core.attributes.text",
     "monoscope.core.attributes.sentiment",
     "monoscope.core.attributes.topic",
-    "monoscope.core.attributes.code",
+    "monoscope.core.attributes.code.extractors",
 ]
 
 _registry: dict[str, Extractor] = {}

@@ -1,13 +1,13 @@
 """Per-text length and lexical variety: `text.words` and `text.ttr` (context-free, instant).
 
-Tokens follow `monoscope.metrics.tokenize` (lower-cased, contractions expanded, alphabetic),
+Tokens follow `monoscope.core.analysis.metrics.tokenize` (lower-cased, contractions expanded, alphabetic),
 the same rule as the corpus-level wording measures, so per-text and per-set numbers agree.
 """
 
 from __future__ import annotations
 
+from monoscope.core.analysis.metrics import tokenize
 from monoscope.core.attributes.base import Context, Extractor, TextItem, Value
-from monoscope.metrics import tokenize
 
 
 class WordsExtractor(Extractor):

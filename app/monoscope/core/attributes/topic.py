@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from monoscope.core.analysis.metrics import tokenize
 from monoscope.core.attributes.base import (
     Context,
     Extractor,
@@ -33,7 +34,6 @@ from monoscope.core.attributes.base import (
     pending_texts,
     write_attributes,
 )
-from monoscope.metrics import tokenize
 
 MAX_TOPICS = 50
 LABEL_WORDS = 4

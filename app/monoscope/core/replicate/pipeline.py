@@ -112,7 +112,7 @@ def run_replication(study: Study, request: ReplicateRequest, state: TaskState
     res.stage_seconds["annotate"] = time.perf_counter() - t1
     if request.project:
         t2 = time.perf_counter()
-        from monoscope.core.projection import ProjectionRequest, project
+        from monoscope.core.analysis.projection import ProjectionRequest, project
 
         method = "pca" if request.preset == "quick" else "auto"
         project(study, ProjectionRequest(dataset=request.dataset, method=method), state)
@@ -227,7 +227,7 @@ def _columns(study: Study, configs: list[Config], run_ids: list[int]) -> list[Co
 
 def _measure_and_report(study: Study, ds_id: int, res: ReplicationResult, out: Path,
                         state: TaskState) -> None:
-    from monoscope.core.measure import MeasureRequest, measure
+    from monoscope.core.analysis.measure import MeasureRequest, measure
     from monoscope.core.replicate.report import write_report
 
     try:

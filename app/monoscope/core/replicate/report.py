@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monoscope import __version__
-from monoscope.core.measure import EMBEDDING, MeasureResult
+from monoscope.core.analysis.measure import EMBEDDING, MeasureResult
 from monoscope.core.replicate.presets import protocol_for
 from monoscope.core.replicate.tables import SOURCE, Metric, Table, source_ref
 from monoscope.core.report import figures as F

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from monoscope.core.measure import EMBEDDING, WORDING, MeasureResult
+from monoscope.core.analysis.measure import EMBEDDING, WORDING, MeasureResult
 
 SOURCE = "source"
 

@@ -14,9 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from monoscope import __version__
+from monoscope.core.analysis.measure import (
+    EMBEDDING,
+    WORDING,
+    MeasureRequest,
+    MeasureResult,
+    measure,
+)
+from monoscope.core.analysis.projection import load_map
 from monoscope.core.errors import MonoscopeError
-from monoscope.core.measure import EMBEDDING, WORDING, MeasureRequest, MeasureResult, measure
-from monoscope.core.projection import load_map
 from monoscope.core.report import figures as F
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from monoscope.core.measure import MeasureResult
-from monoscope.core.projection import MapData
+from monoscope.core.analysis.measure import MeasureResult
+from monoscope.core.analysis.projection import MapData
 
 SOURCE_COLOUR = "#8c8c8c"
 RUN_COLOURS = ("#E69F00", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",

@@ -1,7 +1,7 @@
 """Accumulation: how an attribute's dispersion grows with the number of texts, per group.
 
 For the current prompt, or pooled over the prompts of each run ("all prompts of each run"),
-the stored accumulation curves (`monoscope.core.measure`, rows ref 'acc' / 'acc:run:<id>'):
+the stored accumulation curves (`monoscope.core.analysis.measure`, rows ref 'acc' / 'acc:run:<id>'):
 dispersion at n = 2, 3, … up to the group's size, with the 95 % band (per prompt: the range
 over subsample draws; pooled: the bootstrap CI over prompts). The source is grey, each run its
 colour; pooled, the source is drawn once per run, on that run's prompts (dashed, the run's
@@ -35,8 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from monoscope.core.compare_data import AccumulationData, compute_accumulation
-from monoscope.core.figure_data import SOURCE, default_dataset
+from monoscope.core.explore.compare_data import AccumulationData, compute_accumulation
+from monoscope.core.explore.figure_data import SOURCE, default_dataset
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
 from monoscope.ui.loaders import measured_set

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from monoscope.core.compare_data import (
+from monoscope.core.explore.compare_data import (
     COMPARE_METRICS,
     CompareData,
     Side,
@@ -41,7 +41,7 @@ from monoscope.core.compare_data import (
     compute_compare,
     normalised_hist,
 )
-from monoscope.core.figure_data import METRICS, SOURCE, default_dataset, groups
+from monoscope.core.explore.figure_data import METRICS, SOURCE, default_dataset, groups
 from monoscope.core.store import Study
 from monoscope.ui.loaders import after_measure
 from monoscope.ui.loaders import study_and_dataset as _study_ds

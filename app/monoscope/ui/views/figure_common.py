@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QFileDialog, QGraphicsView, QMessageBox, QWidget
 
 from monoscope.core.errors import MonoscopeError
-from monoscope.core.figure_data import SOURCE
+from monoscope.core.explore.figure_data import SOURCE
 
 SOURCE_COLOR = (120, 120, 120)
 RUN_COLORS = [

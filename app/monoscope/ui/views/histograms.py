@@ -4,7 +4,7 @@ Drag across a histogram to brush a value range (the map highlights those texts);
 clears it. A selection made on the map is drawn over every histogram as a dark outline.
 
 The caption under each histogram shows stored numbers only (the measure stage's rows, see
-`monoscope.core.measure`): per group its texts and dispersion, per run its monoculture index
+`monoscope.core.analysis.measure`): per group its texts and dispersion, per run its monoculture index
 at matched n and the range of indices people score against themselves at that n.
 """
 
@@ -22,7 +22,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from monoscope.core.measure import SET_ATTRIBUTES
+from monoscope.core.analysis.measure import SET_ATTRIBUTES
 from monoscope.ui import theme
 from monoscope.ui.views.pointcloud import RGB
 

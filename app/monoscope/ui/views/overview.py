@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from monoscope.core.figure_data import (
+from monoscope.core.explore.figure_data import (
     OverviewData,
     PerPrompt,
     bin_prompts,

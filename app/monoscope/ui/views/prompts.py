@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from monoscope.core.errors import MonoscopeError
-from monoscope.core.queries import PromptTable
+from monoscope.core.explore.queries import PromptTable
 from monoscope.ui.views.histograms import outside_marker
 
 AnyIndex = QModelIndex | QPersistentModelIndex

@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from monoscope.core.compare_data import SweepData, compute_sweep
-from monoscope.core.figure_data import METRICS, SOURCE, default_dataset
+from monoscope.core.explore.compare_data import SweepData, compute_sweep
+from monoscope.core.explore.figure_data import METRICS, SOURCE, default_dataset
 from monoscope.core.store import Study
 from monoscope.ui.loaders import after_measure
 from monoscope.ui.loaders import study_and_dataset as _study_ds

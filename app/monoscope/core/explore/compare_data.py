@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from monoscope.core.analysis.measure import MeasureResult
 from monoscope.core.errors import StudyError
-from monoscope.core.figure_data import (
+from monoscope.core.explore.figure_data import (
     METRICS,
     SOURCE,
     FloatArray,
@@ -25,7 +26,6 @@ from monoscope.core.figure_data import (
     metric_spec,
     stored_result,
 )
-from monoscope.core.measure import MeasureResult
 from monoscope.core.store import Study
 
 # Numbers shown beside each side of the comparison (all from the stored measurements).
@@ -178,7 +178,7 @@ def compute_compare(request: tuple[Study, int, int, int, str | None, str], state
 def _restrict_points(study: Study, dataset_id: int, pts: tuple[FloatArray, FloatArray],
                      keys: list[str]) -> tuple[FloatArray, FloatArray]:
     """Source points of the dataset map limited to the given prompts."""
-    from monoscope.core.figure_data import map_points_of_prompts
+    from monoscope.core.explore.figure_data import map_points_of_prompts
 
     got = map_points_of_prompts(study, dataset_id, keys)
     return got if got[0].size or not keys else pts

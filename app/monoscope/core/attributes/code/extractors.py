@@ -26,15 +26,22 @@ from monoscope.core.attributes.base import (
     pending_texts,
     write_attributes,
 )
-from monoscope.core.attributes.code_static import (
+from monoscope.core.attributes.code.judge import JudgeAlgorithms
+from monoscope.core.attributes.code.static import (
     algorithm_tags,
     cyclomatic,
     data_structure_tags,
     extract_code,
     join_tags,
 )
-from monoscope.core.attributes.judge import JudgeAlgorithms
-from monoscope.core.sandbox import UNSAFE, Limits, RunResult, TestCase, isolation, run_tests
+from monoscope.core.sandbox import (
+    UNSAFE,
+    Limits,
+    RunResult,
+    TestCase,
+    isolation,
+    run_tests,
+)
 
 MAX_TESTS = 10  # the paper runs each solution on 10 tests
 DEFAULT_LIMITS = Limits(timeout_s=4.0, memory_mb=512)

@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from monoscope.core.errors import StudyError
-from monoscope.core.measure import (
+from monoscope.core.analysis.measure import (
     EMBEDDING,
     MeasureRequest,
     MeasureResult,
     ensure_measured,
     load_result,
 )
+from monoscope.core.errors import StudyError
 from monoscope.core.store import Study
 
 SOURCE = "source"

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from monoscope.core.frames import arrow, column, matrix
 from monoscope.core.store import Study
+from monoscope.core.store.frames import arrow, column, matrix
 
 I64 = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
@@ -120,7 +120,7 @@ class PromptTable:
 def prompt_table(study: Study, dataset_id: int, attribute: str | None,
                  set_id: int | None = None) -> PromptTable:
     """Counts per prompt and run, and the stored measurements of ``attribute`` (set ``set_id``,
-    from `monoscope.core.measure`); computes no statistic."""
+    from `monoscope.core.analysis.measure`); computes no statistic."""
     from monoscope.core.store import measurements as repo
 
     run_list = runs(study, dataset_id)

@@ -28,9 +28,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from monoscope import metrics
+from monoscope.core.analysis import metrics
 from monoscope.core.errors import MonoscopeError
-from monoscope.core.frames import (
+from monoscope.core.store import Study
+from monoscope.core.store import measurements as repo
+from monoscope.core.store.frames import (
     DEFAULT_BACKEND,
     DEFAULT_EMBEDDING,
     arrow,
@@ -40,8 +42,6 @@ from monoscope.core.frames import (
     load_texts,
     resolve_dataset,
 )
-from monoscope.core.store import Study
-from monoscope.core.store import measurements as repo
 from monoscope.core.tasks import TaskState
 
 SCHEMA = "monoscope.measure/2"

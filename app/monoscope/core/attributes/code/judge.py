@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from monoscope.core.attributes.base import Context, Extractor, TextItem, Value
-from monoscope.core.attributes.code_static import ALGORITHMS, extract_code, join_tags
+from monoscope.core.attributes.code.static import ALGORITHMS, extract_code, join_tags
 from monoscope.core.errors import ModelLoadError
 from monoscope.core.store import Study
 

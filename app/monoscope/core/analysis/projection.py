@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from monoscope.core.analysis.projection_models import Model, Pca, Umap, load_model, save_model
 from monoscope.core.errors import MonoscopeError
-from monoscope.core.frames import (
+from monoscope.core.store import Study
+from monoscope.core.store.frames import (
     DEFAULT_BACKEND,
     DEFAULT_EMBEDDING,
     AnalysisInputMissing,
@@ -28,8 +30,6 @@ from monoscope.core.frames import (
     load_texts,
     resolve_dataset,
 )
-from monoscope.core.projection_models import Model, Pca, Umap, load_model, save_model
-from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
 
 F32 = npt.NDArray[np.float32]

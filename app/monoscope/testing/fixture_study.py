@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from monoscope.core.frames import arrow
 from monoscope.core.store import Study
+from monoscope.core.store.frames import arrow
 
 FIXTURE_EMBEDDING = ("fixture-16d", "fixture")
 _POS = ["wonderful", "moving", "clever", "gripping", "tender", "witty", "luminous", "brave", "honest", "vivid"]

@@ -1,9 +1,9 @@
 """Run untrusted Python programs (generated solutions) against stdin tests, never in-process.
 
 Each test case runs in a fresh child interpreter (``python -I -S -c BOOTSTRAP``) inside a
-bubblewrap sandbox (`monoscope.core.sandbox_wall`): fresh PID, network, IPC and mount
+bubblewrap sandbox (`monoscope.core.sandbox.bwrap`): fresh PID, network, IPC and mount
 namespaces, read-only ``/usr`` and interpreter prefix, a private tmpfs ``/tmp`` as working
-directory, uid 65534 with no capabilities. The bootstrap (`monoscope.core.sandbox_boot`) sets
+directory, uid 65534 with no capabilities. The bootstrap (`monoscope.core.sandbox.boot`) sets
 resource limits before the program runs — address space, CPU seconds, written file size,
 processes, open files, no core files — and adds a Python audit hook as a second layer. The
 parent enforces a wall-clock timeout by killing the sandbox (the PID namespace takes every
@@ -34,15 +34,15 @@ from pathlib import Path
 from typing import IO, Literal
 
 from monoscope.core.assets import python_executable
-from monoscope.core.sandbox_boot import BLOCKED_EXIT, BOOTSTRAP, MEMORY_EXIT, boot_args
-from monoscope.core.sandbox_wall import (
+from monoscope.core.sandbox.boot import BLOCKED_EXIT, BOOTSTRAP, MEMORY_EXIT, boot_args
+from monoscope.core.sandbox.bwrap import (
     WORK_DIR,
     SandboxError,
     SandboxUnavailable,
     environment,
     wall,
 )
-from monoscope.core.sandbox_wall import available as wall_available
+from monoscope.core.sandbox.bwrap import available as wall_available
 
 Status = Literal["pass", "fail", "error", "timeout", "memory"]
 Isolation = Literal["bwrap", "unsafe-no-sandbox"]

@@ -1,0 +1,1 @@
+"""Code attributes: static algorithm tags, correctness through the sandbox (`monoscope.core.sandbox`), the LLM judge."""
