@@ -37,6 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from monoscope.core.analysis import measure as current
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
+from monoscope.testing import raw_connection
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -129,7 +130,7 @@ def main() -> None:
         dataset = args.dataset or synthetic(path)
     old = load_baseline(args.baseline_rev)
     with Study(path) as st:
-        st.con.execute("DELETE FROM measurements; DELETE FROM measure_sets;")
+        raw_connection(st).execute("DELETE FROM measurements; DELETE FROM measure_sets;")
         n_texts = st.scalar("SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id "
                             "JOIN datasets d ON d.id = p.dataset_id WHERE d.name = ?", [dataset])
         # warm-up: scipy and sklearn imports, DuckDB caches (both versions share them)

@@ -34,6 +34,7 @@ from monoscope.core import assets
 from monoscope.core.attributes import AnnotateRequest, annotate, embedding
 from monoscope.core.attributes.train_sentiment import load_reviews
 from monoscope.core.store import Study, content_hash
+from monoscope.testing import raw_connection
 
 
 def review_texts(n: int, tokens: int) -> list[str]:
@@ -55,12 +56,12 @@ def build_study(path: Path, texts: list[str]) -> None:
     import pyarrow as pa
 
     with Study(path) as st:
-        st.con.execute("INSERT INTO datasets (name, kind) VALUES ('bench', 'text')")
-        st.con.execute("INSERT INTO prompts (dataset_id, key, title) VALUES (1, 'imdb', 'IMDB')")
+        raw_connection(st).execute("INSERT INTO datasets (name, kind) VALUES ('bench', 'text')")
+        raw_connection(st).execute("INSERT INTO prompts (dataset_id, key, title) VALUES (1, 'imdb', 'IMDB')")
         table = pa.table({"body": texts, "h": [content_hash(t) for t in texts],
                           "i": list(range(len(texts)))})
-        st.con.register("_b", table)
-        st.con.execute("INSERT INTO texts (prompt_id, origin, sample_index, body, content_hash) "
+        raw_connection(st).register("_b", table)
+        raw_connection(st).execute("INSERT INTO texts (prompt_id, origin, sample_index, body, content_hash) "
                        "SELECT 1, 'source', i, body, h FROM _b")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from monoscope.core.store import Study, content_hash
+from monoscope.testing import raw_connection
 
 FAKE_MODEL, FAKE_BACKEND = "fake-8d", "fake"
 
@@ -38,7 +39,7 @@ def build(study: Study, rows: list[Row], dataset: str = "films",
           runs: dict[str, dict[str, Any]] | None = None,
           model: str = FAKE_MODEL, backend: str = FAKE_BACKEND) -> dict[str, int]:
     """Write the dataset, its prompts, runs and rows; returns run label -> run id."""
-    con = study.con
+    con = raw_connection(study)
     runs = runs or {}
     con.execute("INSERT INTO datasets (name, kind) VALUES (?, 'text')", [dataset])
     ds = study.dataset_id(dataset)

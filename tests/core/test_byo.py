@@ -14,10 +14,11 @@ from monoscope.cli import main as cli_main
 from monoscope.core.errors import ImportFailed
 from monoscope.core.importers.byo import import_attributes, import_generations, parse_mapping
 from monoscope.core.store import Study, content_hash
+from monoscope.testing import raw_connection
 
 
 def _films(study: Study) -> None:
-    con = study.con
+    con = raw_connection(study)
     con.execute("INSERT INTO datasets (name, kind) VALUES ('films', 'text')")
     ds = study.dataset_id("films")
     for key in ("m1", "m2"):

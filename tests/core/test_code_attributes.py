@@ -17,6 +17,7 @@ from monoscope.core.attributes.code.static import (
     extract_code,
 )
 from monoscope.core.store import Study, content_hash
+from monoscope.testing import raw_connection
 
 BINARY_SEARCH = """
 import sys
@@ -179,7 +180,7 @@ GENERATED = "Here you go:\n```python\nimport sys\nprint(2 * int(sys.stdin.read()
 
 
 def _code_study(study: Study) -> dict[str, int]:
-    con = study.con
+    con = raw_connection(study)
     con.execute("INSERT INTO datasets (name, kind) VALUES ('algos', 'code')")
     ds = study.dataset_id("algos")
     con.execute("INSERT INTO prompts (dataset_id, key, title) VALUES (?, 'double', 'Double')", [ds])
@@ -275,7 +276,7 @@ def test_judge_is_off_by_default() -> None:
 @pytest.mark.slow
 def test_judge_with_real_smollm2_gives_tags_from_the_list(study: Study) -> None:
     """Real SmolLM2-135M: the answers are poor, but parsed tags always come from the list."""
-    con = study.con
+    con = raw_connection(study)
     con.execute("INSERT INTO datasets (name, kind) VALUES ('tiny', 'code')")
     ds = study.dataset_id("tiny")
     con.execute("INSERT INTO prompts (dataset_id, key, title) VALUES (?, 'p', 'P')", [ds])

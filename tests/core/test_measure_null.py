@@ -20,6 +20,7 @@ from analysis_fixture import Row, build, fake_vector
 from monoscope.core.analysis.measure import MeasureRequest, measure
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
+from monoscope.testing import raw_connection
 
 MINILM = {"model": "all-MiniLM-L6-v2", "backend": "torch"}
 ATTRS = ("sentiment.vader", "topic", "text.words", "text.ttr", "code.algorithms", "embedding")
@@ -206,7 +207,7 @@ def test_stored_rows_are_read_back_and_redone_when_inputs_change(study: Study,
     again = measure(study, MeasureRequest(n_boot=50, draws=20), state)
     assert again.reused and again.set_id == first.set_id
     assert again.rows == first.rows
-    study.con.execute("UPDATE attributes SET value = value + 1 WHERE name = 'text.words'")
+    raw_connection(study).execute("UPDATE attributes SET value = value + 1 WHERE name = 'text.words'")
     third = measure(study, MeasureRequest(n_boot=50, draws=20), state)
     assert not third.reused
     assert third.value("source", "text.words", "mean", "", "p00") == pytest.approx(

@@ -22,6 +22,7 @@ from monoscope.core.analysis.projection import (
 from monoscope.core.store import Study
 from monoscope.core.store.frames import AnalysisInputMissing
 from monoscope.core.tasks import TaskState
+from monoscope.testing import raw_connection
 
 FAKE = {"embedding_model": FAKE_MODEL, "backend": FAKE_BACKEND}
 
@@ -114,17 +115,17 @@ def _append(study: Study, rows: list[Row]) -> None:
 
     for r in rows:
         if r.run and r.run not in runs:
-            study.con.execute("INSERT INTO runs (dataset_id, label, engine, template, sampling, "
+            raw_connection(study).execute("INSERT INTO runs (dataset_id, label, engine, template, sampling, "
                               "n_per_prompt, seed) VALUES (1, ?, 'external', 't', '{}', 1, 0)",
                               [r.run])
             runs[r.run] = study.scalar("SELECT max(id) FROM runs")
         tid = study.scalar("SELECT nextval('seq_texts')")
-        study.con.execute(
+        raw_connection(study).execute(
             "INSERT INTO texts (id, prompt_id, origin, run_id, sample_index, body, content_hash) "
             "VALUES (?, ?, ?, ?, 0, ?, ?)",
             [tid, ids[r.prompt], "generated" if r.run else "source", runs.get(r.run or ""),
              r.body, content_hash(r.body)])
-        study.con.execute("INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?, ?, ?)",
+        raw_connection(study).execute("INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?, ?, ?)",
                           [content_hash(r.body), FAKE_MODEL, FAKE_BACKEND, 8, r.vector])
 
 

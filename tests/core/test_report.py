@@ -19,6 +19,7 @@ from monoscope.core.report import ReportRequest, build_report
 from monoscope.core.report.figures import SENTIMENT_EDGES, bin_shares
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
+from monoscope.testing import raw_connection
 
 RUNS = {"instruct T0.8": {"temperature": 0.8, "top_p": 0.95},
         "instruct T1.2": {"temperature": 1.2, "top_p": 0.95}}
@@ -74,9 +75,9 @@ def test_report_compares_the_source_on_exactly_the_runs_prompts(study: Study,
     """Runs on 3 of 6 prompts: every source number beside a run covers those 3 (SQL says
     which), Figure 1's source bars count 3 prompts, the HTML says n and prompts."""
     _study(study)
-    study.con.execute("DELETE FROM generations WHERE prompt_id IN (SELECT id FROM prompts "
+    raw_connection(study).execute("DELETE FROM generations WHERE prompt_id IN (SELECT id FROM prompts "
                       "WHERE key IN ('p03', 'p04', 'p05'))")
-    study.con.execute("DELETE FROM texts WHERE run_id IS NOT NULL AND prompt_id IN (SELECT id "
+    raw_connection(study).execute("DELETE FROM texts WHERE run_id IS NOT NULL AND prompt_id IN (SELECT id "
                       "FROM prompts WHERE key IN ('p03', 'p04', 'p05'))")
     res = build_report(study, ReportRequest(out=tmp_path / "r"), TaskState())
     m = res.measure

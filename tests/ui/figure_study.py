@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from monoscope.core.store import Study, content_hash
+from monoscope.testing import raw_connection
 
 PROMPTS = ["p1", "p2", "p3", "p4"]
 # Sentiment labels per prompt (1 = POSITIVE). Source share positive: .25, .5, .75, 1.0.
@@ -39,7 +40,7 @@ def _vectors(n: int, c: float, offset: int) -> np.ndarray:
 
 def make_figure_study(path: Path) -> Study:
     st = Study(path)
-    con = st.con
+    con = raw_connection(st)
     con.execute("BEGIN TRANSACTION")
     con.execute("INSERT INTO datasets (id, name, kind) VALUES (1, 'films', 'text')")
     for i, k in enumerate(PROMPTS, 1):

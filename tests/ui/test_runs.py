@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from figure_study import make_figure_study
 
+from monoscope.testing import raw_connection
 from monoscope.ui.views.run_dialog import (
     RunDialog,
     RunInputError,
@@ -104,16 +105,16 @@ def _tiny_films_study(path: Path):
     from monoscope.core.store import Study, content_hash
 
     st = Study(path)
-    st.con.execute("INSERT INTO datasets (name, kind) VALUES ('films', 'text')")
+    raw_connection(st).execute("INSERT INTO datasets (name, kind) VALUES ('films', 'text')")
     reviews = {
         "amelie": ("Amélie", ["A whimsical, warm fairy tale of Paris.", "Too sugary for my taste."]),
         "memento": ("Memento", ["A puzzle told backwards that rewards attention.", "Clever but cold."]),
     }
     for key, (title, texts) in reviews.items():
-        pid = st.con.execute("INSERT INTO prompts (dataset_id, key, title) VALUES (1, ?, ?) RETURNING id",
+        pid = raw_connection(st).execute("INSERT INTO prompts (dataset_id, key, title) VALUES (1, ?, ?) RETURNING id",
                              [key, title]).fetchone()[0]
         for i, body in enumerate(texts):
-            st.con.execute(
+            raw_connection(st).execute(
                 "INSERT INTO texts (prompt_id, origin, sample_index, body, content_hash) "
                 "VALUES (?, 'source', ?, ?, ?)", [pid, i, body, content_hash(body)])
     return st

@@ -90,8 +90,8 @@ def build_fixture_study(
     """
     study = target if isinstance(target, Study) else Study(target)
     rng = np.random.default_rng(seed)
-    con = study.con
-    with study.lock:
+    con = study._root  # transitional: the fixture moves to the store repositories
+    with study._writer:
         _x(con,
             "INSERT INTO datasets (name, kind, source_uri, meta) VALUES (?, 'text', 'fixture', ?)",
             [dataset, json.dumps({"fixture": True, "seed": seed})],
@@ -158,9 +158,9 @@ def build_fixture_study(
 
 def _write_texts(study: Study, ds: int, cols: dict[str, list[Any]], run_ids: list[int],
                  seed: int) -> None:
-    con = study.con
+    con = study._root  # transitional: the fixture moves to the store repositories
     n = len(cols["body"])
-    ids = study.cursor().execute(
+    ids = con.execute(
         "SELECT nextval('seq_texts') AS id FROM range(?)", [n]).fetchnumpy()["id"].astype(np.int64)
     pid = {r["key"]: r["id"] for r in study.query(
         "SELECT key, id FROM prompts WHERE dataset_id = ?", [ds])}
@@ -236,7 +236,7 @@ def _pca_fit(src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _write_projections(study: Study, ds: int) -> None:
     """PCA fitted on the source texts of each scope; generated texts placed by transform."""
-    con = study.con
+    con = study._root  # transitional: the fixture moves to the store repositories
     model, backend = FIXTURE_EMBEDDING
     tab = arrow(
         study,

@@ -140,8 +140,7 @@ def count_texts(study: Study, dataset_id: int) -> int:
 
 def pending_texts(study: Study, dataset_id: int, name: str, version: str) -> list[TextItem]:
     """Texts of the dataset without a `name` row at `version`, in id order."""
-    cur = study.cursor()
-    try:
+    with study.reader() as cur:
         rows = cur.execute(
             """SELECT t.id, t.content_hash, t.body, t.origin, t.prompt_id
                FROM texts t JOIN prompts p ON p.id = t.prompt_id
@@ -151,8 +150,6 @@ def pending_texts(study: Study, dataset_id: int, name: str, version: str) -> lis
                ORDER BY t.id""",
             [dataset_id, name, version],
         ).fetchall()
-    finally:
-        cur.close()
     return [TextItem(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
 
 

@@ -183,8 +183,7 @@ def pending_hashes(study: Study, dataset_id: int, backend: str) -> list[tuple[st
 
     Ordered by length so every batch pads to a similar length (less wasted compute).
     """
-    cur = study.cursor()
-    try:
+    with study.reader() as cur:
         rows = cur.execute(
             """SELECT t.content_hash, any_value(t.body)
                FROM texts t JOIN prompts p ON p.id = t.prompt_id
@@ -194,8 +193,6 @@ def pending_hashes(study: Study, dataset_id: int, backend: str) -> list[tuple[st
                GROUP BY t.content_hash ORDER BY length(any_value(t.body)), min(t.id)""",
             [dataset_id, EMBEDDING_MODEL, backend],
         ).fetchall()
-    finally:
-        cur.close()
     return [(r[0], r[1]) for r in rows]
 
 
@@ -242,11 +239,8 @@ def text_vectors(
         params.append([int(i) for i in text_ids])
     sql = ("SELECT t.id, e.vector FROM texts t JOIN embeddings e ON e.content_hash = "
            f"t.content_hash WHERE {' AND '.join(where)} ORDER BY t.id")
-    cur = study.cursor()
-    try:
+    with study.reader() as cur:
         table: Any = cur.sql(sql, params=params).to_arrow_table()
-    finally:
-        cur.close()
     ids = np.asarray(table.column("id").to_numpy(), dtype=np.int64)
     if table.num_rows == 0:
         return ids, np.zeros((0, 384), dtype=np.float32)
@@ -259,15 +253,12 @@ def ensure_vectors(ctx: Context, items: Sequence[tuple[str, str]]) -> Matrix:
     """Vectors for (content_hash, body) pairs in order: read from the store, embedding any missing."""
     backend = ctx.request.backend
     hashes = list(dict.fromkeys(h for h, _ in items))
-    cur = ctx.study.cursor()
-    try:
+    with ctx.study.reader() as cur:
         table: Any = cur.sql(
             "SELECT content_hash, vector FROM embeddings WHERE model = ? AND backend = ? "
             "AND content_hash IN (SELECT unnest(?::VARCHAR[]))",
             params=[EMBEDDING_MODEL, backend, hashes],
         ).to_arrow_table()
-    finally:
-        cur.close()
     found: dict[str, Matrix] = {}
     if table.num_rows:
         flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)

@@ -29,11 +29,8 @@ class AnalysisInputMissing(MonoscopeError):
 
 def arrow(study: Study, sql: str, params: Sequence[Any] | None = None) -> Any:
     """Run a read query on a fresh cursor and return a pyarrow Table."""
-    cur = study.cursor()
-    try:
+    with study.reader() as cur:
         return cur.sql(sql, params=list(params or [])).to_arrow_table()
-    finally:
-        cur.close()
 
 
 def column(table: Any, name: str, dtype: Any = None) -> npt.NDArray[Any]:

@@ -92,14 +92,11 @@ def replace_set(study: Study, dataset_id: int, phash: str, params: dict[str, Any
 
 def load_rows(study: Study, set_id: int) -> pa.Table:
     """Every row of a set with the prompt key, as an Arrow table."""
-    cur = study.cursor()
-    try:
+    with study.reader() as cur:
         return cur.sql(
             "SELECT p.key AS prompt, m.* EXCLUDE (set_id) FROM measurements m "
             "LEFT JOIN prompts p ON p.id = m.prompt_id WHERE m.set_id = ?",
             params=[set_id]).to_arrow_table()
-    finally:
-        cur.close()
 
 
 def load_prompt_rows(study: Study, set_id: int, attribute: str) -> list[dict[str, Any]]:

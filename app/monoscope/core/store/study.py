@@ -10,6 +10,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from importlib import resources
@@ -19,7 +20,13 @@ from typing import Any
 import duckdb
 
 from monoscope import __version__
-from monoscope.core.errors import DiskFullError, SchemaTooNewError, StudyError, StudyLockedError
+from monoscope.core.errors import (
+    DiskFullError,
+    SchemaTooNewError,
+    StudyError,
+    StudyLockedError,
+    TaskCancelled,
+)
 
 _MIGRATION_RE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 
@@ -98,17 +105,71 @@ def lock_holder(text: str) -> str:
     return f"process {pid} ({cmd})" if cmd else f"process {pid}"
 
 
-class Study:
-    """One study file. Use as a context manager or call `close()`.
+class _Cursors:
+    """Every live cursor of this process by the thread that made it, so that cancelling a task
+    can `interrupt()` the query its thread is running (DuckDB allows that from any thread)."""
 
-    The connection is the study's single writer; other threads take `cursor()` for reads.
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_thread: dict[int, list[tuple[Study, duckdb.DuckDBPyConnection]]] = {}
+
+    def add(self, study: Study, cur: duckdb.DuckDBPyConnection) -> None:
+        with self._lock:
+            self._by_thread.setdefault(threading.get_ident(), []).append((study, cur))
+
+    def remove(self, cur: duckdb.DuckDBPyConnection) -> None:
+        with self._lock:
+            tid = threading.get_ident()
+            live = [e for e in self._by_thread.get(tid, []) if e[1] is not cur]
+            if live:
+                self._by_thread[tid] = live
+            else:
+                self._by_thread.pop(tid, None)
+
+    def interrupt(self, thread_id: int | None = None, study: Study | None = None) -> int:
+        """Interrupt the running query of one thread's cursors (or all of one study's)."""
+        with self._lock:
+            targets = [cur for tid, entries in self._by_thread.items() for st, cur in entries
+                       if (thread_id is None or tid == thread_id)
+                       and (study is None or st is study)]
+        for cur in targets:
+            with suppress(duckdb.Error):
+                cur.interrupt()
+        return len(targets)
+
+    def count(self, study: Study) -> int:
+        with self._lock:
+            return sum(1 for entries in self._by_thread.values() for st, _ in entries
+                       if st is study)
+
+
+_CURSORS = _Cursors()
+
+
+def interrupt_thread(thread_id: int) -> int:
+    """Interrupt the query a thread is running on any study (a task's cancel calls this from
+    the thread that cancels). The interrupted call raises `TaskCancelled` in its own thread.
+    Returns how many cursors were interrupted."""
+    return _CURSORS.interrupt(thread_id=thread_id)
+
+
+class Study:
+    """A handle on one study file; safe to pass between threads. Use as a context manager or
+    call `close()`.
+
+    Nothing queries through the root connection. Every read runs on a cursor made in the
+    calling thread and closed when the read ends (`reader()`, `query()`, `scalar()`); every
+    write goes through the writer lane (`transaction()`, `write()`), which serialises writers
+    in this process. Only `monoscope.core.store` writes SQL: other packages call its
+    repository functions.
     """
 
     def __init__(self, path: str | Path, read_only: bool = False, create: bool = True,
                  snapshot_if_locked: bool = False) -> None:
         self.path = Path(path).expanduser()
         self.read_only = read_only
-        self.lock = threading.RLock()
+        self._writer = threading.RLock()  # the writer lane: one write at a time
+        self._closed = False
         self.snapshot_of: str | None = None  # lock holder, when reading a snapshot copy
         self._snapshot_dir: str | None = None
         if not create and not self.path.exists():
@@ -120,11 +181,11 @@ class Study:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.con = self._connect(self.path)
+            self._root = self._connect(self.path)
         except StudyLockedError as exc:
             if not (read_only and snapshot_if_locked):
                 raise
-            self.con = self._snapshot(str(exc))
+            self._root = self._snapshot(str(exc))
         try:
             if not read_only:
                 self.migrate()
@@ -192,13 +253,13 @@ class Study:
 
     # -- schema ---------------------------------------------------------------------------
     def schema_version(self) -> int:
-        has = self.con.execute(
+        has = self.scalar(
             "SELECT count(*) FROM information_schema.tables WHERE table_name='schema_migrations'"
-        ).fetchone()
-        if not has or not has[0]:
+        )
+        if not has:
             return 0
-        row = self.con.execute("SELECT max(version) FROM schema_migrations").fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
+        row = self.scalar("SELECT max(version) FROM schema_migrations")
+        return int(row) if row is not None else 0
 
     def _check_version(self) -> int:
         version = self.schema_version()
@@ -219,7 +280,7 @@ class Study:
                 f"{self.path} is a DuckDB file but not a Monoscope study (it has tables and no "
                 "schema_migrations). Choose a new file name for the study."
             )
-        self.con.execute(
+        self.write(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
             "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp, "
             "app_version VARCHAR)"
@@ -227,66 +288,94 @@ class Study:
         for number, name, sql in migrations():
             if number <= version:
                 continue
-            self.con.execute("BEGIN TRANSACTION")
-            try:
-                self.con.execute(sql)
-                self.con.execute(
+            with self.transaction() as cur:
+                cur.execute(sql)
+                cur.execute(
                     "INSERT INTO schema_migrations (version, name, app_version) VALUES (?, ?, ?)",
                     [number, name, __version__],
                 )
-                self.con.execute("COMMIT")
-            except Exception:
-                self.con.execute("ROLLBACK")
-                raise
             applied.append(number)
         return applied
 
     def _has_foreign_tables(self) -> bool:
-        row = self.con.execute(
+        return bool(self.scalar(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema='main'"
-        ).fetchone()
-        return bool(row and row[0])
+        ))
 
     # -- access ---------------------------------------------------------------------------
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor for another thread (reads, or writes that take `self.lock`)."""
-        return self.con.cursor()
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        if self._closed:
+            raise StudyError(f"The study {self.path} is closed.")
+        cur = self._root.cursor()
+        _CURSORS.add(self, cur)
+        return cur
+
+    def _release(self, cur: duckdb.DuckDBPyConnection) -> None:
+        _CURSORS.remove(cur)
+        with suppress(duckdb.Error):
+            cur.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of this thread's own for one read, closed when the block ends.
+
+        A cancel from another thread (`interrupt_thread`, `interrupt()`) stops its running
+        query; the block then raises `TaskCancelled`.
+        """
+        cur = self._cursor()
+        try:
+            yield cur
+        except duckdb.InterruptException:
+            raise TaskCancelled() from None
+        finally:
+            self._release(cur)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One atomic unit of work on the writer connection; rolled back on any error."""
-        with self.lock:
-            cur = self.con.cursor()
-            cur.execute("BEGIN TRANSACTION")
+        """One atomic unit of work in the writer lane; rolled back on any error or interrupt."""
+        with self._writer:
+            cur = self._cursor()
             try:
+                cur.execute("BEGIN TRANSACTION")
                 yield cur
                 cur.execute("COMMIT")
             except BaseException as exc:
                 with suppress(duckdb.Error):
                     cur.execute("ROLLBACK")
-                cur.close()
+                if isinstance(exc, duckdb.InterruptException):
+                    raise TaskCancelled() from None
                 if is_disk_full(exc):
                     raise disk_full_error(self.path) from None
                 raise
-            cur.close()
+            finally:
+                self._release(cur)
+
+    def write(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """One statement in the writer lane (its own transaction)."""
+        with self._writer, self.reader() as cur:
+            try:
+                cur.execute(sql, params or [])
+            except duckdb.Error as exc:
+                if is_disk_full(exc):
+                    raise disk_full_error(self.path) from None
+                raise
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
-        """Run a read query on a fresh cursor and return rows as dicts."""
-        cur = self.con.cursor()
-        try:
+        """Run a read query on a cursor of this thread and return rows as dicts."""
+        with self.reader() as cur:
             rel = cur.execute(sql, params or [])
             cols = [d[0] for d in rel.description or []]
             return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
-        finally:
-            cur.close()
 
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        cur = self.con.cursor()
-        try:
+        with self.reader() as cur:
             row = cur.execute(sql, params or []).fetchone()
             return row[0] if row else None
-        finally:
-            cur.close()
+
+    def interrupt(self) -> int:
+        """Stop every query running on this study, in any thread (their blocks raise
+        `TaskCancelled`; a transaction rolls back). Returns how many were interrupted."""
+        return _CURSORS.interrupt(study=self)
 
     def table_counts(self) -> dict[str, int]:
         names = [
@@ -307,10 +396,7 @@ class Study:
         return int(row)
 
     def set_meta(self, key: str, value: Any) -> None:
-        with self.lock:
-            self.con.execute(
-                "INSERT OR REPLACE INTO study_meta VALUES (?, ?)", [key, json.dumps(value)]
-            )
+        self.write("INSERT OR REPLACE INTO study_meta VALUES (?, ?)", [key, json.dumps(value)])
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         raw = self.scalar("SELECT value FROM study_meta WHERE key = ?", [key])
@@ -326,16 +412,15 @@ class Study:
         want = limit or os.environ.get("MONOSCOPE_IMPORT_MEMORY") or "1GB"
         if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", want, re.IGNORECASE):
             raise StudyError(f"Memory limit {want!r} should look like 1GB or 512MB.")
-        with self.lock:
-            row = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
-            old = str(row[0]) if row else None
-            self.con.execute(f"SET memory_limit = '{want}'")
+        row = self.scalar("SELECT current_setting('memory_limit')")
+        old = str(row) if row is not None else None
+        self.write(f"SET memory_limit = '{want}'")
         try:
             yield
         finally:
-            if old is not None:
-                with self.lock, suppress(duckdb.Error):
-                    self.con.execute(f"SET memory_limit = '{old}'")
+            if old is not None and not self._closed:
+                with suppress(duckdb.Error):
+                    self.write(f"SET memory_limit = '{old}'")
 
     # -- durability ------------------------------------------------------------------------
     def wal_bytes(self) -> int:
@@ -348,16 +433,33 @@ class Study:
     def checkpoint(self) -> None:
         """Move committed work from the WAL into the study file (after a stage, and on close),
         so the .duckdb file alone holds everything."""
-        if self.read_only:
+        if self.read_only or self._closed:
             return
-        with self.lock, suppress(duckdb.Error):
-            self.con.execute("CHECKPOINT")
+        # a checkpoint that fails (a full disk) loses nothing: the work stays in the WAL
+        with suppress(duckdb.Error, DiskFullError):
+            self.write("CHECKPOINT")
 
-    def close(self) -> None:
-        if getattr(self, "con", None) is not None:
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Interrupt what still runs, wait for those threads to let go, checkpoint, close.
+
+        A query that does not stop within ``timeout_s`` is an error (`StudyError`), not a
+        silent leak: the caller stopped its workers too late.
+        """
+        if getattr(self, "_root", None) is not None and not self._closed:
+            if _CURSORS.count(self):
+                self.interrupt()
+                deadline = time.monotonic() + timeout_s
+                while _CURSORS.count(self) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                if _CURSORS.count(self):
+                    raise StudyError(
+                        f"{self.path} is still in use by {_CURSORS.count(self)} running "
+                        f"quer{'y' if _CURSORS.count(self) == 1 else 'ies'} after "
+                        f"{timeout_s:.0f} s; stop the running tasks before closing it."
+                    )
             self.checkpoint()
-            with suppress(duckdb.Error):
-                self.con.close()
+            self._closed = True
+            self._root.close()
         if self._snapshot_dir:
             shutil.rmtree(self._snapshot_dir, ignore_errors=True)
             self._snapshot_dir = None
