@@ -29,6 +29,10 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    from monoscope.ui.collector import GuiThreadCollector
+
+    collector = GuiThreadCollector(app)  # no cyclic GC on worker threads (see collector.py)
+    app.aboutToQuit.connect(collector.stop)
     app.setApplicationName("Monoscope")
     app.setOrganizationName("Monoscope")
     app.setDesktopFileName("monoscope")

@@ -1,27 +1,57 @@
 """Run core tasks ``fn(request, state)`` off the GUI thread and report back through Qt signals.
 
-A `TaskRunner` owns a private `QThreadPool`. `submit(key, fn, request)` returns a `Job` whose
-signals (`progressed`, `partial`, `finished`, `failed`, `cancelled`) are always delivered on the
-GUI thread. A new job submitted under the same key supersedes the old one: the old job is
-cancelled and nothing it emits afterwards reaches the UI. ``TaskRunner(synchronous=True)`` runs
-every job in the calling thread (for tests and for the screenshot command).
+A `TaskRunner` has three lanes, each its own thread pool, so one long job never starves the
+others: **generation** (one thread: a model run), **pipeline** (one thread: import, annotate,
+project, measure, replicate — the writers), and **read** (two threads: the views' loads).
+`submit(key, fn, request)` returns a `Job` whose signals (`progressed`, `partial`, `finished`,
+`failed`, `cancelled`) are always delivered on the GUI thread. A new job submitted under the
+same key supersedes the old one: the old job is cancelled (its running query interrupted) and
+nothing it emits afterwards reaches the UI.
+
+Thread rules (the reason for the shape of this module, see docs/architecture.md):
+- A pool thread never holds a reference to a QObject. It runs a plain `_Work` and reports through
+  the runner's one `_Relay`, which lives as long as the runner; so no QObject can be finalised on
+  a pool thread when the thread lets go of its work.
+- `Job` objects live on the GUI thread only; the runner forgets them there.
+- Cancel = `TaskState.cancel()` (checked between steps) plus `interrupt_thread()` on the thread
+  running the job (stops the DuckDB query in flight).
+
+``TaskRunner(synchronous=True)`` runs every job in the GUI thread from the event loop (tests and
+the screenshot command).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
-from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
 from monoscope.core.errors import MonoscopeError, TaskCancelled
+from monoscope.core.store.study import interrupt_thread
 from monoscope.core.tasks import Progress, TaskState
 
 log = logging.getLogger(__name__)
 
 TaskFn = Callable[[Any, TaskState], Any]
+Lane = Literal["generation", "pipeline", "read"]
+LANE_THREADS: dict[Lane, int] = {"generation": 1, "pipeline": 1, "read": 2}
+_PIPELINE_KEYS = ("pipeline", "import", "annotate", "project", "measure", "replicate", "demo")
+
+
+def lane_for(key: str) -> Lane:
+    """The lane a task key runs in when `submit` is not told: generation for a model run, the
+    writers' lane for import/annotate/project/measure/replicate, reads for everything else."""
+    head = key.split(":", 1)[0]
+    if head.startswith("generat"):
+        return "generation"
+    if head in _PIPELINE_KEYS:
+        return "pipeline"
+    return "read"
 
 
 def user_message(exc: BaseException) -> str:
@@ -37,6 +67,62 @@ def user_message(exc: BaseException) -> str:
     )
 
 
+class _Relay(QObject):
+    """The runner's mailbox: pool threads emit here; the slots run on the GUI thread."""
+
+    progress = Signal(int, object)
+    partial = Signal(int, object)
+    done = Signal(int, str, object)
+
+
+class _Work:
+    """What a pool thread runs: plain Python, no QObject (see the module's thread rules)."""
+
+    def __init__(self, serial: int, key: str, fn: TaskFn, request: Any, relay: _Relay) -> None:
+        self.serial = serial
+        self.key = key
+        self.fn = fn
+        self.request = request
+        self.relay = relay
+        self.state = TaskState(on_progress=lambda p: relay.progress.emit(serial, p),
+                               on_partial=lambda o: relay.partial.emit(serial, o))
+        self._lock = threading.Lock()
+        self._thread: int | None = None  # set while running
+
+    def cancel(self) -> None:
+        """Stop at the next `state.check()`, and interrupt the query running now (if any)."""
+        self.state.cancel()
+        with self._lock:
+            if self._thread is not None:
+                interrupt_thread(self._thread)
+
+    def run(self) -> None:
+        with self._lock:
+            self._thread = threading.get_ident()
+        try:
+            outcome, payload = self._call()
+        finally:
+            with self._lock:
+                self._thread = None
+        self.relay.done.emit(self.serial, outcome, payload)
+        self.request = None  # the thread lets go of the inputs now
+
+    def _call(self) -> tuple[str, Any]:
+        try:
+            if self.state.cancelled():
+                raise TaskCancelled()
+            return "finished", self.fn(self.request, self.state)
+        except TaskCancelled:
+            return "cancelled", None
+        except MonoscopeError as exc:
+            return "failed", user_message(exc)
+        except Exception as exc:
+            if self.state.cancelled():  # e.g. an interrupted library call that wraps the error
+                return "cancelled", None
+            log.exception("task %s failed", self.key)
+            return "failed", user_message(exc)
+
+
 class Job(QObject):
     """Handle of one submitted task; lives in the GUI thread, signals arrive there."""
 
@@ -46,60 +132,26 @@ class Job(QObject):
     failed = Signal(str)
     cancelled = Signal()
 
-    # Internal: emitted from the pool thread, delivered (queued) to this GUI-thread object.
-    _progress_x = Signal(object)
-    _partial_x = Signal(object)
-    _done_x = Signal(str, object)
-
-    def __init__(self, key: str, fn: TaskFn, request: Any, runner: TaskRunner) -> None:
+    def __init__(self, work: _Work, lane: Lane) -> None:
         super().__init__()
-        self.key = key
-        self.fn = fn
-        self.request = request
+        self._work = work
+        self.key = work.key
+        self.lane = lane
         self.stale = False
         self.done = False
         self.result: Any = None
         self.error: str | None = None
-        self._runner = runner
-        self.state = TaskState(on_progress=self._progress_x.emit, on_partial=self._partial_x.emit)
-        self._progress_x.connect(self._on_progress)
-        self._partial_x.connect(self._on_partial)
-        self._done_x.connect(self._on_done)
+
+    @property
+    def state(self) -> TaskState:
+        return self._work.state
 
     def cancel(self) -> None:
-        """Ask the task to stop at its next `state.check()`; `cancelled` follows."""
-        self.state.cancel()
+        """Ask the task to stop (its running query is interrupted); `cancelled` follows."""
+        self._work.cancel()
 
-    def execute(self) -> None:
-        """Run the task in the current thread and post its outcome (called by the pool)."""
-        try:
-            if self.state.cancelled():
-                raise TaskCancelled()
-            result = self.fn(self.request, self.state)
-        except TaskCancelled:
-            self._done_x.emit("cancelled", None)
-        except MonoscopeError as exc:
-            self._done_x.emit("failed", user_message(exc))
-        except Exception as exc:
-            log.exception("task %s failed", self.key)
-            self._done_x.emit("failed", user_message(exc))
-        else:
-            self._done_x.emit("finished", result)
-
-    @Slot(object)
-    def _on_progress(self, p: Progress) -> None:
-        if not self.stale:
-            self.progressed.emit(p)
-
-    @Slot(object)
-    def _on_partial(self, obj: Any) -> None:
-        if not self.stale:
-            self.partial.emit(obj)
-
-    @Slot(str, object)
-    def _on_done(self, outcome: str, payload: Any) -> None:
+    def _deliver(self, outcome: str, payload: Any) -> None:
         self.done = True
-        self._runner._forget(self)
         if self.stale:
             return
         if outcome == "finished":
@@ -113,54 +165,63 @@ class Job(QObject):
 
 
 class _Runnable(QRunnable):
-    def __init__(self, job: Job) -> None:
+    def __init__(self, work: _Work) -> None:
         super().__init__()
-        self.job = job
+        self.work: _Work | None = work
         self.setAutoDelete(True)
 
     def run(self) -> None:
-        self.job.execute()
+        work, self.work = self.work, None
+        if work is not None:
+            work.run()
 
 
 class TaskRunner(QObject):
-    """Starts jobs on a private thread pool; one current job per key."""
+    """Starts jobs on three lanes of threads; one current job per key."""
 
     busy_changed = Signal(bool)
 
-    def __init__(
-        self, parent: QObject | None = None, synchronous: bool = False, max_threads: int = 2
-    ) -> None:
+    def __init__(self, parent: QObject | None = None, synchronous: bool = False,
+                 threads: dict[Lane, int] | None = None) -> None:
         super().__init__(parent)
         self.synchronous = synchronous
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(max(1, max_threads))
+        sizes = {**LANE_THREADS, **(threads or {})}
+        self.pools: dict[Lane, QThreadPool] = {}
+        for lane, n in sizes.items():
+            pool = QThreadPool(self)
+            pool.setMaxThreadCount(max(1, n))
+            self.pools[lane] = pool
+        self._relay = _Relay(self)
+        self._relay.progress.connect(self._on_progress)
+        self._relay.partial.connect(self._on_partial)
+        self._relay.done.connect(self._on_done)
+        self._serials = itertools.count(1)
+        self._jobs: dict[int, Job] = {}  # live jobs by serial
         self._current: dict[str, Job] = {}
-        self._live: set[Job] = set()
 
-    def submit(self, key: str, fn: TaskFn, request: Any = None) -> Job:
-        """Start ``fn(request, state)``; an unfinished job with the same key is superseded.
+    def submit(self, key: str, fn: TaskFn, request: Any = None, lane: Lane | None = None) -> Job:
+        """Start ``fn(request, state)`` in ``lane`` (default `lane_for(key)`); an unfinished job
+        with the same key is superseded.
 
-        Connect to the returned job's signals right away: in the default (threaded) mode they
-        are delivered through the event loop, so nothing is missed. In synchronous mode the job
-        runs when the event loop next turns too (call `wait()`), for the same reason.
+        Connect to the returned job's signals right away: they are delivered through the event
+        loop, so nothing is missed (in synchronous mode the job runs when the loop next turns).
         """
         old = self._current.get(key)
         if old is not None and not old.done:
             old.stale = True
             old.cancel()
-        job = Job(key, fn, request, self)
+        serial = next(self._serials)
+        work = _Work(serial, key, fn, request, self._relay)
+        job = Job(work, lane or lane_for(key))
         self._current[key] = job
-        was_idle = not self._live
-        self._live.add(job)
+        was_idle = not self._jobs
+        self._jobs[serial] = job
         if was_idle:
             self.busy_changed.emit(True)
         if self.synchronous:
-            # Deferred to the event loop so callers can connect signals first.
-            from PySide6.QtCore import QTimer
-
-            QTimer.singleShot(0, job.execute)
+            QTimer.singleShot(0, work.run)
         else:
-            self.pool.start(_Runnable(job))
+            self.pools[job.lane].start(_Runnable(work))
         return job
 
     def current(self, key: str) -> Job | None:
@@ -173,41 +234,72 @@ class TaskRunner(QObject):
             job.cancel()
 
     def cancel_all(self) -> None:
-        for job in list(self._live):
+        for job in list(self._jobs.values()):
             job.stale = True
             job.cancel()
 
     def busy(self) -> bool:
-        return bool(self._live)
+        return bool(self._jobs)
 
     def wait(self, timeout_s: float = 60.0) -> bool:
         """Pump the event loop until every job has finished and delivered; False on timeout."""
         deadline = time.monotonic() + timeout_s
         app = QCoreApplication.instance()
-        while self._live:
+        while self._jobs:
             if app is not None:
                 app.processEvents()
-            if not self._live:
+            if not self._jobs:
                 break
             if time.monotonic() > deadline:
                 return False
-            self.pool.waitForDone(5)
+            for pool in self.pools.values():
+                pool.waitForDone(2)
         if app is not None:
             app.processEvents()
         return True
 
-    def shutdown(self, timeout_s: float = 10.0) -> None:
-        """Cancel everything and wait for the pool threads (call before the window closes)."""
+    def shutdown(self, timeout_s: float = 10.0) -> bool:
+        """Cancel everything (interrupting running queries) and join every lane's threads.
+
+        Returns False, and logs which lanes are still busy, when a thread does not stop in time;
+        the caller must not close the study then (its close would fail on the running query).
+        """
         self.cancel_all()
-        self.pool.waitForDone(int(timeout_s * 1000))
+        deadline = time.monotonic() + timeout_s
+        stuck = []
+        for lane, pool in self.pools.items():
+            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            if not pool.waitForDone(left_ms):
+                stuck.append(lane)
         app = QCoreApplication.instance()
         if app is not None:
             app.processEvents()
-        self._live.clear()
+        if stuck:
+            log.error("task lanes still busy after %.0f s: %s", timeout_s, ", ".join(stuck))
+            return False
+        self._jobs.clear()
+        self._current.clear()
+        return True
 
-    def _forget(self, job: Job) -> None:
-        self._live.discard(job)
+    @Slot(int, object)
+    def _on_progress(self, serial: int, p: Progress) -> None:
+        job = self._jobs.get(serial)
+        if job is not None and not job.stale:
+            job.progressed.emit(p)
+
+    @Slot(int, object)
+    def _on_partial(self, serial: int, obj: Any) -> None:
+        job = self._jobs.get(serial)
+        if job is not None and not job.stale:
+            job.partial.emit(obj)
+
+    @Slot(int, str, object)
+    def _on_done(self, serial: int, outcome: str, payload: Any) -> None:
+        job = self._jobs.pop(serial, None)
+        if job is None:
+            return
         if self._current.get(job.key) is job:
             del self._current[job.key]
-        if not self._live:
+        job._deliver(outcome, payload)
+        if not self._jobs:
             self.busy_changed.emit(False)
