@@ -1,0 +1,116 @@
+"""Prompt switches in the real window (offscreen): today's code against a baseline revision,
+in one run, on one study.
+
+Usage:
+    python benchmarks/bench_prompt_switch.py [--switches 60] [--rounds 3]
+                                             [--baseline-rev 7b2b757] [--prompts 40]
+
+Builds a synthetic fixture study (40 prompts, three runs, PCA maps), extracts the app as it
+was at ``--baseline-rev`` with `git archive`, and times, in separate processes taking turns,
+``--switches`` prompt switches in each version's `MainWindow`: `show_prompt(key)` then wait
+until the map, histograms, table and inspector lists of that prompt have loaded. Every child
+opens its own copy of the study and measures after the window has settled. Prints the median
+switch time of each version per round and the ratio today / baseline (goal: ≤ 1.0, "no slower
+than before").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def child(study: str, switches: int) -> None:
+    """Runs inside one version's interpreter: open the window, switch prompts, print times."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from monoscope.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    tmp = tempfile.mkdtemp()
+    win = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
+    win.setProperty("quiet_errors", True)
+    win.resize(1400, 900)
+    win.show()
+    assert win.open_study(study)
+    assert win.wait_idle(300)
+    keys = list(win.prompts.model.table.key)
+    times = []
+    for i in range(switches + 5):
+        key = keys[(i * 7) % len(keys)]
+        t0 = time.perf_counter()
+        win.show_prompt(key)
+        assert win.wait_idle(120)
+        app.processEvents()
+        if i >= 5:  # the first switches warm caches up
+            times.append(time.perf_counter() - t0)
+    win.close()
+    print(json.dumps({"times": times}))
+
+
+def run_child(app_dir: Path, study: Path, copy: Path, switches: int) -> list[float]:
+    shutil.copy(study, copy)
+    env = {**os.environ, "PYTHONPATH": str(app_dir), "QT_QPA_PLATFORM": "offscreen",
+           "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(copy),
+                          "--switches", str(switches)],
+                         env=env, capture_output=True, text=True, check=False, cwd=str(copy.parent))
+    if out.returncode:
+        raise SystemExit(f"child on {app_dir} failed:\n{out.stderr[-3000:]}")
+    line = [s for s in out.stdout.splitlines() if s.startswith("{")][-1]
+    return [float(t) for t in json.loads(line)["times"]]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--switches", type=int, default=60)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--prompts", type=int, default=40)
+    ap.add_argument("--baseline-rev", default="7b2b757")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child, args.switches)
+        return
+    sys.path.insert(0, str(ROOT / "app"))
+    from monoscope.testing.fixture_study import build_fixture_study
+
+    work = Path(tempfile.mkdtemp(prefix="bench-switch-"))
+    study = work / "study.duckdb"
+    build_fixture_study(study, n_prompts=args.prompts).close()
+    base = work / "baseline"
+    base.mkdir()
+    tar = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline_rev, "app"],
+                         check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(base)], input=tar, check=True)
+    versions = {"baseline": base / "app", "today": ROOT / "app"}
+    medians: dict[str, list[float]] = {k: [] for k in versions}
+    print(f"{args.prompts} prompts, {args.switches} switches per child, baseline "
+          f"{args.baseline_rev}")
+    for r in range(args.rounds):
+        for name, app_dir in versions.items():
+            times = run_child(app_dir, study, work / f"{name}.duckdb", args.switches)
+            med = statistics.median(times)
+            medians[name].append(med)
+            print(f"round {r + 1} {name:8s} median switch {1000 * med:7.1f} ms "
+                  f"(p90 {1000 * sorted(times)[int(0.9 * len(times))]:.1f} ms)")
+    b, t = statistics.median(medians["baseline"]), statistics.median(medians["today"])
+    print(f"median of rounds: baseline {1000 * b:.1f} ms, today {1000 * t:.1f} ms, "
+          f"ratio today/baseline {t / b:.2f} (goal <= 1.0)")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
