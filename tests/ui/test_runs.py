@@ -200,24 +200,57 @@ def test_pipeline_order_and_stop_on_failure(qtbot, tmp_path: Path) -> None:
     st = _tiny_films_study(tmp_path / "p.duckdb")
     calls: list[str] = []
 
-    def step(name: str, fail: bool = False):
-        def fn(request, state):
-            assert request == (st, "films")
-            state.begin(name, 2)
+    class Step:
+        def __init__(self, name: str, fail: bool = False) -> None:
+            self.name, self.fail = name, fail
+
+        def run(self, request, state):
+            assert request.study is st and request.dataset == "films"
+            assert request.prompt_keys == ("memento",)
+            state.begin(self.name, 2)
             state.progress(2, 2)
-            calls.append(name)
-            if fail:
-                raise MonoscopeError(f"{name} needs something: do this.")
-            return name
-        return fn
+            calls.append(self.name)
+            if self.fail:
+                raise MonoscopeError(f"{self.name} needs something: do this.")
+            return self.name
 
     pipe = Pipeline(TaskRunner(), st)
-    pipe.functions = {"annotate": step("annotate"), "project": step("project", fail=True),
-                      "measure": step("measure")}
+    pipe.stages = [Step("measure"), Step("annotate"), Step("project", fail=True)]
+    progressed: list[str] = []
+    pipe.step_progressed.connect(lambda step, p: progressed.append(f"{step}:{p.stage}"))
     with qtbot.waitSignal(pipe.step_failed, timeout=10_000) as failed:
-        pipe.start("films")
+        pipe.start("films", prompt_keys=["memento"])
     assert failed.args == ["project", "project needs something: do this."]
-    assert calls == ["annotate", "project"] and not pipe.running()
+    assert calls == ["annotate", "project"] and not pipe.running()  # chain order, stopped
+    assert pipe.results == {"annotate": "annotate"}
+    assert "annotate:annotate" in progressed and "project:project" in progressed
+    assert not any(p.startswith("measure") for p in progressed)
+    st.close()
+
+
+def test_follow_up_after_a_run_covers_only_its_prompts(qtbot, tmp_path: Path) -> None:
+    """The follow-up after a run gets the run's dataset and prompts (a 2-prompt run once
+    projected all 290 prompts of the dataset)."""
+    from monoscope.core.generation import RunSummary
+    from monoscope.ui.views.runs_panel import RunsPanel
+    from monoscope.ui.workers import TaskRunner
+
+    st = _tiny_films_study(tmp_path / "f.duckdb")
+    con = raw_connection(st)
+    con.execute("INSERT INTO prompts (dataset_id, key, title) VALUES (1, 'heat', 'Heat'), "
+                "(1, 'alien', 'Alien')")
+    con.execute("INSERT INTO runs (dataset_id, label, engine, template, template_text, sampling, "
+                "n_per_prompt, seed, prompt_filter, status) VALUES (1, 'r', 'http', 't', 't', "
+                "'{}', 2, 0, '{\"keys\": [\"alien\", \"memento\"], \"first\": null}', "
+                "'finished')")
+    panel = RunsPanel(st, runner=TaskRunner())
+    qtbot.addWidget(panel)
+    assert panel.pipeline is not None
+    started: list[tuple[str, object]] = []
+    panel.pipeline.start = lambda dataset, keys=None: started.append((dataset, keys))  # type: ignore[method-assign]
+    panel._partial(("ended", RunSummary(1, "finished", 4, 4, 4, 10, 1.0)))
+    panel._gen_finished([])
+    assert started == [("films", ("memento", "alien"))]  # the run's prompts, import order
     st.close()
 
 

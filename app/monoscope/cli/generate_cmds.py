@@ -65,15 +65,27 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(handler=cmd_models)
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    from monoscope.core.generation import Decay, RunRequest, plan_runs, run_generation
+class _RunPrinter(ConsoleState):
+    """Console progress that prints a line as each run ends."""
 
-    state = ConsoleState(quiet=args.quiet)
+    def partial(self, result: Any) -> None:
+        if isinstance(result, tuple) and result[0] == "ended":
+            s = result[1]
+            note = "already complete" if s.generated_now == 0 else (
+                f"{s.generated_now} new samples, {s.tokens_per_s:.0f} tok/s")
+            print(f"run {s.run_id}: {s.status}, {s.total}/{s.expected} samples ({note})")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from monoscope.core.generation import Decay, RunRequest
+    from monoscope.core.pipeline import Generate, run_chain
+
+    state = _RunPrinter(quiet=args.quiet)
     with Study(args.study) as st:
         if args.run:
-            ids = list(args.run)
+            step = Generate(run_ids=list(args.run))
         else:
-            req = RunRequest(
+            step = Generate(requests=[RunRequest(
                 dataset=args.dataset, model=args.model, template=args.template, n=args.n,
                 temperatures=args.temperature, top_ps=args.top_p, top_ks=args.top_k,
                 min_p=args.min_p, repeat_penalty=args.repeat_penalty, max_tokens=args.max_tokens,
@@ -83,13 +95,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 http_concurrency=args.http_concurrency,
                 n_parallel=args.n_parallel, n_ctx=args.n_ctx, n_gpu_layers=args.n_gpu_layers,
                 label=args.label, new=args.new,
-            )
-            ids = plan_runs(st, req)
-        for rid in ids:
-            s = run_generation(st, rid, state)
-            note = "already complete" if s.generated_now == 0 else (
-                f"{s.generated_now} new samples, {s.tokens_per_s:.0f} tok/s")
-            print(f"run {rid}: {s.status}, {s.total}/{s.expected} samples ({note})")
+            )])
+        run_chain(st, [step], state)
     return 0
 
 

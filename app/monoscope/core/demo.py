@@ -1,14 +1,24 @@
 """The demo study end to end: import both demos, small runs of the two bundled models, then
-annotate, project, measure and report. Every step is cached or resumable, so a second call
-does no repeated work."""
+annotate, project, measure (one `run_chain` per dataset) and report. Every step is cached or
+resumable, so a second call does no repeated work."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from monoscope.core.generation.runs import RunRequest
+from monoscope.core.pipeline import (
+    Annotate,
+    Generate,
+    Measure,
+    Project,
+    Stage,
+    StepResult,
+    run_chain,
+)
 from monoscope.core.store import Study
+from monoscope.core.store import runs as runs_repo
 from monoscope.core.tasks import TaskState
 
 
@@ -36,30 +46,19 @@ class DemoResult:
     steps: list[str] = field(default_factory=list)
 
 
-def _generate(study: Study, req: DemoRequest, dataset: str, n: int, max_tokens: int,
-              prompts: int | None, state: TaskState, log: list[str]) -> list[int]:
-    from monoscope.core.generation.runs import RunRequest, plan_runs, run_generation
-
-    ids: list[int] = []
-    for model in req.models:
-        run_req = RunRequest(
-            dataset=dataset, model=model, n=n, temperatures=(req.temperature,),
-            top_ps=(req.top_p,), max_tokens=max_tokens, prompts=prompts, seed=req.seed,
-        )
-        for run_id in plan_runs(study, run_req):
-            state.check()
-            summary = run_generation(study, run_id, state)
-            log.append(f"generate {dataset} with {model}: run {run_id} {summary.status}")
-            ids.append(run_id)
-    return ids
+def _generate(req: DemoRequest, dataset: str, n: int, max_tokens: int, prompts: int | None
+              ) -> list[Stage]:
+    """A generate step with one small run per model (no step without generation)."""
+    if not req.generate:
+        return []
+    return [Generate([RunRequest(dataset=dataset, model=model, n=n,
+                                 temperatures=(req.temperature,), top_ps=(req.top_p,),
+                                 max_tokens=max_tokens, prompts=prompts, seed=req.seed)
+                      for model in req.models])]
 
 
 def run_demo(req: DemoRequest, state: TaskState) -> DemoResult:
     """Build (or bring up to date) the demo study and its HTML report."""
-    from monoscope.core.analysis.measure import MeasureRequest, measure
-    from monoscope.core.analysis.projection import ProjectionRequest, project
-    from monoscope.core.attributes import annotate
-    from monoscope.core.attributes.base import AnnotateRequest
     from monoscope.core.importers import import_demo
     from monoscope.core.report import ReportRequest, build_report
 
@@ -69,29 +68,34 @@ def run_demo(req: DemoRequest, state: TaskState) -> DemoResult:
             rep = import_demo(study, name, state)
             result.steps.append(f"import {name}: " + ("already present" if rep.already_present
                                                        else f"{rep.texts} texts"))
-        if req.generate:
-            result.run_ids += _generate(study, req, "films", req.films_n, req.films_max_tokens,
-                                        req.films_prompts, state, result.steps)
-            result.run_ids += _generate(study, req, "algorithms", req.code_n,
-                                        req.code_max_tokens, None, state, result.steps)
-        done = annotate(study, AnnotateRequest(study=str(req.study)), state)
-        result.steps.append(f"annotate: {done.computed} values computed")
-        films_keys = _generated_prompt_keys(study, "films")
-        scopes = ("dataset", *(f"prompt:{k}" for k in films_keys))
-        project(study, ProjectionRequest(dataset="films", scopes=scopes), state)
-        project(study, ProjectionRequest(dataset="algorithms", scopes=("dataset",)), state)
-        result.steps.append(f"project: dataset maps + {len(films_keys)} per-prompt maps")
-        m = measure(study, MeasureRequest(dataset="films"), state)
-        result.steps.append(f"measure films: {len(m.groups)} groups (source + runs)")
+        # films: per-prompt maps of the prompts that have generations (after a generate step,
+        # the chain's scope is its runs' prompts); algorithms: the dataset map only
+        films_keys = None if req.generate else runs_repo.generated_prompt_keys(
+            study, study.dataset_id("films"))
+        chains: list[tuple[str, list[Stage], list[str] | None]] = [
+            ("films", [*_generate(req, "films", req.films_n, req.films_max_tokens,
+                                  req.films_prompts), Annotate(), Project(), Measure()],
+             films_keys),
+            ("algorithms", [*_generate(req, "algorithms", req.code_n, req.code_max_tokens, None),
+                            Annotate(), Project(scopes=("dataset",))], None),
+        ]
+        for dataset, steps, keys in chains:
+            for step in run_chain(study, steps, state, dataset=dataset, prompt_keys=keys):
+                result.steps += _describe(dataset, step)
+                if step.name == "generate":
+                    result.run_ids += [s.run_id for s in step.value]
         report = build_report(study, ReportRequest(out=req.out, dataset="films"), state)
         result.report = report.index
         result.steps.append(f"report: {report.index}")
     return result
 
 
-def _generated_prompt_keys(study: Study, dataset: str) -> list[str]:
-    rows: list[dict[str, Any]] = study.query(
-        "SELECT DISTINCT p.key, p.id FROM prompts p JOIN texts t ON t.prompt_id = p.id "
-        "JOIN datasets d ON d.id = p.dataset_id WHERE d.name = ? AND t.origin = 'generated' "
-        "ORDER BY p.id", [dataset])
-    return [str(r["key"]) for r in rows]
+def _describe(dataset: str, step: StepResult) -> list[str]:
+    """The log lines of one chain step."""
+    if step.name == "generate":
+        return [f"generate {dataset}: run {s.run_id} {s.status}" for s in step.value]
+    if step.name == "annotate":
+        return [f"annotate {dataset}: {step.value.computed} values computed"]
+    if step.name == "project":
+        return [f"project {dataset}: {len(step.value.maps)} maps"]
+    return [f"measure {dataset}: {len(step.value.groups)} groups (source + runs)"]

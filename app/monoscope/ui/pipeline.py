@@ -1,64 +1,84 @@
-"""After a run: annotate → project → measure follow one another, each in a worker with progress.
+"""A chain of core stages in a worker: `monoscope.core.pipeline.run_chain` with per-step signals.
 
-`Pipeline` drives the three core stages for one dataset through a `TaskRunner`, one stage at a
-time (they share the CPU with nothing else that way), and reports per stage, so the runs panel
-can show one progress row each. Heavy libraries load inside the stages, in the worker thread.
+`Pipeline` runs the follow-up after a run (annotate → project → measure, for the run's dataset
+and prompts) as one job of a `TaskRunner`, and turns the chain's step reports into one signal
+per step, so the runs panel can show one progress row each. Heavy libraries load inside the
+stages, in the worker thread. `chain_task` is the task function for any chain (the runs panel
+runs its generate step with it).
 
 Embedding (UI-1)::
 
     pipe = Pipeline(runner, study)
     pipe.step_progressed.connect(lambda step, p: ...)
     pipe.finished.connect(overview.refresh)
-    pipe.start("films")
+    pipe.start("films", prompt_keys=("amelie", "memento"))
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
+from monoscope.core.pipeline import (
+    Annotate,
+    ChainRequest,
+    Measure,
+    Project,
+    Stage,
+    StepResult,
+    StepStarted,
+    run_chain,
+)
 from monoscope.core.store import Study
 from monoscope.core.tasks import Progress, TaskState
 from monoscope.ui.workers import Job, TaskRunner
 
+if TYPE_CHECKING:
+    from monoscope.core.analysis.measure import MeasureResult
+
 STEPS = ("annotate", "project", "measure")
+KEY = "pipeline"
 
 
-def annotate_step(request: tuple[Study, str], state: TaskState) -> Any:
-    """Attributes and embeddings of every text that lacks them (cached by content hash)."""
-    from monoscope.core.attributes import AnnotateRequest, annotate
+class WindowMeasure(Measure):
+    """The measure stage under the window's measure lock (never beside a view's own
+    ensure_measured)."""
 
-    study, dataset = request
-    return annotate(study, AnnotateRequest(study=str(study.path), dataset=dataset), state)
+    def run(self, request: ChainRequest, state: TaskState) -> MeasureResult:
+        from monoscope.ui.loaders import measuring
 
-
-def project_step(request: tuple[Study, str], state: TaskState) -> Any:
-    """The dataset map and per-prompt maps, fitted on the source texts."""
-    from monoscope.core.analysis.projection import ProjectionRequest, project
-
-    study, dataset = request
-    return project(study, ProjectionRequest(dataset=dataset, scopes=("dataset", "prompts")), state)
+        with measuring(state):
+            return super().run(request, state)
 
 
-def measure_step(request: tuple[Study, str], state: TaskState) -> Any:
-    """Per-prompt and aggregate dispersion of every attribute for the source and every run."""
-    from monoscope.core.analysis.measure import MeasureRequest, measure
-    from monoscope.ui.loaders import measuring
-
-    study, dataset = request
-    with measuring(state):  # never beside a view's own ensure_measured
-        return measure(study, MeasureRequest(dataset=dataset), state)
+def follow_up(steps: Sequence[str] = STEPS) -> list[Stage]:
+    """The window's stages for these step names."""
+    made: dict[str, Stage] = {"annotate": Annotate(), "project": Project(),
+                              "measure": WindowMeasure()}
+    return [made[s] for s in steps]
 
 
-STEP_FUNCTIONS: dict[str, Callable[[tuple[Study, str], TaskState], Any]] = {
-    "annotate": annotate_step, "project": project_step, "measure": measure_step,
-}
+@dataclass
+class ChainTask:
+    """A chain to run in a worker: the study, the steps and their scope."""
+
+    study: Study
+    steps: Sequence[Stage]
+    dataset: str | None = None
+    prompt_keys: Sequence[str] | None = None
+
+
+def chain_task(task: ChainTask, state: TaskState) -> list[StepResult]:
+    """Task function for the runner: `run_chain` in a worker thread."""
+    return run_chain(task.study, task.steps, state, dataset=task.dataset,
+                     prompt_keys=task.prompt_keys)
 
 
 class Pipeline(QObject):
-    """Runs the follow-up stages in order; a failure or cancel stops the chain."""
+    """Runs the follow-up steps in order in one job; a failure or cancel stops the chain."""
 
     step_started = Signal(str)
     step_progressed = Signal(str, object)  # step, Progress
@@ -73,54 +93,55 @@ class Pipeline(QObject):
         self.runner = runner
         self.study = study
         self.steps = steps
-        self.functions = dict(STEP_FUNCTIONS)
+        self.stages: list[Stage] = follow_up(steps)
         self.dataset = ""
         self.current: str | None = None
         self.results: dict[str, Any] = {}
-        self._queue: list[str] = []
         self._job: Job | None = None
 
-    def start(self, dataset: str) -> None:
-        """Run every step for a dataset (restarts the chain if one is running)."""
+    def start(self, dataset: str, prompt_keys: Sequence[str] | None = None) -> Job:
+        """Run every step for a dataset (restarts the chain if one is running). With
+        ``prompt_keys`` (a run's prompts) per-prompt maps are drawn for those prompts only."""
         self.cancel()
         self.dataset = dataset
         self.results.clear()
-        self._queue = list(self.steps)
-        self._next()
+        self.current = None
+        job = self.runner.submit(KEY, chain_task, ChainTask(
+            self.study, list(self.stages), dataset,
+            tuple(prompt_keys) if prompt_keys is not None else None))
+        self._job = job
+        job.partial.connect(self._event)
+        job.progressed.connect(self._progress)
+        job.finished.connect(self._done)
+        job.failed.connect(lambda msg: self._stop(msg))
+        job.cancelled.connect(lambda: self._stop(None))
+        return job
 
     def running(self) -> bool:
-        return self.current is not None
+        return self._job is not None and not self._job.done
 
     def cancel(self) -> None:
-        self._queue.clear()
         if self._job is not None and not self._job.done:
             self._job.cancel()
 
-    def _next(self) -> None:
-        if not self._queue:
-            self.current = None
-            self.finished.emit()
-            return
-        step = self._queue.pop(0)
-        self.current = step
-        self.step_started.emit(step)
-        job = self.runner.submit(f"pipeline:{step}", self.functions[step], (self.study, self.dataset))
-        self._job = job
-        job.progressed.connect(lambda p, s=step: self._progress(s, p))
-        job.finished.connect(lambda r, s=step: self._done(s, r))
-        job.failed.connect(lambda msg, s=step: self._stop(s, msg))
-        job.cancelled.connect(lambda s=step: self._stop(s, None))
+    def _event(self, obj: Any) -> None:
+        if isinstance(obj, StepStarted):
+            self.current = obj.name
+            self.step_started.emit(obj.name)
+        elif isinstance(obj, StepResult):
+            self.results[obj.name] = obj.value
+            self.step_finished.emit(obj.name, obj.value)
 
-    def _progress(self, step: str, p: Progress) -> None:
-        self.step_progressed.emit(step, p)
+    def _progress(self, p: Progress) -> None:
+        if self.current is not None:
+            self.step_progressed.emit(self.current, p)
 
-    def _done(self, step: str, result: Any) -> None:
-        self.results[step] = result
-        self.step_finished.emit(step, result)
-        self._next()
+    def _done(self, _results: Any) -> None:
+        self.current = None
+        self.finished.emit()
 
-    def _stop(self, step: str, message: str | None) -> None:
-        self._queue.clear()
+    def _stop(self, message: str | None) -> None:
+        step = self.current or (self.stages[0].name if self.stages else "")
         self.current = None
         if message is None:
             self.step_cancelled.emit(step)

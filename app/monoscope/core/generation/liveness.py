@@ -5,8 +5,8 @@ A run killed by a crash or ``kill -9`` never gets to write its final status. Whi
 reused pid is not mistaken for the owner) and a heartbeat written with every committed sample,
 plus that session's tokens and seconds. A reader shows such a run as ``interrupted`` when the
 owner is gone; on another host (a study on a shared disk) when the heartbeat is older than
-`STALE_AFTER_S`. The next session folds the dead session's tokens and seconds into the totals,
-so tokens/s stays the true speed.
+`STALE_AFTER_S`. The next session folds the dead session's tokens and seconds into the totals
+(`monoscope.core.store.runs.start_session`), so tokens/s stays the true speed.
 """
 
 from __future__ import annotations
@@ -64,14 +64,6 @@ def effective_status(status: str, meta: dict[str, Any]) -> str:
     if status == "running" and not owner_alive(meta.get("live")):
         return "interrupted"
     return status
-
-
-def fold_live(meta: dict[str, Any]) -> dict[str, Any]:
-    """Meta with a finished or dead session's tokens/seconds added to the totals, ``live`` removed."""
-    live = meta.pop("live", None) or {}
-    meta["gen_tokens"] = int(meta.get("gen_tokens", 0)) + int(live.get("tokens", 0))
-    meta["gen_seconds"] = float(meta.get("gen_seconds", 0.0)) + float(live.get("seconds", 0.0))
-    return meta
 
 
 def tokens_per_s(meta: dict[str, Any]) -> float | None:

@@ -15,6 +15,7 @@ from monoscope.core import assets
 from monoscope.core.errors import ModelLoadError
 from monoscope.core.generation.gguf import GGUFInfo, read_gguf
 from monoscope.core.store import Study
+from monoscope.core.store import runs as runs_repo
 
 
 def bundled_models() -> list[str]:
@@ -69,42 +70,29 @@ def inspect_model(study: Study, spec: str) -> ModelRecord:
     name, path = resolve_model(spec)
     info = read_gguf(path)
     digest = _sha256(path)
-    row = study.scalar("SELECT id FROM models WHERE sha256 = ?", [digest])
-    return ModelRecord(None if row is None else int(row), name, path, digest, info)
+    return ModelRecord(runs_repo.model_id(study, digest), name, path, digest, info)
 
 
-def record_model(cur: Any, model: ModelRecord) -> int:
-    """Insert (or update the path of) the model's row inside the caller's transaction; its id."""
-    row = cur.execute("SELECT id FROM models WHERE sha256 = ?", [model.sha256]).fetchone()
-    if row:
-        cur.execute("UPDATE models SET path = ? WHERE id = ?", [str(model.path), row[0]])
-        return int(row[0])
+def model_row(model: ModelRecord) -> runs_repo.ModelRow:
+    """The `models` row of a checked model file."""
     info = model.info
-    got = cur.execute(
-        "INSERT INTO models (path, sha256, name, architecture, quantization, n_params, "
-        "chat_template, gguf_meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        [
-            str(model.path), model.sha256, model.name, info.architecture, info.quantization,
-            info.n_params, info.chat_template, json.dumps(info.summary(), default=str),
-        ],
-    ).fetchone()
-    assert got is not None
-    return int(got[0])
+    return runs_repo.ModelRow(
+        path=str(model.path), sha256=model.sha256, name=model.name,
+        architecture=info.architecture, quantization=info.quantization, n_params=info.n_params,
+        chat_template=info.chat_template, gguf_meta=info.summary(),
+    )
 
 
 def register_model(study: Study, spec: str) -> ModelRecord:
     """Validate the GGUF, then insert (or find) its row in `models`."""
     model = inspect_model(study, spec)
-    with study.transaction() as cur:
-        model_id = record_model(cur, model)
+    model_id = runs_repo.save_model(study, model_row(model))
     return ModelRecord(model_id, model.name, model.path, model.sha256, model.info)
 
 
 def model_rows(study: Study) -> list[dict[str, Any]]:
-    return study.query(
-        "SELECT id, name, path, sha256, architecture, quantization, n_params, "
-        "chat_template IS NOT NULL AS chat, gguf_meta->>'$.\"general.name\"' AS gguf_name FROM models ORDER BY id"
-    )
+    """Every model registered in the study, with its metadata."""
+    return runs_repo.model_rows(study)
 
 
 def describe(info: GGUFInfo) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 from monoscope.core.errors import ModelLoadError, MonoscopeError, PromptTooLong, TaskCancelled
 from monoscope.core.generation import liveness
 from monoscope.core.generation.engine import Engine, Job, SampleResult
-from monoscope.core.generation.registry import ModelRecord, inspect_model, record_model
+from monoscope.core.generation.registry import ModelRecord, inspect_model, model_row
 from monoscope.core.generation.sampling import Decay, SamplingParams, derive_seed
 from monoscope.core.generation.templates import (
     PromptTemplate,
@@ -28,7 +28,7 @@ from monoscope.core.generation.templates import (
     resolve_template,
 )
 from monoscope.core.store import Study
-from monoscope.core.store.study import content_hash
+from monoscope.core.store import runs as runs_repo
 from monoscope.core.tasks import TaskState
 
 ENGINES = ("llama.cpp", "http")
@@ -95,15 +95,15 @@ def plan_runs(study: Study, req: RunRequest) -> list[int]:
     if req.n < 1:
         raise RunError("--n must be at least 1.")
     ds_id = study.dataset_id(req.dataset)
-    ds = study.query("SELECT name, kind, meta FROM datasets WHERE id = ?", [ds_id])[0]
-    meta = json.loads(ds["meta"]) if ds["meta"] else {}
-    domain = dataset_domain(ds["name"], ds["kind"], meta)
+    ds = runs_repo.dataset_header(study, ds_id)
+    domain = dataset_domain(ds.name, ds.kind, ds.meta)
     tpl = resolve_template(req.template or default_preset(domain), domain)
     model = _model_for(study, req)
     chat = model.info.is_chat if model else False
     model_id = model.id if model else None
     model_name = model.name if model else (req.remote_model or req.model)
-    keys = _prompt_keys(study, ds_id, req)
+    dataset_prompts = runs_repo.prompts(study, ds_id)
+    keys = _prompt_keys(dataset_prompts, req)
     grid = _grid(req)
     sweep = (req.label or f"sweep-{int(time.time())}") if len(grid) > 1 else None
     engine_meta = {
@@ -116,50 +116,38 @@ def plan_runs(study: Study, req: RunRequest) -> list[int]:
     # Check first (the model loads, every prompt fits the context), then write: a failed plan
     # leaves no model row and no planned run behind.
     if model is not None and req.engine == "llama.cpp":
-        _preflight(study, req, model, tpl.name, engine_meta, ds_id, keys)
-    filt = json.dumps({"keys": keys, "first": req.prompts})
+        wanted = set(keys)
+        _preflight(req, model, tpl.name, engine_meta,
+                   [p for p in dataset_prompts if p["key"] in wanted])
+    filt = runs_repo.prompt_filter(keys, req.prompts)
     tpl_text = tpl.text_for(chat)
-    ids: list[int | None] = []
-    todo: list[tuple[int, SamplingParams, str]] = []
-    for params in grid:
-        sampling = json.dumps(params.to_json(), sort_keys=True)
-        same = None
-        if not req.new and (model is None or model_id is not None):
-            same = study.scalar(
-                "SELECT id FROM runs WHERE dataset_id=? AND model_id IS NOT DISTINCT FROM ? AND engine=? AND "
-                "template_text=? AND sampling=? AND n_per_prompt=? AND seed=? AND prompt_filter=? "
-                "ORDER BY id DESC LIMIT 1",
-                [ds_id, model_id, req.engine, tpl_text, sampling, req.n, req.seed, filt],
-            )
-        ids.append(int(same) if same is not None else None)
-        if same is None:
-            todo.append((len(ids) - 1, params, sampling))
-    with study.transaction() as cur:
-        if model is not None:
-            model_id = record_model(cur, model)
-        for pos, params, sampling in todo:
-            label = req.label or f"{model_name} {tpl.name} T={params.temperature:g} p={params.top_p:g}"
-            row = cur.execute(
-                "INSERT INTO runs (dataset_id, model_id, label, engine, template, template_text, "
-                "sampling, n_per_prompt, seed, prompt_filter, sweep, status, meta) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?) RETURNING id",
-                [ds_id, model_id, label, req.engine, tpl.name, tpl_text, sampling, req.n,
-                 req.seed, filt, sweep, json.dumps(engine_meta)],
-            ).fetchone()
-            assert row is not None
-            ids[pos] = int(row[0])
+    samplings = [json.dumps(params.to_json(), sort_keys=True) for params in grid]
+    ids: list[int | None] = [None] * len(grid)
+    if not req.new and (model is None or model_id is not None):
+        ids = runs_repo.find_runs(study, [
+            runs_repo.RunKey(ds_id, model_id, tpl_text, sampling, req.n, req.seed, filt,
+                             engine=req.engine)
+            for sampling in samplings])
+    todo = [pos for pos, same in enumerate(ids) if same is None]
+    new_ids = runs_repo.create_runs(study, model_row(model) if model is not None else None, [
+        runs_repo.NewRun(
+            dataset_id=ds_id,
+            label=req.label or (f"{model_name} {tpl.name} T={grid[pos].temperature:g} "
+                                f"p={grid[pos].top_p:g}"),
+            engine=req.engine, template=tpl.name, template_text=tpl_text,
+            sampling=samplings[pos], n_per_prompt=req.n, seed=req.seed, prompt_filter=filt,
+            sweep=sweep, meta=engine_meta)
+        for pos in todo])
+    for pos, new_id in zip(todo, new_ids, strict=True):
+        ids[pos] = new_id
     return [int(i) for i in ids if i is not None]
 
 
-def _preflight(study: Study, req: RunRequest, model: ModelRecord, template: str,
-               engine_meta: dict[str, Any], ds_id: int, keys: list[str]) -> None:
+def _preflight(req: RunRequest, model: ModelRecord, template: str,
+               engine_meta: dict[str, Any], prompts: list[dict[str, Any]]) -> None:
     """Load the model and check every rendered prompt against its context; writes nothing."""
     from monoscope.core.generation.llama_engine import LlamaCppEngine
 
-    wanted = set(keys)
-    prompts = [p for p in study.query(
-        "SELECT id, key, title, context FROM prompts WHERE dataset_id = ? ORDER BY id", [ds_id])
-        if p["key"] in wanted]
     run = {"template": template, "meta": json.dumps(engine_meta), "n_per_prompt": req.n,
            "seed": req.seed}
     every = {(p["id"], i) for p in prompts for i in range(req.n)}
@@ -180,9 +168,9 @@ def _model_for(study: Study, req: RunRequest) -> ModelRecord | None:
         return None  # remote-only model: completion prompts, no local metadata
 
 
-def _prompt_keys(study: Study, ds_id: int, req: RunRequest) -> list[str]:
-    rows = study.query("SELECT key FROM prompts WHERE dataset_id = ? ORDER BY id", [ds_id])
-    keys = [r["key"] for r in rows]
+def _prompt_keys(dataset_prompts: list[dict[str, Any]], req: RunRequest) -> list[str]:
+    """The keys a request covers, in import order (checked against the dataset)."""
+    keys = [str(p["key"]) for p in dataset_prompts]
     if req.prompt_keys:
         wanted = set(req.prompt_keys)
         missing = wanted - set(keys)
@@ -251,30 +239,17 @@ def run_generation(
     study: Study, run_id: int, state: TaskState, engine: Engine | None = None
 ) -> RunSummary:
     """Generate every missing sample of a run, committing each as it finishes."""
-    runs = study.query("SELECT * FROM runs WHERE id = ?", [run_id])
-    if not runs:
+    work = runs_repo.run_work(study, run_id)
+    if work is None:
         raise RunError(f"No run {run_id} in {study.path}; see `monoscope runs {study.path}`.")
-    run = runs[0]
-    found = study.query("SELECT * FROM models WHERE id = ?", [run["model_id"]])
-    model = found[0] if found else None
+    run, model, prompts, have = work.run, work.model, work.prompts, work.done
     if model is None and run["engine"] != "http":
         raise RunError(f"Run {run_id} has no model; plan it again with --model.")
-    keys = json.loads(run["prompt_filter"])["keys"]
-    prompts = [
-        p for p in study.query(
-            "SELECT id, key, title, context FROM prompts WHERE dataset_id = ? ORDER BY id",
-            [run["dataset_id"]],
-        ) if p["key"] in set(keys)
-    ]
-    have = {
-        (r["prompt_id"], r["sample_index"])
-        for r in study.query("SELECT prompt_id, sample_index FROM generations WHERE run_id = ?", [run_id])
-    }
     n = run["n_per_prompt"]
     expected = len(prompts) * n
     missing = {(p["id"], i) for p in prompts for i in range(n)} - have
     if not missing:
-        _set_status(study, run_id, "finished", finished=True)
+        runs_repo.set_status(study, run_id, "finished", finished=True)
         return RunSummary(run_id, "finished", expected, 0, len(have), 0, 0.0)
     params = SamplingParams.from_json(json.loads(run["sampling"]))
     own = engine is None
@@ -287,16 +262,7 @@ def run_generation(
             getattr(eng, "eos_text", "") if local else "", missing,
         )
         _check_lengths(eng, jobs, prompts, params)
-        with study.transaction() as cur:
-            row = cur.execute("SELECT meta FROM runs WHERE id=?", [run_id]).fetchone()
-            # a session that died without a word left its tokens/seconds in `live`: keep them
-            meta = liveness.fold_live(json.loads(row[0]) if row and row[0] else {})
-            meta["live"] = liveness.owner()
-            cur.execute(
-                "UPDATE runs SET status='running', started_at=coalesce(started_at, now()), "
-                "engine_version=?, meta=? WHERE id=?",
-                [eng.version(), json.dumps(meta), run_id],
-            )
+        meta = runs_repo.start_session(study, run_id, eng.version(), liveness.owner())
         run = dict(run, meta=json.dumps(meta))
         return _execute(study, run, eng, jobs, params, state, expected, len(have))
     finally:
@@ -341,25 +307,15 @@ def _execute(
 
             names = personas()
             sample_params["person"] = names[j.sample_index % len(names)]
-        with study.transaction() as cur:
-            got = cur.execute(
-                "INSERT INTO texts (prompt_id, origin, run_id, sample_index, body, content_hash) "
-                "VALUES (?, 'generated', ?, ?, ?, ?) RETURNING id",
-                [j.prompt_id, run_id, j.sample_index, res.text, content_hash(res.text)],
-            ).fetchone()
-            assert got is not None
-            cur.execute(
-                "INSERT INTO generations (text_id, run_id, prompt_id, sample_index, seed, params, "
-                "prompt_text, n_prompt_tokens, n_tokens, finish_reason, mean_logprob, perplexity, "
-                "wall_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [got[0], run_id, j.prompt_id, j.sample_index, j.seed, json.dumps(sample_params),
-                 j.prompt_text, res.n_prompt_tokens, res.n_tokens, res.finish_reason,
-                 res.mean_logprob, res.perplexity, res.wall_ms],
-            )
-            # heartbeat + this session's speed, committed with the sample (survives kill -9)
-            live.update(heartbeat=time.time(), tokens=count["tokens"] + res.n_tokens,
-                        seconds=time.perf_counter() - t0)
-            cur.execute("UPDATE runs SET meta=? WHERE id=?", [json.dumps(meta), run_id])
+        # heartbeat + this session's speed, committed with the sample (survives kill -9)
+        live.update(heartbeat=time.time(), tokens=count["tokens"] + res.n_tokens,
+                    seconds=time.perf_counter() - t0)
+        runs_repo.commit_sample(study, run_id, runs_repo.NewSample(
+            prompt_id=j.prompt_id, sample_index=j.sample_index, seed=j.seed,
+            params=sample_params, prompt_text=j.prompt_text, text=res.text,
+            n_prompt_tokens=res.n_prompt_tokens, n_tokens=res.n_tokens,
+            finish_reason=res.finish_reason, mean_logprob=res.mean_logprob,
+            perplexity=res.perplexity, wall_ms=res.wall_ms), meta)
         count["samples"] += 1
         count["tokens"] += res.n_tokens
         el = time.perf_counter() - t0
@@ -383,28 +339,9 @@ def _execute(
 
 def _end_session(study: Study, run_id: int, status: str, tokens: int, seconds: float) -> None:
     """Fold this session's tokens and wall seconds into the run's totals; set the final status."""
-    with study.transaction() as cur:
-        row = cur.execute("SELECT meta FROM runs WHERE id=?", [run_id]).fetchone()
-        meta = json.loads(row[0]) if row and row[0] else {}
-        meta.pop("live", None)
-        meta["gen_tokens"] = int(meta.get("gen_tokens", 0)) + tokens
-        meta["gen_seconds"] = float(meta.get("gen_seconds", 0.0)) + seconds
-        cur.execute(
-            "UPDATE runs SET meta=?, status=?, finished_at=CASE WHEN ? THEN now() ELSE finished_at END "
-            "WHERE id=?",
-            [json.dumps(meta), status, status == "finished", run_id],
-        )
+    runs_repo.end_session(study, run_id, status, tokens, seconds)
     if status == "finished":
         study.checkpoint()
-
-
-def _set_status(study: Study, run_id: int, status: str, finished: bool = False) -> None:
-    with study.transaction() as cur:
-        cur.execute(
-            "UPDATE runs SET status=?, finished_at=CASE WHEN ? THEN now() ELSE finished_at END "
-            "WHERE id=?",
-            [status, finished, run_id],
-        )
 
 
 def run_table(study: Study) -> list[dict[str, Any]]:
@@ -413,15 +350,7 @@ def run_table(study: Study) -> list[dict[str, Any]]:
     ``status`` is ``interrupted`` for a run marked running whose process is gone (crash,
     kill -9); the stored status stays ``running`` until the run is resumed.
     """
-    rows = study.query(
-        """SELECT r.id, r.label, r.status, d.name AS dataset, m.name AS model, r.engine,
-                  r.template, r.n_per_prompt, r.sweep,
-                  json_array_length(json_extract(r.prompt_filter, '$.keys')) AS n_prompts,
-                  count(g.text_id) AS samples, sum(g.n_tokens) AS tokens, any_value(r.meta) AS meta
-           FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id
-           LEFT JOIN models m ON m.id = r.model_id LEFT JOIN generations g ON g.run_id = r.id
-           GROUP BY ALL ORDER BY r.id"""
-    )
+    rows = runs_repo.run_rows(study)
     for r in rows:
         meta = json.loads(r.pop("meta") or "{}")
         r["status"] = liveness.effective_status(str(r["status"]), meta)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any
 
 from monoscope.core.generation.templates import dataset_domain, resolve_template
 from monoscope.core.replicate.presets import Config
 from monoscope.core.store import Study
+from monoscope.core.store import runs as runs_repo
 from monoscope.core.tasks import format_eta
 
 # Aggregate tokens/s with 16 sequences batched, measured on 2 cores (FINDINGS.md).
@@ -68,48 +68,36 @@ class Estimate:
 
 def prompt_keys(study: Study, dataset_id: int, first: int | None) -> list[str]:
     """The prompts a replication covers: the first K by import order (as `generate` picks)."""
-    rows = study.query("SELECT key FROM prompts WHERE dataset_id = ? ORDER BY id", [dataset_id])
-    keys = [str(r["key"]) for r in rows]
+    keys = [str(p["key"]) for p in runs_repo.prompts(study, dataset_id)]
     return keys if first is None else keys[:first]
 
 
 def existing_run(study: Study, dataset_id: int, cfg: Config, seed: int) -> int | None:
     """Id of a run with exactly this config's parameters (what `plan_runs` would reuse)."""
-    ds = study.query("SELECT name, kind, meta FROM datasets WHERE id = ?", [dataset_id])[0]
-    domain = dataset_domain(ds["name"], ds["kind"], json.loads(ds["meta"]) if ds["meta"] else {})
-    tpl = resolve_template(cfg.template, domain)
+    ds = runs_repo.dataset_header(study, dataset_id)
+    tpl = resolve_template(cfg.template, dataset_domain(ds.name, ds.kind, ds.meta))
     sampling = json.dumps(cfg.sampling().to_json(), sort_keys=True)
-    filt = json.dumps({"keys": prompt_keys(study, dataset_id, cfg.prompts), "first": cfg.prompts})
-    for m in study.query("SELECT id, chat_template IS NOT NULL AS chat FROM models "
-                         "WHERE name = ? ORDER BY id DESC", [cfg.model]):
-        rid = study.scalar(
-            "SELECT id FROM runs WHERE dataset_id=? AND model_id=? AND template_text=? AND "
-            "sampling=? AND n_per_prompt=? AND seed=? AND prompt_filter=? ORDER BY id DESC LIMIT 1",
-            [dataset_id, m["id"], tpl.text_for(bool(m["chat"])), sampling, cfg.n, seed, filt])
+    filt = runs_repo.prompt_filter(prompt_keys(study, dataset_id, cfg.prompts), cfg.prompts)
+    for model_id, chat in runs_repo.models_named(study, cfg.model):
+        (rid,) = runs_repo.find_runs(study, [runs_repo.RunKey(
+            dataset_id, model_id, tpl.text_for(chat), sampling, cfg.n, seed, filt)])
         if rid is not None:
-            return int(rid)
+            return rid
     return None
 
 
 def measured_speed(study: Study, model: str) -> float | None:
     """Tokens/s of this model's earlier runs in the study (None below 30 s of timing)."""
-    row = study.query(
-        "SELECT sum(CAST(r.meta->>'$.gen_tokens' AS DOUBLE)) AS tok, "
-        "sum(CAST(r.meta->>'$.gen_seconds' AS DOUBLE)) AS sec FROM runs r "
-        "JOIN models m ON m.id = r.model_id WHERE m.name = ?", [model])[0]
-    if row["sec"] and row["sec"] >= 30 and row["tok"]:
-        return float(row["tok"]) / float(row["sec"])
+    tokens, seconds = runs_repo.model_speed(study, model)
+    if seconds >= 30 and tokens:
+        return tokens / seconds
     return None
 
 
 def _fill(study: Study, model: str, max_tokens: int) -> float:
     """Share of max_tokens this model's samples used so far (FILL when unknown)."""
-    row = study.query(
-        "SELECT count(*) AS n, avg(least(g.n_tokens * 1.0 / ?, 1.0)) AS f FROM generations g "
-        "JOIN runs r ON r.id = g.run_id JOIN models m ON m.id = r.model_id "
-        "WHERE m.name = ? AND CAST(r.sampling->>'$.max_tokens' AS INTEGER) = ?",
-        [max_tokens, model, max_tokens])[0]
-    return float(row["f"]) if row["n"] and row["n"] >= 50 and row["f"] else FILL
+    n, fill = runs_repo.token_fill(study, model, max_tokens)
+    return fill if n >= 50 and fill else FILL
 
 
 def estimate(study: Study, dataset_id: int, configs: list[Config], seed: int = 0,
@@ -120,31 +108,16 @@ def estimate(study: Study, dataset_id: int, configs: list[Config], seed: int = 0
         keys = prompt_keys(study, dataset_id, cfg.prompts)
         expected = len(keys) * cfg.n
         rid = existing_run(study, dataset_id, cfg, seed)
-        done = int(study.scalar("SELECT count(*) FROM generations WHERE run_id = ?", [rid])) \
-            if rid is not None else 0
+        done = runs_repo.sample_count(study, rid) if rid is not None else 0
         speed = measured_speed(study, cfg.model) or TOKENS_PER_S.get(cfg.model, DEFAULT_TOKENS_PER_S)
         todo = expected - done
         secs = (todo * cfg.max_tokens * _fill(study, cfg.model, cfg.max_tokens) / speed
                 + (LOAD_S_PER_RUN if todo else 0.0))
         est.runs.append(RunEstimate(cfg, rid, done, expected, speed, secs))
     missing = est.missing_samples
-    est.embed_texts = missing + _unembedded_sources(study, dataset_id)
+    est.embed_texts = missing + runs_repo.unembedded_texts(study, dataset_id)
     if code:
-        est.sandbox_tests = int(missing * _tests_per_prompt(study, dataset_id))
+        est.sandbox_tests = int(missing * runs_repo.tests_per_prompt(study, dataset_id))
     est.seconds = (sum(r.seconds for r in est.runs) + est.embed_texts / EMBED_TEXTS_PER_S
                    + est.sandbox_tests * SANDBOX_S_PER_TEST + FIXED_S)
     return est
-
-
-def _unembedded_sources(study: Study, dataset_id: int) -> int:
-    return int(study.scalar(
-        "SELECT count(DISTINCT t.content_hash) FROM texts t JOIN prompts p ON p.id = t.prompt_id "
-        "WHERE p.dataset_id = ? AND NOT EXISTS (SELECT 1 FROM embeddings e "
-        "WHERE e.content_hash = t.content_hash)", [dataset_id]))
-
-
-def _tests_per_prompt(study: Study, dataset_id: int) -> float:
-    row: Any = study.scalar(
-        "SELECT count(*) * 1.0 / nullif(count(DISTINCT pt.prompt_id), 0) FROM prompt_tests pt "
-        "JOIN prompts p ON p.id = pt.prompt_id WHERE p.dataset_id = ?", [dataset_id])
-    return float(row) if row else 0.0

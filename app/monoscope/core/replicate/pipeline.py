@@ -1,9 +1,10 @@
 """`run_replication`: generate every config, annotate, project, measure, assemble, report.
 
-Every stage is resumable or cached, so re-running the same request does no repeated work:
-runs are found by their parameters (`plan_runs` reuses them; finished ones generate nothing,
-unfinished ones only their missing samples), annotate and project skip what is stored, and
-the measure + tables + figures step is skipped when a fingerprint of its inputs is unchanged.
+The stages run through `monoscope.core.pipeline.run_chain`. Every stage is resumable or cached,
+so re-running the same request does no repeated work: runs are found by their parameters
+(`plan_runs` reuses them; finished ones generate nothing, unfinished ones only their missing
+samples), annotate and project skip what is stored, and the measure + tables + figures step is
+skipped when a fingerprint of its inputs is unchanged.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from monoscope.core.errors import MonoscopeError
+from monoscope.core.errors import MonoscopeError, StudyError
+from monoscope.core.generation.runs import RunRequest
+from monoscope.core.pipeline import Annotate, Generate, Measure, Project, Stage, run_chain
 from monoscope.core.replicate.estimate import Estimate, estimate, prompt_keys
 from monoscope.core.replicate.presets import (
     DECAYS,
@@ -25,6 +26,7 @@ from monoscope.core.replicate.presets import (
     expand,
     protocol_for,
 )
+from monoscope.core.replicate.result import ReplicationResult
 from monoscope.core.replicate.tables import (
     SOURCE,
     Column,
@@ -34,36 +36,11 @@ from monoscope.core.replicate.tables import (
     review_metrics,
 )
 from monoscope.core.store import Study
+from monoscope.core.store import runs as runs_repo
 from monoscope.core.tasks import TaskState
 
 VERSION = "2"  # bump when tables or figures change, to invalidate cached reports
 RESULT_FILE = "replication.json"
-
-
-@dataclass
-class ReplicationResult:
-    request: ReplicateRequest
-    dataset: str
-    configs: list[Config]
-    run_ids: list[int]
-    estimate: Estimate
-    prompts: list[str]
-    generated_now: int = 0
-    tokens_now: int = 0
-    annotated_now: int = 0
-    measured_now: bool = False
-    tables: list[Table] = field(default_factory=list)
-    out: Path | None = None
-    report: Path | None = None
-    seconds: float = 0.0
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def repeated_nothing(self) -> bool:
-        """True when this call found every piece of work already done."""
-        return not (self.generated_now or self.annotated_now or self.measured_now)
-
 
 def default_out(study: Study, protocol: str) -> Path:
     return study.path.with_name(f"{study.path.stem}-replication-{protocol}")
@@ -71,13 +48,15 @@ def default_out(study: Study, protocol: str) -> Path:
 
 def ensure_dataset(study: Study, name: str, state: TaskState) -> int:
     """The dataset's id; a bundled demo (films, algorithms) is imported when missing."""
-    if study.scalar("SELECT id FROM datasets WHERE name = ?", [name]) is None:
+    try:
+        return study.dataset_id(name)
+    except StudyError:
         from monoscope.core.importers import DEMOS, import_demo
 
         if name not in DEMOS:
             raise ReplicateError(
                 f"The study has no dataset {name!r}. Import it first (`monoscope import ...`) "
-                f"or use a demo: {', '.join(DEMOS)}.")
+                f"or use a demo: {', '.join(DEMOS)}.") from None
         import_demo(study, name, state)
     return study.dataset_id(name)
 
@@ -88,7 +67,7 @@ def plan(study: Study, request: ReplicateRequest, state: TaskState | None = None
     state = state or TaskState()
     configs = expand(request)
     ds_id = ensure_dataset(study, request.dataset, state)
-    kind = str(study.scalar("SELECT kind FROM datasets WHERE id = ?", [ds_id]))
+    kind = runs_repo.dataset_header(study, ds_id).kind
     want = want_kind(request)
     if kind != want:
         raise ReplicateError(
@@ -105,18 +84,29 @@ def run_replication(study: Study, request: ReplicateRequest, state: TaskState
     proto = protocol_for(request)
     res = ReplicationResult(request, request.dataset, configs, [], est,
                             prompt_keys(study, ds_id, proto.prompts))
-    _generate(study, request, configs, res, state)
-    res.stage_seconds["generate"] = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    res.annotated_now = _annotate(study, request.dataset, want_kind(request), res, state)
-    res.stage_seconds["annotate"] = time.perf_counter() - t1
-    if request.project:
-        t2 = time.perf_counter()
-        from monoscope.core.analysis.projection import ProjectionRequest, project
+    kind = want_kind(request)
+    if kind == "code" and request.unsafe_no_sandbox:
+        from monoscope.core.sandbox import UNSAFE, isolation
 
-        method = "pca" if request.preset == "quick" else "auto"
-        project(study, ProjectionRequest(dataset=request.dataset, method=method), state)
-        res.stage_seconds["project"] = time.perf_counter() - t2
+        if isolation(True) == UNSAFE:
+            res.notes.append("programs ran WITHOUT the kernel sandbox "
+                             "(code.correct version '+unsafe-no-sandbox')")
+    steps: list[Stage] = [
+        # one run per config; one loaded model serves all runs of that model
+        Generate(requests=[_run_request(request, cfg) for cfg in configs], share_engine=True),
+        _annotate(request, kind)]
+    if request.project:
+        steps.append(Project(scopes=("dataset",),
+                             method="pca" if request.preset == "quick" else "auto"))
+    for step in run_chain(study, steps, state, dataset=request.dataset):
+        res.stage_seconds[step.name] = step.seconds
+        res.notes += step.notes
+        if step.name == "generate":
+            res.run_ids = [s.run_id for s in step.value]
+            res.generated_now = sum(s.generated_now for s in step.value)
+            res.tokens_now = sum(s.tokens_now for s in step.value)
+        elif step.name == "annotate":
+            res.annotated_now = step.value.computed
     t3 = time.perf_counter()
     out = Path(request.out).expanduser() if request.out else default_out(study, request.protocol)
     _measure_and_report(study, ds_id, res, out, state)
@@ -125,91 +115,33 @@ def run_replication(study: Study, request: ReplicateRequest, state: TaskState
     return res
 
 
-def _generate(study: Study, request: ReplicateRequest, configs: list[Config],
-              res: ReplicationResult, state: TaskState) -> None:
-    """One run per config; one loaded model serves all runs of that model."""
-    from monoscope.core.generation import RunRequest, plan_runs, run_generation
-
-    engines: dict[str, Any] = {}
-    try:
-        for i, cfg in enumerate(configs):
-            state.check()
-            rid = plan_runs(study, RunRequest(
-                dataset=request.dataset, model=cfg.model, template=cfg.template, n=cfg.n,
-                temperatures=(cfg.temperature,), top_ps=(cfg.top_p,), top_ks=(cfg.top_k,),
-                max_tokens=cfg.max_tokens, decay=DECAYS[cfg.decay] if cfg.decay else None,
-                prompts=cfg.prompts, seed=request.seed, n_parallel=request.n_parallel,
-                label=cfg.label, extra={"replicate": f"{request.protocol}/{request.preset}"}))[0]
-            res.run_ids.append(rid)
-            done = study.scalar("SELECT count(*) FROM generations WHERE run_id = ?", [rid])
-            if int(done) >= len(res.prompts) * cfg.n:
-                run_generation(study, rid, state)  # marks it finished, generates nothing
-                continue
-            if cfg.model not in engines:
-                for other in list(engines):  # keep one model in memory at a time
-                    engines.pop(other).close()
-                engines[cfg.model] = _engine(study, cfg.model, request.n_parallel)
-            state.begin(f"replicate {i + 1}/{len(configs)}: {cfg.label}")
-            s = run_generation(study, rid, state, engine=engines[cfg.model])
-            res.generated_now += s.generated_now
-            res.tokens_now += s.tokens_now
-    finally:
-        for eng in engines.values():
-            eng.close()
+def _run_request(request: ReplicateRequest, cfg: Config) -> RunRequest:
+    """The generation request of one config (a single run)."""
+    return RunRequest(
+        dataset=request.dataset, model=cfg.model, template=cfg.template, n=cfg.n,
+        temperatures=(cfg.temperature,), top_ps=(cfg.top_p,), top_ks=(cfg.top_k,),
+        max_tokens=cfg.max_tokens, decay=DECAYS[cfg.decay] if cfg.decay else None,
+        prompts=cfg.prompts, seed=request.seed, n_parallel=request.n_parallel,
+        label=cfg.label, extra={"replicate": f"{request.protocol}/{request.preset}"})
 
 
 def want_kind(request: ReplicateRequest) -> str:
     return "code" if request.protocol == "code" else "text"
 
 
-def _annotate(study: Study, dataset: str, kind: str, res: ReplicationResult,
-              state: TaskState) -> int:
-    """Every default attribute of the dataset's kind; a missing optional model is noted."""
-    from monoscope.core.attributes import AnnotateRequest, annotate, extractors
-    from monoscope.core.errors import AssetMissing
+def _annotate(request: ReplicateRequest, kind: str) -> Annotate:
+    """Every attribute of the dataset's kind; the trained sentiment head is optional (VADER
+    still gives the paper's binary sentiment), a missing one is noted."""
+    from monoscope.core.attributes import extractors
 
     names = [n for n, ex in extractors().items() if kind in ex.kinds]
-    while True:
-        try:
-            req = AnnotateRequest(study=str(study.path), dataset=dataset, attributes=names,
-                                  unsafe_no_sandbox=res.request.unsafe_no_sandbox)
-            if kind == "code" and req.unsafe_no_sandbox:
-                from monoscope.core.sandbox import UNSAFE, isolation
-
-                if isolation(True) == UNSAFE:
-                    res.notes.append("programs ran WITHOUT the kernel sandbox "
-                                     "(code.correct version '+unsafe-no-sandbox')")
-            return annotate(study, req, state).computed
-        except AssetMissing as exc:
-            if "sentiment.head" not in names:
-                raise
-            # The trained head is optional: VADER still gives the paper's binary sentiment.
-            names.remove("sentiment.head")
-            res.notes.append(f"sentiment.head skipped: {exc}")
-
-
-def _engine(study: Study, model: str, n_parallel: int) -> Any:
-    from monoscope.core.generation.llama_engine import LlamaCppEngine
-    from monoscope.core.generation.registry import register_model
-
-    rec = register_model(study, model)
-    return LlamaCppEngine(rec.path, n_parallel=n_parallel)
+    return Annotate(attributes=names, unsafe_no_sandbox=request.unsafe_no_sandbox,
+                    optional=("sentiment.head",))
 
 
 def fingerprint(study: Study, ds_id: int, run_ids: list[int], request: ReplicateRequest) -> str:
     """Hash of everything the tables depend on: samples, attributes, embeddings, settings."""
-    gen = study.query(
-        "SELECT run_id, count(*) AS n, sum(hash(text_id, perplexity)) AS h FROM generations "
-        "WHERE run_id IN (SELECT unnest(?)) GROUP BY run_id ORDER BY run_id", [run_ids])
-    att = study.query(
-        "SELECT count(*) AS n, sum(hash(a.text_id, a.name, a.value, a.label, a.version)) AS h "
-        "FROM attributes a JOIN texts t ON t.id = a.text_id JOIN prompts p ON p.id = t.prompt_id "
-        "WHERE p.dataset_id = ?", [ds_id])
-    emb = study.scalar(
-        "SELECT count(*) FROM embeddings e WHERE e.content_hash IN (SELECT t.content_hash FROM "
-        "texts t JOIN prompts p ON p.id = t.prompt_id WHERE p.dataset_id = ?)", [ds_id])
-    src = study.scalar("SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id "
-                       "WHERE p.dataset_id = ? AND t.run_id IS NULL", [ds_id])
+    gen, att, emb, src = runs_repo.replication_inputs(study, ds_id, run_ids)
     blob = json.dumps([VERSION, run_ids, gen, att, emb, src, request.ppl_max, request.protocol],
                       default=str, sort_keys=True)
     return hashlib.md5(blob.encode()).hexdigest()
@@ -227,7 +159,7 @@ def _columns(study: Study, configs: list[Config], run_ids: list[int]) -> list[Co
 
 def _measure_and_report(study: Study, ds_id: int, res: ReplicationResult, out: Path,
                         state: TaskState) -> None:
-    from monoscope.core.analysis.measure import MeasureRequest, measure
+    from monoscope.core.analysis.measure import MeasureRequest
     from monoscope.core.replicate.report import write_report
 
     try:
@@ -249,8 +181,10 @@ def _measure_and_report(study: Study, ds_id: int, res: ReplicationResult, out: P
                           for t in old["tables"]]
             res.report = out / "replication.html"
             return
-    mres = measure(study, MeasureRequest(dataset=res.dataset, runs=tuple(map(str, res.run_ids)),
-                                         ppl_max=res.request.ppl_max, n_boot=200), state)
+    (step,) = run_chain(study, [Measure(MeasureRequest(
+        dataset=res.dataset, runs=tuple(map(str, res.run_ids)), ppl_max=res.request.ppl_max,
+        n_boot=200))], state)
+    mres = step.value
     res.measured_now = True
     cols = _columns(study, res.configs, res.run_ids)
     attrs = list(mres.attributes)

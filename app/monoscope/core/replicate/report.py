@@ -11,16 +11,14 @@ import html
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from monoscope import __version__
 from monoscope.core.analysis.measure import EMBEDDING, MeasureResult
 from monoscope.core.replicate.presets import protocol_for
+from monoscope.core.replicate.result import ReplicationResult
 from monoscope.core.replicate.tables import SOURCE, Metric, Table, source_ref
 from monoscope.core.report import figures as F
-
-if TYPE_CHECKING:
-    from monoscope.core.replicate.pipeline import ReplicationResult
 
 MODEL_COLOURS = F.RUN_COLOURS
 TEMPLATE_STYLES = {"personalized": "-", "personation": "--", "code": "-"}

@@ -1,9 +1,10 @@
 """Runs panel: the study's runs with live progress, New run / Cancel / Resume, and follow-ups.
 
-Generation runs in one worker (one llama.cpp context at a time); each sample is committed as
-it finishes, so Cancel loses nothing and Resume generates only the missing samples. When a
-generation job ends normally, annotate → project → measure follow (`monoscope.ui.pipeline`),
-each with its own progress row.
+Generation runs in one worker (one llama.cpp context at a time) as a chain with a generate step
+(`monoscope.core.pipeline.run_chain`); each sample is committed as it finishes, so Cancel loses
+nothing and Resume generates only the missing samples. When a generation job ends normally,
+annotate → project → measure follow (`monoscope.ui.pipeline`) for the runs' dataset, with
+per-prompt maps of the runs' prompts only, each step with its own progress row.
 
 Embedding (UI-1)::
 
@@ -35,32 +36,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monoscope.core.generation.runs import RunSummary
+from monoscope.core.pipeline import Generate
 from monoscope.core.store import Study
-from monoscope.core.tasks import Progress, TaskState, format_eta
-from monoscope.ui.pipeline import STEPS, Pipeline
+from monoscope.core.store import runs as runs_repo
+from monoscope.core.tasks import Progress, format_eta
+from monoscope.ui.pipeline import STEPS, ChainTask, Pipeline, chain_task
 from monoscope.ui.views.run_dialog import RunDialog, RunSpec
 from monoscope.ui.workers import Job, TaskRunner
 
 GEN_KEY = "generation"
 COLUMNS = ("#", "label", "model", "sampling", "status", "samples", "progress", "speed / ETA")
-
-
-def generation_task(request: tuple[Study, Any, list[int]], state: TaskState) -> list[Any]:
-    """Plan the runs of a request (if any), then generate each run's missing samples in turn."""
-    from monoscope.core.generation.runs import plan_runs, run_generation
-
-    study, run_request, run_ids = request
-    ids = list(run_ids)
-    if run_request is not None:
-        ids = plan_runs(study, run_request)
-        state.partial(("planned", ids))
-    out = []
-    for rid in ids:
-        state.check()
-        state.partial(("started", rid))
-        out.append(run_generation(study, rid, state))
-        state.partial(("ended", rid))
-    return out
 
 
 def sampling_summary(raw: Any) -> str:
@@ -94,7 +80,7 @@ class RunsPanel(QWidget):
         self.job: Job | None = None
         self._rows: dict[int, int] = {}
         self._selected_keys: Callable[[], list[str]] = list
-        self._pending_datasets: set[str] = set()
+        self._pending: dict[str, dict[str, None]] = {}  # dataset -> prompt keys awaiting follow-up
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -176,7 +162,7 @@ class RunsPanel(QWidget):
             return
         from monoscope.core.generation.runs import run_table
 
-        sampling = {int(r["id"]): r["sampling"] for r in self.study.query("SELECT id, sampling FROM runs")}
+        sampling = runs_repo.sampling_by_run(self.study)
         for r in run_table(self.study):
             rid = int(r["id"])
             row = self.table.rowCount()
@@ -212,7 +198,7 @@ class RunsPanel(QWidget):
     def start(self, spec: RunSpec) -> Job:
         """Plan the spec's runs and generate them in the worker."""
         assert self.study is not None
-        name = str(self.study.scalar("SELECT name FROM datasets WHERE id = ?", [spec.dataset_id]))
+        name = runs_repo.dataset_header(self.study, spec.dataset_id).name
         return self._submit(spec.to_request(name), [])
 
     def resume(self, run_id: int) -> Job:
@@ -246,7 +232,9 @@ class RunsPanel(QWidget):
             assert self.job is not None
             return self.job
         self.message.setText("Starting…")
-        job = self.runner.submit(GEN_KEY, generation_task, (self.study, run_request, run_ids))
+        generate = Generate(requests=[run_request] if run_request is not None else [],
+                            run_ids=run_ids)
+        job = self.runner.submit(GEN_KEY, chain_task, ChainTask(self.study, [generate]))
         self.job = job
         job.partial.connect(self._partial)
         job.progressed.connect(self._progressed)
@@ -259,7 +247,7 @@ class RunsPanel(QWidget):
     # -- job events -------------------------------------------------------------------------
     def _partial(self, obj: Any) -> None:
         if not isinstance(obj, tuple):
-            return  # a SampleResult: progress carries the counts
+            return  # a SampleResult (progress carries the counts) or a chain step report
         kind, payload = obj
         if kind == "planned":
             self.refresh()
@@ -268,10 +256,10 @@ class RunsPanel(QWidget):
             self.active_run = int(payload)
             self.refresh()
             self.run_started.emit(self.active_run)
-        elif kind == "ended":
+        elif kind == "ended" and isinstance(payload, RunSummary):
             self.refresh()
-            self._note_dataset(int(payload))
-            self.run_ended.emit(int(payload), "finished")
+            self._note_scope(payload.run_id)
+            self.run_ended.emit(payload.run_id, payload.status)
 
     def _progressed(self, p: Progress) -> None:
         rid = self.active_run
@@ -287,22 +275,22 @@ class RunsPanel(QWidget):
         self.table.setItem(row, 7, QTableWidgetItem(f"{p.message} · ETA {format_eta(p.eta_s)}".strip(" ·")))
         self.message.setText(f"Run #{rid}: {p.done}/{p.total} samples {p.message}")
 
-    def _note_dataset(self, run_id: int) -> None:
+    def _note_scope(self, run_id: int) -> None:
+        """Remember the run's dataset and prompts for the follow-up."""
         assert self.study is not None
-        name = self.study.scalar(
-            "SELECT d.name FROM runs r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ?", [run_id])
-        if name:
-            self._pending_datasets.add(str(name))
+        for dataset, keys in runs_repo.runs_scope(self.study, [run_id]).items():
+            self._pending.setdefault(dataset, {}).update(dict.fromkeys(keys))
 
     def _gen_finished(self, _result: Any) -> None:
         self._job_over("All runs finished.")
-        if self.auto_box.isChecked() and self.pipeline is not None and self._pending_datasets:
+        if self.auto_box.isChecked() and self.pipeline is not None and self._pending:
             # One chain per dataset would overlap: run it for the first; the rest follow next time.
-            dataset = sorted(self._pending_datasets)[0]
-            self._pending_datasets.discard(dataset)
+            # Per-prompt maps only for the prompts the runs generated for, not every prompt.
+            dataset = sorted(self._pending)[0]
+            keys = tuple(self._pending.pop(dataset))
             for step in STEPS:
                 self._step_status(step, "waiting", False)
-            self.pipeline.start(dataset)
+            self.pipeline.start(dataset, keys)
 
     def _gen_failed(self, message: str) -> None:
         if self.active_run is not None:
