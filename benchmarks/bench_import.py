@@ -134,6 +134,9 @@ def one_round(tmp: Path, src: Path, r: int) -> tuple[float, float, int, int, flo
 
 
 def main() -> None:
+    if sys.argv[1:2] in (["-h"], ["--help"]):
+        print(__doc__)
+        return
     if len(sys.argv) > 3 and sys.argv[1] == "--make":
         make_big_csv(Path(sys.argv[2]), int(sys.argv[3]))
         return

@@ -16,15 +16,20 @@ from monoscope.core.analysis.projection import (
     ProjectionError,
     ProjectionRequest,
     balanced_sample,
-    load_map,
     project,
 )
+from monoscope.core.explore.queries import Points, scope_points
 from monoscope.core.store import Study
 from monoscope.core.store.frames import AnalysisInputMissing
 from monoscope.core.tasks import TaskState
 from monoscope.testing import raw_connection
 
 FAKE = {"embedding_model": FAKE_MODEL, "backend": FAKE_BACKEND}
+
+
+def load_map(study: Study, scope: str = "dataset") -> Points | None:
+    """The newest map of a scope of the study's only dataset (the read model the views use)."""
+    return scope_points(study, int(study.scalar("SELECT min(id) FROM datasets")), scope)
 
 
 def _coords(study: Study, pid: int) -> dict[int, tuple[float, float]]:
@@ -92,7 +97,7 @@ def test_per_prompt_scopes_and_errors(study: Study, state: TaskState) -> None:
     res = project(study, ProjectionRequest(scopes=("prompts",), **FAKE), state)
     assert [m.scope for m in res.maps] == ["prompt:p00", "prompt:p01", "prompt:p02"]
     assert all(m.text_id.size == 7 for m in res.maps)
-    data = load_map(study, None, "prompt:p01")
+    data = load_map(study, "prompt:p01")
     assert data is not None and data.is_source.sum() == 5 and (data.run_id >= 0).sum() == 2
     with pytest.raises(ProjectionError, match="prompt:<key>"):
         project(study, ProjectionRequest(scopes=("prompt:nope",), **FAKE), state)

@@ -70,7 +70,7 @@ def check_topics(st: Study, src: list[int], gen: list[int]) -> None:
 CHILD = textwrap.dedent(
     """
     import os, signal, sys
-    import monoscope.core.attributes.topic as topic
+    import monoscope.core.store.attributes as attributes_repo
     from monoscope.core.attributes import AnnotateRequest, annotate
     from monoscope.core.store import Study
 
@@ -78,7 +78,7 @@ CHILD = textwrap.dedent(
         print("fit written", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
-    topic.insert_attributes = die
+    attributes_repo.insert_rows = die
     st = Study(sys.argv[1])
     annotate(st, AnnotateRequest(attributes=["topic"]))
     print("finished", flush=True)

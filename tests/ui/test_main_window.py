@@ -243,6 +243,7 @@ def test_shortcuts_hover_and_settings(window: Any, settings: Any, study_copy: Pa
     m = window.map
     idx = int(np.flatnonzero(m.cloud.group == 1)[0])
     m._hover(m.scene_pos_of(idx))
+    assert window.wait_idle(30)  # the snippet is read in a worker
     hit = m.pick(float(m.cloud.x[idx]), float(m.cloud.y[idx]))
     body = window.study.scalar("SELECT body FROM texts WHERE id=?", [int(m.text_id[hit])])
     assert body.split()[0] in QToolTip.text() and "instruct T=0.8" in QToolTip.text()
@@ -332,4 +333,4 @@ def test_sweep_point_opens_its_run_in_compare(window: Any) -> None:
     assert compare.data is not None and compare.data.sides[0].group.run_id == rid
     window.show_view("accumulation")
     acc = window.extra_views["accumulation"]
-    assert window.current_view() is acc and acc.prompt_key == window.current_key
+    assert window.current_view() is acc and acc.prompt_key == window.state.prompt

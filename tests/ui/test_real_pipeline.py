@@ -102,8 +102,9 @@ def test_run_from_the_window_cancel_resume_refresh(qtbot: Any, settings: Any,
     assert win.open_study(real_study) and win.wait_idle(120)
     panel = win.extra_views["runs"]
     panel.auto_box.setChecked(False)  # the follow-up stages are tested elsewhere
-    dlg = RunDialog(win.study, win.dataset_id)
+    dlg = RunDialog(win.study, win.state.dataset_id, runner=win.runner)
     qtbot.addWidget(dlg)
+    assert win.wait_idle(30)  # the dialog reads the study's datasets and prompts
     dlg.temps.setText("1.3")
     dlg.n_per_prompt.setValue(2)
     dlg.max_tokens.setValue(8)

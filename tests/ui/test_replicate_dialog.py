@@ -30,6 +30,7 @@ def tiny(tmp_path: Path) -> Iterator[Study]:
 def test_dialog_builds_request_and_estimate(qtbot: Any, tiny: Study) -> None:
     dlg = ReplicateDialog(tiny)
     qtbot.addWidget(dlg)
+    assert dlg.runner.wait(30)  # datasets and the estimate are read in a worker
     assert dlg.dataset.currentText() == "films"
     req = dlg.build_request()
     assert (req.protocol, req.preset, req.models) == ("reviews", "quick",
@@ -38,6 +39,7 @@ def test_dialog_builds_request_and_estimate(qtbot: Any, tiny: Study) -> None:
     assert "2,000" not in dlg.estimate_label.text() and "200 samples" in dlg.estimate_label.text()
     dlg.n.setValue(3)
     dlg.models["gemma3-base"].setChecked(False)
+    assert dlg.runner.wait(30)
     assert "30 samples" in dlg.estimate_label.text()
     dlg.models["smollm2"].setChecked(False)
     ok = dlg.buttons.button(dlg.buttons.StandardButton.Ok)
@@ -51,6 +53,7 @@ def test_replication_runs_through_the_task_runner(qtbot: Any, tiny: Study,
                                                   tmp_path: Path) -> None:
     dlg = ReplicateDialog(tiny)
     qtbot.addWidget(dlg)
+    assert dlg.runner.wait(30)
     dlg.models["gemma3-base"].setChecked(False)
     dlg.prompts.setValue(1)
     dlg.n.setValue(2)

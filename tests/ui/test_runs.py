@@ -37,6 +37,7 @@ def test_parse_floats_messages() -> None:
 def test_dialog_builds_a_valid_spec(qtbot, fig_study) -> None:
     dlg = RunDialog(fig_study, 1, selected_keys=["p2", "p4"])
     qtbot.addWidget(dlg)
+    assert dlg.runner.wait(30)  # the dialog reads the study in a worker
     assert "llama" in dlg.model_info.text() and "chat template present" in dlg.model_info.text()
     dlg.temps.setText("0.5, 1.2")
     dlg.top_ps.setText("0.9 1.0")
@@ -71,6 +72,7 @@ def test_dialog_builds_a_valid_spec(qtbot, fig_study) -> None:
 def test_dialog_rejects_bad_input_with_a_message(qtbot, fig_study) -> None:
     dlg = RunDialog(fig_study, 1)
     qtbot.addWidget(dlg)
+    assert dlg.runner.wait(30)  # the dialog reads the study in a worker
     ok = dlg.buttons.buttons()[0]
     dlg.temps.setText("0.8, hot")
     assert "'hot' is not a number" in dlg.error.text()
@@ -134,6 +136,7 @@ def test_real_run_from_panel_cancel_then_resume(qtbot, tmp_path: Path) -> None:
     panel.resize(1000, 500)
     dlg = RunDialog(st, 1)
     qtbot.addWidget(dlg)
+    assert dlg.runner.wait(30)  # the dialog reads the study in a worker
     dlg.n_per_prompt.setValue(2)
     dlg.max_tokens.setValue(8)
     dlg.seed.setValue(3)
@@ -270,6 +273,7 @@ def test_dialog_offers_the_paper_replication(qtbot, fig_study) -> None:
     """'Replicate the paper…' in the run dialog closes it and asks the window for replication."""
     dlg = RunDialog(fig_study, 1, selected_keys=[])
     qtbot.addWidget(dlg)
+    assert dlg.runner.wait(30)  # the dialog reads the study in a worker
     button = dlg.replicate_button
     # Qt may insert a mnemonic '&' into button texts
     assert "Replicate the paper" in button.text().replace("&", "")

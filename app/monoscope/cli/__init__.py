@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"monoscope {__version__}")
+    parser.set_defaults(handler=None)  # a subcommand sets its own
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args_list:
         args_list = ["gui"]
     args = parser.parse_args(args_list)
-    if not getattr(args, "handler", None):
+    if args.handler is None:
         parser.print_help()
         return 2
     try:
@@ -80,6 +81,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not is_disk_full(exc):
             raise
-        target = Path(getattr(args, "study", None) or ".")
+        target = Path(vars(args).get("study") or ".")
         print(f"monoscope: error: {disk_full_error(target)}", file=sys.stderr)
         return 1

@@ -152,18 +152,15 @@ def cmd_run_code(args: argparse.Namespace) -> int:
 def _prompt_tests(args: argparse.Namespace) -> list[Any]:
     from monoscope.core.sandbox import TestCase
     from monoscope.core.store import Study
+    from monoscope.core.store import imports as imports_repo
 
     if not args.study or not args.dataset:
         raise MonoscopeError("--prompt needs --study STUDY and --dataset NAME too.")
     with Study(args.study, read_only=True, create=False) as st:
         ds = st.dataset_id(args.dataset)
-        rows = st.query(
-            "SELECT t.input, t.output FROM prompt_tests t JOIN prompts p ON p.id = t.prompt_id "
-            "WHERE p.dataset_id = ? AND p.key = ? ORDER BY t.idx",
-            [ds, args.prompt],
-        )
+        rows = imports_repo.prompt_tests_by_key(st, ds, args.prompt)
     if not rows:
         raise MonoscopeError(
             f"Prompt {args.prompt!r} of {args.dataset!r} has no tests (or does not exist)."
         )
-    return [TestCase(str(r["input"]), str(r["output"])) for r in rows]
+    return [TestCase(inp, out) for inp, out in rows]

@@ -9,7 +9,7 @@ from typing import Any
 
 from monoscope.core import assets
 from monoscope.core.generation.liveness import effective_status
-from monoscope.core.store import SCHEMA_VERSION, Study, copy_study
+from monoscope.core.store import SCHEMA_VERSION, Study, catalog, copy_study
 from monoscope.core.store.study import wal_path
 
 
@@ -49,31 +49,22 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def study_summary(st: Study) -> dict[str, Any]:
-    datasets = st.query(
-        """SELECT d.id, d.name, d.kind, d.source_uri,
-                  (SELECT count(*) FROM prompts p WHERE p.dataset_id = d.id) AS prompts,
-                  (SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id
-                    WHERE p.dataset_id = d.id AND t.origin = 'source') AS source_texts,
-                  (SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id
-                    WHERE p.dataset_id = d.id AND t.origin = 'generated') AS generated_texts
-           FROM datasets d ORDER BY d.id"""
-    )
-    runs = st.query(
-        """SELECT r.id, r.label, d.name AS dataset, r.status, r.n_per_prompt,
-                  (SELECT count(*) FROM generations g WHERE g.run_id = r.id) AS samples, r.meta
-           FROM runs r JOIN datasets d ON d.id = r.dataset_id ORDER BY r.id"""
-    )
-    for r in runs:  # a run whose process died shows as interrupted, not running forever
-        r["status"] = effective_status(str(r["status"]), json.loads(r.pop("meta") or "{}"))
-    wal = wal_path(st.path)
+    """What `info` shows, as plain data (also its --json output)."""
+    summary = catalog.study_summary(st)
+    runs = []
+    for r in summary.runs:  # a run whose process died shows as interrupted, not running forever
+        row = dict(r)
+        meta = row.pop("meta")
+        row["status"] = effective_status(str(row["status"]), meta)
+        runs.append(row)
     return {
-        "path": str(st.path),
-        "schema_version": st.schema_version(),
-        "tables": st.table_counts(),
-        "datasets": datasets,
+        "path": summary.path,
+        "schema_version": summary.schema_version,
+        "tables": summary.tables,
+        "datasets": summary.datasets,
         "runs": runs,
-        "wal_pending_bytes": wal.stat().st_size if wal.exists() else 0,
-        "open_for_writing_in": st.snapshot_of,
+        "wal_pending_bytes": summary.wal_pending_bytes,
+        "open_for_writing_in": summary.open_for_writing_in,
     }
 
 

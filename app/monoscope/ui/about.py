@@ -1,6 +1,6 @@
 """About dialog: version, the method it implements, and licences/attributions of bundled assets.
 
-Embedding (UI-1)::
+Embedding::
 
     help_menu.addAction("About Monoscope", lambda: AboutDialog(window).exec())
 """

@@ -1,20 +1,23 @@
 """Background loads of the explorer window: plain ``fn(request, state)`` tasks for TaskRunner.
 
-They read through `monoscope.core.explore.queries` only, so they run in worker threads and can be
-tested without a window. Statistics come from the measure stage's stored rows: the prompt
-table measures once when the stored set is missing or stale (`measured_set`), every other load
-reads what is stored and computes nothing.
+They read through the explore read models (`monoscope.core.explore`) and the study catalog
+(`monoscope.core.store.catalog`), so they run in worker threads and can be tested without a
+window; the GUI thread itself runs no query. Statistics come from the measure stage's stored
+rows: the prompt table measures once when the stored set is missing or stale (`measured_set`),
+every other load reads what is stored and computes nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from monoscope.core.explore import queries
-from monoscope.core.store import Study
+from monoscope.core.explore.figure_data import default_dataset
+from monoscope.core.store import Study, catalog
 from monoscope.core.tasks import TaskState
 from monoscope.ui.views.histograms import AttributeData
 from monoscope.ui.views.pointcloud import build_trees
@@ -53,23 +56,31 @@ def measured_set(study: Study, dataset_id: int, state: TaskState) -> int:
         return ensure_measured(study, dataset_id, state)
 
 
-def after_measure(fn: Callable[[Any, TaskState], Any], dataset_of: Callable[[Any], tuple[Study, int]]
-                  ) -> Callable[[Any, TaskState], Any]:
-    """A task that first makes sure the stored set is current (under the measure lock), then
-    runs ``fn``, whose own `ensure_measured` then only reads."""
+T = TypeVar("T")
 
-    def task(request: Any, state: TaskState) -> Any:
-        study, dataset_id = dataset_of(request)
+
+def figure_task(compute: Callable[[Any, TaskState], T]
+                ) -> Callable[[tuple[Any, ...], TaskState], T | None]:
+    """A figure view's task for requests ``(study, dataset id or None, *rest)``: picks the
+    dataset (None: the study's first), makes sure the stored set is current (under the measure
+    lock), then returns ``compute((study, dataset_id, *rest), state)``, whose own
+    `ensure_measured` then only reads; None when the study has no dataset."""
+
+    @functools.wraps(compute)
+    def task(request: tuple[Any, ...], state: TaskState) -> T | None:
+        study, wanted, *rest = request
+        dataset_id = default_dataset(study, wanted)
+        if dataset_id is None:
+            return None
         measured_set(study, dataset_id, state)
-        return fn(request, state)
+        return compute((study, dataset_id, *rest), state)
 
-    task.__name__ = getattr(fn, "__name__", "task")
     return task
 
 
-def study_and_dataset(request: Any) -> tuple[Study, int]:
-    """(study, dataset id) of a figure task's tuple request."""
-    return request[0], int(request[1])
+def load_datasets(study: Study, state: TaskState) -> list[dict[str, Any]]:
+    """The study's datasets with their prompt counts (id, name, kind, n_prompts)."""
+    return queries.datasets(study)
 
 
 @dataclass
@@ -167,9 +178,15 @@ def load_text(req: tuple[Study, int], state: TaskState
     return queries.text_detail(st, text_id), queries.nearest_source(st, text_id)
 
 
+def load_snippet(req: tuple[Study, int], state: TaskState) -> tuple[int, str]:
+    """(text id, the start of its body) for the map's hover tooltip."""
+    st, text_id = req
+    return text_id, queries.snippet(st, text_id)
+
+
 def load_lists(req: tuple[Study, int, str], state: TaskState
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The prompt's most generic and most atypical generated texts."""
     st, ds, key = req
-    pid = st.scalar("SELECT id FROM prompts WHERE dataset_id = ? AND key = ?", [ds, key])
-    return queries.generic_and_atypical(st, int(pid)) if pid is not None else ([], [])
+    pid = catalog.prompt_id(st, ds, key)
+    return queries.generic_and_atypical(st, pid) if pid is not None else ([], [])

@@ -1,6 +1,11 @@
 """The explorer window: prompts on the left, the map in the centre, histograms and inspector on
 the right; overview, compare, sweep and accumulation as further tabs. All loading runs in
-`TaskRunner` jobs; every number shown is a stored measurement (`monoscope.core.analysis.measure`).
+`TaskRunner` jobs (the GUI thread runs no query); every number shown is a stored measurement
+(`monoscope.core.analysis.measure`).
+
+What the explorer shows (dataset, prompt, ranking attribute, whole-dataset scope, the map
+selection and the histogram brush) lives in one Qt-free `ExplorerState` the window owns and
+writes; the figure views and `WindowActions` read it or subscribe to it.
 
 Refresh (F5, and after a run's annotate → project → measure chain) reloads the prompt table and
 every view. Clicking a run's point in the Sweep opens that run in Compare (as run A).
@@ -14,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -31,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from monoscope.core.explore import queries
+from monoscope.core.explore.state import Change, ExplorerState, TextIds
 from monoscope.core.store import Study
 from monoscope.ui import theme
 from monoscope.ui.loaders import (
@@ -38,32 +44,40 @@ from monoscope.ui.loaders import (
     MapRequest,
     TablePayload,
     TableRequest,
+    load_datasets,
     load_lists,
     load_map,
+    load_snippet,
     load_table,
     load_text,
 )
+from monoscope.ui.views.accumulation import AccumulationView
+from monoscope.ui.views.base import FigureView, StudyView
+from monoscope.ui.views.compare import CompareView
 from monoscope.ui.views.histograms import HistogramPanel
 from monoscope.ui.views.inspector import Inspector
 from monoscope.ui.views.map_view import MapView
-from monoscope.ui.views.prompts import PromptsPanel
+from monoscope.ui.views.overview import OverviewView
+from monoscope.ui.views.prompts import PromptsPanel, export_table
+from monoscope.ui.views.run_spec import RunSpec
+from monoscope.ui.views.runs_panel import RunsPanel
+from monoscope.ui.views.sweep import SweepView
 from monoscope.ui.window_actions import WindowActions
 from monoscope.ui.workers import TaskRunner
 
 log = logging.getLogger(__name__)
 
+
 class MainWindow(QMainWindow):
-    """One study at a time; the window owns the study's writer connection."""
+    """One study at a time; the window owns the study handle (closed with the window)."""
 
     def __init__(self, settings: QSettings | None = None, synchronous: bool = False) -> None:
         super().__init__()
         self.settings = settings or QSettings("Monoscope", "Monoscope")
         self.runner = TaskRunner(self, synchronous=synchronous)
+        self.state = ExplorerState()
         self.study: Study | None = None
-        self.dataset_id: int | None = None
         self.run_list: list[queries.RunInfo] = []
-        self.current_key: str | None = None
-        self.attribute: str | None = None
         self.payload: MapPayload | None = None
         self.set_id: int | None = None  # stored measurement set the table shows
         self._snippets: dict[int, str] = {}
@@ -72,10 +86,10 @@ class MainWindow(QMainWindow):
         theme.apply_plot_theme()
 
         self.map = MapView()
-        self.map.snippet_fn = self._snippet
+        self.map.text_hovered.connect(self._hovered)
         self.whole = QCheckBox("Whole dataset")
         self.whole.setToolTip("Show every prompt's texts on the dataset map")
-        self.whole.toggled.connect(lambda _: self.load_map(self.current_key))
+        self.whole.toggled.connect(self._whole_toggled)
         map_page = QWidget()
         ml = QVBoxLayout(map_page)
         ml.setContentsMargins(0, 0, 0, 0)
@@ -86,10 +100,18 @@ class MainWindow(QMainWindow):
         ml.addWidget(self.map, 1)
         self.tabs = QTabWidget()
         self.tabs.addTab(map_page, "Map")
-        self.extra_views: dict[str, Any] = {}
-        self._add_optional_views()
+        self._tab_views: list[FigureView] = [self.map]  # the view of each tab, by index
+        self._holders: dict[str, QScrollArea] = {}
+        self.overview = OverviewView(runner=self.runner)
+        self.overview.prompt_activated.connect(self.show_prompt)
+        self.compare = CompareView(runner=self.runner, state=self.state)
+        self.sweep = SweepView(runner=self.runner)
+        self.sweep.run_activated.connect(self.open_run)
+        self.accumulation = AccumulationView(runner=self.runner, state=self.state)
+        for name, view in (("Overview", self.overview), ("Compare", self.compare),
+                           ("Sweep", self.sweep), ("Accumulation", self.accumulation)):
+            self._add_tab(name, view, view)
         self.setCentralWidget(self.tabs)
-        self.tabs.currentChanged.connect(self._tab_changed)
 
         self.prompts = PromptsPanel()
         self.hists = HistogramPanel()
@@ -99,22 +121,23 @@ class MainWindow(QMainWindow):
         self.dock_inspector = self._dock("Inspector", self.inspector,
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.splitDockWidget(self.dock_hists, self.dock_inspector, Qt.Orientation.Vertical)
-        self.dock_runs: QDockWidget | None = None
-        self._add_runs_panel()
+        self.runs_panel = RunsPanel(runner=self.runner)
+        self.dock_runs = self._add_runs_panel(self.runs_panel)
 
         self.prompts.prompt_selected.connect(self.load_map)
         self.prompts.attribute_changed.connect(self._attribute_changed)
         self.prompts.dataset_changed.connect(self.set_dataset)
         self.map.text_selected.connect(self.inspect)
-        self.map.selection_changed.connect(self.hists.set_selection)
-        self.hists.brushed.connect(self.map.set_highlight)
+        self.map.selection_changed.connect(self._selection_changed)
+        self.hists.brushed.connect(self._brushed)
         self.inspector.text_requested.connect(self._open_text)
+        self.state.subscribe(self._state_changed)
         self.status = QLabel("")
         self.statusBar().addWidget(self.status, 1)
         self.busy = QLabel("")
         self.statusBar().addPermanentWidget(self.busy)
         self.runner.busy_changed.connect(lambda b: self.busy.setText("Loading…" if b else ""))
-        self.actions_ = WindowActions(self)
+        self.actions_ = WindowActions(self, self.state, self)
         self.resize(1400, 900)
         self._sized = self._restore_layout()
 
@@ -126,49 +149,40 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _add_optional_views(self) -> None:
-        """Overview, Compare, Sweep and Accumulation as tabs beside the map."""
-        from monoscope.ui.views.accumulation import AccumulationView
-        from monoscope.ui.views.compare import CompareView
-        from monoscope.ui.views.overview import OverviewView
-        from monoscope.ui.views.sweep import SweepView
+    def _add_tab(self, name: str, widget: QWidget, view: FigureView) -> None:
+        """A figure view as a tab beside the map (its `StudyView` side is `extra_views`)."""
+        # A scroll area keeps a wide view from setting the window's minimum width.
+        holder = QScrollArea()
+        holder.setWidgetResizable(True)
+        holder.setFrameShape(QFrame.Shape.NoFrame)
+        holder.setWidget(widget)
+        self.tabs.addTab(holder, name)
+        self._tab_views.append(view)
+        self._holders[name.lower()] = holder
 
-        overview = OverviewView(runner=self.runner)
-        overview.prompt_activated.connect(self.show_prompt)
-        sweep = SweepView(runner=self.runner)
-        sweep.run_activated.connect(self.open_run)
-        views: list[tuple[str, QWidget]] = [
-            ("Overview", overview), ("Compare", CompareView(runner=self.runner)),
-            ("Sweep", sweep), ("Accumulation", AccumulationView(runner=self.runner))]
-        for name, view in views:
-            # A scroll area keeps a wide view from setting the window's minimum width.
-            holder = QScrollArea()
-            holder.setWidgetResizable(True)
-            holder.setFrameShape(QFrame.Shape.NoFrame)
-            holder.setWidget(view)
-            self.tabs.addTab(holder, name)
-            self.extra_views[name.lower()] = view
-
-    def _add_runs_panel(self) -> None:
-        """The runs panel as a bottom dock."""
-        from monoscope.ui.views.runs_panel import RunsPanel
-
-        panel = RunsPanel(runner=self.runner)
-        panel.set_selected_keys_provider(
-            lambda: [k] if (k := self.prompts.current_key()) else [])
+    def _add_runs_panel(self, panel: RunsPanel) -> QDockWidget:
+        """The runs panel as a bottom dock, hidden until the first run (View ▸ Runs)."""
+        panel.set_selected_keys_provider(lambda: [k] if (k := self.state.prompt) else [])
         panel.pipeline_finished.connect(self.refresh)
         panel.run_ended.connect(self._run_ended)
-        self.extra_views["runs"] = panel
-        self.dock_runs = self._dock("Runs", panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.dock_runs.hide()  # shown on the first run (View ▸ Runs shows it any time)
-        panel.run_started.connect(lambda _rid: self.dock_runs and self.dock_runs.show())
+        dock = self._dock("Runs", panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        dock.hide()
+        panel.run_started.connect(lambda _rid: dock.show())
+        return dock
+
+    @property
+    def extra_views(self) -> dict[str, StudyView]:
+        """The views that show the study beside the prompt table, by name."""
+        return {"overview": self.overview, "compare": self.compare, "sweep": self.sweep,
+                "accumulation": self.accumulation, "runs": self.runs_panel}
+
+    def docks(self) -> list[QDockWidget]:
+        return [self.dock_prompts, self.dock_hists, self.dock_inspector, self.dock_runs]
 
     def _run_ended(self, _run_id: int, _status: str) -> None:
         """A run ended: when annotate → project → measure follows, show the new counts now
         and the numbers when that chain finishes (`pipeline_finished`); else reload all."""
-        panel = self.extra_views.get("runs")
-        auto = panel is not None and panel.auto_box.isChecked() and _status == "finished"
-        if auto:
+        if self.runs_panel.auto_box.isChecked() and _status == "finished":
             self._refresh_table(measure=False)
         else:
             self.refresh()
@@ -176,13 +190,10 @@ class MainWindow(QMainWindow):
     def open_run(self, run_id: int) -> None:
         """Open a run (clicked in the Sweep): Compare shows it as run A against run B (the
         other run already chosen there, else the first other run)."""
-        compare = self.extra_views.get("compare")
-        if compare is None:
-            return
-        other = compare.run_b.currentData()
+        other = self.compare.run_b.currentData()
         if other is None or int(other) == run_id:
             other = next((r.id for r in self.run_list if r.id != run_id), run_id)
-        compare.set_runs(run_id, int(other))
+        self.compare.set_runs(run_id, int(other))
         self.show_view("compare")
 
     def show_view(self, name: str) -> None:
@@ -192,30 +203,15 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(0)
             if name == "inspector":
                 self.dock_inspector.raise_()
-            return
-        view = self.extra_views.get(name)
-        if name == "runs" and self.dock_runs is not None:
+        elif name == "runs":
             self.dock_runs.show()
             self.dock_runs.raise_()
-        elif view is not None:
-            self.tabs.setCurrentWidget(view.parentWidget().parentWidget())
+        elif name in self._holders:
+            self.tabs.setCurrentWidget(self._holders[name])
 
-    def current_view(self) -> Any:
-        """The widget of the tab in front (the map view for the Map tab)."""
-        w = self.tabs.currentWidget()
-        if isinstance(w, QScrollArea):
-            return w.widget()
-        return self.map
-
-    def _tab_changed(self, _index: int) -> None:
-        """Compare and accumulation follow the prompt chosen in the table when they come to
-        the front."""
-        view = self.current_view()
-        key = None if self.whole.isChecked() else self.current_key
-        if view is self.extra_views.get("compare") and hasattr(view, "set_prompt"):
-            view.set_prompt(key)
-        elif view is self.extra_views.get("accumulation") and hasattr(view, "set_prompt"):
-            view.set_prompt(self.current_key)
+    def current_view(self) -> FigureView:
+        """The view of the tab in front (the map view for the Map tab)."""
+        return self._tab_views[max(0, self.tabs.currentIndex())]
 
     def _restore_layout(self) -> bool:
         geo = self.settings.value("window/geometry")
@@ -228,8 +224,6 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._sized:  # first launch: give the side panels useful widths
             self._sized = True
-            from PySide6.QtCore import QTimer
-
             QTimer.singleShot(0, self._size_docks)
 
     def _size_docks(self) -> None:
@@ -264,47 +258,54 @@ class MainWindow(QMainWindow):
         return True
 
     def set_dataset(self, dataset_id: int | None) -> None:
-        """Show a dataset of the open study (None = its first, e.g. after opening or importing)."""
-        if self.study is None:
+        """Show a dataset of the open study (None = its first, e.g. after opening or
+        importing); the list of datasets is read in a worker first."""
+        study = self.study
+        if study is None:
             return
-        sets = queries.datasets(self.study)
-        ids = [int(r["id"]) for r in sets]
+        job = self.runner.submit("datasets", load_datasets, study)
+        job.finished.connect(lambda rows: self._datasets_loaded(study, rows, dataset_id))
+        job.failed.connect(lambda msg: self.show_error("Cannot read the study", msg))
+
+    def _datasets_loaded(self, study: Study, rows: list[dict[str, Any]],
+                         dataset_id: int | None) -> None:
+        if study is not self.study:
+            return
+        ids = [int(r["id"]) for r in rows]
         if dataset_id not in ids:
             dataset_id = ids[0] if ids else None
-        self.dataset_id = dataset_id
-        self.prompts.set_datasets(sets, dataset_id)
-        self.current_key = None
-        self.attribute = None
+        self.prompts.set_datasets(rows, dataset_id)
+        self.state.update(dataset_id=dataset_id, prompt=None, attribute=None, selection=None,
+                          brush=None)
         for name, view in self.extra_views.items():
-            if hasattr(view, "set_study") and (name != "runs" or view.study is not self.study):
-                view.set_study(self.study, dataset_id)
+            if name != "runs" or self.runs_panel.study is not study:
+                view.set_study(study, dataset_id)
         self._refresh_table()
 
     def close_study(self) -> None:
         self.runner.shutdown()
         for view in self.extra_views.values():
-            if hasattr(view, "set_study"):
-                view.set_study(None)
+            view.set_study(None)
         if self.study is not None:
             self.study.close()
         self.study = None
-        self.dataset_id = None
+        self.state.update(dataset_id=None, prompt=None, attribute=None, selection=None,
+                          brush=None)
         self._snippets.clear()
 
     def refresh(self) -> None:
         """Reload everything (F5, after a run's pipeline): the prompt table (then the current
         prompt's map) and every extra view, from the stored measurements."""
         self._refresh_table()
-        if self.study is None or self.dataset_id is None:
+        if self.study is None or self.state.dataset_id is None:
             return
         for view in self.extra_views.values():
-            if hasattr(view, "refresh"):
-                view.refresh()
+            view.refresh()
 
     def _refresh_table(self, measure: bool = True) -> None:
         """Reload the prompt table (and then the current prompt's map); ``measure=False``
         shows the stored numbers only if they are still current (else 'not measured')."""
-        st, ds = self.study, self.dataset_id
+        st, ds = self.study, self.state.dataset_id
         if st is None or ds is None:
             self.prompts.set_table(None)
             self.map.clear("This study holds no dataset yet: drop a CSV/JSONL/Parquet file "
@@ -312,16 +313,18 @@ class MainWindow(QMainWindow):
             self.status.setText("No study open." if st is None else "Empty study.")
             return
         job = self.runner.submit("table", load_table,
-                                 TableRequest(st, ds, self.attribute, measure))
+                                 TableRequest(st, ds, self.state.attribute, measure))
         job.finished.connect(self._table_loaded)
         job.failed.connect(lambda msg: self.show_error("Cannot load the prompts", msg))
 
     def _table_loaded(self, result: TablePayload) -> None:
         names, attr, table, runs = result.attributes, result.attribute, result.table, result.runs
-        self.attribute, self.run_list = attr, runs
+        self.state.attribute = attr
+        self.run_list = runs
         self.set_id = result.set_id
         self.prompts.set_attributes(names, attr)
-        keep = self.current_key if self.current_key in table.key else None
+        current = self.state.prompt
+        keep = current if current in table.key else None
         self.prompts.set_table(table, keep_key=keep)
         self.status.setText(f"{len(table)} prompts, {len(runs)} runs")
         key = keep or self.prompts.first_key()
@@ -330,7 +333,7 @@ class MainWindow(QMainWindow):
         self.load_map(key)
 
     def _attribute_changed(self, name: str) -> None:
-        self.attribute = name
+        self.state.attribute = name
         self._refresh_table()
 
     def show_prompt(self, key: str) -> None:
@@ -338,25 +341,54 @@ class MainWindow(QMainWindow):
         if not self.prompts.select_key(key):
             self.load_map(key)
 
+    # -- state -----------------------------------------------------------------------------
+    def _state_changed(self, change: Change) -> None:
+        """The map and histograms follow the selection, the brush and the scope."""
+        if "selection" in change:
+            self.hists.set_selection(self._mask(change.now.selection))
+        if "brush" in change:
+            self.map.set_highlight(self._mask(change.now.brush))
+        if "whole_dataset" in change:
+            self.whole.blockSignals(True)
+            self.whole.setChecked(change.now.whole_dataset)
+            self.whole.blockSignals(False)
+            self.load_map(change.now.prompt)
+
+    def _mask(self, ids: TextIds | None) -> npt.NDArray[np.bool_] | None:
+        """The map's points whose texts are in ``ids`` (None stays None)."""
+        if ids is None:
+            return None
+        return np.isin(self.map.text_id, np.asarray(ids, dtype=np.int64))
+
+    def _ids(self, mask: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.int64] | None:
+        return None if mask is None else self.map.text_id[mask]
+
+    def _whole_toggled(self, on: bool) -> None:
+        self.state.whole_dataset = on
+
+    def _selection_changed(self, mask: npt.NDArray[np.bool_] | None) -> None:
+        self.state.selection = self._ids(mask)
+
+    def _brushed(self, mask: npt.NDArray[np.bool_] | None) -> None:
+        self.state.brush = self._ids(mask)
+
     # -- map and histograms ----------------------------------------------------------------
     def load_map(self, key: str | None) -> None:
-        st, ds = self.study, self.dataset_id
+        """Show a prompt's map (or the whole dataset's, see the scope) and its lists."""
+        st, ds = self.study, self.state.dataset_id
         if st is None or ds is None:
             return
-        self.current_key = key
-        scope = None if self.whole.isChecked() or key is None else key
-
+        self.state.prompt = key
+        scope = self.state.scope()
         job = self.runner.submit("map", load_map, MapRequest(st, ds, scope, self.set_id))
         job.finished.connect(self._map_loaded)
         job.failed.connect(lambda msg: self.show_error("Cannot load the map", msg))
         if key is not None and scope is not None:
             self._load_lists(key)
-        acc = self.extra_views.get("accumulation")
-        if acc is not None and key is not None and hasattr(acc, "set_prompt"):
-            acc.set_prompt(key)
 
     def _map_loaded(self, payload: MapPayload) -> None:
         self.payload = payload
+        self.state.update(selection=None, brush=None)
         pts = payload.points
         title = "whole dataset" if payload.key is None else f"prompt {payload.key}"
         if pts is None or not len(pts):
@@ -374,8 +406,8 @@ class MainWindow(QMainWindow):
         self.hists.set_data(payload.attrs, pts.group, payload.labels, colors,
                             keys=payload.run_keys, whole_dataset=payload.key is None)
 
-    def brushed_mask(self) -> npt.NDArray[np.bool_] | None:
-        return self.map.cloud.highlight
+    def reset_zoom(self) -> None:
+        self.map.reset_view()
 
     # -- inspector -----------------------------------------------------------------------
     def inspect(self, text_id: int) -> None:
@@ -393,19 +425,52 @@ class MainWindow(QMainWindow):
         self.inspect(text_id)
 
     def _load_lists(self, key: str) -> None:
-        st, ds = self.study, self.dataset_id
+        st, ds = self.study, self.state.dataset_id
         if st is None or ds is None:
             return
 
         job = self.runner.submit("lists", load_lists, (st, ds, key))
         job.finished.connect(lambda r: self.inspector.set_lists(*r))
 
-    def _snippet(self, text_id: int) -> str:
-        if text_id not in self._snippets and self.study is not None:
-            if len(self._snippets) > 5000:
-                self._snippets.clear()
-            self._snippets[text_id] = queries.snippet(self.study, text_id)
-        return self._snippets.get(text_id, "")
+    def _hovered(self, text_id: int) -> None:
+        """The map asks for a hovered text's snippet: from the cache, else read in a worker
+        (a newer hover supersedes the read)."""
+        cached = self._snippets.get(text_id)
+        if cached is not None:
+            self.map.show_snippet(text_id, cached)
+            return
+        if self.study is None:
+            return
+        job = self.runner.submit("snippet", load_snippet, (self.study, text_id))
+        job.finished.connect(self._snippet_loaded)
+
+    def _snippet_loaded(self, result: tuple[int, str]) -> None:
+        text_id, text = result
+        if len(self._snippets) > 5000:
+            self._snippets.clear()
+        self._snippets[text_id] = text
+        self.map.show_snippet(text_id, text)
+
+    # -- commands of the menus (see WindowActions) ------------------------------------------
+    def start_run(self, spec: RunSpec) -> None:
+        """Start the runs of a spec in the runs panel (brought to the front)."""
+        self.show_view("runs")
+        self.runs_panel.start(spec)
+
+    def focus_filter(self) -> None:
+        self.dock_prompts.show()
+        self.dock_prompts.raise_()
+        self.prompts.filter.setFocus()
+        self.prompts.filter.selectAll()
+
+    def histogram_names(self) -> list[str]:
+        return list(self.hists.hists)
+
+    def export_histogram(self, name: str, path: str | Path) -> Path:
+        return self.hists.export(name, path)
+
+    def export_prompt_table(self, path: str | Path) -> Path:
+        return export_table(self.prompts.model, path)
 
     # -- drag and drop -----------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -420,6 +485,9 @@ class MainWindow(QMainWindow):
                 return
 
     # -- misc ------------------------------------------------------------------------------
+    def show_status(self, text: str) -> None:
+        self.status.setText(text)
+
     def show_error(self, title: str, message: str) -> None:
         """A dialog with what went wrong and what to do (never a traceback)."""
         self.status.setText(message.splitlines()[0][:120])

@@ -16,9 +16,7 @@ def is_dark() -> bool:
     app = QGuiApplication.instance()
     if app is None:
         return False
-    hints = QGuiApplication.styleHints()
-    scheme = getattr(hints, "colorScheme", None)
-    if scheme is not None and scheme() == Qt.ColorScheme.Dark:
+    if QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark:
         return True
     window = QGuiApplication.palette().color(QPalette.ColorRole.Window)
     return window.lightness() < 110

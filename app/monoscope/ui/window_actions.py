@@ -1,28 +1,54 @@
-"""Menus, toolbar, shortcuts, recent studies, drag-and-drop, imports and exports of the window."""
+"""Menus, toolbar, shortcuts, recent studies, drag-and-drop, imports and exports of the window.
+
+`WindowActions` works on the window through `WindowHost` (what the commands need of it) and
+reads the window's `ExplorerState` (the dataset and prompt a new run starts from, the map's
+scope); it never imports the window. Imports and the column sniffing of a dropped table run in
+the window's `TaskRunner`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QMenu, QMessageBox
 
+from monoscope.core.explore.state import ExplorerState
+from monoscope.core.store import Study, catalog
 from monoscope.core.tasks import TaskState
+from monoscope.ui.host import WindowHost
 
 if TYPE_CHECKING:
-    from monoscope.ui.main_window import MainWindow
+    from monoscope.core.importers.common import ImportReport
 
 MAX_RECENT = 8
 TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".json", ".parquet", ".gz", ".bz2"}
 
+ImportFn = Callable[[Study, TaskState], "ImportReport"]
+
+
+def import_task(request: tuple[Study, ImportFn], state: TaskState) -> int | None:
+    """Task: run an import, then return the id of the dataset it wrote (None if unknown)."""
+    study, run = request
+    report = run(study, state)
+    return catalog.find_dataset(study, report.dataset)
+
+
+def columns_task(path: str, state: TaskState) -> list[str]:
+    """Task: the column names of a table file (empty when it cannot be read)."""
+    return catalog.file_columns(path)
+
 
 class WindowActions:
-    """Builds the menu bar and toolbar of a MainWindow and implements their commands."""
+    """Builds the menu bar and toolbar of the explorer window and implements their commands."""
 
-    def __init__(self, win: MainWindow) -> None:
+    def __init__(self, win: QMainWindow, state: ExplorerState, host: WindowHost) -> None:
         self.win = win
+        self.state = state
+        self.host = host
         self.actions: dict[str, QAction] = {}
         mb = win.menuBar()
         file = mb.addMenu("&File")
@@ -41,15 +67,13 @@ class WindowActions:
         file.addSeparator()
         self._act(file, "quit", "&Quit", QKeySequence.StandardKey.Quit, win.close)
         view = mb.addMenu("&View")
-        self._act(view, "refresh", "&Refresh", QKeySequence("F5"), win.refresh)
-        self._act(view, "filter", "&Filter prompts", QKeySequence("Ctrl+F"), self.focus_filter)
-        self._act(view, "reset", "Reset map &zoom", QKeySequence("Home"), win.map.reset_view)
-        self._act(view, "whole", "&Whole dataset map", QKeySequence("Ctrl+D"),
-                  lambda: win.whole.toggle())
+        self._act(view, "refresh", "&Refresh", QKeySequence("F5"), host.refresh)
+        self._act(view, "filter", "&Filter prompts", QKeySequence("Ctrl+F"), host.focus_filter)
+        self._act(view, "reset", "Reset map &zoom", QKeySequence("Home"), host.reset_zoom)
+        self._act(view, "whole", "&Whole dataset map", QKeySequence("Ctrl+D"), self.toggle_whole)
         view.addSeparator()
-        for dock in (win.dock_prompts, win.dock_hists, win.dock_inspector, win.dock_runs):
-            if dock is not None:
-                view.addAction(dock.toggleViewAction())
+        for dock in host.docks():
+            view.addAction(dock.toggleViewAction())
         run = mb.addMenu("&Run")
         self._act(run, "new_run", "&New run…", QKeySequence("Ctrl+R"), self.new_run)
         self._act(run, "replicate", "&Replicate the paper…", QKeySequence("Ctrl+Shift+R"),
@@ -65,9 +89,15 @@ class WindowActions:
     def replicate(self) -> None:
         from monoscope.ui.views.replicate_dialog import open_replicate_dialog
 
-        open_replicate_dialog(self.win)
+        open_replicate_dialog(self.win, self.host)
 
-    def _act(self, menu: QMenu, name: str, text: str, key: Any, slot: Any) -> QAction:
+    def toggle_whole(self) -> None:
+        """Switch the map between the chosen prompt and the whole dataset."""
+        self.state.whole_dataset = not self.state.whole_dataset
+
+    def _act(self, menu: QMenu, name: str, text: str,
+             key: QKeySequence | QKeySequence.StandardKey | None,
+             slot: Callable[[], object]) -> QAction:
         act = QAction(text, self.win)
         if key is not None:
             act.setShortcut(key)
@@ -79,20 +109,26 @@ class WindowActions:
 
     # -- recent studies --------------------------------------------------------------------
     def recent(self) -> list[str]:
-        value = self.win.settings.value("study/recent", [])
-        items = [value] if isinstance(value, str) else list(value or [])
+        """Recently opened studies, newest first."""
+        value = self.host.settings.value("study/recent", [])
+        if isinstance(value, str):
+            items: list[object] = [value]
+        elif isinstance(value, list | tuple):
+            items = list(value)
+        else:
+            items = []
         return [str(p) for p in items if p]
 
     def remember(self, path: str) -> None:
         items = [path, *(p for p in self.recent() if p != path)][:MAX_RECENT]
-        self.win.settings.setValue("study/recent", items)
+        self.host.settings.setValue("study/recent", items)
         self._fill_recent()
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         for p in self.recent():
             a = self.recent_menu.addAction(p)
-            a.triggered.connect(lambda _=False, path=p: self.win.open_study(path))
+            a.triggered.connect(lambda _=False, path=p: self.host.open_study(path))
         self.recent_menu.setEnabled(bool(self.recent()))
 
     # -- commands ------------------------------------------------------------------------
@@ -100,54 +136,44 @@ class WindowActions:
         path, _ = QFileDialog.getOpenFileName(self.win, "Open study", "",
                                               "Monoscope study (*.duckdb);;All files (*)")
         if path:
-            self.win.open_study(path)
+            self.host.open_study(path)
 
     def new_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.win, "New study", "study.duckdb",
                                               "Monoscope study (*.duckdb)")
         if path:
-            self.win.open_study(path, create=True)
-
-    def focus_filter(self) -> None:
-        self.win.dock_prompts.show()
-        self.win.dock_prompts.raise_()
-        self.win.prompts.filter.setFocus()
-        self.win.prompts.filter.selectAll()
+            self.host.open_study(path, create=True)
 
     def open_demo(self) -> None:
         """Import the films demo into the open study (or a new one in the data folder)."""
-        win = self.win
         from monoscope.core.importers import import_demo
 
-        if win.study is None:
+        if self.host.study is None:
             from monoscope.core.assets import data_dir
 
-            if not win.open_study(data_dir() / "demo.duckdb", create=True):
+            if not self.host.open_study(data_dir() / "demo.duckdb", create=True):
                 return
-        st = win.study
-        assert st is not None
 
-        def run(_: Any, state: TaskState) -> Any:
-            return import_demo(st, "films", state)
+        def run(study: Study, state: TaskState) -> ImportReport:
+            return import_demo(study, "films", state)
 
         self._start_import(run, "demo")
 
-    def _start_import(self, fn: Any, what: str) -> None:
-        win = self.win
-        job = win.runner.submit("import", fn)
-        job.progressed.connect(lambda p: win.status.setText(
+    def _start_import(self, run: ImportFn, what: str) -> None:
+        host = self.host
+        study = host.study
+        if study is None:
+            return
+        job = host.runner.submit("import", import_task, (study, run))
+        job.progressed.connect(lambda p: host.show_status(
             f"{p.stage}: {p.done}/{p.total} {p.message}"))
-        job.failed.connect(lambda msg: win.show_error(f"Import of {what} failed", msg))
+        job.failed.connect(lambda msg: host.show_error(f"Import of {what} failed", msg))
         job.finished.connect(self._after_import)
 
-    def _after_import(self, report: Any = None) -> None:
+    def _after_import(self, dataset_id: int | None) -> None:
         """Show the imported dataset."""
-        win = self.win
-        if win.study is None:
-            return
-        name = getattr(report, "dataset", None)
-        ds = win.study.scalar("SELECT id FROM datasets WHERE name = ?", [name]) if name else None
-        win.set_dataset(int(ds) if ds is not None else None)
+        if self.host.study is not None:
+            self.host.set_dataset(dataset_id)
 
     def import_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -156,76 +182,64 @@ class WindowActions:
             self.import_file(path)
 
     def import_file(self, path: str) -> None:
-        """Import a CSV/JSONL/Parquet table after asking which columns hold key and text."""
-        win = self.win
-        if win.study is None:
-            win.show_error("No study open", "Open or create a study first (File ▸ New study), "
-                           "then drop the file again.")
+        """Import a CSV/JSONL/Parquet table after asking which columns hold key and text
+        (the columns are read in a worker first)."""
+        if self.host.study is None:
+            self.host.show_error("No study open", "Open or create a study first (File ▸ New "
+                                 "study), then drop the file again.")
             return
+        job = self.host.runner.submit("import-columns", columns_task, path)
+        job.finished.connect(lambda cols: self._ask_columns(path, cols))
+        job.failed.connect(lambda msg: self.host.show_error(
+            f"Import of {Path(path).name} failed", msg))
+
+    def _ask_columns(self, path: str, cols: list[str]) -> None:
         from monoscope.core.importers import ColumnMap, import_table
 
-        cols = self._columns(path)
         guess = {"key": _guess(cols, ("key", "id", "book", "movie", "prompt", "item")),
                  "text": _guess(cols, ("text", "review", "body", "content", "solution"))}
         spec, ok = QInputDialog.getText(
-            win, "Import texts",
+            self.win, "Import texts",
             f"Columns: {', '.join(cols) or '?'}\nWhich columns hold the prompt key and the text? "
             "(roles: key, text, title, context, label, rating)",
             text=",".join(f"{k}={v}" for k, v in guess.items() if v))
         if not ok or not spec.strip():
             return
-        st = win.study
         try:
             mapping = ColumnMap.parse(spec)
         except Exception as exc:
-            win.show_error("Import of " + Path(path).name + " failed", str(exc))
+            self.host.show_error("Import of " + Path(path).name + " failed", str(exc))
             return
 
-        def run(_: Any, state: TaskState) -> Any:
-            return import_table(st, path, dataset=Path(path).stem, mapping=mapping, state=state)
+        def run(study: Study, state: TaskState) -> ImportReport:
+            return import_table(study, path, dataset=Path(path).stem, mapping=mapping,
+                                state=state)
 
         self._start_import(run, Path(path).name)
 
-    def _columns(self, path: str) -> list[str]:
-        import duckdb
-
-        try:
-            con = duckdb.connect()
-            rel = con.sql(f"SELECT * FROM '{path.replace(chr(39), chr(39) * 2)}' LIMIT 0")
-            cols = list(rel.columns)
-            con.close()
-            return cols
-        except duckdb.Error:
-            return []
-
     def new_run(self, model_path: str | None = None) -> None:
-        win = self.win
-        if win.study is None:
-            win.show_error("No study open", "Open a study with a dataset before starting a run.")
+        """The run dialog, on the dataset shown and the prompt chosen (``model_path``: a
+        .gguf file to pick, e.g. dropped on the window)."""
+        host = self.host
+        if host.study is None:
+            host.show_error("No study open", "Open a study with a dataset before starting a run.")
             return
         from monoscope.ui.views.run_dialog import RunDialog
 
-        key = win.prompts.current_key()
-        dlg = RunDialog(win.study, win.dataset_id, selected_keys=[key] if key else [],
-                        parent=win)
-        if model_path and hasattr(dlg, "add_model_file"):
+        key = self.state.prompt
+        dlg = RunDialog(host.study, self.state.dataset_id, selected_keys=[key] if key else [],
+                        parent=self.win, runner=host.runner)
+        if model_path:
             dlg.add_model_file(model_path)
         accepted = dlg.exec()
-        if getattr(dlg, "wants_replication", False):
+        if dlg.wants_replication:
             self.replicate()
             return
-        if accepted and getattr(dlg, "spec", None) is not None:
-            panel = win.extra_views.get("runs")
-            if panel is not None and hasattr(panel, "start"):
-                win.show_view("runs")
-                panel.start(dlg.spec)
-            else:
-                win.show_error("Run not started", "The runs panel is not available in this "
-                               "build; start the run with `monoscope generate`.")
+        if accepted and dlg.spec is not None:
+            host.start_run(dlg.spec)
 
     def export_plot_dialog(self) -> None:
-        win = self.win
-        path, _ = QFileDialog.getSaveFileName(win, "Export plot", "map.png",
+        path, _ = QFileDialog.getSaveFileName(self.win, "Export plot", "map.png",
                                               "PNG image (*.png);;SVG image (*.svg)")
         if path:
             self.export_plot(path)
@@ -234,12 +248,10 @@ class WindowActions:
         """Export the plot in front (the map, or the current extra view) to PNG or SVG."""
         from monoscope.core.errors import MonoscopeError
 
-        win = self.win
-        view = win.current_view()
         try:
-            return Path(view.export(path))
+            return Path(self.host.current_view().export(path))
         except MonoscopeError as exc:
-            win.show_error("Export failed", str(exc))
+            self.host.show_error("Export failed", str(exc))
             return None
 
     def export_hists_dialog(self) -> None:
@@ -255,10 +267,10 @@ class WindowActions:
         p = Path(path)
         out = []
         try:
-            for name in self.win.hists.hists:
-                out.append(self.win.hists.export(name, p.with_name(f"{p.stem}-{name}{p.suffix}")))
+            for name in self.host.histogram_names():
+                out.append(self.host.export_histogram(name, p.with_name(f"{p.stem}-{name}{p.suffix}")))
         except MonoscopeError as exc:
-            self.win.show_error("Export failed", str(exc))
+            self.host.show_error("Export failed", str(exc))
         return out
 
     def export_table_dialog(self) -> None:
@@ -268,13 +280,13 @@ class WindowActions:
             self.export_table(path)
 
     def export_table(self, path: str) -> Path | None:
+        """Write the prompt table to CSV or Parquet."""
         from monoscope.core.errors import MonoscopeError
-        from monoscope.ui.views.prompts import export_table
 
         try:
-            return export_table(self.win.prompts.model, path)
+            return self.host.export_prompt_table(path)
         except MonoscopeError as exc:
-            self.win.show_error("Export failed", str(exc))
+            self.host.show_error("Export failed", str(exc))
             return None
 
     def about(self) -> None:
@@ -288,7 +300,7 @@ class WindowActions:
         p = Path(path)
         suffix = p.suffix.lower()
         if suffix == ".duckdb":
-            self.win.open_study(p)
+            self.host.open_study(p)
             return "open"
         if suffix == ".gguf":
             self.new_run(str(p))
@@ -296,8 +308,8 @@ class WindowActions:
         if suffix in TABLE_SUFFIXES:
             self.import_file(str(p))
             return "import"
-        self.win.show_error("Unknown file", f"{p.name}: drop a study (.duckdb), a table of texts "
-                            "(.csv, .jsonl, .parquet) or a model (.gguf).")
+        self.host.show_error("Unknown file", f"{p.name}: drop a study (.duckdb), a table of "
+                             "texts (.csv, .jsonl, .parquet) or a model (.gguf).")
         return "unknown"
 
     def offer_demo(self) -> None:

@@ -31,12 +31,12 @@ import numpy.typing as npt
 from monoscope.core.analysis import metrics
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.store import Study
+from monoscope.core.store import attributes as attributes_repo
+from monoscope.core.store import embeddings as embeddings_repo
 from monoscope.core.store import measurements as repo
 from monoscope.core.store.frames import (
     DEFAULT_BACKEND,
     DEFAULT_EMBEDDING,
-    arrow,
-    column,
     load_attributes,
     load_embeddings,
     load_texts,
@@ -226,10 +226,7 @@ def _clean(obj: Any) -> Any:
 # -- inputs --------------------------------------------------------------------------------
 def resolve_runs(study: Study, dataset_id: int, wanted: Sequence[str]) -> list[Group]:
     """Source group plus the runs named (by id or label), or every run of the dataset."""
-    rows = study.query(
-        "SELECT r.id, r.label, r.sampling, m.name AS model FROM runs r "
-        "LEFT JOIN models m ON m.id = r.model_id WHERE r.dataset_id = ? ORDER BY r.id",
-        [dataset_id])
+    rows = repo.runs(study, dataset_id)
     by_key = {str(r["id"]): r for r in rows} | {str(r["label"]): r for r in rows}
     chosen = rows
     if wanted:
@@ -261,14 +258,9 @@ def resolve_embedding(study: Study, dataset_id: int, request: MeasureRequest
     else the most common pair among its texts (the map and the explorer use the same rule)."""
     if request.embedding_model is not None and request.backend is not None:
         return request
-    rows = study.query(
-        "SELECT e.model, e.backend, count(*) AS n FROM embeddings e WHERE e.content_hash IN "
-        "(SELECT t.content_hash FROM texts t JOIN prompts p ON p.id = t.prompt_id "
-        "WHERE p.dataset_id = ?) GROUP BY e.model, e.backend ORDER BY (e.model = ?) DESC, "
-        "(e.backend = ?) "
-        "DESC, n DESC LIMIT 1", [dataset_id, DEFAULT_EMBEDDING, DEFAULT_BACKEND])
-    model = request.embedding_model or (rows[0]["model"] if rows else DEFAULT_EMBEDDING)
-    backend = request.backend or (rows[0]["backend"] if rows else DEFAULT_BACKEND)
+    found = embeddings_repo.most_common(study, dataset_id, DEFAULT_EMBEDDING, DEFAULT_BACKEND)
+    model = request.embedding_model or (found[0] if found else DEFAULT_EMBEDDING)
+    backend = request.backend or (found[1] if found else DEFAULT_BACKEND)
     return replace(request, embedding_model=model, backend=backend)
 
 
@@ -493,7 +485,7 @@ def stored(study: Study, dataset_id: int, request: MeasureRequest | None = None
     set_id = current_set(study, dataset_id, request)
     if set_id is None:
         return None
-    name = str(study.scalar("SELECT name FROM datasets WHERE id = ?", [dataset_id]))
+    name = attributes_repo.dataset(study, dataset_id).name
     return load_result(study, dataset_id, name, request, set_id)
 
 
@@ -516,23 +508,20 @@ def ensure_measured(study: Study, dataset_id: int, state: TaskState,
     found = current_set(study, dataset_id, request)
     if found is not None:
         return found
-    name = str(study.scalar("SELECT name FROM datasets WHERE id = ?", [dataset_id]))
+    name = attributes_repo.dataset(study, dataset_id).name
     req = request or MeasureRequest()
     return measure(study, MeasureRequest(**{**asdict(req), "dataset": name}), state).set_id
 
 
 def load_result(study: Study, dataset_id: int, dataset: str, request: MeasureRequest,
                 set_id: int) -> MeasureResult:
-    meta_row = study.query("SELECT params, seconds FROM measure_sets WHERE id = ?", [set_id])[0]
+    meta_row = repo.load_set(study, set_id)
     meta = json.loads(meta_row["params"]).get("_meta", {})
     table = repo.load_rows(study, set_id)
     groups = [Group(**g) for g in meta.get("groups", [])]
-    kind = str(study.scalar("SELECT kind FROM datasets WHERE id = ?", [dataset_id]))
-    prompts = study.query("SELECT id, key, title FROM prompts WHERE dataset_id = ? ORDER BY id",
-                          [dataset_id])
+    kind = attributes_repo.dataset(study, dataset_id).kind
     return MeasureResult(dataset, dataset_id, kind, request, groups,
-                         [{"id": int(p["id"]), "key": p["key"], "title": p["title"]}
-                          for p in prompts],
+                         attributes_repo.prompts(study, dataset_id),
                          dict(meta.get("attributes", {})), table,
                          dict(meta.get("dropped", {})), set_id,
                          float(meta_row["seconds"] or 0.0), True)
@@ -580,9 +569,7 @@ class _Matched:
 def _compute(study: Study, dataset_id: int, req: MeasureRequest, state: TaskState
              ) -> tuple[dict[str, list[Any]], dict[str, Any]]:
     groups = resolve_runs(study, dataset_id, req.runs)
-    prompts = study.query("SELECT id, key FROM prompts WHERE dataset_id = ? ORDER BY id",
-                          [dataset_id])
-    prompt_ids = [int(p["id"]) for p in prompts]
+    prompt_ids = [int(p["id"]) for p in attributes_repo.prompts(study, dataset_id)]
     texts = load_texts(study, dataset_id)
     gidx = np.full(len(texts), -1, dtype=np.int64)  # 0 = source, i = groups[i], -1 = not used
     gidx[texts.is_source] = 0
@@ -975,10 +962,7 @@ def _wording(out: _Rows, study: Study, dataset_id: int, text_ids: I64, prompt_id
 
     Per group over its own texts (ref ''), and for each run against a source corpus of the
     same prompts and texts per prompt (ref 'run:<id>', `CORPUS_DRAWS` subsample draws)."""
-    tab = arrow(study, "SELECT t.id, t.body FROM texts t JOIN prompts p ON p.id = t.prompt_id "
-                "WHERE p.dataset_id = ? ORDER BY t.id", [dataset_id])
-    ids = column(tab, "id", np.int64)
-    bodies = tab.column("body").combine_chunks().to_pylist()
+    ids, bodies = attributes_repo.text_bodies(study, dataset_id)
     pos = np.searchsorted(text_ids, ids)
     g_of, p_of = gidx[pos], prompt_ids[pos]
     vocab: dict[str, int] = {}

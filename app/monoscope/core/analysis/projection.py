@@ -4,6 +4,8 @@ Fitting only on the human texts keeps every map of a dataset in one coordinate f
 and models stay comparable and adding a run never moves the source points. A projection is
 keyed by a fingerprint of the texts it was fitted on plus its parameters; the same request on
 an unchanged source set reuses the stored points and only places texts that are new.
+Maps are stored through `monoscope.core.store.projections` and read back by the explorer's
+read model (`monoscope.core.explore.queries.points` / `scope_points`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,12 @@ import numpy.typing as npt
 
 from monoscope.core.analysis.projection_models import Model, Pca, Umap, load_model, save_model
 from monoscope.core.errors import MonoscopeError
-from monoscope.core.store import Study
+from monoscope.core.store import Study, reads
+from monoscope.core.store import projections as repo
 from monoscope.core.store.frames import (
     DEFAULT_BACKEND,
     DEFAULT_EMBEDDING,
     AnalysisInputMissing,
-    arrow,
-    column,
     load_embeddings,
     load_texts,
     resolve_dataset,
@@ -130,63 +131,22 @@ def fingerprint(hashes: Sequence[str], embedding: str, params: dict[str, Any]) -
 
 
 # -- store ---------------------------------------------------------------------------------
-def _write_points(study: Study, projection_id: int, ids: I64, xy: F32) -> None:
-    import pyarrow as pa
-
-    tab = pa.table({
-        "projection_id": pa.array(np.full(ids.size, projection_id, dtype=np.int64)),
-        "text_id": pa.array(ids),
-        "x": pa.array(xy[:, 0].astype(np.float32)),
-        "y": pa.array(xy[:, 1].astype(np.float32)),
-    })
-    with study.transaction() as cur:
-        cur.register("_new_points", tab)
-        cur.execute(
-            "INSERT OR REPLACE INTO projection_points SELECT projection_id, text_id, x, y "
-            "FROM _new_points"
-        )
-        cur.unregister("_new_points")
-
-
 def _find(study: Study, dataset_id: int, scope: str, method: str, embedding: str,
-          backend: str) -> list[dict[str, Any]]:
-    rows = study.query(
-        "SELECT id, params FROM projections WHERE dataset_id = ? AND scope = ? AND method = ? "
-        "AND embedding = ? ORDER BY id DESC",
-        [dataset_id, scope, method, embedding],
-    )
-    out = []
-    for r in rows:
-        params = json.loads(r["params"]) if r["params"] else {}
-        if params.get("backend", DEFAULT_BACKEND) == backend:
-            out.append({"id": int(r["id"]), "params": params})
-    return out
+          backend: str) -> list[repo.Fit]:
+    """Stored fits of the scope with this method, embedding model and backend, newest first."""
+    return [f for f in repo.fits(study, dataset_id, scope, method, embedding)
+            if f.params.get("backend", DEFAULT_BACKEND) == backend]
 
 
 def _load_points(study: Study, projection_id: int) -> tuple[I64, F32]:
-    tab = arrow(
-        study,
-        "SELECT text_id, x, y FROM projection_points WHERE projection_id = ? ORDER BY text_id",
-        [projection_id],
-    )
-    xy = np.column_stack([column(tab, "x", np.float64), column(tab, "y", np.float64)])
-    return column(tab, "text_id", np.int64), xy.astype(np.float32).reshape(-1, 2)
-
-
-def _delete(study: Study, projection_ids: Sequence[int]) -> None:
-    if not projection_ids:
-        return
-    marks = ", ".join("?" for _ in projection_ids)
-    with study.transaction() as cur:
-        cur.execute(f"DELETE FROM projection_points WHERE projection_id IN ({marks})",
-                    list(projection_ids))
-        cur.execute(f"DELETE FROM projections WHERE id IN ({marks})", list(projection_ids))
+    """(text ids, xy) of every stored point of a projection, by text id."""
+    m = repo.points(study, projection_id)
+    return m.text_id, np.column_stack([m.x, m.y]).astype(np.float32).reshape(-1, 2)
 
 
 # -- stage ---------------------------------------------------------------------------------
 def _scopes(study: Study, dataset_id: int, scopes: Sequence[str]) -> list[tuple[str, int | None]]:
-    keys = {str(r["key"]): int(r["id"]) for r in study.query(
-        "SELECT id, key FROM prompts WHERE dataset_id = ? ORDER BY id", [dataset_id])}
+    keys = {str(r["key"]): int(r["id"]) for r in reads.prompts(study, dataset_id)}
     out: list[tuple[str, int | None]] = []
     for s in scopes:
         if s == "dataset":
@@ -259,39 +219,31 @@ def _one_map(study: Study, req: ProjectionRequest, dataset_id: int, scope: str, 
              params: dict[str, Any], fp: str, ids: I64, vectors: F32, fit_idx: I64,
              state: TaskState) -> ProjectionMap:
     existing = _find(study, dataset_id, scope, method, req.embedding_model, req.backend)
-    hit = next((e for e in existing if e["params"].get("fingerprint") == fp), None)
+    hit = next((e for e in existing if e.params.get("fingerprint") == fp), None)
     fitter: Callable[[], Model] = (
         (lambda: Pca(vectors[fit_idx])) if method == "pca" else (lambda: Umap(vectors[fit_idx], req.n_neighbors, req.min_dist, req.seed))
     )
     if hit is not None:
-        pid = hit["id"]
+        pid = hit.id
         have, _ = _load_points(study, pid)
         todo = np.flatnonzero(~np.isin(ids, have))
         if todo.size:
             model = load_model(fp, method) or fitter()
             _place(study, pid, ids[todo], vectors[todo], model, state)
-        _delete(study, [e["id"] for e in existing if e["id"] != pid])
+        repo.delete(study, [e.id for e in existing if e.id != pid])
         pts_ids, xy = _load_points(study, pid)
-        return ProjectionMap(pid, scope, method, True, pts_ids, xy, int(hit["params"]["n_fit"]),
-                             int(todo.size), hit["params"])
+        return ProjectionMap(pid, scope, method, True, pts_ids, xy, int(hit.params["n_fit"]),
+                             int(todo.size), hit.params)
     model = fitter()
     full = {**params, "fingerprint": fp, "n_fit": int(fit_idx.size),
             "fit": "source", "max_fit": req.max_fit}
-    with study.transaction() as cur:
-        cur.execute(
-            "INSERT INTO projections (dataset_id, scope, method, params, embedding) "
-            "VALUES (?, ?, ?, ?, ?) RETURNING id",
-            [dataset_id, scope, method, json.dumps(full), req.embedding_model],
-        )
-        row = cur.fetchone()
-    assert row is not None
-    pid = int(row[0])
-    _write_points(study, pid, ids[fit_idx], model.embedding)
+    pid = repo.create(study, dataset_id, scope, method, full, req.embedding_model)
+    repo.write_points(study, pid, ids[fit_idx], model.embedding)
     if method == "umap":
         save_model(fp, model)
     rest = np.setdiff1d(np.arange(ids.size), fit_idx)
     _place(study, pid, ids[rest], vectors[rest], model, state)
-    _delete(study, [e["id"] for e in existing])
+    repo.delete(study, [e.id for e in existing])
     pts_ids, xy = _load_points(study, pid)
     return ProjectionMap(pid, scope, method, False, pts_ids, xy, int(fit_idx.size),
                          int(rest.size), full)
@@ -302,54 +254,7 @@ def _place(study: Study, pid: int, ids: I64, vectors: F32, model: Model,
     for start in range(0, ids.size, TRANSFORM_BATCH):
         state.check()
         sl = slice(start, start + TRANSFORM_BATCH)
-        _write_points(study, pid, ids[sl], model.transform(vectors[sl]))
-
-
-# -- reading maps (GUI, report) ------------------------------------------------------------
-@dataclass
-class MapData:
-    """A stored map joined with its texts: arrays aligned by position."""
-
-    projection_id: int
-    method: str
-    text_id: I64
-    x: npt.NDArray[np.float32]
-    y: npt.NDArray[np.float32]
-    is_source: npt.NDArray[np.bool_]
-    run_id: I64  # -1 for source
-    prompt_id: I64
-
-
-def load_map(study: Study, dataset: str | None = None, scope: str = "dataset",
-             method: str | None = None) -> MapData | None:
-    """The newest stored map of a scope (UMAP preferred over PCA unless method is given)."""
-    dataset_id, _ = resolve_dataset(study, dataset)
-    rows = study.query(
-        "SELECT id, method FROM projections WHERE dataset_id = ? AND scope = ? "
-        + ("AND method = ? " if method else "")
-        + "ORDER BY (method = 'umap') DESC, id DESC LIMIT 1",
-        [dataset_id, scope, *([method] if method else [])],
-    )
-    if not rows:
-        return None
-    pid = int(rows[0]["id"])
-    tab = arrow(
-        study,
-        """SELECT pp.text_id, pp.x, pp.y, t.origin = 'source' AS is_source, t.run_id, t.prompt_id
-           FROM projection_points pp JOIN texts t ON t.id = pp.text_id
-           WHERE pp.projection_id = ? ORDER BY pp.text_id""",
-        [pid],
-    )
-    return MapData(
-        projection_id=pid,
-        method=str(rows[0]["method"]),
-        text_id=column(tab, "text_id", np.int64),
-        x=column(tab, "x", np.float64).astype(np.float32),
-        y=column(tab, "y", np.float64).astype(np.float32),
-        is_source=np.asarray(column(tab, "is_source"), dtype=bool),
-        run_id=column(tab, "run_id", np.int64),
-        prompt_id=column(tab, "prompt_id", np.int64),
-    )
+        repo.write_points(study, pid, ids[sl], model.transform(vectors[sl]))
 
 
 def describe(result: ProjectionResult) -> list[dict[str, Any]]:

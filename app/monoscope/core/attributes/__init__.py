@@ -25,6 +25,7 @@ from monoscope.core.attributes.base import (
 )
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.store import Study
+from monoscope.core.store import attributes as attributes_repo
 from monoscope.core.tasks import TaskState
 
 __all__ = [
@@ -127,12 +128,12 @@ def annotate(study: Study, request: AnnotateRequest, state: TaskState | None = N
         raise UnknownAttribute(
             f"Unknown embedding backend {request.backend!r}; use one of {', '.join(BACKENDS)}."
         )
+    known = attributes_repo.datasets(study)
     if request.dataset is not None:
         datasets = [(study.dataset_id(request.dataset), request.dataset)]
     else:
-        datasets = [(int(r["id"]), str(r["name"]))
-                    for r in study.query("SELECT id, name FROM datasets ORDER BY id")]
-    kinds = {int(r["id"]): str(r["kind"]) for r in study.query("SELECT id, kind FROM datasets")}
+        datasets = [(d.id, d.name) for d in known]
+    kinds = {d.id: d.kind for d in known}
     names = list(request.attributes) if request.attributes else None
     ctx = Context(study, request, state)
     result = AnnotateResult()

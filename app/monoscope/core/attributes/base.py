@@ -1,6 +1,7 @@
-"""Extractor protocol and the store helpers they share (pending texts, cache copy, bulk writes).
+"""Extractor protocol: what an extractor is and how it runs over a dataset's pending texts.
 
-An extractor turns texts into rows of `attributes` (or, for embeddings, rows of `embeddings`).
+An extractor turns texts into rows of `attributes` (or, for embeddings, rows of `embeddings`);
+the rows are read and written through `monoscope.core.store.attributes`.
 Results are versioned: a text counts as done for an extractor only if its row carries the
 extractor's current version, so bumping a version recomputes. Context-free extractors (the
 value depends on the body alone) reuse any row with the same content hash: nothing is
@@ -14,7 +15,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monoscope.core.store import Study
+from monoscope.core.store import attributes as attributes_repo
+from monoscope.core.store.attributes import TextItem, Value
 from monoscope.core.tasks import TaskState
+
+__all__ = [
+    "BACKENDS",
+    "EMBEDDING_MODEL",
+    "AnnotateRequest",
+    "Context",
+    "Extractor",
+    "Outcome",
+    "TextItem",
+    "Value",
+]
 
 BACKENDS = ("torch", "onnx-int8")
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -32,25 +46,6 @@ class AnnotateRequest:
     batch_size: int = 64
     # Run generated code even without the kernel sandbox (bubblewrap); results are marked.
     unsafe_no_sandbox: bool = False
-
-
-@dataclass(frozen=True)
-class TextItem:
-    """One text to annotate, as read from the store."""
-
-    text_id: int
-    content_hash: str
-    body: str
-    origin: str
-    prompt_id: int
-
-
-@dataclass(frozen=True)
-class Value:
-    """One attribute value: a number, a label, or both."""
-
-    value: float | None
-    label: str | None = None
 
 
 @dataclass
@@ -104,10 +99,10 @@ class Extractor:
         """Annotate every text of the dataset that lacks this attribute at the current version."""
         out = Outcome(self.name, dataset)
         version = self.effective_version(ctx)
-        total = count_texts(ctx.study, dataset_id)
+        total = attributes_repo.count_texts(ctx.study, dataset_id)
         if self.context_free:
-            out.copied = copy_cached(ctx.study, dataset_id, self.name, version)
-        items = pending_texts(ctx.study, dataset_id, self.name, version)
+            out.copied = attributes_repo.copy_cached(ctx.study, dataset_id, self.name, version)
+        items = attributes_repo.pending(ctx.study, dataset_id, self.name, version)
         out.already = total - len(items) - out.copied
         ctx.state.begin(f"{self.name} ({dataset})", len(items))
         if not items:
@@ -124,77 +119,7 @@ class Extractor:
             values = self.compute(ctx, [g[0] for g in batch])
             out.computed += len(batch)
             rows = [(it.text_id, v) for g, v in zip(batch, values, strict=True) for it in g]
-            write_attributes(ctx.study, self.name, version, rows)
+            attributes_repo.write(ctx.study, self.name, version, rows)
             done += len(rows)
             ctx.state.progress(done, len(items))
         return out
-
-
-# -- store helpers ---------------------------------------------------------------------------
-def count_texts(study: Study, dataset_id: int) -> int:
-    return int(study.scalar(
-        "SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id WHERE p.dataset_id = ?",
-        [dataset_id],
-    ))
-
-
-def pending_texts(study: Study, dataset_id: int, name: str, version: str) -> list[TextItem]:
-    """Texts of the dataset without a `name` row at `version`, in id order."""
-    with study.reader() as cur:
-        rows = cur.execute(
-            """SELECT t.id, t.content_hash, t.body, t.origin, t.prompt_id
-               FROM texts t JOIN prompts p ON p.id = t.prompt_id
-               WHERE p.dataset_id = ? AND NOT EXISTS (
-                   SELECT 1 FROM attributes a
-                   WHERE a.text_id = t.id AND a.name = ? AND a.version = ?)
-               ORDER BY t.id""",
-            [dataset_id, name, version],
-        ).fetchall()
-    return [TextItem(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
-
-
-def copy_cached(study: Study, dataset_id: int, name: str, version: str) -> int:
-    """Give pending texts the value of any text with the same content hash; returns rows copied."""
-    with study.transaction() as cur:
-        before = cur.execute("SELECT count(*) FROM attributes WHERE name = ? AND version = ?",
-                             [name, version]).fetchone()
-        cur.execute(
-            """INSERT OR REPLACE INTO attributes (text_id, name, value, label, version)
-               SELECT t.id, c.name, c.value, c.label, c.version
-               FROM texts t JOIN prompts p ON p.id = t.prompt_id
-               JOIN (SELECT DISTINCT ON (t2.content_hash) t2.content_hash, a.name, a.value,
-                            a.label, a.version
-                     FROM attributes a JOIN texts t2 ON t2.id = a.text_id
-                     WHERE a.name = ? AND a.version = ?) c ON c.content_hash = t.content_hash
-               WHERE p.dataset_id = ? AND NOT EXISTS (
-                   SELECT 1 FROM attributes x
-                   WHERE x.text_id = t.id AND x.name = ? AND x.version = ?)""",
-            [name, version, dataset_id, name, version],
-        )
-        after = cur.execute("SELECT count(*) FROM attributes WHERE name = ? AND version = ?",
-                            [name, version]).fetchone()
-    return int(after[0] if after else 0) - int(before[0] if before else 0)
-
-
-def write_attributes(study: Study, name: str, version: str, rows: list[tuple[int, Value]]) -> None:
-    """Insert or replace (text_id, value) rows of one attribute in one transaction."""
-    with study.transaction() as cur:
-        insert_attributes(cur, name, version, rows)
-
-
-def insert_attributes(cur: Any, name: str, version: str, rows: list[tuple[int, Value]]) -> None:
-    """`write_attributes` inside the caller's transaction (``cur`` from `Study.transaction`)."""
-    import pyarrow as pa
-
-    table = pa.table({
-        "text_id": pa.array([r[0] for r in rows], type=pa.int64()),
-        "value": pa.array([r[1].value for r in rows], type=pa.float64()),
-        "label": pa.array([r[1].label for r in rows], type=pa.string()),
-    })
-    cur.register("_attr_rows", table)
-    cur.execute(
-        "INSERT OR REPLACE INTO attributes (text_id, name, value, label, version) "
-        "SELECT text_id, ?, value, label, ? FROM _attr_rows",
-        [name, version],
-    )
-    cur.unregister("_attr_rows")

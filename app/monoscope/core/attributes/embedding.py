@@ -27,6 +27,7 @@ from monoscope.core.attributes.base import (
 )
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.store import Study
+from monoscope.core.store import embeddings as embeddings_repo
 
 Matrix = npt.NDArray[np.float32]
 ONNX_EXPORT_VERSION = "2"  # 2: per-channel int8 MatMul weights (cosine 0.99 vs 0.96)
@@ -179,40 +180,14 @@ def get_embedder(ctx: Context) -> Embedder:
 
 # -- store -----------------------------------------------------------------------------------
 def pending_hashes(study: Study, dataset_id: int, backend: str) -> list[tuple[str, str]]:
-    """(content_hash, body) of the dataset's texts without a vector from this backend.
-
-    Ordered by length so every batch pads to a similar length (less wasted compute).
-    """
-    with study.reader() as cur:
-        rows = cur.execute(
-            """SELECT t.content_hash, any_value(t.body)
-               FROM texts t JOIN prompts p ON p.id = t.prompt_id
-               WHERE p.dataset_id = ? AND NOT EXISTS (
-                   SELECT 1 FROM embeddings e WHERE e.content_hash = t.content_hash
-                   AND e.model = ? AND e.backend = ?)
-               GROUP BY t.content_hash ORDER BY length(any_value(t.body)), min(t.id)""",
-            [dataset_id, EMBEDDING_MODEL, backend],
-        ).fetchall()
-    return [(r[0], r[1]) for r in rows]
+    """(content_hash, body) of the dataset's texts without a MiniLM vector from this backend,
+    shortest first (see `monoscope.core.store.embeddings.pending`)."""
+    return embeddings_repo.pending(study, dataset_id, EMBEDDING_MODEL, backend)
 
 
 def store_vectors(study: Study, hashes: Sequence[str], vectors: Matrix, backend: str) -> None:
-    """Insert vectors (rows aligned with hashes) in one transaction."""
-    import pyarrow as pa
-
-    dim = int(vectors.shape[1])
-    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel())
-    offsets = pa.array(np.arange(0, (len(hashes) + 1) * dim, dim, dtype=np.int32))
-    table = pa.table({"content_hash": pa.array(list(hashes), type=pa.string()),
-                      "vector": pa.ListArray.from_arrays(offsets, flat)})
-    with study.transaction() as cur:
-        cur.register("_vec_rows", table)
-        cur.execute(
-            "INSERT OR REPLACE INTO embeddings (content_hash, model, backend, dim, vector) "
-            "SELECT content_hash, ?, ?, ?, vector FROM _vec_rows",
-            [EMBEDDING_MODEL, backend, dim],
-        )
-        cur.unregister("_vec_rows")
+    """Insert MiniLM vectors (rows aligned with hashes) in one transaction."""
+    embeddings_repo.write(study, hashes, vectors, EMBEDDING_MODEL, backend)
 
 
 def text_vectors(
@@ -226,44 +201,18 @@ def text_vectors(
 
     Filter by dataset, explicit text ids and/or origin ('source' / 'generated'); ids ascending.
     """
-    where = ["e.model = ?", "e.backend = ?"]
-    params: list[Any] = [EMBEDDING_MODEL, backend]
-    if dataset_id is not None:
-        where.append("t.prompt_id IN (SELECT id FROM prompts WHERE dataset_id = ?)")
-        params.append(dataset_id)
-    if origin is not None:
-        where.append("t.origin = ?")
-        params.append(origin)
-    if text_ids is not None:
-        where.append("t.id IN (SELECT unnest(?::BIGINT[]))")
-        params.append([int(i) for i in text_ids])
-    sql = ("SELECT t.id, e.vector FROM texts t JOIN embeddings e ON e.content_hash = "
-           f"t.content_hash WHERE {' AND '.join(where)} ORDER BY t.id")
-    with study.reader() as cur:
-        table: Any = cur.sql(sql, params=params).to_arrow_table()
-    ids = np.asarray(table.column("id").to_numpy(), dtype=np.int64)
-    if table.num_rows == 0:
+    ids, vecs = embeddings_repo.text_vectors(study, EMBEDDING_MODEL, backend, dataset_id,
+                                             text_ids, origin)
+    if ids.size == 0:
         return ids, np.zeros((0, 384), dtype=np.float32)
-    col = table.column("vector").combine_chunks()
-    flat = np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
-    return ids, flat.reshape(table.num_rows, -1)
+    return ids, vecs
 
 
 def ensure_vectors(ctx: Context, items: Sequence[tuple[str, str]]) -> Matrix:
     """Vectors for (content_hash, body) pairs in order: read from the store, embedding any missing."""
     backend = ctx.request.backend
     hashes = list(dict.fromkeys(h for h, _ in items))
-    with ctx.study.reader() as cur:
-        table: Any = cur.sql(
-            "SELECT content_hash, vector FROM embeddings WHERE model = ? AND backend = ? "
-            "AND content_hash IN (SELECT unnest(?::VARCHAR[]))",
-            params=[EMBEDDING_MODEL, backend, hashes],
-        ).to_arrow_table()
-    found: dict[str, Matrix] = {}
-    if table.num_rows:
-        flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-        mat = np.asarray(flat, dtype=np.float32).reshape(table.num_rows, -1)
-        found = dict(zip(table.column("content_hash").to_pylist(), mat, strict=True))
+    found = embeddings_repo.by_hash(ctx.study, hashes, EMBEDDING_MODEL, backend)
     bodies = dict(items)
     missing = [h for h in hashes if h not in found]
     if missing:
@@ -285,11 +234,8 @@ class EmbeddingExtractor(Extractor):
         out = Outcome(self.name, dataset)
         backend = ctx.request.backend
         todo = pending_hashes(ctx.study, dataset_id, backend)
-        out.already = int(ctx.study.scalar(
-            "SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id "
-            "WHERE p.dataset_id = ? AND EXISTS (SELECT 1 FROM embeddings e WHERE "
-            "e.content_hash = t.content_hash AND e.model = ? AND e.backend = ?)",
-            [dataset_id, EMBEDDING_MODEL, backend]))
+        out.already = embeddings_repo.count_embedded(ctx.study, dataset_id, EMBEDDING_MODEL,
+                                                     backend)
         ctx.state.begin(f"embedding/{backend} ({dataset})", len(todo))
         for start in range(0, len(todo), self.batch_size):
             ctx.state.check()

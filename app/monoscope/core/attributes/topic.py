@@ -19,21 +19,14 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from monoscope.core.analysis.metrics import tokenize
-from monoscope.core.attributes.base import (
-    Context,
-    Extractor,
-    Outcome,
-    Value,
-    insert_attributes,
-    pending_texts,
-    write_attributes,
-)
+from monoscope.core.attributes.base import Context, Extractor, Outcome, Value
+from monoscope.core.store import attributes as attributes_repo
+from monoscope.core.store import topics as topics_repo
 
 MAX_TOPICS = 50
 LABEL_WORDS = 4
@@ -117,17 +110,16 @@ class TopicExtractor(Extractor):
 
         out = Outcome(self.name, dataset)
         version = self.effective_version(ctx)
-        items = pending_texts(ctx.study, dataset_id, self.name, version)
+        items = attributes_repo.pending(ctx.study, dataset_id, self.name, version)
         ctx.state.begin(f"topic ({dataset})", len(items))
         if not items:
-            out.already = self._count(ctx, dataset_id)
+            out.already = attributes_repo.count_texts(ctx.study, dataset_id)
             return out
-        fitted = ctx.study.query("SELECT topic, label FROM topics WHERE dataset_id = ? "
-                                 "AND version = ? ORDER BY topic", [dataset_id, version])
+        fitted = topics_repo.labels(ctx.study, dataset_id, version)
         if fitted and not self._fit_holds(ctx, dataset_id, version, len(fitted)):
-            self._drop_fit(ctx, dataset_id)
+            topics_repo.drop_fit(ctx.study, dataset_id, self.name)
             fitted = []
-            items = pending_texts(ctx.study, dataset_id, self.name, version)
+            items = attributes_repo.pending(ctx.study, dataset_id, self.name, version)
         if not fitted:
             source = [it for it in items if it.origin == "source"]
             if len(source) < MIN_SOURCE_TEXTS:
@@ -137,13 +129,16 @@ class TopicExtractor(Extractor):
             labels = fit_topics(vecs, k)
             words = ctfidf_labels([it.body for it in source], labels.tolist(), k)
             rows = [(it.text_id, Value(float(c), words[c])) for it, c in zip(source, labels, strict=True)]
-            self._save_fit(ctx, dataset_id, version, words, labels, k, rows)
+            sizes = np.bincount(labels, minlength=k)
+            # the fit and the source texts' assignments: one transaction
+            topics_repo.save_fit(ctx.study, dataset_id, self.name, version, words,
+                                 [int(n) for n in sizes], rows)
             out.computed += len(rows)
             items = [it for it in items if it.origin != "source"]
             ctx.state.progress(len(rows), len(rows) + len(items))
             cents = centroids(vecs, labels, k)
         else:
-            words = [str(r["label"]) for r in fitted]
+            words = fitted
             cents = self._stored_centroids(ctx, dataset_id, version, len(words))
         done0 = out.computed
         for start in range(0, len(items), 512):
@@ -151,61 +146,23 @@ class TopicExtractor(Extractor):
             batch = items[start : start + 512]
             vecs = ensure_vectors(ctx, [(it.content_hash, it.body) for it in batch])
             ids = assign(vecs, cents)
-            write_attributes(ctx.study, self.name, version,
-                             [(it.text_id, Value(float(c), words[c])) for it, c in zip(batch, ids, strict=True)])
+            attributes_repo.write(ctx.study, self.name, version,
+                                  [(it.text_id, Value(float(c), words[c]))
+                                   for it, c in zip(batch, ids, strict=True)])
             out.computed += len(batch)
             ctx.state.progress(done0 + start + len(batch), done0 + len(items))
         return out
 
-    def _count(self, ctx: Context, dataset_id: int) -> int:
-        return int(ctx.study.scalar(
-            "SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id "
-            "WHERE p.dataset_id = ?", [dataset_id]))
-
-    def _save_fit(self, ctx: Context, dataset_id: int, version: str, words: list[str],
-                  labels: npt.NDArray[np.int64], k: int, rows: list[tuple[int, Value]]) -> None:
-        """Topics and the source texts' assignments, in one transaction."""
-        sizes = np.bincount(labels, minlength=k)
-        with ctx.study.transaction() as cur:
-            self._delete_fit(cur, dataset_id)
-            cur.executemany("INSERT INTO topics (dataset_id, topic, label, size, version) "
-                            "VALUES (?, ?, ?, ?, ?)",
-                            [[dataset_id, c, words[c], int(sizes[c]), version] for c in range(k)])
-            insert_attributes(cur, self.name, version, rows)
-
-    def _delete_fit(self, cur: Any, dataset_id: int) -> None:
-        cur.execute("DELETE FROM topics WHERE dataset_id = ?", [dataset_id])
-        # an older fit's assignments no longer match new clusters
-        cur.execute("DELETE FROM attributes WHERE name = ? AND text_id IN (SELECT t.id FROM "
-                    "texts t JOIN prompts p ON p.id = t.prompt_id WHERE p.dataset_id = ?)",
-                    [self.name, dataset_id])
-
-    def _drop_fit(self, ctx: Context, dataset_id: int) -> None:
-        with ctx.study.transaction() as cur:
-            self._delete_fit(cur, dataset_id)
-
     def _fit_holds(self, ctx: Context, dataset_id: int, version: str, k: int) -> bool:
         """Every stored topic has exactly its stored size of assigned source texts (so centroids exist)."""
-        rows = ctx.study.query(
-            """SELECT tp.topic, tp.size, count(a.text_id) AS n
-               FROM topics tp LEFT JOIN (
-                   SELECT a.text_id, CAST(a.value AS INTEGER) AS topic FROM attributes a
-                   JOIN texts t ON t.id = a.text_id JOIN prompts p ON p.id = t.prompt_id
-                   WHERE p.dataset_id = ? AND a.name = ? AND a.version = ? AND t.origin = 'source'
-               ) a ON a.topic = tp.topic
-               WHERE tp.dataset_id = ? AND tp.version = ? GROUP BY tp.topic, tp.size""",
-            [dataset_id, self.name, version, dataset_id, version])
-        return len(rows) == k and all(int(r["n"]) >= int(r["size"]) > 0 for r in rows)
+        rows = topics_repo.fit_counts(ctx.study, dataset_id, self.name, version)
+        return len(rows) == k and all(n >= size > 0 for _, size, n in rows)
 
     def _stored_centroids(self, ctx: Context, dataset_id: int, version: str, k: int) -> npt.NDArray[np.float64]:
         from monoscope.core.attributes.embedding import text_vectors
 
-        rows = ctx.study.query(
-            "SELECT a.text_id, a.value FROM attributes a JOIN texts t ON t.id = a.text_id "
-            "JOIN prompts p ON p.id = t.prompt_id WHERE p.dataset_id = ? AND a.name = ? "
-            "AND a.version = ? AND t.origin = 'source' ORDER BY a.text_id",
-            [dataset_id, self.name, version])
-        topic_of = {int(r["text_id"]): int(r["value"]) for r in rows}
+        topic_of = {t: int(v) for t, v in attributes_repo.values(
+            ctx.study, dataset_id, self.name, version, origin="source").items()}
         ids, vecs = text_vectors(ctx.study, text_ids=list(topic_of), backend=ctx.request.backend)
         labels = np.array([topic_of[int(i)] for i in ids], dtype=np.int64)
         return centroids(vecs, labels, k)

@@ -14,19 +14,20 @@ import numpy as np
 
 from monoscope.core.analysis.measure import MeasureResult
 from monoscope.core.errors import StudyError
+from monoscope.core.explore import queries
 from monoscope.core.explore.figure_data import (
     METRICS,
     SOURCE,
+    SOURCE_GROUP,
     FloatArray,
     Group,
     attribute_values,
     group_key,
     groups,
-    map_points,
     metric_spec,
     stored_result,
 )
-from monoscope.core.store import Study
+from monoscope.core.store import Study, reads
 
 # Numbers shown beside each side of the comparison (all from the stored measurements).
 COMPARE_METRICS = ("sentiment.mean", "sentiment.entropy", "sentiment.index", "embedding.cosine",
@@ -35,13 +36,7 @@ COMPARE_METRICS = ("sentiment.mean", "sentiment.entropy", "sentiment.index", "em
 
 def attribute_names(study: Study, dataset_id: int) -> list[str]:
     """Numeric attributes present in the dataset (for the histogram picker)."""
-    rows = study.query(
-        "SELECT DISTINCT a.name FROM attributes a JOIN texts t ON t.id = a.text_id "
-        "JOIN prompts p ON p.id = t.prompt_id WHERE p.dataset_id = ? AND a.value IS NOT NULL "
-        "ORDER BY a.name",
-        [dataset_id],
-    )
-    return [str(r["name"]) for r in rows]
+    return reads.attribute_names(study, dataset_id, with_value=True)
 
 
 def shared_edges(samples: list[FloatArray], bins: int = 20) -> FloatArray:
@@ -114,12 +109,9 @@ def side_numbers(res: MeasureResult, run_key: str, prompt_key: str | None
         g = res.cell(run_key, attr, stat, run_key, prompt_key)
         s = res.cell(SOURCE, attr, stat, run_key, prompt_key)
         gen[m] = math.nan if g is None or g["value"] is None else float(g["value"])
-        if stat == "index":
-            src[m] = math.nan if s is None or s["value"] is None else float(s["value"])
-            if s is not None and s["lo"] is not None and s["hi"] is not None:
-                human[m] = (float(s["lo"]), float(s["hi"]))
-        else:
-            src[m] = math.nan if s is None or s["value"] is None else float(s["value"])
+        src[m] = math.nan if s is None or s["value"] is None else float(s["value"])
+        if stat == "index" and s is not None and s["lo"] is not None and s["hi"] is not None:
+            human[m] = (float(s["lo"]), float(s["hi"]))
         if g is not None:
             n = g["n"] if n is None else n
             prompts = max(prompts, int(g["prompts"] or (1 if prompt_key else 0)))
@@ -151,9 +143,8 @@ def compute_compare(request: tuple[Study, int, int, int, str | None, str], state
     if state is not None:
         state.begin("compare", 3)
     res = stored_result(study, dataset_id, state)
-    pts = map_points(study, dataset_id, prompt_key)
-    if not pts and prompt_key is not None:
-        pts = _dataset_points_for_prompt(study, dataset_id, prompt_key)
+    mapped = queries.points(study, dataset_id, prompt_key)
+    pts = mapped.by_group() if mapped is not None else {}
     empty = (np.zeros(0), np.zeros(0))
     covered: set[str] = set()
     sides = []
@@ -166,7 +157,8 @@ def compute_compare(request: tuple[Study, int, int, int, str | None, str], state
                           index_ci(res, g.key, prompt_key)))
     if prompt_key is None:  # the whole dataset: the source restricted to the runs' prompts
         src_vals = attribute_values(study, dataset_id, attribute, SOURCE, None, sorted(covered))
-        src_pts = _restrict_points(study, dataset_id, pts.get(SOURCE, empty), sorted(covered))
+        src_pts = _restrict_points(mapped, [int(p["id"]) for p in res.prompts
+                                            if p["key"] in covered])
     else:
         src_vals = attribute_values(study, dataset_id, attribute, SOURCE, prompt_key)
         src_pts = pts.get(SOURCE, empty)
@@ -175,34 +167,15 @@ def compute_compare(request: tuple[Study, int, int, int, str | None, str], state
                        sides[0].source_numbers, sides, edges)
 
 
-def _restrict_points(study: Study, dataset_id: int, pts: tuple[FloatArray, FloatArray],
-                     keys: list[str]) -> tuple[FloatArray, FloatArray]:
-    """Source points of the dataset map limited to the given prompts."""
-    from monoscope.core.explore.figure_data import map_points_of_prompts
-
-    got = map_points_of_prompts(study, dataset_id, keys)
-    return got if got[0].size or not keys else pts
-
-
-def _dataset_points_for_prompt(study: Study, dataset_id: int, prompt_key: str
-                               ) -> dict[str, tuple[FloatArray, FloatArray]]:
-    """A prompt's points on the dataset map when no per-prompt map was fitted."""
-    pid = study.scalar(
-        "SELECT id FROM projections WHERE dataset_id = ? AND scope = 'dataset' "
-        "ORDER BY (method = 'umap') DESC, id DESC LIMIT 1", [dataset_id])
-    if pid is None:
-        return {}
-    rows = study.query(
-        "SELECT CASE WHEN t.run_id IS NULL THEN 'source' ELSE 'run:' || t.run_id END AS g, "
-        "pp.x, pp.y FROM projection_points pp JOIN texts t ON t.id = pp.text_id "
-        "JOIN prompts p ON p.id = t.prompt_id WHERE pp.projection_id = ? AND p.key = ?",
-        [pid, prompt_key])
-    out: dict[str, tuple[list[float], list[float]]] = {}
-    for r in rows:
-        xs, ys = out.setdefault(r["g"], ([], []))
-        xs.append(float(r["x"]))
-        ys.append(float(r["y"]))
-    return {g: (np.array(x), np.array(y)) for g, (x, y) in out.items()}
+def _restrict_points(mapped: queries.Points | None, prompt_ids: list[int]
+                     ) -> tuple[FloatArray, FloatArray]:
+    """Source points of the dataset map limited to the given prompts (all source points when
+    none of those prompts is on the map)."""
+    if mapped is None:
+        return np.zeros(0), np.zeros(0)
+    source = mapped.run_id < 0
+    got = mapped.xy(source & np.isin(mapped.prompt_id, prompt_ids))
+    return got if got[0].size or not prompt_ids else mapped.xy(source)
 
 
 # -- sweep ---------------------------------------------------------------------------------
@@ -332,6 +305,6 @@ def compute_accumulation(request: tuple[Study, int, str, str | None], state: Any
         elif g.run_id is not None:
             ref = f"acc:{g.key}"
             make(g, res.curve(g.key, attribute, ref), g.label, None)
-            src = Group(SOURCE, "source (human)")
-            make(src, res.curve(SOURCE, attribute, ref), f"source on {g.label}'s prompts", g.key)
+            make(SOURCE_GROUP, res.curve(SOURCE, attribute, ref),
+                 f"source on {g.label}'s prompts", g.key)
     return AccumulationData(dataset_id, attribute, prompt_key, curves)

@@ -2,14 +2,13 @@
 
 A *group* is the source texts of a dataset or one run's generated texts. Every number comes
 from the measure stage's stored rows (`stored_result`); this module only selects and arranges
-them (and reads raw values and map points for histograms). No Qt here.
+them (and reads raw values for histograms through the store's `reads` repository; map points
+come from `queries.points`). No Qt here.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,10 +24,10 @@ from monoscope.core.analysis.measure import (
     load_result,
 )
 from monoscope.core.errors import StudyError
-from monoscope.core.store import Study
+from monoscope.core.store import Study, reads
 
 SOURCE = "source"
-EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+SENTIMENT_PREFERENCE = ("sentiment.head", "sentiment.vader")  # classifier head, else VADER
 
 # The paper's Figure 1 bins: [0,.35], (.35,.55], (.55,.75], (.75,.85], (.85,.95], (.95,1].
 SENTIMENT_EDGES: tuple[float, ...] = (0.0, 0.35, 0.55, 0.75, 0.85, 0.95, 1.0)
@@ -65,8 +64,7 @@ def group_key(run_id: int | None) -> str:
 
 def dataset_ids(study: Study) -> list[tuple[int, str, str]]:
     """(id, name, kind) of every dataset, oldest first."""
-    rows = study.query("SELECT id, name, kind FROM datasets ORDER BY id")
-    return [(int(r["id"]), str(r["name"]), str(r["kind"])) for r in rows]
+    return [(int(r["id"]), str(r["name"]), str(r["kind"])) for r in reads.datasets(study)]
 
 
 def default_dataset(study: Study | None, dataset_id: int | None = None) -> int | None:
@@ -78,44 +76,18 @@ def default_dataset(study: Study | None, dataset_id: int | None = None) -> int |
     return ids[0][0] if ids else None
 
 
-def dataset_kind(study: Study, dataset_id: int) -> str:
-    kind = study.scalar("SELECT kind FROM datasets WHERE id = ?", [dataset_id])
-    if kind is None:
-        raise StudyError(f"No dataset with id {dataset_id} in {study.path}; pick another one.")
-    return str(kind)
+SOURCE_GROUP = Group(SOURCE, "source (human)")
 
 
 def groups(study: Study, dataset_id: int) -> list[Group]:
     """The source group followed by every run of the dataset (oldest first)."""
-    out = [Group(SOURCE, "source (human)")]
-    rows = study.query(
-        "SELECT r.id, r.label, r.sampling, r.status, m.name AS model FROM runs r "
-        "LEFT JOIN models m ON m.id = r.model_id WHERE r.dataset_id = ? ORDER BY r.id",
-        [dataset_id],
-    )
-    for r in rows:
-        raw = r["sampling"]
-        sampling = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
-        out.append(
-            Group(
-                group_key(int(r["id"])), str(r["label"]), int(r["id"]),
-                str(r["model"] or ""), sampling, str(r["status"]),
-            )
-        )
-    return out
+    return [SOURCE_GROUP, *(Group(group_key(r.id), r.label, r.id, r.model or "", r.sampling,
+                                  r.status) for r in reads.runs(study, dataset_id))]
 
 
-def sentiment_attribute(study: Study, dataset_id: int) -> str | None:
-    """The sentiment attribute to show: the classifier head if computed, else VADER."""
-    for name in ("sentiment.head", "sentiment.vader"):
-        n = study.scalar(
-            "SELECT count(*) FROM attributes a JOIN texts t ON t.id = a.text_id "
-            "JOIN prompts p ON p.id = t.prompt_id WHERE a.name = ? AND p.dataset_id = ?",
-            [name, dataset_id],
-        )
-        if n:
-            return name
-    return None
+def sentiment_of(attributes: Sequence[str] | dict[str, str]) -> str | None:
+    """The sentiment attribute to show among measured ones: the classifier head, else VADER."""
+    return next((a for a in SENTIMENT_PREFERENCE if a in attributes), None)
 
 
 # -- metrics ----------------------------------------------------------------------------------
@@ -149,7 +121,7 @@ def stored_result(study: Study, dataset_id: int, state: Any = None) -> MeasureRe
 
     st = state if state is not None else TaskState()
     set_id = ensure_measured(study, dataset_id, st)
-    name = str(study.scalar("SELECT name FROM datasets WHERE id = ?", [dataset_id]))
+    name = str(reads.dataset_name(study, dataset_id))
     return load_result(study, dataset_id, name, MeasureRequest(dataset=name), set_id)
 
 
@@ -176,8 +148,7 @@ def metric_spec(result: MeasureResult, metric: str) -> tuple[str, str] | None:
     head, tail = metric.split(".", 1)
     attr: str | None
     if head == "sentiment":
-        attr = next((a for a in ("sentiment.head", "sentiment.vader")
-                     if a in result.attributes), None)
+        attr = sentiment_of(result.attributes)
     elif head == "code":
         attr = "code.algorithms"
     elif head in ("text",):
@@ -204,63 +175,8 @@ def attribute_values(study: Study, dataset_id: int, name: str, group: str,
                      ) -> FloatArray:
     """Values of one attribute for one group (optionally one prompt, or only ``prompts``),
     for histograms."""
-    cond = "t.run_id IS NULL" if group == SOURCE else "t.run_id = ?"
-    params: list[Any] = [dataset_id, name]
-    if group != SOURCE:
-        params.append(int(group.split(":", 1)[1]))
-    sql = ("SELECT a.value FROM texts t JOIN prompts p ON p.id = t.prompt_id "
-           "JOIN attributes a ON a.text_id = t.id WHERE p.dataset_id = ? AND a.name = ? "
-           f"AND a.value IS NOT NULL AND {cond}")
-    if prompt_key is not None:
-        sql += " AND p.key = ?"
-        params.append(prompt_key)
-    elif prompts is not None:
-        sql += " AND p.key IN (SELECT unnest(?))"
-        params.append(list(prompts))
-    rows = study.query(sql, params)
-    return np.array([float(r["value"]) for r in rows], dtype=np.float64)
-
-
-_GROUP_SQL = "CASE WHEN t.run_id IS NULL THEN 'source' ELSE 'run:' || t.run_id END"
-
-
-def map_points(study: Study, dataset_id: int, prompt_key: str | None = None
-               ) -> dict[str, tuple[FloatArray, FloatArray]]:
-    """Group -> (x, y) of the newest projection for the dataset or for one prompt's scope."""
-    scope = "dataset" if prompt_key is None else f"prompt:{prompt_key}"
-    pid = study.scalar(
-        "SELECT id FROM projections WHERE dataset_id = ? AND scope = ? "
-        "ORDER BY (method = 'umap') DESC, id DESC LIMIT 1",
-        [dataset_id, scope],
-    )
-    if pid is None:
-        return {}
-    sql = (f"SELECT {_GROUP_SQL} AS g, pp.x, pp.y FROM projection_points pp "
-           "JOIN texts t ON t.id = pp.text_id WHERE pp.projection_id = ?")
-    params: list[Any] = [pid]
-    if prompt_key is not None:
-        sql += " AND t.prompt_id = (SELECT id FROM prompts WHERE dataset_id = ? AND key = ?)"
-        params += [dataset_id, prompt_key]
-    acc: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
-    for r in study.query(sql, params):
-        acc[r["g"]][0].append(float(r["x"]))
-        acc[r["g"]][1].append(float(r["y"]))
-    return {g: (np.array(xs), np.array(ys)) for g, (xs, ys) in acc.items()}
-
-
-def map_points_of_prompts(study: Study, dataset_id: int, keys: Sequence[str]
-                          ) -> tuple[FloatArray, FloatArray]:
-    """Source points of the newest dataset map, only for the given prompts."""
-    pid = study.scalar(
-        "SELECT id FROM projections WHERE dataset_id = ? AND scope = 'dataset' "
-        "ORDER BY (method = 'umap') DESC, id DESC LIMIT 1", [dataset_id])
-    if pid is None:
-        return np.zeros(0), np.zeros(0)
-    rows = study.query(
-        "SELECT pp.x, pp.y FROM projection_points pp JOIN texts t ON t.id = pp.text_id "
-        "JOIN prompts p ON p.id = t.prompt_id WHERE pp.projection_id = ? AND t.run_id IS NULL "
-        "AND p.key IN (SELECT unnest(?))", [pid, list(keys)])
-    return (np.array([float(r["x"]) for r in rows]), np.array([float(r["y"]) for r in rows]))
+    run_id = None if group == SOURCE else int(group.split(":", 1)[1])
+    return reads.group_attribute_values(study, dataset_id, name, run_id, prompt_key, prompts)
 
 
 # -- overview (the paper's Figure 1 analogues) ---------------------------------------------
@@ -300,8 +216,7 @@ def compute_overview(request: tuple[Study, int], state: Any = None) -> OverviewD
     res = stored_result(study, dataset_id, state)
     keys = set(covered_prompts(res))
     grps = groups(study, dataset_id)
-    sent_attr = next((a for a in ("sentiment.head", "sentiment.vader") if a in res.attributes),
-                     None)
+    sent_attr = sentiment_of(res.attributes)
     if res.kind == "code" and "code.algorithms" in res.attributes:
         sim_attr, sim_stat = "code.algorithms", "jaccard"
         label = "mean pairwise Jaccard of algorithm sets"

@@ -1,7 +1,9 @@
-"""Read-only store queries behind the explorer: prompt table, map points, attributes, text detail.
+"""Read models behind the explorer: prompt table, map points, attributes, text detail.
 
-Every function takes the open `Study` and reads through a fresh cursor (so it is safe in a
-worker thread) and returns numpy arrays or plain dicts; nothing here writes to the study.
+Every function takes the open `Study` and reads through the store's repositories
+(`monoscope.core.store.reads`, `.projections`, `.frames`), each on a cursor of the calling
+thread (so it is safe in a worker), and returns numpy arrays, dataclasses or plain dicts;
+nothing here writes to the study.
 """
 
 from __future__ import annotations
@@ -13,15 +15,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from monoscope.core.store import Study
-from monoscope.core.store.frames import arrow, column, matrix
+from monoscope.core.store import Study, reads
+from monoscope.core.store import projections as maps_repo
+from monoscope.core.store.frames import column, load_prompt_vectors
 
 I64 = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
-# Attributes whose value is a category id (histograms draw them as categories).
-CATEGORICAL = {"topic"}
 EMBEDDING_ATTRIBUTE = "embedding"  # pseudo-attribute: cosine dispersion of the embeddings
 
 
@@ -37,35 +38,28 @@ class RunInfo:
 
 def datasets(study: Study) -> list[dict[str, Any]]:
     """Datasets with their prompt counts, oldest first."""
-    return study.query(
-        "SELECT d.id, d.name, d.kind, count(p.id) AS n_prompts FROM datasets d "
-        "LEFT JOIN prompts p ON p.dataset_id = d.id GROUP BY ALL ORDER BY d.id"
-    )
+    return reads.datasets(study)
 
 
 def runs(study: Study, dataset_id: int) -> list[RunInfo]:
-    """Runs of a dataset with model name and number of generated texts, by id."""
-    rows = study.query(
-        "SELECT r.id, r.label, coalesce(m.name, r.engine) AS model, r.status, r.sampling, "
-        "(SELECT count(*) FROM texts t WHERE t.run_id = r.id) AS n FROM runs r "
-        "LEFT JOIN models m ON m.id = r.model_id WHERE r.dataset_id = ? ORDER BY r.id",
-        [dataset_id],
-    )
-    return [
-        RunInfo(int(r["id"]), str(r["label"]), str(r["model"]), str(r["status"]),
-                json.loads(r["sampling"]) if r["sampling"] else {}, int(r["n"]))
-        for r in rows
-    ]
+    """Runs of a dataset with model name (else the engine) and number of generated texts."""
+    return [RunInfo(r.id, r.label, r.engine if r.model is None else r.model, r.status, r.sampling, r.n_texts)
+            for r in reads.runs(study, dataset_id)]
+
+
+def prompts(study: Study, dataset_id: int) -> list[dict[str, Any]]:
+    """The prompts of a dataset (id, key, title), by id."""
+    return reads.prompts(study, dataset_id)
+
+
+def prompt_id(study: Study, dataset_id: int, key: str) -> int | None:
+    """The id of a prompt by its key (None when the dataset has none)."""
+    return reads.prompt_id(study, dataset_id, key)
 
 
 def attribute_names(study: Study, dataset_id: int) -> list[str]:
     """Attribute names present for the dataset, plus `embedding` when vectors exist."""
-    names = [
-        str(r["name"]) for r in study.query(
-            "SELECT DISTINCT a.name FROM attributes a JOIN texts t ON t.id = a.text_id "
-            "JOIN prompts p ON p.id = t.prompt_id WHERE p.dataset_id = ? ORDER BY a.name",
-            [dataset_id])
-    ]
+    names = reads.attribute_names(study, dataset_id)
     if embedding_key(study) is not None:
         names.append(EMBEDDING_ATTRIBUTE)
     return names
@@ -81,11 +75,7 @@ def default_attribute(names: list[str]) -> str | None:
 
 def embedding_key(study: Study) -> tuple[str, str] | None:
     """(model, backend) of the embeddings to use: MiniLM/torch if present, else the most common."""
-    rows = study.query(
-        "SELECT model, backend, count(*) AS n FROM embeddings GROUP BY model, backend "
-        "ORDER BY (model = 'all-MiniLM-L6-v2') DESC, (backend = 'torch') DESC, n DESC LIMIT 1"
-    )
-    return (str(rows[0]["model"]), str(rows[0]["backend"])) if rows else None
+    return reads.preferred_embedding(study)
 
 
 @dataclass
@@ -125,20 +115,12 @@ def prompt_table(study: Study, dataset_id: int, attribute: str | None,
 
     run_list = runs(study, dataset_id)
     run_pos = {f"run:{r.id}": i for i, r in enumerate(run_list)}
-    tab = arrow(study, """
-        SELECT p.id, p.key, p.title,
-               count(t.id) FILTER (WHERE t.origin = 'source') AS n_src
-        FROM prompts p LEFT JOIN texts t ON t.prompt_id = p.id
-        WHERE p.dataset_id = ? GROUP BY ALL ORDER BY p.id""", [dataset_id])
+    tab = reads.prompt_source_counts(study, dataset_id)
     pids = column(tab, "id", np.int64)
     pos = {int(p): i for i, p in enumerate(pids)}
     shape = (len(pids), len(run_list))
     n_gen = np.zeros(shape, dtype=np.int64)
-    for r in study.query(
-        "SELECT t.prompt_id, t.run_id, count(*) AS n FROM texts t JOIN prompts p "
-        "ON p.id = t.prompt_id WHERE p.dataset_id = ? AND t.origin = 'generated' GROUP BY ALL",
-        [dataset_id],
-    ):
+    for r in reads.generated_counts(study, dataset_id):
         j = run_pos.get(f"run:{r['run_id']}")
         if j is not None:
             n_gen[pos[int(r["prompt_id"])], j] = int(r["n"])
@@ -181,21 +163,14 @@ def prompt_table(study: Study, dataset_id: int, attribute: str | None,
 def prompt_measurements(study: Study, set_id: int, prompt_key: str | None,
                         dataset_id: int) -> list[dict[str, Any]]:
     """Stored rows of one prompt (or the dataset aggregates when None), without curves."""
-    if prompt_key is None:
-        return study.query(
-            "SELECT grp, ref, attribute, stat, n, prompts, draws, value, sd, lo, hi "
-            "FROM measurements WHERE set_id = ? AND prompt_id IS NULL "
-            "AND ref NOT LIKE 'acc%'", [set_id])
-    return study.query(
-        "SELECT m.grp, m.ref, m.attribute, m.stat, m.n, m.prompts, m.draws, m.value, m.sd, "
-        "m.lo, m.hi FROM measurements m JOIN prompts p ON p.id = m.prompt_id "
-        "WHERE m.set_id = ? AND p.dataset_id = ? AND p.key = ? AND m.ref NOT LIKE 'acc%'",
-        [set_id, dataset_id, prompt_key])
+    return reads.prompt_measurements(study, set_id, dataset_id, prompt_key)
 
 
 @dataclass
 class Points:
-    """Map points of one scope, aligned by position; ``group`` 0 = source, i = runs[i-1]."""
+    """Map points of one scope, aligned by position (by text id); ``group`` 0 = source,
+    i = runs[i-1]. The one read model of a stored map: the explorer, the compare view and
+    the report all read maps through `points` / `scope_points`."""
 
     projection_id: int
     method: str
@@ -204,55 +179,59 @@ class Points:
     y: F32
     group: npt.NDArray[np.int8]
     run_ids: list[int] = field(default_factory=list)
+    run_id: I64 = field(default_factory=lambda: np.zeros(0, np.int64))  # -1 for source
+    is_source: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
+    prompt_id: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __len__(self) -> int:
         return int(self.text_id.size)
 
+    def xy(self, mask: npt.NDArray[np.bool_]) -> tuple[F64, F64]:
+        """(x, y) of the selected points as float64 arrays."""
+        return self.x[mask].astype(np.float64), self.y[mask].astype(np.float64)
 
-def find_projection(study: Study, dataset_id: int, scope: str) -> tuple[int, str] | None:
-    """Newest projection of a scope (UMAP preferred) as (id, method)."""
-    rows = study.query(
-        "SELECT id, method FROM projections WHERE dataset_id = ? AND scope = ? "
-        "ORDER BY (method = 'umap') DESC, id DESC LIMIT 1", [dataset_id, scope])
-    return (int(rows[0]["id"]), str(rows[0]["method"])) if rows else None
+    def by_group(self) -> dict[str, tuple[F64, F64]]:
+        """Group key ('source' or 'run:<id>') -> (x, y) of its points; groups without points
+        are left out."""
+        out: dict[str, tuple[F64, F64]] = {}
+        for rid in np.unique(self.run_id):
+            key = "source" if rid < 0 else f"run:{int(rid)}"
+            out[key] = self.xy(self.run_id == rid)
+        return out
+
+
+def scope_points(study: Study, dataset_id: int, scope: str = "dataset",
+                 method: str | None = None, prompt_key: str | None = None) -> Points | None:
+    """Points of the newest map of a scope ("dataset" or "prompt:<key>"; UMAP preferred unless
+    ``method``), optionally only those of one prompt; None when the scope has no map."""
+    proj = maps_repo.newest(study, dataset_id, scope, method)
+    if proj is None:
+        return None
+    m = maps_repo.points(study, proj[0], prompt_key)
+    run_ids = [r.id for r in runs(study, dataset_id)]
+    lookup = np.zeros(max([0, *run_ids]) + 2, dtype=np.int8)
+    for i, r in enumerate(run_ids):
+        lookup[r] = i + 1
+    rid = m.run_id
+    group = np.where(rid < 0, 0, lookup[np.clip(rid, 0, len(lookup) - 1)]).astype(np.int8)
+    return Points(projection_id=proj[0], method=proj[1], text_id=m.text_id, x=m.x, y=m.y,
+                  group=group, run_ids=run_ids, run_id=rid, is_source=m.is_source,
+                  prompt_id=m.prompt_id)
 
 
 def points(study: Study, dataset_id: int, prompt_key: str | None = None) -> Points | None:
     """Points of a prompt's own map (or the dataset map filtered to it), or of the dataset."""
-    run_ids = [r.id for r in runs(study, dataset_id)]
-    proj = None
     if prompt_key is not None:
-        proj = find_projection(study, dataset_id, f"prompt:{prompt_key}")
-    only_prompt = prompt_key is not None and proj is None
-    if proj is None:
-        proj = find_projection(study, dataset_id, "dataset")
-    if proj is None:
-        return None
-    sql = ("SELECT pp.text_id, pp.x, pp.y, coalesce(t.run_id, -1) AS run_id "
-           "FROM projection_points pp JOIN texts t ON t.id = pp.text_id "
-           "WHERE pp.projection_id = ?")
-    params: list[Any] = [proj[0]]
-    if only_prompt:
-        sql += " AND t.prompt_id = (SELECT id FROM prompts WHERE dataset_id = ? AND key = ?)"
-        params += [dataset_id, prompt_key]
-    tab = arrow(study, sql + " ORDER BY pp.text_id", params)
-    rid = column(tab, "run_id", np.int64)
-    lookup = np.zeros(max([0, *run_ids]) + 2, dtype=np.int8)
-    for i, r in enumerate(run_ids):
-        lookup[r] = i + 1
-    group = np.where(rid < 0, 0, lookup[np.clip(rid, 0, len(lookup) - 1)]).astype(np.int8)
-    return Points(
-        projection_id=proj[0], method=proj[1], text_id=column(tab, "text_id", np.int64),
-        x=column(tab, "x", np.float64).astype(np.float32),
-        y=column(tab, "y", np.float64).astype(np.float32), group=group, run_ids=run_ids)
+        own = scope_points(study, dataset_id, f"prompt:{prompt_key}")
+        if own is not None:
+            return own
+    return scope_points(study, dataset_id, "dataset", prompt_key=prompt_key)
 
 
 def attribute_values(study: Study, text_ids: I64, name: str) -> tuple[F64, list[Any]]:
     """Values (NaN where missing) and labels of one attribute, aligned with ``text_ids``."""
-    tab = arrow(study, "SELECT text_id, value, label FROM attributes WHERE name = ? "
-                "AND text_id BETWEEN ? AND ? ORDER BY text_id",
-                [name, int(text_ids.min()) if len(text_ids) else 0,
-                 int(text_ids.max()) if len(text_ids) else -1])
+    tab = reads.attribute_rows(study, name, int(text_ids.min()) if len(text_ids) else 0,
+                               int(text_ids.max()) if len(text_ids) else -1)
     ids = column(tab, "text_id", np.int64)
     vals = column(tab, "value", np.float64)
     labels = tab.column("label").to_pylist()
@@ -267,37 +246,25 @@ def attribute_values(study: Study, text_ids: I64, name: str) -> tuple[F64, list[
 
 
 def topic_labels(study: Study, dataset_id: int) -> dict[int, str]:
-    return {int(r["topic"]): str(r["label"]) for r in study.query(
-        "SELECT topic, label FROM topics WHERE dataset_id = ?", [dataset_id])}
+    """Topic id -> label of the dataset's topics."""
+    return reads.topic_labels(study, dataset_id)
 
 
 def snippet(study: Study, text_id: int, length: int = 160) -> str:
-    body = study.scalar("SELECT left(body, ?) FROM texts WHERE id = ?", [length + 1, text_id])
-    text = " ".join(str(body or "").split())
+    """The start of a text on one line, at most ``length`` characters (hover and lists)."""
+    text = " ".join((reads.text_head(study, text_id, length + 1) or "").split())
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def text_detail(study: Study, text_id: int) -> dict[str, Any] | None:
     """A text in full with its prompt, attributes and (for generated texts) provenance."""
-    rows = study.query("""
-        SELECT t.id, t.origin, t.run_id, t.sample_index, t.body, t.label, t.rating,
-               p.key AS prompt_key, p.title AS prompt_title, p.dataset_id,
-               r.label AS run_label, r.sampling, r.template, r.engine, m.name AS model,
-               g.seed, g.params, g.n_tokens, g.n_prompt_tokens, g.finish_reason,
-               g.perplexity, g.mean_logprob, g.wall_ms
-        FROM texts t JOIN prompts p ON p.id = t.prompt_id
-        LEFT JOIN runs r ON r.id = t.run_id LEFT JOIN models m ON m.id = r.model_id
-        LEFT JOIN generations g ON g.text_id = t.id WHERE t.id = ?""", [text_id])
-    if not rows:
+    d = reads.text_row(study, text_id)
+    if d is None:
         return None
-    d = rows[0]
     for k in ("sampling", "params"):
         d[k] = json.loads(d[k]) if d.get(k) else None
-    d["attributes"] = {
-        str(r["name"]): {"value": r["value"], "label": r["label"]}
-        for r in study.query("SELECT name, value, label FROM attributes WHERE text_id = ? "
-                             "ORDER BY name", [text_id])
-    }
+    d["attributes"] = {str(r["name"]): {"value": r["value"], "label": r["label"]}
+                       for r in reads.text_attributes(study, text_id)}
     return d
 
 
@@ -306,22 +273,18 @@ def _prompt_vectors(study: Study, prompt_id: int) -> tuple[I64, I64, F32]:
     key = embedding_key(study)
     if key is None:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-    tab = arrow(study, """
-        SELECT t.id, coalesce(t.run_id, -1) AS run_id, e.vector FROM texts t
-        JOIN embeddings e ON e.content_hash = t.content_hash AND e.model = ? AND e.backend = ?
-        WHERE t.prompt_id = ? ORDER BY t.id""", [*key, prompt_id])
-    vecs = matrix(tab)
+    ids, run_ids, vecs = load_prompt_vectors(study, prompt_id, *key)
     if vecs.size:
         vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-    return column(tab, "id", np.int64), column(tab, "run_id", np.int64), vecs
+    return ids, run_ids, vecs
 
 
 def nearest_source(study: Study, text_id: int, k: int = 5) -> list[dict[str, Any]]:
     """The k source texts of the same prompt closest in cosine to this text."""
-    pid = study.scalar("SELECT prompt_id FROM texts WHERE id = ?", [text_id])
+    pid = reads.text_prompt(study, text_id)
     if pid is None:
         return []
-    ids, rid, vecs = _prompt_vectors(study, int(pid))
+    ids, rid, vecs = _prompt_vectors(study, pid)
     me = np.flatnonzero(ids == text_id)
     if not len(me):
         return []

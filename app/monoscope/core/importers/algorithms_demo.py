@@ -18,8 +18,8 @@ from typing import Any
 from monoscope.core import assets
 from monoscope.core.errors import ImportFailed
 from monoscope.core.importers.code_programs import build_program, check_program, extract_function
-from monoscope.core.importers.common import STAGE_DDL, ImportReport, load_staged
-from monoscope.core.store import Study
+from monoscope.core.importers.common import ImportReport, load_staged
+from monoscope.core.store import Study, staging
 from monoscope.core.tasks import TaskState
 
 DATASET = "algorithms"
@@ -107,8 +107,8 @@ def import_algorithms_demo(study: Study, state: TaskState | None = None) -> Impo
     kept_tasks = [t for t in tasks if sum(s.problem == "" for s in t.solutions) >= MIN_SOLUTIONS]
     dropped = [s for t in tasks for s in t.solutions if s.problem]
     state.begin("import algorithms", 3)
-    with study.transaction() as cur:
-        cur.execute(STAGE_DDL)
+    with staging.import_transaction(study) as stage:
+        staging.create_stage_tables(stage)
         rows: list[tuple[Any, ...]] = []
         tests: list[tuple[Any, ...]] = []
         for t in kept_tasks:
@@ -120,10 +120,8 @@ def import_algorithms_demo(study: Study, state: TaskState | None = None) -> Impo
                                     "function": s.function, "tests_passed": s.passed})
                 rows.append((len(rows) + 1, t.key, t.title, t.statement, s.program, None, None, tmeta, pmeta))
             tests += [(t.key, "public", j, c["input"], c["output"]) for j, c in enumerate(t.tests)]
-        if rows:
-            cur.executemany("INSERT INTO _stage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        if tests:
-            cur.executemany("INSERT INTO _stage_tests VALUES (?, ?, ?, ?, ?)", tests)
+        staging.add_stage_rows(stage, rows)
+        staging.add_stage_tests(stage, tests)
         meta = {
             "importer": "demo:algorithms",
             "spec": str(spec_path()),
@@ -132,7 +130,7 @@ def import_algorithms_demo(study: Study, state: TaskState | None = None) -> Impo
             "dropped_solutions": {s.name + f" [{s.task}]": s.problem for s in dropped},
         }
         report = load_staged(
-            cur, dataset=DATASET, kind="code", source_uri="demo:algorithms", meta=meta,
+            stage, dataset=DATASET, kind="code", source_uri="demo:algorithms", meta=meta,
             append=False, state=state, describe_row=lambda n: f"solution {n}",
         )
     report.notes.append(

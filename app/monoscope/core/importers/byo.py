@@ -10,26 +10,23 @@ a bad row changes nothing, and the error names the file, line and column.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from monoscope.core.errors import ImportFailed
-from monoscope.core.importers.common import as_text_sql, quote_ident
 from monoscope.core.importers.readers import (
     check_csv_rows,
     check_file,
     detect_format,
-    reader_sql,
+    open_table,
     require_columns,
     row_describer,
-    translate_error,
 )
-from monoscope.core.store import Study
+from monoscope.core.store import Study, staging
+from monoscope.core.store import imports as imports_repo
+from monoscope.core.store.staging import ByoRows, NumberType, Offender, Stage, TableSource
 from monoscope.core.tasks import TaskState
 
 SOURCE_RUN = "source"  # run label that means "the human source texts"
@@ -58,7 +55,7 @@ GENERATION_COLUMNS: dict[str, tuple[str, ...]] = {
     "prompt_text": ("prompt_text",),
     "wall_ms": ("wall_ms",),
 }
-_NUMERIC = {"seed": "BIGINT", "perplexity": "DOUBLE", "mean_logprob": "DOUBLE",
+_NUMERIC: dict[str, NumberType] = {"seed": "BIGINT", "perplexity": "DOUBLE", "mean_logprob": "DOUBLE",
             "n_tokens": "INTEGER", "n_prompt_tokens": "INTEGER", "wall_ms": "DOUBLE",
             "sample": "INTEGER", "value": "DOUBLE", "text_id": "BIGINT"}  # fmt: skip
 
@@ -101,14 +98,15 @@ def parse_mapping(text: str | None) -> dict[str, str]:
 
 
 class _Source:
-    """A file opened through DuckDB, with roles resolved to columns and a staged temp table."""
+    """A file opened through the store, with roles resolved to columns and its rows staged."""
 
     def __init__(self, path: Path, fmt: str | None, roles: Mapping[str, tuple[str, ...]],
-                 mapping: Mapping[str, str] | None) -> None:  # fmt: skip
+                 mapping: Mapping[str, str] | None, rows: ByoRows) -> None:  # fmt: skip
         self.path = Path(path)
         check_file(self.path)
         self.fmt = detect_format(self.path, fmt)
         self.roles = roles
+        self.rows = rows
         self.mapping = dict(mapping or {})
         unknown = sorted(set(self.mapping) - set(roles))
         if unknown:
@@ -118,14 +116,15 @@ class _Source:
         self.cols: dict[str, str] = {}
         self.types: dict[str, str] = {}
 
-    def resolve(self, cur: duckdb.DuckDBPyConnection) -> str:
-        sql, self.types = reader_sql(cur, self.path, self.fmt)
+    def resolve(self, stage: Stage) -> TableSource:
+        table = open_table(stage, self.path, self.fmt)
+        self.types = table.types
         require_columns(self.path, self.types, {r: c for r, c in self.mapping.items()})
         for role, names in self.roles.items():
             col = self.mapping.get(role) or next((n for n in names if n in self.types), None)
             if col is not None:
                 self.cols[role] = col
-        return sql
+        return table
 
     def need(self, *roles: str) -> None:
         for role in roles:
@@ -136,58 +135,26 @@ class _Source:
                     f"Name it with --map {role}=<column>."
                 )
 
-    def stage(self, cur: duckdb.DuckDBPyConnection, sql: str, table: str) -> int:
-        sel = ", ".join(
-            f"{as_text_sql(col, self.types[col])} AS {quote_ident(role)}"
-            for role, col in self.cols.items()
-        )
-        try:
-            cur.execute(
-                f"CREATE OR REPLACE TEMP TABLE {table} AS "
-                f"SELECT row_number() OVER () AS row_no, {sel} FROM {sql}"
-            )
-        except duckdb.Error as exc:
-            raise translate_error(exc, self.path, self.fmt) from None
-        row = cur.execute(f"SELECT count(*) FROM {table}").fetchone()
-        n = int(row[0]) if row else 0
+    def stage(self, stage: Stage, table: TableSource) -> int:
+        n = staging.stage_byo_rows(stage, table, self.rows, self.cols)
         if self.fmt == "csv":
             check_csv_rows(self.path, "utf-8", n)
         return n
 
-    def fail_first(self, cur: duckdb.DuckDBPyConnection, table: str, where: str, what: str,
-                   role: str | None = None) -> None:  # fmt: skip
-        """Raise naming the first staged row matching ``where`` (and how many match)."""
-        rows = cur.execute(
-            f"SELECT row_no, count(*) OVER () FROM {table} WHERE {where} ORDER BY row_no LIMIT 1"
-        ).fetchall()
-        if not rows:
+    def fail(self, found: Offender | None, what: str, role: str | None = None) -> None:
+        """Raise naming the first staged row a check found (and how many it found)."""
+        if found is None:
             return
-        row_no, n = int(rows[0][0]), int(rows[0][1])
         col = f", column {self.cols[role]!r}" if role and role in self.cols else ""
-        more = f" ({n} rows like this)" if n > 1 else ""
-        where_txt = row_describer(self.path, self.fmt)(row_no)
+        more = f" ({found.count} rows like this)" if found.count > 1 else ""
+        where_txt = row_describer(self.path, self.fmt)(found.row_no)
         raise ImportFailed(f"{self.path}, {where_txt}{col}: {what}{more}. Nothing was imported.")
 
-    def check_numbers(self, cur: duckdb.DuckDBPyConnection, table: str) -> None:
+    def check_numbers(self, stage: Stage) -> None:
         for role, typ in _NUMERIC.items():
             if role in self.cols:
-                self.fail_first(
-                    cur, table,
-                    f"{quote_ident(role)} IS NOT NULL AND trim({quote_ident(role)}) <> '' AND "
-                    f"TRY_CAST({quote_ident(role)} AS {typ}) IS NULL",
-                    f"not a number ({typ.lower()})", role,
-                )  # fmt: skip
-
-
-def _num(role: str, cols: Mapping[str, str], typ: str) -> str:
-    """SQL for a staged numeric role (NULL when the column is absent or the cell empty)."""
-    if role not in cols:
-        return f"CAST(NULL AS {typ})"
-    return f"TRY_CAST(NULLIF(trim({quote_ident(role)}), '') AS {typ})"
-
-
-def _str(role: str, cols: Mapping[str, str]) -> str:
-    return quote_ident(role) if role in cols else "CAST(NULL AS VARCHAR)"
+                self.fail(staging.first_non_number(stage, self.rows, role, typ),
+                          f"not a number ({typ.lower()})", role)
 
 
 def import_attributes(
@@ -200,108 +167,63 @@ def import_attributes(
     state: TaskState | None = None,
 ) -> ByoReport:
     """Import attribute values; rows name a text by id or by (dataset, key, run, sample)."""
-    src = _Source(Path(path), fmt, ATTRIBUTE_COLUMNS, mapping)
+    src = _Source(Path(path), fmt, ATTRIBUTE_COLUMNS, mapping, "attributes")
     report = ByoReport(str(src.path))
     if state:
         state.begin("import attributes", 1)
-    with study.transaction() as cur:
-        sql = src.resolve(cur)
+    with staging.import_transaction(study) as stage:
+        table = src.resolve(stage)
         src.need("name")
         if "value" not in src.cols and "label" not in src.cols:
             src.need("value")
         if "text_id" not in src.cols:
             src.need("key", "sample")
-        report.rows = src.stage(cur, sql, "_byo_attr")
-        src.check_numbers(cur, "_byo_attr")
-        src.fail_first(
-            cur, "_byo_attr", "coalesce(trim(name), '') = ''", "empty attribute name", "name"
-        )
-        has_label = "label" in src.cols
-        value_sql = _num("value", src.cols, "DOUBLE")
-        label_sql = "NULLIF(label, '')" if has_label else "CAST(NULL AS VARCHAR)"
-        src.fail_first(
-            cur,
-            "_byo_attr",
-            f"{value_sql} IS NULL AND {label_sql} IS NULL",
+        report.rows = src.stage(stage, table)
+        src.check_numbers(stage)
+        src.fail(staging.first_blank(stage, "attributes", "name"), "empty attribute name", "name")
+        src.fail(
+            staging.first_without_value_or_label(stage, src.cols),
             "neither a value nor a label",
             "value" if "value" in src.cols else "label",
         )
         if "text_id" in src.cols:
-            cur.execute(
-                f"CREATE OR REPLACE TEMP TABLE _byo_res AS SELECT a.row_no, "
-                f"{_num('text_id', src.cols, 'BIGINT')} AS tid FROM _byo_attr a"
-            )
-            cur.execute("UPDATE _byo_res SET tid = NULL WHERE tid NOT IN (SELECT id FROM texts)")
-            src.fail_first(cur, "_byo_res", "tid IS NULL", "no text with this text_id in the study",
-                           "text_id")  # fmt: skip
+            imports_repo.resolve_attribute_text_ids(stage, src.cols)
+            src.fail(imports_repo.first_unmatched_attribute(stage),
+                     "no text with this text_id in the study", "text_id")  # fmt: skip
         else:
-            _resolve_by_key(cur, src, dataset)
-        src.fail_first(
-            cur, "(SELECT r.row_no, count(*) OVER (PARTITION BY r.tid, a.name) AS n "
-                 "FROM _byo_res r JOIN _byo_attr a USING (row_no))",
-            "n > 1", "the same text and attribute name appear on more than one row", "name",
+            _resolve_by_key(stage, src, dataset)
+        src.fail(
+            imports_repo.first_repeated_attribute(stage),
+            "the same text and attribute name appear on more than one row", "name",
         )  # fmt: skip
-        cur.execute(
-            "INSERT OR REPLACE INTO attributes (text_id, name, value, label, version) "
-            f"SELECT r.tid, trim(a.name), {value_sql}, {label_sql}, ? "
-            "FROM _byo_attr a JOIN _byo_res r USING (row_no)",
-            [version],
-        )
+        report.names = imports_repo.write_attributes(stage, src.cols, version)
         report.written = report.rows
-        report.names = [str(r[0]) for r in cur.execute(
-            "SELECT DISTINCT trim(name) FROM _byo_attr ORDER BY 1").fetchall()]  # fmt: skip
-        cur.execute("DROP TABLE _byo_attr")
-        cur.execute("DROP TABLE _byo_res")
     if state:
         state.progress(1, 1)
     return report
 
 
-def _resolve_by_key(cur: duckdb.DuckDBPyConnection, src: _Source, dataset: str | None) -> None:
-    """Fill _byo_res(row_no, tid) from (dataset, key, run, sample); fail on unmatched rows."""
-    if "dataset" in src.cols:
-        ds_sql = "a.dataset"
-        if dataset is not None:
-            ds_sql = f"coalesce(NULLIF(a.dataset, ''), {_lit(dataset)})"
-    elif dataset is not None:
-        ds_sql = _lit(dataset)
-    else:
-        names = [str(r[0]) for r in cur.execute("SELECT name FROM datasets ORDER BY id").fetchall()]
+def _resolve_by_key(stage: Stage, src: _Source, dataset: str | None) -> None:
+    """Find each row's text from (dataset, key, run, sample); fail on unmatched rows."""
+    if "dataset" not in src.cols and dataset is None:
+        names = imports_repo.dataset_names(stage)
         if len(names) != 1:
             raise ImportFailed(
                 f"{src.path} has no 'dataset' column and the study has "
                 f"{len(names)} datasets ({', '.join(names) or 'none'}): give --dataset NAME."
             )
-        ds_sql = _lit(names[0])
-    run_sql = "coalesce(NULLIF(a.run, ''), 'source')" if "run" in src.cols else "'source'"
-    cur.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _byo_res AS
-        SELECT a.row_no, min(t.id) AS tid, count(t.id) AS n
-        FROM _byo_attr a
-        LEFT JOIN datasets d ON d.name = {ds_sql}
-        LEFT JOIN prompts p ON p.dataset_id = d.id AND p.key = a.key
-        LEFT JOIN runs r ON r.dataset_id = d.id AND r.label = {run_sql}
-        LEFT JOIN texts t ON t.prompt_id = p.id
-            AND t.sample_index = {_num('sample', src.cols, 'INTEGER')}
-            AND ((t.origin = 'source' AND {run_sql} IN ('source', 'human') AND t.run_id IS NULL)
-                 OR (t.origin = 'generated' AND t.run_id = r.id))
-        GROUP BY a.row_no""")  # fmt: skip
-    src.fail_first(
-        cur, "_byo_res", "tid IS NULL",
+        dataset = names[0]
+    imports_repo.resolve_attribute_keys(stage, src.cols, dataset)
+    src.fail(
+        imports_repo.first_unmatched_attribute(stage),
         "no text for this dataset / key / run / sample (check the dataset name, the prompt key, "
         "the run label — 'source' for human texts — and the 0-based sample index)", "key",
     )  # fmt: skip
-    src.fail_first(
-        cur,
-        "_byo_res",
-        "n > 1",
+    src.fail(
+        imports_repo.first_ambiguous_attribute(stage),
         "matches several texts (two runs share this label?): use text_id instead",
         "run",
     )
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def import_generations(
@@ -318,7 +240,7 @@ def import_generations(
 ) -> ByoReport:
     """Import texts generated elsewhere (e.g. a vLLM cluster) as a new run of ``dataset``."""
     sampling = dict(params or {})
-    src = _Source(Path(path), fmt, GENERATION_COLUMNS, mapping)
+    src = _Source(Path(path), fmt, GENERATION_COLUMNS, mapping, "generations")
     report = ByoReport(str(src.path), run_label=label)
     if not label.strip():
         raise ImportFailed("The run label is empty: give one with --label NAME.")
@@ -327,108 +249,44 @@ def import_generations(
     ds_id = study.dataset_id(dataset)
     if state:
         state.begin("import generations", 1)
-    with study.transaction() as cur:
-        clash = cur.execute("SELECT id FROM runs WHERE dataset_id = ? AND label = ?",
-                            [ds_id, label]).fetchone()  # fmt: skip
-        if clash:
+    with staging.import_transaction(study) as stage:
+        clash = imports_repo.run_labelled(stage, ds_id, label)
+        if clash is not None:
             raise ImportFailed(
-                f"Dataset {dataset!r} already has a run labelled {label!r} (run {clash[0]}). "
+                f"Dataset {dataset!r} already has a run labelled {label!r} (run {clash}). "
                 "Choose another --label."
             )
-        sql = src.resolve(cur)
+        table = src.resolve(stage)
         src.need("key", "text")
-        report.rows = src.stage(cur, sql, "_byo_gen")
+        report.rows = src.stage(stage, table)
         if report.rows == 0:
             raise ImportFailed(f"{src.path} has no rows: there is nothing to import.")
-        src.check_numbers(cur, "_byo_gen")
-        src.fail_first(cur, "_byo_gen", "text IS NULL", "the text is missing (null)", "text")
-        cur.execute(
-            "CREATE OR REPLACE TEMP TABLE _byo_p AS SELECT g.row_no, p.id AS prompt_id "
-            "FROM _byo_gen g LEFT JOIN prompts p ON p.dataset_id = ? AND p.key = g.key",
-            [ds_id],
-        )
-        keys = [str(r[0]) for r in cur.execute(
-            "SELECT key FROM prompts WHERE dataset_id = ? ORDER BY key LIMIT 5", [ds_id]).fetchall()]  # fmt: skip
-        src.fail_first(
-            cur, "_byo_p", "prompt_id IS NULL",
-            f"no prompt with this key in dataset {dataset!r} (keys look like: {', '.join(keys)})",
-            "key",
-        )  # fmt: skip
-        sample_sql = (
-            _num("sample", src.cols, "INTEGER")
-            if "sample" in src.cols
-            else "CAST(row_number() OVER (PARTITION BY g.key ORDER BY g.row_no) - 1 AS INTEGER)"
-        )
+        src.check_numbers(stage)
+        src.fail(staging.first_null(stage, "generations", "text"), "the text is missing (null)", "text")
+        imports_repo.match_generation_prompts(stage, ds_id)
+        unknown = imports_repo.first_unknown_prompt(stage)
+        if unknown is not None:
+            keys = imports_repo.prompt_keys(stage, ds_id, 5)
+            src.fail(
+                unknown,
+                f"no prompt with this key in dataset {dataset!r} (keys look like: {', '.join(keys)})",
+                "key",
+            )  # fmt: skip
         seed = int(sampling.get("seed", 0) or 0)
-        cur.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _byo_rows AS
-            SELECT g.*, p.prompt_id, {sample_sql} AS sidx FROM _byo_gen g JOIN _byo_p p USING (row_no)
-        """)  # fmt: skip
-        src.fail_first(cur, "_byo_rows", "sidx IS NULL OR sidx < 0", "the sample index is missing or negative", "sample")  # fmt: skip
-        src.fail_first(
-            cur, "(SELECT row_no, count(*) OVER (PARTITION BY prompt_id, sidx) AS n FROM _byo_rows)",
-            "n > 1", "the same prompt key and sample index appear twice", "sample",
+        imports_repo.number_generations(stage, src.cols)
+        src.fail(imports_repo.first_bad_sample(stage), "the sample index is missing or negative", "sample")  # fmt: skip
+        src.fail(
+            imports_repo.first_repeated_sample(stage),
+            "the same prompt key and sample index appear twice", "sample",
         )  # fmt: skip
-        model_id = _external_model(cur, model_name)
-        n_per = cur.execute(
-            "SELECT max(c) FROM (SELECT count(*) c FROM _byo_rows GROUP BY prompt_id)").fetchone()  # fmt: skip
+        model_id = imports_repo.external_model(stage, model_name)
         meta = {"source": str(src.path), "model_name": model_name, "columns": src.cols}
-        cur.execute(
-            "INSERT INTO runs (dataset_id, model_id, label, engine, template, sampling, "
-            "n_per_prompt, seed, status, started_at, finished_at, meta) VALUES "
-            "(?, ?, ?, 'external', ?, ?, ?, ?, 'imported', current_timestamp, current_timestamp, ?) "
-            "RETURNING id",
-            [ds_id, model_id, label, template, json.dumps(sampling),
-             int(n_per[0] if n_per else 0), seed, json.dumps(meta)],
-        )  # fmt: skip
-        got = cur.fetchone()
-        run_id = int(got[0]) if got else 0
-        c = src.cols
-        # Draw the ids, then hand them out in file order (nextval order is not row order).
-        cur.execute(
-            "CREATE OR REPLACE TEMP TABLE _byo_nv AS SELECT nextval('seq_texts') AS nv FROM _byo_rows"
+        run_id, prompts = imports_repo.write_external_run(
+            stage, ds_id, model_id, label=label, template=template, sampling=sampling,
+            seed=seed, meta=meta, roles=src.cols,
         )
-        cur.execute(
-            "CREATE OR REPLACE TEMP TABLE _byo_ids AS SELECT n.nv AS tid, r.* FROM "
-            "(SELECT *, row_number() OVER (ORDER BY row_no) AS k FROM _byo_rows) r JOIN "
-            "(SELECT nv, row_number() OVER (ORDER BY nv) AS k FROM _byo_nv) n USING (k)"
-        )
-        cur.execute(
-            "INSERT INTO texts (id, prompt_id, origin, run_id, sample_index, body, content_hash) "
-            "SELECT tid, prompt_id, 'generated', ?, sidx, text, md5(text) FROM _byo_ids",
-            [run_id],
-        )
-        cur.execute(
-            f"""INSERT INTO generations (text_id, run_id, prompt_id, sample_index, seed, params,
-                prompt_text, n_prompt_tokens, n_tokens, finish_reason, mean_logprob, perplexity,
-                wall_ms)
-            SELECT tid, ?, prompt_id, sidx, coalesce({_num("seed", c, "BIGINT")}, ?), ?,
-                {_str("prompt_text", c)}, {_num("n_prompt_tokens", c, "INTEGER")},
-                {_num("n_tokens", c, "INTEGER")}, {_str("finish_reason", c)},
-                {_num("mean_logprob", c, "DOUBLE")}, {_num("perplexity", c, "DOUBLE")},
-                {_num("wall_ms", c, "DOUBLE")}
-            FROM _byo_ids""",
-            [run_id, seed, json.dumps(sampling)],
-        )
-        prompts = cur.execute("SELECT count(DISTINCT prompt_id) FROM _byo_ids").fetchone()
-        for table in ("_byo_gen", "_byo_p", "_byo_rows", "_byo_nv", "_byo_ids"):
-            cur.execute(f"DROP TABLE {table}")
     report.run_id, report.written = run_id, report.rows
-    report.prompts = int(prompts[0]) if prompts else 0
+    report.prompts = prompts
     if state:
         state.progress(1, 1)
     return report
-
-
-def _external_model(cur: duckdb.DuckDBPyConnection, name: str) -> int:
-    """The `models` row standing for a model that ran elsewhere (no local file, no hash)."""
-    key = f"external:{name}"
-    row = cur.execute("SELECT id FROM models WHERE sha256 = ?", [key]).fetchone()
-    if row:
-        return int(row[0])
-    cur.execute(
-        "INSERT INTO models (path, sha256, name) VALUES (?, ?, ?) RETURNING id",
-        [f"external://{name}", key, name],
-    )
-    got = cur.fetchone()
-    return int(got[0]) if got else 0

@@ -12,61 +12,37 @@ from __future__ import annotations
 import html
 import re
 
-import duckdb
+from monoscope.core.store import staging
+from monoscope.core.store.staging import Stage, StagedText
 
 HTML_MODES = ("auto", "keep")
 MIN_HTML_VALUES = 2
 MIN_HTML_SHARE = 0.01
-# entities people do not type by hand; plus <br>, the markup review dumps carry most
-_HTML_SQL = r"(&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|amp|lt|gt|quot|apos|nbsp);|<[bB][rR]\s*/?>)"
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_NUMBER_SQL = r"^\s*[-+]?[0-9]+([.,][0-9]+)?\s*$"
 
 
 def _unescape(value: str) -> str:
     return html.unescape(_BR.sub("\n", value))
 
 
-def _looks_html(column: str) -> str:
-    # contains() first, the regular expression only on the few candidates: a CASE makes DuckDB
-    # skip it (an AND did not: 0.28 s vs 0.03 s on 100k texts)
-    return (f"(CASE WHEN contains({column}, '&') OR contains({column}, '<') "
-            f"THEN regexp_matches({column}, '{_HTML_SQL}') ELSE false END)")
-
-
-def decode_html(cur: duckdb.DuckDBPyConnection, columns: list[str]) -> dict[str, int]:
+def decode_html(stage: Stage, columns: list[StagedText]) -> dict[StagedText, int]:
     """Decode escaped HTML in the ``_stage`` columns that clearly hold it; {column: values changed}."""
     if not columns:
         return {}
-    counts = ", ".join(f"count(*) FILTER (WHERE {_looks_html(c)}), count({c})" for c in columns)
-    row = cur.execute(f"SELECT {counts} FROM _stage").fetchall()[0]
-    # fetchall above: create_function refuses a connection with an unfinished result
-    out: dict[str, int] = {}
-    for i, column in enumerate(columns):
-        hits, total = int(row[2 * i]), int(row[2 * i + 1])
+    out: dict[StagedText, int] = {}
+    for column, (hits, total) in staging.html_counts(stage, columns).items():
         if hits >= MIN_HTML_VALUES and hits >= MIN_HTML_SHARE * total:
             out[column] = hits
-    if out:
-        cur.create_function("_monoscope_unescape", _unescape, ["VARCHAR"], "VARCHAR")
-        try:
-            for column in out:
-                cur.execute(f"UPDATE _stage SET {column} = _monoscope_unescape({column}) "
-                            f"WHERE {_looks_html(column)}")
-        finally:
-            cur.remove_function("_monoscope_unescape")
+    staging.unescape_html(stage, list(out), _unescape)
     return out
 
 
-def number_only_note(cur: duckdb.DuckDBPyConnection, name: str) -> str | None:
+def number_only_note(stage: Stage, name: str) -> str | None:
     """A warning when every non-empty text is a number: the mapping most likely picked the wrong column."""
-    number = f"strlen(body) < 40 AND regexp_matches(body, '{_NUMBER_SQL}')"
-    row = cur.execute(
-        f"SELECT count(*) FILTER (WHERE {number}), any_value(body) FILTER (WHERE {number}) FROM _stage"
-    ).fetchone()
-    if not row or not row[0]:
+    numbers, example = staging.number_bodies(stage)
+    if not numbers:
         return None
-    filled = cur.execute("SELECT count(*) FILTER (WHERE regexp_matches(body, '\\S')) FROM _stage").fetchone()
-    if not filled or filled[0] != row[0]:
+    if staging.filled_bodies(stage) != numbers:
         return None
-    return (f"every text in column {name!r} is a number (e.g. {str(row[1]).strip()!r}): is text= "
+    return (f"every text in column {name!r} is a number (e.g. {str(example).strip()!r}): is text= "
             "mapped to the right column?")

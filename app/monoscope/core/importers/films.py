@@ -16,9 +16,9 @@ from pathlib import Path
 
 from monoscope.core import assets
 from monoscope.core.errors import ImportFailed
-from monoscope.core.importers.common import STAGE_DDL, ImportReport, load_staged
-from monoscope.core.importers.readers import reader_sql, require_columns, translate_error
-from monoscope.core.store import Study
+from monoscope.core.importers.common import ImportReport, load_staged
+from monoscope.core.importers.readers import open_table, require_columns
+from monoscope.core.store import Study, staging
 from monoscope.core.tasks import TaskState
 
 DATASET = "films"
@@ -47,37 +47,14 @@ def import_films_demo(study: Study, state: TaskState | None = None,
             raise ImportFailed(
                 f"Cannot read the films demo data {src}: {exc}. Re-fetch it with "
                 "`monoscope assets fetch rotten-tomatoes`.") from None
-        with study.transaction() as cur:
-            sql, types = reader_sql(cur, csv_path, "csv")
-            require_columns(src, types, {"category": "category", "text": "text", "key": "movie_name"})
-            cur.execute(STAGE_DDL)
-            try:
-                cur.execute(f"CREATE OR REPLACE TEMP TABLE _rt AS SELECT row_number() OVER () AS r, category, text, movie_name FROM {sql}")
-            except Exception as exc:
-                raise translate_error(exc, csv_path, "csv") from None
+        with staging.import_transaction(study) as stage:
+            table = open_table(stage, csv_path, "csv")
+            require_columns(src, table.types, {"category": "category", "text": "text", "key": "movie_name"})
+            staging.create_stage_tables(stage)
+            staging.stage_film_snippets(stage, table)
             state.check()
-            names = [r[0] for r in cur.execute(
-                "SELECT DISTINCT movie_name FROM _rt WHERE movie_name IS NOT NULL").fetchall()]
-            cur.execute("CREATE OR REPLACE TEMP TABLE _titles (movie_name VARCHAR, title VARCHAR)")
-            cur.executemany("INSERT INTO _titles VALUES (?, ?)", [(n, film_title(n)) for n in names])
-            cur.execute(
-                f"""INSERT INTO _stage
-                WITH snip AS (SELECT * FROM _rt WHERE category IN ('fresh', 'rotten')),
-                films AS (SELECT movie_name, count(*) AS n,
-                                 avg(CASE WHEN category = 'fresh' THEN 1.0 ELSE 0.0 END) AS fresh_share
-                          FROM snip GROUP BY movie_name HAVING count(*) >= {MIN_SNIPPETS}),
-                plots AS (SELECT movie_name, arg_min(text, r) AS plot FROM _rt
-                          WHERE category = 'plot' AND trim(text) <> '' GROUP BY movie_name)
-                SELECT row_number() OVER (ORDER BY s.movie_name, s.r), s.movie_name,
-                       t.title,
-                       p.plot, s.text, s.category, NULL, NULL,
-                       json_object('movie_name', s.movie_name, 'snippets', f.n,
-                                   'fresh_share', round(f.fresh_share, 4))
-                FROM snip s JOIN films f USING (movie_name) LEFT JOIN plots p USING (movie_name)
-                LEFT JOIN _titles t USING (movie_name)"""
-            )
-            cur.execute("DROP TABLE _rt")
-            cur.execute("DROP TABLE _titles")
+            titles = {n: film_title(n) for n in staging.film_names(stage)}
+            staging.stage_film_selection(stage, titles, MIN_SNIPPETS)
             meta = {
                 "importer": "demo:films",
                 "asset": "rotten-tomatoes",
@@ -87,7 +64,7 @@ def import_films_demo(study: Study, state: TaskState | None = None,
                 "labels": "fresh / rotten (the critic's verdict)",
             }
             report = load_staged(
-                cur, dataset=DATASET, kind="text", source_uri="demo:films", meta=meta,
+                stage, dataset=DATASET, kind="text", source_uri="demo:films", meta=meta,
                 append=False, state=state, describe_row=lambda n: f"snippet {n}",
             )
     report.notes.append(f"films with >= {MIN_SNIPPETS} snippets; {ATTRIBUTION}")

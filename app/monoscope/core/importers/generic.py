@@ -7,24 +7,22 @@ optional. Example: ``--map key=book_id,title=book_title,text=review_text,rating=
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import duckdb
-
 from monoscope.core.errors import ImportFailed
 from monoscope.core.importers.cleaning import HTML_MODES, decode_html, number_only_note
-from monoscope.core.importers.common import STAGE_DDL, ImportReport, load_staged
+from monoscope.core.importers.common import ImportReport, load_staged
 from monoscope.core.importers.readers import (
-    TableSource,
     check_csv_rows,
     check_file,
     detect_format,
     open_table,
     row_describer,
-    translate_error,
 )
-from monoscope.core.store import Study
+from monoscope.core.store import Study, staging
+from monoscope.core.store.staging import Column, Stage, StagedText, TableSource
 from monoscope.core.tasks import TaskState
 
 KINDS = ("text", "code")
@@ -70,57 +68,15 @@ class ColumnMap:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-_NESTED = ("STRUCT(", "MAP(", "UNION(")
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-            "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
-
-
-def _is_nested(dtype: str) -> bool:
-    return dtype.upper().startswith(_NESTED) or dtype.endswith("]")
-
-
-def resolve_column(cur: duckdb.DuckDBPyConnection, src: TableSource, name: str) -> tuple[str, str] | None:
-    """(SQL expression, DuckDB type) of a column or of a nested field ``col.field``; None if absent."""
-    from monoscope.core.importers.common import quote_ident, sql_literal
-
-    if name in src.types:
-        return quote_ident(name), src.types[name]
-    head, _, rest = name.partition(".")
-    while rest:  # the longest column name that prefixes the path wins ("a.b" then "a")
-        if head in src.types:
-            break
-        more, _, rest = rest.partition(".")
-        head = f"{head}.{more}"
-    if not rest or head not in src.types:
-        return None
-    base = quote_ident(head)
-    if src.types[head].upper() == "JSON":
-        return f"({base} ->> {sql_literal('$.' + rest)})", "VARCHAR"
-    expr = base + "".join(f"[{sql_literal(part)}]" for part in rest.split("."))
-    try:
-        row = cur.execute(f"DESCRIBE SELECT {expr} AS v FROM {src.sql}").fetchone()
-    except duckdb.Error:
-        return None
-    return (expr, str(row[1])) if row else None
-
-
-def _text_sql(expr: str, dtype: str) -> str:
-    if dtype.upper() == "JSON":
-        return f"({expr} ->> '$')"
-    return f"CAST({expr} AS VARCHAR)"
-
-
-def _mapped_columns(cur: duckdb.DuckDBPyConnection, path: Path, src: TableSource,
-                    mapping: ColumnMap, notes: list[str]) -> dict[str, str]:
-    """Role -> SQL expression; refuses a missing column and a struct/list where text belongs."""
-    import difflib
-
-    out: dict[str, str] = {}
+def _mapped_columns(stage: Stage, path: Path, src: TableSource,
+                    mapping: ColumnMap, notes: list[str]) -> dict[str, Column | None]:
+    """Role -> column; refuses a missing column and a struct/list where text belongs."""
+    out: dict[str, Column | None] = {}
     for role, name in mapping.roles().items():
         if name is None:
-            out[role] = "NULL::VARCHAR"
+            out[role] = None
             continue
-        found = resolve_column(cur, src, name)
+        found = staging.resolve_column(stage, src, name)
         if found is None:
             close = difflib.get_close_matches(name, list(src.types), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -128,23 +84,22 @@ def _mapped_columns(cur: duckdb.DuckDBPyConnection, path: Path, src: TableSource
                 f"{path} has no column {name!r} (mapped to {role}).{hint} Columns found: "
                 f"{', '.join(src.types)}. Fix the mapping, e.g. --map {role}=<one of those>."
             )
-        expr, dtype = found
-        if _is_nested(dtype):
+        dtype = found.dtype
+        if staging.is_nested_type(dtype):
             example = ""
-            if dtype.upper().startswith("STRUCT("):
-                fields_ = cur.execute(f"SELECT unnest(struct_keys({expr})) FROM (SELECT * FROM {src.sql} "
-                                      f"WHERE {expr} IS NOT NULL LIMIT 1)").fetchall()
+            if staging.is_struct_type(dtype):
+                fields_ = staging.struct_fields(stage, src, found)
                 if fields_:
                     example = (f" Pick one of its fields instead, e.g. --map {role}={name}."
-                               f"{fields_[0][0]} (fields: {', '.join(str(f[0]) for f in fields_)}).")
+                               f"{fields_[0]} (fields: {', '.join(fields_)}).")
             raise ImportFailed(
                 f"{path}: column {name!r} (mapped to {role}) holds {dtype} values, not text; "
                 f"importing it would store their printed form.{example or ' Map a column that holds one text per row.'}"
             )
-        if role == "text" and dtype.upper().startswith(_NUMERIC):  # ids and labels may well be numbers
+        if role == "text" and staging.is_numeric_type(dtype):  # ids and labels may well be numbers
             notes.append(f"column {name!r} (mapped to {role}) holds numbers ({dtype}), not text: "
                          "check the mapping")
-        out[role] = _text_sql(expr, dtype)
+        out[role] = found
     return out
 
 
@@ -175,44 +130,35 @@ def import_table(
     fmt = detect_format(src, fmt)
     check_file(src)
     state.begin(f"import {src.name}", 3)
-    with study.memory_budget(), study.transaction() as cur:
-        table = open_table(cur, src, fmt, encoding)
+    with study.memory_budget(), staging.import_transaction(study) as stage:
+        table = open_table(stage, src, fmt, encoding)
         notes = list(table.notes)
-        cols = _mapped_columns(cur, src, table, mapping, notes)
-        cur.execute(STAGE_DDL)
-        try:  # straight into the staging layout; rating stays text until checked
-            cur.execute(
-                f"""CREATE OR REPLACE TEMP TABLE _stage AS SELECT
-                    row_number() OVER () AS row_no, trim({cols['key']}) AS key, {cols['title']} AS title,
-                    {cols['context']} AS context, {cols['text']} AS body, {cols['label']} AS label,
-                    {cols['rating']} AS rating, NULL::JSON AS meta, NULL::JSON AS prompt_meta
-                FROM {table.sql}"""
-            )
-        except Exception as exc:  # duckdb.Error subclasses, plus conversion errors
-            raise translate_error(exc, src, fmt, encoding) from None
+        cols = _mapped_columns(stage, src, table, mapping, notes)
+        staging.create_stage_tables(stage)
+        key, text = cols["key"], cols["text"]
+        assert key is not None and text is not None  # required roles of a ColumnMap
+        # straight into the staging layout; rating stays text until checked
+        staging.stage_table_rows(stage, table, key=key, text=text, title=cols["title"],
+                                 context=cols["context"], label=cols["label"],
+                                 rating=cols["rating"])
         state.check()
         if fmt == "csv":
-            staged = cur.execute("SELECT count(*) FROM _stage").fetchone()
-            check_csv_rows(src, encoding, int(staged[0]) if staged else 0, table.lines)
+            check_csv_rows(src, encoding, staging.staged_row_count(stage), table.lines)
         describe = row_describer(src, fmt, encoding)
-        bad = cur.execute(
-            "SELECT row_no, rating FROM _stage WHERE rating IS NOT NULL "
-            "AND trim(rating) <> '' AND TRY_CAST(rating AS DOUBLE) IS NULL "
-            "ORDER BY row_no LIMIT 1"
-        ).fetchone()
+        bad = staging.first_bad_rating(stage)
         if bad:
             raise ImportFailed(
-                f"{src}, {describe(int(bad[0]))}: rating {bad[1]!r} in column {mapping.rating!r} "
+                f"{src}, {describe(bad[0])}: rating {bad[1]!r} in column {mapping.rating!r} "
                 "is not a number. Fix the value or map another rating column."
             )
-        cur.execute("ALTER TABLE _stage ALTER rating TYPE DOUBLE USING TRY_CAST(rating AS DOUBLE)")
-        note = number_only_note(cur, mapping.text)
+        staging.ratings_as_numbers(stage)
+        note = number_only_note(stage, mapping.text)
         if note:
             notes.append(note)
         decoded: dict[str, int] = {}
         if html == "auto":
-            roles: dict[str, str | None] = {"body": mapping.text, "title": mapping.title, "context": mapping.context}
-            changed = decode_html(cur, [c for c, name in roles.items() if name is not None])
+            roles: dict[StagedText, str | None] = {"body": mapping.text, "title": mapping.title, "context": mapping.context}
+            changed = decode_html(stage, [c for c, name in roles.items() if name is not None])
             for column, n in changed.items():
                 name = str(roles[column])
                 decoded[name] = n
@@ -228,7 +174,7 @@ def import_table(
             "html_decoded": decoded,
         }
         report = load_staged(
-            cur, dataset=dataset, kind=kind, source_uri=str(src.resolve()), meta=meta,
+            stage, dataset=dataset, kind=kind, source_uri=str(src.resolve()), meta=meta,
             append=append, state=state, describe_row=describe, key_column=mapping.key,
         )
         report.notes = notes + report.notes

@@ -1,8 +1,9 @@
 """Open CSV / JSON-lines / Parquet files through DuckDB's own readers, with errors a user can act on.
 
-DuckDB does the reading; when it fails, a small pure-Python pass over the file finds the exact
-line and reason (bad UTF-8 byte, unterminated quote, wrong field count, malformed JSON), since
-that only runs on the error path it costs nothing on good files.
+DuckDB does the reading (`monoscope.core.store.staging`); when it fails, a small pure-Python
+pass over the file finds the exact line and reason (bad UTF-8 byte, unterminated quote, wrong
+field count, malformed JSON), since that only runs on the error path it costs nothing on good
+files.
 """
 
 from __future__ import annotations
@@ -18,32 +19,20 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, cast
 
-import duckdb
-
 from monoscope.core.errors import ImportFailed
-from monoscope.core.importers.common import sql_literal
+from monoscope.core.store import staging
+from monoscope.core.store.staging import ErrorTranslator, LineStats, Stage, TableSource
 
 FORMATS = ("csv", "jsonl", "parquet")
 ENCODINGS = ("utf-8", "latin-1", "utf-16")
 # DuckDB's read_csv silently drops a FINAL line longer than max_line_size (2 MB by default).
-# A pre-pass over the bytes measures the longest line, the limit (and the reader's buffer,
-# which must hold a line) is raised to fit it, and the row count is cross-checked afterwards.
-# The buffer is sized from the longest line, not the file, so memory stays bounded.
-DEFAULT_MAX_LINE = 2 << 20
+# A pre-pass over the bytes measures the longest line, the store raises the reader's limit to
+# fit it, and the row count is cross-checked afterwards.
 MAX_COLUMNS = 10_000  # a header wider than this is a wrong delimiter or no header at all
 MAX_HEADER_BYTES = 1 << 20
-
-
-@dataclass(frozen=True)
-class LineStats:
-    """Physical lines of a (decompressed) file: how many, and the longest in bytes."""
-
-    lines: int
-    longest: int
 
 
 def scan_lines(path: Path) -> LineStats:
@@ -63,24 +52,6 @@ def scan_lines(path: Path) -> LineStats:
         lines += 1
         longest = max(longest, carry)
     return LineStats(lines, longest)
-
-
-def _line_options(stats: LineStats) -> str:
-    """read_csv options for a file whose longest line has ``stats.longest`` bytes."""
-    if stats.longest < DEFAULT_MAX_LINE - 1024:
-        return ""
-    limit = stats.longest + (1 << 20)
-    return f", max_line_size={limit}, buffer_size={2 * limit}"
-
-
-@dataclass
-class TableSource:
-    """A readable file: table-function SQL, its columns' DuckDB types, notes for the report."""
-
-    sql: str
-    types: dict[str, str]
-    notes: list[str] = field(default_factory=list)
-    lines: LineStats | None = None  # CSV: the pre-pass, for the row count cross-check
 
 
 def detect_format(path: Path, fmt: str | None) -> str:
@@ -206,10 +177,9 @@ def read_csv_header(path: Path, encoding: str, delimiter: str) -> tuple[list[str
     return cols, unnamed
 
 
-def open_table(cur: duckdb.DuckDBPyConnection, path: Path, fmt: str,
-               encoding: str = "utf-8") -> TableSource:
+def open_table(stage: Stage, path: Path, fmt: str, encoding: str = "utf-8") -> TableSource:
     """The file as a DuckDB table function with its column types; raises ImportFailed."""
-    p = sql_literal(str(path))
+    on_error = read_errors(path, fmt, encoding)
     if fmt == "csv":
         if encoding not in ENCODINGS:
             raise ImportFailed(f"Unsupported encoding {encoding!r}: use one of {', '.join(ENCODINGS)}.")
@@ -220,31 +190,14 @@ def open_table(cur: duckdb.DuckDBPyConnection, path: Path, fmt: str,
             raise ImportFailed(f"{path}: the header repeats the column(s) {', '.join(dupes)}; rename them.")
         notes = [f"header column {i + 1} has no name (a pandas index column?): read as "
                  f"{cols[i]!r}, imported only if mapped" for i in unnamed]
-        spec = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in cols) + "}"
-        stats = scan_lines(path)
-        sql = (f"read_csv({p}, header=true, columns={spec}, auto_detect=false, "
-               f"delim={sql_literal(delim)}, quote='\"', escape='\"', strict_mode=true, "
-               f"null_padding=false{_line_options(stats)}, encoding={sql_literal(encoding)})")
-        return TableSource(sql, dict.fromkeys(cols, "VARCHAR"), notes, stats)
+        return staging.open_csv(path, cols, delimiter=delim, encoding=encoding,
+                                stats=scan_lines(path), on_error=on_error, notes=notes)
     if fmt == "jsonl":
-        sql = f"read_json({p}, format='newline_delimited', maximum_object_size=67108864)"
-    else:
-        sql = f"read_parquet({p})"
-    try:
-        rel = cur.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
-    except duckdb.Error as exc:
-        raise translate_error(exc, path, fmt) from None
-    types = {str(r[0]): str(r[1]) for r in rel}
-    if fmt == "jsonl" and list(types) == ["json"]:
-        raise ImportFailed(f"{path}: the lines are not JSON objects with named fields.")
-    return TableSource(sql, types)
-
-
-def reader_sql(cur: duckdb.DuckDBPyConnection, path: Path, fmt: str,
-               encoding: str = "utf-8") -> tuple[str, dict[str, str]]:
-    """(table-function SQL, {column: duckdb type}) for the file; raises ImportFailed."""
-    src = open_table(cur, path, fmt, encoding)
-    return src.sql, src.types
+        src = staging.open_json_lines(stage, path, on_error)
+        if list(src.types) == ["json"]:
+            raise ImportFailed(f"{path}: the lines are not JSON objects with named fields.")
+        return src
+    return staging.open_parquet(stage, path, on_error)
 
 
 def require_columns(path: Path, found: dict[str, str], wanted: dict[str, str | None]) -> None:
@@ -263,9 +216,14 @@ def require_columns(path: Path, found: dict[str, str], wanted: dict[str, str | N
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 
 
-def translate_error(exc: Exception, path: Path, fmt: str, encoding: str = "utf-8") -> ImportFailed:
-    """A DuckDB reader error as an ImportFailed naming the line and what to do."""
-    text = str(exc)
+def read_errors(path: Path, fmt: str, encoding: str = "utf-8") -> ErrorTranslator:
+    """How the store words DuckDB's errors reading this file (see `translate_error`)."""
+    return lambda text: translate_error(text, path, fmt, encoding)
+
+
+def translate_error(text: str, path: Path, fmt: str, encoding: str = "utf-8") -> ImportFailed:
+    """DuckDB's message about a file it cannot read, as an ImportFailed naming the line and
+    what to do."""
     if fmt == "jsonl":
         found = diagnose_jsonl(path)
         if found:

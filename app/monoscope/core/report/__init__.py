@@ -21,13 +21,13 @@ from monoscope.core.analysis.measure import (
     MeasureResult,
     measure,
 )
-from monoscope.core.analysis.projection import load_map
 from monoscope.core.errors import MonoscopeError
+from monoscope.core.explore.figure_data import sentiment_of
+from monoscope.core.explore.queries import scope_points
 from monoscope.core.report import figures as F
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
 
-SENTIMENT_PREFERENCE = ("sentiment.head", "sentiment.vader")
 MAX_PROMPT_ROWS = 300
 
 
@@ -52,7 +52,8 @@ class ReportResult:
 
 
 def sentiment_attribute(result: MeasureResult) -> str | None:
-    return next((a for a in SENTIMENT_PREFERENCE if a in result.attributes), None)
+    """The sentiment attribute the report shows: the classifier head, else VADER."""
+    return sentiment_of(result.attributes)
 
 
 def build_report(study: Study, request: ReportRequest, state: TaskState) -> ReportResult:
@@ -89,7 +90,7 @@ def build_report(study: Study, request: ReportRequest, state: TaskState) -> Repo
                               "The paper's Figure 1 (right) analogue.")
             figs += [f] if f else []
     state.progress(2, 5)
-    data = load_map(study, res.dataset, request.map_scope)
+    data = scope_points(study, res.dataset_id, request.map_scope)
     if data is not None and data.text_id.size:
         figs.append(F.map_scatter(res, data, out))
     state.progress(3, 5)

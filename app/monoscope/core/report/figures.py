@@ -16,14 +16,16 @@ from typing import Any
 import numpy as np
 
 from monoscope.core.analysis.measure import MeasureResult
-from monoscope.core.analysis.projection import MapData
+from monoscope.core.explore.figure_data import SENTIMENT_EDGES as SENTIMENT_EDGES
+from monoscope.core.explore.figure_data import SIMILARITY_EDGES as SIMILARITY_EDGES
+from monoscope.core.explore.figure_data import bin_index
+from monoscope.core.explore.queries import Points
 
+# SENTIMENT_EDGES, SIMILARITY_EDGES (the paper's Figure 1 bins) are the views' own, so the
+# report and the overview bin alike.
 SOURCE_COLOUR = "#8c8c8c"
 RUN_COLOURS = ("#E69F00", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
                "#000000")
-# The paper's Figure 1 bins for per-prompt mean sentiment: [0,.35], (.35,.55], ..., (.95,1].
-SENTIMENT_EDGES = (0.0, 0.35, 0.55, 0.75, 0.85, 0.95, 1.0)
-SIMILARITY_EDGES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 @dataclass(frozen=True)
@@ -82,11 +84,10 @@ def legend_below(fig: Any, axes: Any, title: str, ncol: int, row_height: float,
 
 def bin_shares(values: Sequence[float | None], edges: Sequence[float]) -> np.ndarray:
     """Share of values per bin; the first bin is closed [e0, e1], the others (e_i, e_i+1]."""
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
-    if v.size == 0:
+    idx = [bin_index(x, edges) for x in values if x is not None and math.isfinite(x)]
+    if not idx:
         return np.zeros(len(edges) - 1)
-    idx = np.digitize(v, np.asarray(edges[1:-1]), right=True)
-    return np.bincount(idx, minlength=len(edges) - 1)[: len(edges) - 1] / v.size
+    return np.bincount(idx, minlength=len(edges) - 1)[: len(edges) - 1] / len(idx)
 
 
 def _bin_labels(edges: Sequence[float]) -> list[str]:
@@ -134,7 +135,7 @@ def binned_bars(result: MeasureResult, attribute: str, stat: str, edges: Sequenc
     return _save(fig, out, name, title, caption)
 
 
-def map_scatter(result: MeasureResult, data: MapData, out: Path, name: str = "map") -> Figure:
+def map_scatter(result: MeasureResult, data: Points, out: Path, name: str = "map") -> Figure:
     """The dataset map: source texts in grey under each run's texts in its colour."""
     plt = _plt()
     col, lab = colours(result), labels(result)

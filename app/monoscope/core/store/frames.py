@@ -94,6 +94,28 @@ def load_texts(study: Study, dataset_id: int, prompt_id: int | None = None) -> T
     )
 
 
+def _embedding_rows(study: Study, model: str, backend: str, dataset_id: int | None,
+                    prompt_id: int | None) -> Any:
+    """Arrow rows (id, run_id or -1, vector) of the texts of a dataset and/or prompt that have
+    an embedding, ordered by text id."""
+    where, params = [], []
+    if dataset_id is not None:
+        where.append("p.dataset_id = ?")
+        params.append(dataset_id)
+    if prompt_id is not None:
+        where.append("t.prompt_id = ?")
+        params.append(prompt_id)
+    return arrow(
+        study,
+        f"""SELECT t.id, coalesce(t.run_id, -1) AS run_id, e.vector
+            FROM texts t JOIN prompts p ON p.id = t.prompt_id
+            JOIN embeddings e ON e.content_hash = t.content_hash
+                 AND e.model = ? AND e.backend = ?
+            WHERE {' AND '.join(where) or 'true'} ORDER BY t.id""",
+        [model, backend, *params],
+    )
+
+
 def load_embeddings(
     study: Study,
     dataset_id: int,
@@ -102,17 +124,15 @@ def load_embeddings(
     backend: str = DEFAULT_BACKEND,
 ) -> tuple[IntArray, npt.NDArray[np.float32]]:
     """(text ids, vectors) of the dataset's texts that have an embedding, ordered by text id."""
-    extra, params = _scope_clause(prompt_id)
-    tab = arrow(
-        study,
-        f"""SELECT t.id, e.vector
-            FROM texts t JOIN prompts p ON p.id = t.prompt_id
-            JOIN embeddings e ON e.content_hash = t.content_hash
-                 AND e.model = ? AND e.backend = ?
-            WHERE p.dataset_id = ? {extra} ORDER BY t.id""",
-        [model, backend, dataset_id, *params],
-    )
+    tab = _embedding_rows(study, model, backend, dataset_id, prompt_id)
     return column(tab, "id", np.int64), matrix(tab, "vector")
+
+
+def load_prompt_vectors(study: Study, prompt_id: int, model: str, backend: str
+                        ) -> tuple[IntArray, IntArray, npt.NDArray[np.float32]]:
+    """(text ids, run id or -1, vectors) of one prompt's texts that have an embedding."""
+    tab = _embedding_rows(study, model, backend, None, prompt_id)
+    return column(tab, "id", np.int64), column(tab, "run_id", np.int64), matrix(tab, "vector")
 
 
 @dataclass
@@ -154,7 +174,9 @@ def resolve_dataset(study: Study, name: str | None) -> tuple[int, str]:
     """The dataset's id and name; with no name, the study's only dataset."""
     if name:
         return study.dataset_id(name), name
-    rows = study.query("SELECT id, name FROM datasets ORDER BY id")
+    from monoscope.core.store.reads import datasets
+
+    rows = datasets(study)
     if len(rows) == 1:
         return int(rows[0]["id"]), str(rows[0]["name"])
     if not rows:

@@ -57,6 +57,21 @@ def find_set(study: Study, dataset_id: int, phash: str) -> dict[str, Any] | None
     return rows[0] if rows else None
 
 
+def load_set(study: Study, set_id: int) -> dict[str, Any]:
+    """One stored set by id: id, fingerprint, version, params, seconds, created_at."""
+    return study.query(
+        "SELECT id, fingerprint, version, params, seconds, created_at FROM measure_sets "
+        "WHERE id = ?", [set_id])[0]
+
+
+def runs(study: Study, dataset_id: int) -> list[dict[str, Any]]:
+    """The dataset's runs by id: id, label, sampling (JSON text) and model name (or None)."""
+    return study.query(
+        "SELECT r.id, r.label, r.sampling, m.name AS model FROM runs r "
+        "LEFT JOIN models m ON m.id = r.model_id WHERE r.dataset_id = ? ORDER BY r.id",
+        [dataset_id])
+
+
 def newest_set(study: Study, dataset_id: int) -> dict[str, Any] | None:
     rows = study.query(
         "SELECT id, fingerprint, version, params, params_hash, seconds, created_at "

@@ -10,22 +10,25 @@ what Moon et al. (2025) call the diversity growth rate.
 
 Embedding::
 
-    view = AccumulationView(runner=window.runner)
-    view.set_study(study, dataset_id)
+    view = AccumulationView(runner=window.runner, state=window.state)
+    view.set_study(study, dataset_id)  # None: the study's first dataset
     view.set_prompt("film-001")        # the prompt the "current prompt" scope shows
     view.set_scope(pooled=True)
     view.export("accumulation.svg")
+
+With an `ExplorerState`, the "current prompt" follows the prompt chosen in the explorer. All
+queries run in a worker (`TaskRunner`); the widget only draws.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -35,9 +38,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from monoscope.core.explore.compare_data import AccumulationData, compute_accumulation
+from monoscope.core.explore.compare_data import AccumulationData, Curve, compute_accumulation
 from monoscope.core.explore.figure_data import SOURCE, default_dataset
-from monoscope.core.store import Study
+from monoscope.core.explore.state import Change, ExplorerState
+from monoscope.core.store import Study, catalog
 from monoscope.core.tasks import TaskState
 from monoscope.ui.loaders import measured_set
 from monoscope.ui.views.figure_common import (
@@ -62,16 +66,18 @@ class AccumulationPayload:
     data: AccumulationData | None
 
 
-def load_accumulation(request: tuple[Study, int, str | None, str | None], state: TaskState
-                      ) -> AccumulationPayload:
+def load_accumulation(request: tuple[Study, int | None, str | None, str | None],
+                      state: TaskState) -> AccumulationPayload | None:
     """Task: the attributes with stored curves and the curves of one (chosen or default)
-    attribute for one prompt (or pooled when the key is None). Reads stored rows only (the
-    set is measured first if it is missing or stale)."""
-    study, dataset_id, attribute, prompt_key = request
+    attribute for one prompt (or pooled when the key is None) of a dataset (None: the study's
+    first). Reads stored rows only (the set is measured first if it is missing or stale);
+    None when the study has no dataset."""
+    study, wanted, attribute, prompt_key = request
+    dataset_id = default_dataset(study, wanted)
+    if dataset_id is None:
+        return None
     set_id = measured_set(study, dataset_id, state)
-    names = [str(r["attribute"]) for r in study.query(
-        "SELECT DISTINCT attribute FROM measurements WHERE set_id = ? AND ref = 'acc' "
-        "ORDER BY attribute", [set_id])]
+    names = catalog.accumulation_attributes(study, set_id)
     if not names:
         return AccumulationPayload([], None)
     attr = attribute if attribute in names else next(
@@ -79,6 +85,9 @@ def load_accumulation(request: tuple[Study, int, str | None, str | None], state:
     state.check()
     return AccumulationPayload(names, compute_accumulation(
         (study, dataset_id, attr, prompt_key), state))
+
+
+NO_DATASET = "Open a study with a dataset to see accumulation curves."
 
 
 class AccumulationView(FigureViewMixin, QWidget):
@@ -89,11 +98,12 @@ class AccumulationView(FigureViewMixin, QWidget):
     loaded = Signal()
 
     def __init__(self, study: Study | None = None, runner: TaskRunner | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, state: ExplorerState | None = None) -> None:
         super().__init__(parent)
         self.runner = runner or TaskRunner(self)
+        self.state = state
         self.study: Study | None = None
-        self.dataset_id: int | None = None
+        self.dataset_id: int | None = None  # None: the study's first
         self.prompt_key: str | None = None
         self.data: AccumulationData | None = None
         self.curve_items: dict[str, pg.PlotDataItem] = {}
@@ -127,13 +137,26 @@ class AccumulationView(FigureViewMixin, QWidget):
         lay.addLayout(top)
         lay.addWidget(self.caption)
         lay.addWidget(self.canvas, 1)
+        if state is not None:
+            state.subscribe(self._state_changed)
         if study is not None:
             self.set_study(study)
 
     # -- inputs -----------------------------------------------------------------------------
+    def _state_changed(self, change: Change) -> None:
+        if "prompt" in change and change.now.prompt is not None:
+            self.set_prompt(change.now.prompt)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Brought to the front: take the explorer's prompt."""
+        super().showEvent(event)
+        if self.state is not None and not event.spontaneous():
+            self.set_prompt(self.state.prompt)
+
     def set_study(self, study: Study | None, dataset_id: int | None = None) -> None:
+        """Show a study (None clears); its first dataset unless one is given."""
         self.study = study
-        self.dataset_id = default_dataset(study, dataset_id)
+        self.dataset_id = dataset_id
         self.attribute.blockSignals(True)
         self.attribute.clear()
         self.attribute.blockSignals(False)
@@ -163,8 +186,9 @@ class AccumulationView(FigureViewMixin, QWidget):
         return bool(self.scope.currentData()) or self.prompt_key is None
 
     def refresh(self) -> None:
-        if self.study is None or self.dataset_id is None:
-            self._clear("Open a study with a dataset to see accumulation curves.")
+        """Reload in a worker (after a run or annotation finished)."""
+        if self.study is None:
+            self._clear(NO_DATASET)
             return
         attr = self.attribute.currentData()
         key = None if self.pooled() else self.prompt_key
@@ -191,7 +215,10 @@ class AccumulationView(FigureViewMixin, QWidget):
         self.attribute.setCurrentIndex(max(0, self.attribute.findData(current)))
         self.attribute.blockSignals(False)
 
-    def _show(self, payload: AccumulationPayload) -> None:
+    def _show(self, payload: AccumulationPayload | None) -> None:
+        if payload is None:
+            self._clear(NO_DATASET)
+            return
         if payload.data is None:
             self._clear("No accumulation curves stored: measure the study (with curves) first.")
             return
@@ -245,14 +272,14 @@ class AccumulationView(FigureViewMixin, QWidget):
                             "No curves for this attribute and scope (a group needs ≥ 2 texts).")
         self.loaded.emit()
 
-    def merged_curves(self) -> list[Any]:
+    def merged_curves(self) -> list[Curve]:
         """The curves to draw: pooled source curves that coincide (runs on the same prompts)
         are drawn once, labelled with every run they stand for."""
         if self.data is None:
             return []
         labels = {c.group.key: f"#{c.group.run_id}" for c in self.data.curves
                   if c.group.run_id is not None}
-        out: list[Any] = []
+        out: list[Curve] = []
         merged_runs: dict[int, list[str]] = {}
         for c in self.data.curves:
             twin = next((i for i, o in enumerate(out) if c.group.key == SOURCE
@@ -270,7 +297,7 @@ class AccumulationView(FigureViewMixin, QWidget):
                                 + ", ".join(runs), against=None)
         return out
 
-    def _legend_name(self, c: Any) -> str:
+    def _legend_name(self, c: Curve) -> str:
         n_max = int(np.nanmax(c.n)) if len(c.n) else 0
         if self.data is not None and self.data.prompt_key is None:
             prompts = max(c.prompts) if c.prompts else 0

@@ -8,22 +8,27 @@ source's measured on the same prompts at the same n (per side: its own matched s
 prompts and texts per prompt; each index with the range people score against themselves.
 For the whole dataset, the source points and histogram are restricted to the runs' prompts.
 
-Embedding (UI-1)::
+Embedding::
 
-    view = CompareView(runner=window.runner)
-    view.set_study(study, dataset_id)
+    view = CompareView(runner=window.runner, state=window.state)
+    view.set_study(study, dataset_id)      # None: the study's first dataset
     view.set_runs(run_a, run_b)            # optional; defaults to the first two runs
     view.set_prompt(key)                   # None = whole dataset
     view.export("compare.png")
+
+With an `ExplorerState`, the view takes the explorer's prompt (or the whole dataset) each time
+it comes to the front. All queries run in a worker (`TaskRunner`); the widget only draws.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -41,10 +46,11 @@ from monoscope.core.explore.compare_data import (
     compute_compare,
     normalised_hist,
 )
-from monoscope.core.explore.figure_data import METRICS, SOURCE, default_dataset, groups
-from monoscope.core.store import Study
-from monoscope.ui.loaders import after_measure
-from monoscope.ui.loaders import study_and_dataset as _study_ds
+from monoscope.core.explore.figure_data import METRICS, SOURCE, Group, default_dataset, groups
+from monoscope.core.explore.state import ExplorerState
+from monoscope.core.store import Study, catalog
+from monoscope.core.tasks import TaskState
+from monoscope.ui.loaders import figure_task
 from monoscope.ui.views.figure_common import (
     FigureViewMixin,
     group_color,
@@ -96,6 +102,29 @@ def _num(v: float) -> str:
     return "–" if not math.isfinite(v) else f"{v:.3f}"
 
 
+@dataclass
+class CompareChoices:
+    """What the pickers offer for one dataset: its runs, prompts and attributes."""
+
+    dataset_id: int
+    runs: list[Group]
+    prompts: list[tuple[str, str]]  # (key, title)
+    attributes: list[str]
+
+
+def load_choices(request: tuple[Study, int | None], state: TaskState) -> CompareChoices | None:
+    """Task: the runs, prompts and attributes of a dataset (None: the study's first); None
+    when the study has no dataset."""
+    study, wanted = request
+    dataset_id = default_dataset(study, wanted)
+    if dataset_id is None:
+        return None
+    runs = [g for g in groups(study, dataset_id) if g.run_id is not None]
+    state.check()
+    return CompareChoices(dataset_id, runs, catalog.prompt_titles(study, dataset_id),
+                          attribute_names(study, dataset_id))
+
+
 class CompareView(FigureViewMixin, QWidget):
     """Two runs vs the source; see the module docstring for embedding."""
 
@@ -104,12 +133,16 @@ class CompareView(FigureViewMixin, QWidget):
     loaded = Signal()
 
     def __init__(self, study: Study | None = None, runner: TaskRunner | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, state: ExplorerState | None = None) -> None:
         super().__init__(parent)
         self.runner = runner or TaskRunner(self)
+        self.state = state
         self.study: Study | None = None
         self.dataset_id: int | None = None
         self.data: CompareData | None = None
+        # asked for before the pickers were filled: applied when they are
+        self._wanted_runs: tuple[int, int] | None = None
+        self._wanted_prompt: str | None = None
 
         self.run_a, self.run_b = QComboBox(), QComboBox()
         self.scope = QComboBox()
@@ -125,10 +158,11 @@ class CompareView(FigureViewMixin, QWidget):
         self.status = QLabel("Open a study with at least two runs to compare them.")
         self.status.setWordWrap(True)  # long captions must not widen the view
 
-        self.canvas = pg.GraphicsLayoutWidget()
-        self.canvas.setBackground("w")
-        self.maps = [self.canvas.addPlot(row=0, col=c) for c in (0, 1)]
-        self.hists = [self.canvas.addPlot(row=1, col=c) for c in (0, 1)]
+        canvas = pg.GraphicsLayoutWidget()
+        self.canvas = canvas
+        canvas.setBackground("w")
+        self.maps = [canvas.addPlot(row=0, col=c) for c in (0, 1)]
+        self.hists = [canvas.addPlot(row=1, col=c) for c in (0, 1)]
         self.maps[1].setXLink(self.maps[0])
         self.maps[1].setYLink(self.maps[0])
         self.hists[1].setXLink(self.hists[0])
@@ -141,8 +175,8 @@ class CompareView(FigureViewMixin, QWidget):
             p.setLabel("left", "share of texts")
             p.getAxis("left").enableAutoSIPrefix(False)  # shares, not SI units
             p.setMouseEnabled(y=False)
-        self.canvas.ci.layout.setRowStretchFactor(0, 3)
-        self.canvas.ci.layout.setRowStretchFactor(1, 2)
+        canvas.ci.layout.setRowStretchFactor(0, 3)
+        canvas.ci.layout.setRowStretchFactor(1, 2)
         self.numbers = [QLabel(), QLabel()]
         nums = QHBoxLayout()
         for lab in self.numbers:
@@ -160,44 +194,79 @@ class CompareView(FigureViewMixin, QWidget):
             self.set_study(study)
 
     # -- inputs -----------------------------------------------------------------------------
+    def _boxes(self) -> tuple[QComboBox, ...]:
+        return (self.run_a, self.run_b, self.scope, self.attribute)
+
     def set_study(self, study: Study | None, dataset_id: int | None = None) -> None:
+        """Show a study (None clears); its first dataset unless one is given. The pickers
+        are filled in a worker, then the comparison loads."""
         self.study = study
         self.dataset_id = None
-        boxes = (self.run_a, self.run_b, self.scope, self.attribute)
-        for box in boxes:
+        self._wanted_runs, self._wanted_prompt = None, None
+        for box in self._boxes():
             box.blockSignals(True)
             box.clear()
-        self.dataset_id = default_dataset(study, dataset_id)
-        if study is not None and self.dataset_id is not None:
-            runs = [g for g in groups(study, self.dataset_id) if g.run_id is not None]
-            for g in runs:
+            box.blockSignals(False)
+        if study is None:
+            self.refresh()
+            return
+        self.status.setText("Loading…")
+        job = self.runner.submit(f"{self.task_key}-choices", load_choices, (study, dataset_id))
+        job.finished.connect(self._fill_choices)
+        job.failed.connect(self.status.setText)
+
+    def _fill_choices(self, choices: CompareChoices | None) -> None:
+        boxes = self._boxes()
+        for box in boxes:
+            box.blockSignals(True)
+        if choices is not None:
+            self.dataset_id = choices.dataset_id
+            for g in choices.runs:
                 for box in (self.run_a, self.run_b):
                     box.addItem(f"#{g.run_id} {g.label}", g.run_id)
-            if len(runs) > 1:
+            if len(choices.runs) > 1:
                 self.run_b.setCurrentIndex(1)
             self.scope.addItem("whole dataset", None)
-            for r in study.query("SELECT key, title FROM prompts WHERE dataset_id = ? ORDER BY id",
-                                 [self.dataset_id]):
-                self.scope.addItem(f"{r['key']} — {r['title']}", r["key"])
-            names = attribute_names(study, self.dataset_id)
+            for key, title in choices.prompts:
+                self.scope.addItem(f"{key} — {title}", key)
+            names = choices.attributes
             for n in names:
                 self.attribute.addItem(n, n)
             pref = next((n for n in ("sentiment.head", "sentiment.vader") if n in names), None)
             if pref:
                 self.attribute.setCurrentIndex(self.attribute.findData(pref))
+            if self._wanted_runs is not None:
+                self._pick_runs(*self._wanted_runs)
+            self.scope.setCurrentIndex(max(0, self.scope.findData(self._wanted_prompt)))
+        self._wanted_runs = None
         for box in boxes:
             box.blockSignals(False)
         self.refresh()
 
-    def set_runs(self, run_a: int, run_b: int) -> None:
+    def _pick_runs(self, run_a: int, run_b: int) -> None:
         for box, rid in ((self.run_a, run_a), (self.run_b, run_b)):
             box.blockSignals(True)
             box.setCurrentIndex(max(0, box.findData(rid)))
             box.blockSignals(False)
+
+    def set_runs(self, run_a: int, run_b: int) -> None:
+        """Compare these two runs (by id)."""
+        if self.run_a.count() == 0:  # the pickers are still loading
+            self._wanted_runs = (run_a, run_b)
+            return
+        self._pick_runs(run_a, run_b)
         self.refresh()
 
     def set_prompt(self, key: str | None) -> None:
+        """Compare on one prompt (None: the whole dataset)."""
+        self._wanted_prompt = key
         self.scope.setCurrentIndex(max(0, self.scope.findData(key)))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Brought to the front: take the explorer's prompt (or the whole dataset)."""
+        super().showEvent(event)
+        if self.state is not None and not event.spontaneous():
+            self.set_prompt(self.state.scope())
 
     def _selection_changed(self, _i: int) -> None:
         self.refresh()
@@ -209,13 +278,15 @@ class CompareView(FigureViewMixin, QWidget):
             return
         attr = self.attribute.currentData() or "sentiment.vader"
         self.status.setText("Loading…")
-        job = self.runner.submit("compare", after_measure(compute_compare, _study_ds), (
+        job = self.runner.submit(self.task_key, figure_task(compute_compare), (
             self.study, self.dataset_id, int(a), int(b), self.scope.currentData(), str(attr)))
         job.finished.connect(self._show)
         job.failed.connect(self.status.setText)
 
     # -- drawing ----------------------------------------------------------------------------
-    def _show(self, data: CompareData) -> None:
+    def _show(self, data: CompareData | None) -> None:
+        if data is None:
+            return
         self.data = data
         for p in (*self.maps, *self.hists):
             p.clear()

@@ -6,6 +6,7 @@ run keeps its colour in every view.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QGraphicsView, QMessageBox, QWidget
 
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.explore.figure_data import SOURCE
+from monoscope.ui.workers import TaskRunner
 
 SOURCE_COLOR = (120, 120, 120)
 RUN_COLORS = [
@@ -40,11 +42,13 @@ def group_color(key: str, alpha: int = 255) -> tuple[int, int, int, int]:
 
 
 class ClickableBars(pg.BarGraphItem):  # type: ignore[misc]
-    """A BarGraphItem that reports which bar (index) was clicked."""
+    """A BarGraphItem that reports which bar (index) was clicked; ``group_key`` names the
+    group its bars belong to ('source' or 'run:<id>')."""
 
-    def __init__(self, on_click: Callable[[int], None], **opts: Any) -> None:
+    def __init__(self, on_click: Callable[[int], None], group_key: str = "", **opts: Any) -> None:
         super().__init__(**opts)
         self._on_click = on_click
+        self.group_key = group_key
         self._x0 = np.asarray(opts["x0"], dtype=float)
         self._w = float(opts["width"])
         self._h = np.asarray(opts["height"], dtype=float)
@@ -91,7 +95,7 @@ def grouped_bars(
         x0 = np.arange(len(hs)) - width / 2 + gi * bar_w
         color = group_color(key, 220)
         item = ClickableBars(
-            (lambda i, k=key: on_click(k, i)), x0=x0, width=bar_w, height=np.asarray(hs),
+            functools.partial(on_click, key), key, x0=x0, width=bar_w, height=np.asarray(hs),
             brush=pg.mkBrush(color), pen=pg.mkPen(color[:3], width=1),
         )
         plot.addItem(item)
@@ -182,7 +186,7 @@ class FigureViewMixin:
 
     task_key = ""
     canvas: QGraphicsView
-    runner: Any
+    runner: TaskRunner
 
     def export(self, path: str | Path) -> Path:
         """Write the view's figure(s) to PNG or SVG."""

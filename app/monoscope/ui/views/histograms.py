@@ -273,7 +273,7 @@ class AttributeHistogram(QWidget):
         self.range = (float(lo), float(hi))
         self.brushed.emit(self.data.name, self.range)
 
-    def mask(self) -> npt.NDArray[np.bool_] | None:
+    def brushed_mask(self) -> npt.NDArray[np.bool_] | None:
         """Points whose value lies in the brushed range (None when nothing is brushed)."""
         if self.range is None:
             return None
@@ -345,7 +345,7 @@ class HistogramPanel(QWidget):
         self.hists[name].set_brush(lo, hi)
 
     def _brushed(self, name: str, rng: object) -> None:
-        masks = [m for h in self.hists.values() if (m := h.mask()) is not None]
+        masks = [m for h in self.hists.values() if (m := h.brushed_mask()) is not None]
         if not masks:
             self.brushed.emit(None)
             return

@@ -3,6 +3,9 @@
 Source points are neutral grey, each run has its own colour; layers are translucent and the
 source density is outlined by contours drawn on top, so a run never hides where the human mass
 is. Hover shows a snippet, click selects a text, Rectangle/Lasso modes select a region.
+
+The view reads nothing itself: hovering a point emits `text_hovered(text_id)` and the owner
+answers with `show_snippet(text_id, text)` once it has read the text (in a worker).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -75,6 +78,7 @@ class MapView(QWidget):
 
     text_selected = Signal(int)  # text id
     selection_changed = Signal(object)  # bool mask over the points, or None
+    text_hovered = Signal(int)  # text id under the cursor (answer with show_snippet)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -96,8 +100,11 @@ class MapView(QWidget):
         self.ring = pg.ScatterPlotItem(size=16, pen=pg.mkPen((200, 0, 60), width=2.5), brush=None)
         self.ring.setZValue(15)
         self.vb.addItem(self.ring, ignoreBounds=True)
-        self.snippet_fn: Callable[[int], str] | None = None
         self.text_id = np.zeros(0, np.int64)
+        self._hover_text: int | None = None  # text under the cursor, its tooltip and snippet
+        self._hover_pos = QPoint()
+        self._hover_head = ""
+        self._hover_snippet = ""
         self.labels: list[str] = []
         self.selected_text: int | None = None
         self.selection: npt.NDArray[np.bool_] | None = None
@@ -119,7 +126,7 @@ class MapView(QWidget):
             b.setChecked(name == "Pan")
             self.mode_group.addButton(b)
             modes.addWidget(b)
-            b.toggled.connect(lambda on, n=name: on and self.set_mode(n))
+            b.toggled.connect(self._mode_toggled(name))
         clear = QToolButton()
         clear.setText("Clear selection")
         clear.clicked.connect(self.clear_selection)
@@ -148,6 +155,7 @@ class MapView(QWidget):
         self.labels = list(labels)
         self.selection = None
         self.selected_text = None
+        self._hover_text = None
         self.ring.clear()
         self.title.setText(title)
         self.cloud.set_data(x, y, group, colors, order=list(range(len(colors))), trees=trees)
@@ -230,7 +238,7 @@ class MapView(QWidget):
         cum = np.cumsum(flat) / flat.sum()
         px, py = [], []
         for mass in (0.5, 0.9):
-            level = float(flat[min(np.searchsorted(cum, mass), len(flat) - 1)])
+            level = float(flat[min(int(np.searchsorted(cum, mass)), len(flat) - 1)])
             for line in pg.functions.isocurve(dens, level, connected=True, extendToEdge=True):
                 arr = np.asarray(line, dtype=np.float64)
                 px.extend(ex[0] + (arr[:, 0] + 0.5) * (ex[1] - ex[0]))
@@ -240,6 +248,13 @@ class MapView(QWidget):
         self.contours.setData(np.asarray(px), np.asarray(py), connect="finite")
 
     # -- selection -----------------------------------------------------------------------
+    def _mode_toggled(self, name: str) -> Callable[[bool], None]:
+        def toggled(on: bool) -> None:
+            if on:
+                self.set_mode(name)
+
+        return toggled
+
     def set_mode(self, name: str) -> None:
         self.vb.select_mode = {"Pan": "pan", "Rectangle": "rect", "Lasso": "lasso"}[name]
 
@@ -296,7 +311,9 @@ class MapView(QWidget):
         self.selected_text = text_id
 
     def scene_pos_of(self, idx: int) -> QPointF:
-        return self.vb.mapViewToScene(QPointF(float(self.cloud.x[idx]), float(self.cloud.y[idx])))
+        pos: QPointF = self.vb.mapViewToScene(QPointF(float(self.cloud.x[idx]),
+                                                      float(self.cloud.y[idx])))
+        return pos
 
     def _hover(self, scene_pos: QPointF) -> None:
         if not len(self.text_id) or not self.vb.sceneBoundingRect().contains(scene_pos):
@@ -304,13 +321,29 @@ class MapView(QWidget):
         p = self.vb.mapSceneToView(scene_pos)
         idx = self.pick(p.x(), p.y())
         if idx is None:
+            self._hover_text = None
             QToolTip.hideText()
             return
         g = int(self.cloud.group[idx])
-        text = self.snippet_fn(int(self.text_id[idx])) if self.snippet_fn else ""
-        gp = self.plot.mapToGlobal(self.plot.mapFromScene(scene_pos))
-        QToolTip.showText(gp, f"<b>{self.labels[g]}</b> · text {int(self.text_id[idx])}<br>"
-                              f"{_escape(text)}", self.plot)
+        tid = int(self.text_id[idx])
+        self._hover_pos = self.plot.mapToGlobal(self.plot.mapFromScene(scene_pos))
+        if tid != self._hover_text:
+            self._hover_text, self._hover_snippet = tid, ""
+            self._hover_head = f"<b>{self.labels[g]}</b> · text {tid}"
+            self._show_tooltip()
+            self.text_hovered.emit(tid)
+        else:
+            self._show_tooltip()
+
+    def show_snippet(self, text_id: int, text: str) -> None:
+        """The start of a hovered text's body, read by the owner: shown while it is hovered."""
+        if text_id == self._hover_text:
+            self._hover_snippet = text
+            self._show_tooltip()
+
+    def _show_tooltip(self) -> None:
+        QToolTip.showText(self._hover_pos, f"{self._hover_head}<br>{_escape(self._hover_snippet)}",
+                          self.plot)
 
     def _clicked(self, ev: Any) -> None:
         if ev.button() != Qt.MouseButton.LeftButton or not len(self.text_id):
@@ -338,8 +371,13 @@ def _smooth(a: npt.NDArray[np.float64], sigma: list[float]) -> npt.NDArray[np.fl
         r = int(3 * s) + 1
         k = np.exp(-0.5 * (np.arange(-r, r + 1) / s) ** 2)
         k /= k.sum()
-        out = np.apply_along_axis(lambda v, kk=k: np.convolve(v, kk, mode="same"), axis, out)
+        out = np.apply_along_axis(_convolve_same, axis, out, k)
     return out
+
+
+def _convolve_same(v: npt.NDArray[np.float64], kernel: npt.NDArray[np.float64]
+                   ) -> npt.NDArray[np.float64]:
+    return np.convolve(v, kernel, mode="same")
 
 
 def _escape(text: str) -> str:

@@ -8,11 +8,11 @@ Every group is shown on the prompts the runs cover (the source restricted to the
 bars compare like with like); legends give prompts and texts per prompt; values are the
 measure stage's stored per-prompt rows.
 
-Embedding (UI-1)::
+Embedding::
 
     view = OverviewView(runner=window.runner)       # or OverviewView() for its own runner
     view.set_study(study)                           # optional dataset_id=...
-    view.prompt_activated.connect(window.select_prompt)
+    view.prompt_activated.connect(window.show_prompt)
     view.export("fig.svg")                          # or the Export… button
 
 All queries run in a worker (`TaskRunner`); the widget only draws.
@@ -21,6 +21,7 @@ All queries run in a worker (`TaskRunner`); the widget only draws.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -44,14 +45,16 @@ from monoscope.core.explore.figure_data import (
     dataset_ids,
 )
 from monoscope.core.store import Study
-from monoscope.ui.loaders import after_measure
-from monoscope.ui.loaders import study_and_dataset as _study_ds
+from monoscope.core.tasks import TaskState
+from monoscope.ui.loaders import figure_task
 from monoscope.ui.views.figure_common import (
     ClickableBars,
     FigureViewMixin,
     grouped_bars,
 )
 from monoscope.ui.workers import Job, TaskRunner
+
+NO_DATA = "Open a study with a dataset to see its overview."
 
 
 def _bin_labels(edges: tuple[float, ...], first_closed: bool = True) -> list[str]:
@@ -60,6 +63,20 @@ def _bin_labels(edges: tuple[float, ...], first_closed: bool = True) -> list[str
         left = "[" if (i == 0 and first_closed) else "("
         labels.append(f"{left}{edges[i]:g}, {edges[i + 1]:g}]")
     return labels
+
+
+@dataclass
+class OverviewPayload:
+    datasets: list[tuple[int, str, str]]  # (id, name, kind) for the picker
+    data: OverviewData | None  # None: the study has no dataset
+
+
+def load_overview(request: tuple[Study, int | None], state: TaskState) -> OverviewPayload:
+    """Task: the study's datasets and the overview of one (None: the first)."""
+    study, _dataset_id = request
+    datasets = dataset_ids(study)
+    state.check()
+    return OverviewPayload(datasets, figure_task(compute_overview)(request, state))
 
 
 class OverviewView(FigureViewMixin, QWidget):
@@ -76,6 +93,7 @@ class OverviewView(FigureViewMixin, QWidget):
         super().__init__(parent)
         self.runner = runner or TaskRunner(self)
         self.study: Study | None = None
+        self.dataset_id: int | None = None  # the dataset asked for (None: the first)
         self.data: OverviewData | None = None
         self.bars: dict[str, list[ClickableBars]] = {}
         self._bins: dict[str, dict[str, list[list[str]]]] = {}
@@ -95,13 +113,14 @@ class OverviewView(FigureViewMixin, QWidget):
         top.addWidget(self.status, 1)
         top.addWidget(export_btn)
 
-        self.canvas = pg.GraphicsLayoutWidget()
-        self.canvas.setBackground("w")
+        canvas = pg.GraphicsLayoutWidget()
+        self.canvas = canvas
+        canvas.setBackground("w")
         # the legend spans both figures above them (run labels with n are long)
         self.legend = pg.LegendItem(colCount=1, labelTextColor=(40, 40, 40))
-        self.canvas.addItem(self.legend, row=0, col=0, colspan=2)
-        self.sent_plot: pg.PlotItem = self.canvas.addPlot(row=1, col=0)
-        self.sim_plot: pg.PlotItem = self.canvas.addPlot(row=1, col=1)
+        canvas.addItem(self.legend, row=0, col=0, colspan=2)
+        self.sent_plot: pg.PlotItem = canvas.addPlot(row=1, col=0)
+        self.sim_plot: pg.PlotItem = canvas.addPlot(row=1, col=1)
         for p in (self.sent_plot, self.sim_plot):
             p.setMouseEnabled(x=False, y=False)
             p.hideButtons()
@@ -135,30 +154,44 @@ class OverviewView(FigureViewMixin, QWidget):
     def set_study(self, study: Study | None, dataset_id: int | None = None) -> None:
         """Show a study (None clears); the first dataset unless one is given."""
         self.study = study
+        self.dataset_id = dataset_id
         self.dataset_box.blockSignals(True)
         self.dataset_box.clear()
-        if study is not None:
-            for did, name, kind in dataset_ids(study):
-                self.dataset_box.addItem(f"{name} ({kind})", did)
-            if dataset_id is not None:
-                self.dataset_box.setCurrentIndex(max(0, self.dataset_box.findData(dataset_id)))
         self.dataset_box.blockSignals(False)
         self.refresh()
 
     def _dataset_changed(self, _index: int) -> None:
+        did = self.dataset_box.currentData()
+        self.dataset_id = None if did is None else int(did)
         self.refresh()
 
     def refresh(self) -> None:
         """Recompute in a worker (after a run or annotation finished)."""
-        did = self.dataset_box.currentData()
-        if self.study is None or did is None:
-            self._clear("Open a study with a dataset to see its overview.")
+        if self.study is None:
+            self._clear(NO_DATA)
             return
         self.status.setText("Loading…")
-        self._job = self.runner.submit("overview", after_measure(compute_overview, _study_ds),
-                                       (self.study, int(did)))
-        self._job.finished.connect(self._show)
-        self._job.failed.connect(lambda msg: self.status.setText(msg))
+        self._job = self.runner.submit(self.task_key, load_overview,
+                                       (self.study, self.dataset_id))
+        self._job.finished.connect(self._loaded)
+        self._job.failed.connect(self.status.setText)
+
+    def _loaded(self, payload: OverviewPayload) -> None:
+        self._fill_datasets(payload.datasets)
+        if payload.data is None:
+            self._clear(NO_DATA)
+            return
+        self._show(payload.data)
+
+    def _fill_datasets(self, datasets: list[tuple[int, str, str]]) -> None:
+        """The picker lists the study's datasets, the one shown current (without emitting)."""
+        self.dataset_box.blockSignals(True)
+        self.dataset_box.clear()
+        for did, name, kind in datasets:
+            self.dataset_box.addItem(f"{name} ({kind})", did)
+        if self.dataset_id is not None:
+            self.dataset_box.setCurrentIndex(max(0, self.dataset_box.findData(self.dataset_id)))
+        self.dataset_box.blockSignals(False)
 
     def _clear(self, message: str) -> None:
         self.data = None
@@ -187,7 +220,7 @@ class OverviewView(FigureViewMixin, QWidget):
                    f"per-prompt {data.similarity_label}")
         for g in shown:
             item = next((b for b in self.bars.get("sentiment", []) + self.bars.get("similarity", [])
-                         if getattr(b, "group_key", None) == g.key), None)
+                         if b.group_key == g.key), None)
             if item is not None:
                 text = data.legend(g)
                 self.legend.addItem(item, text if g.run_id is None else f"#{g.run_id} {text}")
@@ -222,10 +255,10 @@ class OverviewView(FigureViewMixin, QWidget):
             self._bins[fig][key] = bins
             n = sum(len(b) for b in bins)
             heights.append([len(b) / n if n else 0.0 for b in bins])
-        items = grouped_bars(plot, keys, heights, lambda k, i, f=fig: self._bar_clicked(f, k, i))
-        for key, item in zip(keys, items, strict=True):
-            item.group_key = key
-        self.bars[fig] = items
+        def clicked(group: str, bin_index: int) -> None:
+            self._bar_clicked(fig, group, bin_index)
+
+        self.bars[fig] = grouped_bars(plot, keys, heights, clicked)
         labels = _bin_labels(edges)
         plot.getAxis("bottom").setTicks([list(enumerate(labels))])
         plot.setTitle(title, size="10pt")

@@ -2,12 +2,13 @@
 
 The request is the same one `monoscope replicate` builds; the work runs through the window's
 `TaskRunner` (``start_replication``), so progress, cancellation and errors behave like every
-other task. The estimate is recomputed as fields change; the paper preset asks first.
+other task. The study's datasets and the estimate are read in workers too; the estimate is
+recomputed as fields change (OK waits for it), and the paper preset asks first.
 
-Embedding (UI-1)::
+Embedding::
 
     from monoscope.ui.views.replicate_dialog import open_replicate_dialog
-    run_menu.addAction("Replicate the paper…", lambda: open_replicate_dialog(win))
+    run_menu.addAction("Replicate the paper…", lambda: open_replicate_dialog(window, host))
 """
 
 from __future__ import annotations
@@ -30,23 +31,47 @@ from PySide6.QtWidgets import (
 
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.replicate import ReplicateRequest, estimate, expand
-from monoscope.core.store import Study
+from monoscope.core.store import Study, catalog
+from monoscope.core.store.catalog import DatasetEntry
 from monoscope.core.tasks import TaskState
+from monoscope.ui.host import WindowHost
 from monoscope.ui.workers import Job, TaskRunner
 
 MODELS = ("smollm2", "gemma3-base")
 DEMO_FOR = {"reviews": "films", "code": "algorithms"}
+DATASETS_KEY = "replicate-datasets"
+ESTIMATE_KEY = "replicate-estimate"
+
+
+def load_datasets(study: Study, state: TaskState) -> list[DatasetEntry]:
+    """Task: the study's datasets."""
+    return catalog.dataset_entries(study)
+
+
+def estimate_task(request: tuple[Study, ReplicateRequest], state: TaskState) -> tuple[float, str]:
+    """Task: (seconds, what the estimate says) for a request; a dataset not in the study yet
+    is a demo the replication imports first."""
+    study, req = request
+    dataset_id = catalog.find_dataset(study, req.dataset)
+    if dataset_id is None:
+        return 0.0, f"The {req.dataset} demo will be imported first."
+    est = estimate(study, dataset_id, expand(req), req.seed, code=req.protocol == "code")
+    return est.seconds, est.describe().capitalize() + "."
 
 
 class ReplicateDialog(QDialog):
     """Protocol, dataset, models, preset and sizes; `request` is set when accepted."""
 
-    def __init__(self, study: Study, parent: QWidget | None = None) -> None:
+    def __init__(self, study: Study, parent: QWidget | None = None,
+                 runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Replicate the paper")
         self.study = study
+        self.runner = runner or TaskRunner(self)
         self.request: ReplicateRequest | None = None
         self.seconds = 0.0
+        self.datasets: list[DatasetEntry] = []  # read in a worker
+        self._estimate_job: Job | None = None  # the estimate the label waits for
         self.protocol = QComboBox()
         self.protocol.addItems(["reviews", "code"])
         self.dataset = QComboBox()
@@ -93,12 +118,18 @@ class ReplicateDialog(QDialog):
             box.toggled.connect(self.update_estimate)
         self.protocol.currentIndexChanged.connect(self._fill_datasets)
         self._fill_datasets()
+        job = self.runner.submit(DATASETS_KEY, load_datasets, study)
+        job.finished.connect(self._datasets_loaded)
+        job.failed.connect(self.estimate_label.setText)
+
+    def _datasets_loaded(self, datasets: list[DatasetEntry]) -> None:
+        self.datasets = datasets
+        self._fill_datasets()
 
     def _fill_datasets(self) -> None:
         protocol = self.protocol.currentText()
         kind = "code" if protocol == "code" else "text"
-        names = [str(r["name"]) for r in self.study.query(
-            "SELECT name FROM datasets WHERE kind = ? ORDER BY id", [kind])]
+        names = [d.name for d in self.datasets if d.kind == kind]
         demo = DEMO_FOR[protocol]
         self.dataset.blockSignals(True)
         self.dataset.clear()
@@ -119,22 +150,30 @@ class ReplicateDialog(QDialog):
         return req
 
     def update_estimate(self) -> None:
+        """Check the fields now; estimate the time in a worker (OK waits for it)."""
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(False)
         try:
             req = self.build_request()
-            ds = self.study.scalar("SELECT id FROM datasets WHERE name = ?", [req.dataset])
-            if ds is None:
-                self.seconds = 0.0
-                self.estimate_label.setText(f"The {req.dataset} demo will be imported first.")
-            else:
-                est = estimate(self.study, int(ds), expand(req), req.seed,
-                               code=req.protocol == "code")
-                self.seconds = est.seconds
-                self.estimate_label.setText(est.describe().capitalize() + ".")
-            ok.setEnabled(True)
         except MonoscopeError as exc:
+            self._estimate_job = None
             self.estimate_label.setText(str(exc))
-            ok.setEnabled(False)
+            return
+        job = self._estimate_job = self.runner.submit(ESTIMATE_KEY, estimate_task,
+                                                      (self.study, req))
+
+        def estimated(result: tuple[float, str]) -> None:
+            if job is self._estimate_job:
+                self.seconds, text = result
+                self.estimate_label.setText(text)
+                ok.setEnabled(True)
+
+        def failed(message: str) -> None:
+            if job is self._estimate_job:
+                self.estimate_label.setText(message)
+
+        job.finished.connect(estimated)
+        job.failed.connect(failed)
 
     def accept(self) -> None:
         try:
@@ -165,25 +204,23 @@ def start_replication(runner: TaskRunner, study: Study, request: ReplicateReques
     return runner.submit("replicate", replicate_task, (study, request))
 
 
-def open_replicate_dialog(win: Any) -> Job | None:
+def open_replicate_dialog(parent: QWidget, host: WindowHost) -> Job | None:
     """Menu hook: ask, start, show progress in the status bar and the report when done."""
-    if win.study is None:
-        win.show_error("No study open", "Open or create a study first (File ▸ New study).")
+    study = host.study
+    if study is None:
+        host.show_error("No study open", "Open or create a study first (File ▸ New study).")
         return None
-    dlg = ReplicateDialog(win.study, parent=win)
+    dlg = ReplicateDialog(study, parent=parent, runner=host.runner)
     if not dlg.exec() or dlg.request is None:
         return None
-    job = start_replication(win.runner, win.study, dlg.request)
-    status = getattr(win, "status", None)
-    if status is not None:
-        job.progressed.connect(lambda p: status.setText(f"{p.stage}: {p.done}/{p.total} "
-                                                        f"{p.message}"))
-    job.failed.connect(lambda msg: win.show_error("Replication failed", msg))
+    job = start_replication(host.runner, study, dlg.request)
+    job.progressed.connect(lambda p: host.show_status(f"{p.stage}: {p.done}/{p.total} "
+                                                      f"{p.message}"))
+    job.failed.connect(lambda msg: host.show_error("Replication failed", msg))
 
     def done(res: Any) -> None:
-        if status is not None:
-            status.setText(f"Replication done: {res.report}")
-        win.refresh()
+        host.show_status(f"Replication done: {res.report}")
+        host.refresh()
 
     job.finished.connect(done)
     return job

@@ -1,14 +1,16 @@
 """Run dialog: model, prompt template, sampling grid, n per prompt, prompt subset and seed.
 
 Returns a `RunSpec` (one spec may expand to a grid of runs, one per temperature × top-p) that
-`monoscope.ui.pipeline.plan_and_start` hands to the generation stage.
+the runs panel (`RunsPanel.start`) hands to the generation stage.
 
-Embedding (UI-1)::
+Embedding::
 
-    dlg = RunDialog(study, dataset_id, selected_keys=table.selected_keys(), parent=window)
-    if dlg.exec():
+    dlg = RunDialog(study, dataset_id, selected_keys=[key], parent=window, runner=window.runner)
+    if dlg.exec() and dlg.spec is not None:
         runs_panel.start(dlg.spec)
 
+The dialog reads the study's datasets, prompts and registered models once, in a worker
+(`load_run_choices` through the `TaskRunner`); until they arrive OK stays disabled.
 `build_spec()` validates every field and raises `RunInputError` with a message saying what to
 fix; the dialog shows that message and keeps OK disabled until the input is valid.
 """
@@ -16,7 +18,7 @@ fix; the dialog shows that message and keeps OK disabled until the input is vali
 from __future__ import annotations
 
 import itertools
-import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,9 @@ from PySide6.QtWidgets import (
 from monoscope.core import assets
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.generation.sampling import Decay, SamplingError, SamplingParams
-from monoscope.core.store import Study
+from monoscope.core.store import Study, catalog
+from monoscope.core.store.catalog import DatasetEntry
+from monoscope.core.tasks import TaskState
 from monoscope.ui.views.run_spec import (
     CHOOSE_FILE,
     CUSTOM,
@@ -58,11 +62,47 @@ from monoscope.ui.views.run_spec import (
     preset_descriptions,
     tokens_per_second,
 )
+from monoscope.ui.workers import TaskRunner
 
 __all__ = [
-    "MEASURED_TOKENS_PER_S", "RunDialog", "RunInputError", "RunSpec", "estimate_seconds",
-    "parse_floats",
+    "MEASURED_TOKENS_PER_S", "RunChoices", "RunDialog", "RunInputError", "RunSpec",
+    "estimate_seconds", "load_run_choices", "parse_floats",
 ]
+
+
+@dataclass(frozen=True)
+class DatasetPrompts:
+    """A dataset's prompt keys in import order and its first prompt's (title, context)."""
+
+    keys: tuple[str, ...]
+    first: tuple[str, str | None] | None
+
+
+@dataclass(frozen=True)
+class RunChoices:
+    """What the dialog offers: the datasets, their prompts, and the study's model files
+    (those still on disk, bundled ones left out: they are listed anyway)."""
+
+    datasets: list[DatasetEntry]
+    prompts: dict[int, DatasetPrompts]
+    model_paths: list[str]
+
+
+def is_bundled_path(path: str) -> bool:
+    """True for the file of a bundled model (listed by name in the picker)."""
+    return any(Path(path).name == a.filename for a in assets.ASSETS.values())
+
+
+def load_run_choices(study: Study, state: TaskState) -> RunChoices:
+    """Task: the datasets, their prompts and the usable registered model files."""
+    datasets = catalog.dataset_entries(study)
+    prompts: dict[int, DatasetPrompts] = {}
+    for d in datasets:
+        state.check()
+        prompts[d.id] = DatasetPrompts(tuple(catalog.prompt_keys(study, d.id)),
+                                       catalog.first_prompt(study, d.id))
+    models = [p for p in catalog.model_paths(study) if Path(p).is_file() and not is_bundled_path(p)]
+    return RunChoices(datasets, prompts, models)
 
 
 class RunDialog(QDialog):
@@ -71,29 +111,24 @@ class RunDialog(QDialog):
     spec_changed = Signal()
 
     def __init__(self, study: Study, dataset_id: int | None = None,
-                 selected_keys: list[str] | tuple[str, ...] = (), parent: QWidget | None = None) -> None:
+                 selected_keys: list[str] | tuple[str, ...] = (), parent: QWidget | None = None,
+                 runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("New generation run")
         self.study = study
+        self.runner = runner or TaskRunner(self)
         self.selected_keys = tuple(selected_keys)
         self.spec: RunSpec | None = None
+        self.choices: RunChoices | None = None  # read in a worker; None until then
+        self._wanted_dataset = dataset_id
         self._facts: dict[str, Any] = {}
-        rows = study.query("SELECT id, name, kind, meta FROM datasets ORDER BY id")
-        self._datasets = {int(r["id"]): r for r in rows}
 
         self.dataset_box = QComboBox()
-        for did, r in self._datasets.items():
-            self.dataset_box.addItem(f"{r['name']} ({r['kind']})", did)
-        if dataset_id is not None:
-            self.dataset_box.setCurrentIndex(max(0, self.dataset_box.findData(dataset_id)))
 
         # -- model
         self.model_box = QComboBox()
         self.model_box.addItem("SmolLM2-135M Instruct (bundled; instruct)", "smollm2")
         self.model_box.addItem("Gemma 3 270M (bundled; base, different family)", "gemma3-base")
-        for r in study.query("SELECT DISTINCT path FROM models ORDER BY path"):
-            if Path(r["path"]).is_file() and not self._is_bundled_path(r["path"]):
-                self.model_box.addItem(Path(r["path"]).name, r["path"])
         self.model_box.addItem("Choose .gguf file…", CHOOSE_FILE)
         self.model_info = QLabel()
         self.model_info.setWordWrap(True)
@@ -176,10 +211,28 @@ class RunDialog(QDialog):
         self.model_box.currentIndexChanged.connect(self._model_changed)
         self._dataset_changed()
         self._model_changed()
+        job = self.runner.submit("run-dialog", load_run_choices, study)
+        job.finished.connect(self.set_choices)
+        job.failed.connect(self.error.setText)
 
-    @staticmethod
-    def _is_bundled_path(path: str) -> bool:
-        return any(Path(path).name == a.filename for a in assets.ASSETS.values())
+    def set_choices(self, choices: RunChoices) -> None:
+        """Fill the pickers with what the study holds (the datasets and its model files)."""
+        self.choices = choices
+        self.dataset_box.blockSignals(True)
+        self.dataset_box.clear()
+        for d in choices.datasets:
+            self.dataset_box.addItem(f"{d.name} ({d.kind})", d.id)
+        if self._wanted_dataset is not None:
+            self.dataset_box.setCurrentIndex(max(0, self.dataset_box.findData(self._wanted_dataset)))
+        self.dataset_box.blockSignals(False)
+        self.model_box.blockSignals(True)
+        at = 2  # after the bundled models, before any file added by hand
+        for path in choices.model_paths:
+            if self.model_box.findData(path) < 0:
+                self.model_box.insertItem(at, Path(path).name, path)
+                at += 1
+        self.model_box.blockSignals(False)
+        self._dataset_changed()
 
     def _layout(self) -> None:
         mbox = QGroupBox("Model")
@@ -224,8 +277,8 @@ class RunDialog(QDialog):
         rl.addLayout(sub, 1, 0, 1, 4)
         rl.addWidget(self.label_edit, 2, 0, 1, 4)
         lay = QVBoxLayout(self)
-        for w in (mbox, tbox, sbox, rbox, self.estimate, self.error, self.buttons):
-            lay.addWidget(w)
+        for part in (mbox, tbox, sbox, rbox, self.estimate, self.error, self.buttons):
+            lay.addWidget(part)
 
     # -- reactions --------------------------------------------------------------------------
     def current_model(self) -> str:
@@ -255,14 +308,19 @@ class RunDialog(QDialog):
             self.model_box.insertItem(idx, Path(path).name, path)
         self.model_box.setCurrentIndex(idx)
 
+    def _dataset(self) -> DatasetEntry | None:
+        did = self.dataset_box.currentData()
+        if self.choices is None or did is None:
+            return None
+        return next((d for d in self.choices.datasets if d.id == did), None)
+
     def _domain(self) -> str:
         from monoscope.core.generation.templates import dataset_domain
 
-        r = self._datasets.get(self.dataset_box.currentData())
-        if r is None:
+        d = self._dataset()
+        if d is None:
             return "books"
-        meta = json.loads(r["meta"]) if isinstance(r["meta"], str) else r["meta"]
-        return dataset_domain(str(r["name"]), str(r["kind"]), meta)
+        return dataset_domain(d.name, d.kind, d.meta)
 
     def _dataset_changed(self) -> None:
         from monoscope.core.generation.templates import default_preset
@@ -285,16 +343,18 @@ class RunDialog(QDialog):
             self.template_edit.blockSignals(False)
         self._changed()
 
-    def _first_prompt(self) -> tuple[str, str | None] | None:
-        row = self.study.query(
-            "SELECT title, context FROM prompts WHERE dataset_id = ? ORDER BY id LIMIT 1",
-            [self.dataset_box.currentData()])
-        return (str(row[0]["title"]), row[0]["context"]) if row else None
+    def _prompts(self, dataset_id: int) -> DatasetPrompts:
+        if self.choices is None:
+            raise RunInputError("Reading the study…")
+        return self.choices.prompts.get(dataset_id, DatasetPrompts((), None))
 
     def _render_preview(self) -> str:
         from monoscope.core.generation.templates import resolve_template
 
-        first = self._first_prompt()
+        if self.choices is None:
+            return "(reading the study…)"
+        did = self.dataset_box.currentData()
+        first = None if did is None else self._prompts(int(did)).first
         if first is None:
             return "(the dataset has no prompts yet)"
         name = self.template_box.currentData()
@@ -312,6 +372,12 @@ class RunDialog(QDialog):
             w.setEnabled(self.decay_on.isChecked())
         self.first_k.setEnabled(self.subset_first.isChecked())
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        if self.choices is None:
+            self.preview.setPlainText(self._render_preview())
+            self.error.setText("")
+            self.estimate.setText("Reading the study's datasets and prompts…")
+            ok.setEnabled(False)
+            return
         try:
             self.preview.setPlainText(self._render_preview())
             spec = self.build_spec()
@@ -334,14 +400,13 @@ class RunDialog(QDialog):
 
     # -- result -----------------------------------------------------------------------------
     def _prompt_keys(self, dataset_id: int) -> tuple[tuple[str, ...] | None, int]:
-        total = int(self.study.scalar("SELECT count(*) FROM prompts WHERE dataset_id = ?", [dataset_id]))
+        all_keys = self._prompts(dataset_id).keys
+        total = len(all_keys)
         if total == 0:
             raise RunInputError("The dataset has no prompts: import source texts first.")
         if self.subset_first.isChecked():
-            k = self.first_k.value()
-            rows = self.study.query(
-                "SELECT key FROM prompts WHERE dataset_id = ? ORDER BY id LIMIT ?", [dataset_id, k])
-            return tuple(r["key"] for r in rows), len(rows)
+            keys = all_keys[:self.first_k.value()]
+            return keys, len(keys)
         if self.subset_sel.isChecked():
             if not self.selected_keys:
                 raise RunInputError("No prompts are selected in the table: select some or choose all.")
@@ -350,6 +415,8 @@ class RunDialog(QDialog):
 
     def build_spec(self) -> RunSpec:
         """Validate every field and return the spec; raise RunInputError saying what to fix."""
+        if self.choices is None:
+            raise RunInputError("Reading the study's datasets and prompts…")
         did = self.dataset_box.currentData()
         if did is None:
             raise RunInputError("The study has no dataset: import source texts first.")
@@ -370,15 +437,17 @@ class RunDialog(QDialog):
             resolve_template(template, self._domain())
         decay = None
         try:
-            if self.decay_on.isChecked():
-                decay = Decay(self.decay_kind.currentText(), self.decay_start.value(),
-                              self.decay_end.value(), self.decay_len.value())
+            if self.decay_on.isChecked():  # one run per top-p, decaying to the end value
+                end = self.decay_end.value()
+                decay = Decay(self.decay_kind.currentText(), self.decay_start.value(), end,
+                              self.decay_len.value())
+                temps = [end]
             grid = tuple(
                 SamplingParams(
-                    temperature=decay.end if decay else t, top_p=p, top_k=self.top_k.value(),
+                    temperature=t, top_p=p, top_k=self.top_k.value(),
                     min_p=self.min_p.value(), repeat_penalty=self.repeat.value(),
                     max_tokens=self.max_tokens.value(), decay=decay)
-                for t, p in itertools.product([decay.end] if decay else temps, tops)
+                for t, p in itertools.product(temps, tops)
             )
         except SamplingError as exc:
             raise RunInputError(str(exc)) from None

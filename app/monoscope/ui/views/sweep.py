@@ -8,13 +8,15 @@ line is 1 (as varied as people) and the grey band / bars are the range of indice
 against themselves at the runs' n. Clicking a point emits `run_activated(run_id)`; the window
 opens that run in Compare.
 
-Embedding (UI-1)::
+Embedding::
 
     view = SweepView(runner=window.runner)
-    view.set_study(study, dataset_id)
-    view.run_activated.connect(window.show_run)
+    view.set_study(study, dataset_id)      # None: the study's first dataset
+    view.run_activated.connect(window.open_run)
     view.set_metric("sentiment.entropy")
     view.export("sweep.svg")
+
+All queries run in a worker (`TaskRunner`); the widget only draws.
 """
 
 from __future__ import annotations
@@ -35,10 +37,9 @@ from PySide6.QtWidgets import (
 )
 
 from monoscope.core.explore.compare_data import SweepData, compute_sweep
-from monoscope.core.explore.figure_data import METRICS, SOURCE, default_dataset
+from monoscope.core.explore.figure_data import METRICS, SOURCE
 from monoscope.core.store import Study
-from monoscope.ui.loaders import after_measure
-from monoscope.ui.loaders import study_and_dataset as _study_ds
+from monoscope.ui.loaders import figure_task
 from monoscope.ui.views.figure_common import (
     RUN_COLORS,
     FigureViewMixin,
@@ -47,6 +48,8 @@ from monoscope.ui.views.figure_common import (
     plain_axis,
 )
 from monoscope.ui.workers import TaskRunner
+
+NO_DATA = "Open a study with runs at several temperatures."
 
 
 class SweepView(FigureViewMixin, QWidget):
@@ -62,9 +65,10 @@ class SweepView(FigureViewMixin, QWidget):
         super().__init__(parent)
         self.runner = runner or TaskRunner(self)
         self.study: Study | None = None
-        self.dataset_id: int | None = None
+        self.dataset_id: int | None = None  # None: the study's first
         self.data: SweepData | None = None
         self.scatters: dict[str, pg.ScatterPlotItem] = {}
+        self.source_items: list[Any] = []
 
         self.metric_box = QComboBox()
         for key, label in METRICS.items():
@@ -77,7 +81,6 @@ class SweepView(FigureViewMixin, QWidget):
         self.caption = QLabel("")
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: #555;")
-        self.source_items: list[Any] = []
         top = QHBoxLayout()
         top.addWidget(QLabel("Metric"))
         top.addWidget(self.metric_box)
@@ -93,28 +96,33 @@ class SweepView(FigureViewMixin, QWidget):
             self.set_study(study)
 
     def set_study(self, study: Study | None, dataset_id: int | None = None) -> None:
+        """Show a study (None clears); its first dataset unless one is given."""
         self.study = study
-        self.dataset_id = default_dataset(study, dataset_id)
+        self.dataset_id = dataset_id
         self.refresh()
 
     def set_metric(self, metric: str) -> None:
         self.metric_box.setCurrentIndex(self.metric_box.findData(metric))
 
     def refresh(self) -> None:
-        if self.study is None or self.dataset_id is None:
-            self.status.setText("Open a study with runs at several temperatures.")
+        """Reload in a worker (after a run or annotation finished)."""
+        if self.study is None:
+            self.status.setText(NO_DATA)
             return
         self.status.setText("Loading…")
-        job = self.runner.submit("sweep", after_measure(compute_sweep, _study_ds),
+        job = self.runner.submit(self.task_key, figure_task(compute_sweep),
                                  (self.study, self.dataset_id, str(self.metric_box.currentData())))
         job.finished.connect(self._show)
         job.failed.connect(self.status.setText)
 
-    def _show(self, data: SweepData) -> None:
+    def _show(self, data: SweepData | None) -> None:
+        if data is None:
+            self.status.setText(NO_DATA)
+            return
         self.data = data
         self.plot.clear()
         self.scatters.clear()
-        self.source_items: list[Any] = []
+        self.source_items = []
         legend = self.legend
         legend.clear()
         self.plot.setLabel("left", data.label)
@@ -194,7 +202,7 @@ class SweepView(FigureViewMixin, QWidget):
             self.plot.addItem(scatter)
             self.scatters[name] = scatter
             all_y += [p.lo for p in pts] + [p.hi for p in pts] + [p.mean for p in pts]
-        temps = [p.group.temperature for ps in lines.values() for p in ps]
+        temps = [t for ps in lines.values() for p in ps if (t := p.group.temperature) is not None]
         if temps:
             self.plot.setXRange(min(temps) - 0.1, max(temps) + 0.1, padding=0)
         finite = [v for v in all_y if not math.isnan(v)]

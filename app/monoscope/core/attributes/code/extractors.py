@@ -16,16 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from monoscope.core.attributes.base import (
-    Context,
-    Extractor,
-    Outcome,
-    TextItem,
-    Value,
-    count_texts,
-    pending_texts,
-    write_attributes,
-)
+from monoscope.core.attributes.base import Context, Extractor, Outcome, TextItem, Value
 from monoscope.core.attributes.code.judge import JudgeAlgorithms
 from monoscope.core.attributes.code.static import (
     algorithm_tags,
@@ -42,6 +33,7 @@ from monoscope.core.sandbox import (
     isolation,
     run_tests,
 )
+from monoscope.core.store import attributes as attributes_repo
 
 MAX_TESTS = 10  # the paper runs each solution on 10 tests
 DEFAULT_LIMITS = Limits(timeout_s=4.0, memory_mb=512)
@@ -120,16 +112,13 @@ class Execution(Extractor):
     limits = DEFAULT_LIMITS
 
     def _tests(self, ctx: Context, prompt_id: int) -> list[TestCase]:
-        rows = ctx.study.query(
-            "SELECT input, output FROM prompt_tests WHERE prompt_id = ? ORDER BY idx LIMIT ?",
-            [prompt_id, MAX_TESTS],
-        )
-        return [TestCase(str(r["input"]), str(r["output"])) for r in rows]
+        return [TestCase(i, o) for i, o in attributes_repo.prompt_tests(ctx.study, prompt_id,
+                                                                        MAX_TESTS)]
 
     def run(self, ctx: Context, dataset_id: int, dataset: str) -> Outcome:
         out = Outcome(self.name, dataset)
         unsafe_ok = ctx.request.unsafe_no_sandbox
-        items = pending_texts(ctx.study, dataset_id, self.name, self.version)
+        items = attributes_repo.pending(ctx.study, dataset_id, self.name, self.version)
         by_prompt: dict[int, list[TextItem]] = defaultdict(list)
         for it in items:
             by_prompt[it.prompt_id].append(it)
@@ -138,10 +127,11 @@ class Execution(Extractor):
         version = self.version
         if todo and isolation(unsafe_ok) == UNSAFE:  # raises without the sandbox or opt-in
             version = f"{self.version}+{UNSAFE}"
-            again = {it.text_id for it in pending_texts(ctx.study, dataset_id, self.name, version)}
+            again = {it.text_id
+                     for it in attributes_repo.pending(ctx.study, dataset_id, self.name, version)}
             items = [it for it in items if it.text_id in again]
             todo = [it for it in todo if it.text_id in again]
-        out.already = count_texts(ctx.study, dataset_id) - len(items)
+        out.already = attributes_repo.count_texts(ctx.study, dataset_id) - len(items)
         ctx.state.begin(f"{self.name} ({dataset})", len(todo))
         done = 0
         for start in range(0, len(todo), self.batch_size):
@@ -162,7 +152,7 @@ class Execution(Extractor):
                 done += 1
                 ctx.state.progress(done, len(todo))
             for name, vals in rows.items():
-                write_attributes(ctx.study, name, version, vals)
+                attributes_repo.write(ctx.study, name, version, vals)
         return out
 
     @staticmethod

@@ -1,0 +1,169 @@
+"""Study-level listings: what a study holds, for the dialogs, the explorer and `monoscope info`.
+
+Datasets, their prompts' keys and titles, registered model files, run summaries, table counts
+and the write-ahead log; plus the columns of a table file about to be imported. Every function
+reads only (through `Study.query`/`Study.scalar`, a cursor of the calling thread), so they run
+in worker threads.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from monoscope.core.store.study import Study
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """One dataset: id, name, kind ('text' or 'code') and its import metadata."""
+
+    id: int
+    name: str
+    kind: str
+    meta: dict[str, Any]
+
+
+def _json_dict(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, str):
+        value = json.loads(raw)
+        return dict(value) if isinstance(value, dict) else {}
+    return dict(raw or {})
+
+
+def dataset_entries(study: Study) -> list[DatasetEntry]:
+    """Every dataset, oldest first."""
+    rows = study.query("SELECT id, name, kind, meta FROM datasets ORDER BY id")
+    return [DatasetEntry(int(r["id"]), str(r["name"]), str(r["kind"]), _json_dict(r["meta"]))
+            for r in rows]
+
+
+def find_dataset(study: Study, name: str) -> int | None:
+    """Id of the dataset called ``name``; None when there is none (`Study.dataset_id` raises)."""
+    found = study.scalar("SELECT id FROM datasets WHERE name = ?", [name])
+    return None if found is None else int(found)
+
+
+def model_paths(study: Study) -> list[str]:
+    """Paths of the model files registered in the study, sorted."""
+    return [str(r["path"]) for r in study.query("SELECT DISTINCT path FROM models ORDER BY path")]
+
+
+def prompt_keys(study: Study, dataset_id: int, limit: int | None = None) -> list[str]:
+    """Keys of a dataset's prompts in import order (the first ``limit`` when given)."""
+    if limit is None:
+        rows = study.query("SELECT key FROM prompts WHERE dataset_id = ? ORDER BY id",
+                           [dataset_id])
+    else:
+        rows = study.query("SELECT key FROM prompts WHERE dataset_id = ? ORDER BY id LIMIT ?",
+                           [dataset_id, limit])
+    return [str(r["key"]) for r in rows]
+
+
+def prompt_count(study: Study, dataset_id: int) -> int:
+    """Number of prompts of a dataset."""
+    return int(study.scalar("SELECT count(*) FROM prompts WHERE dataset_id = ?", [dataset_id]))
+
+
+def prompt_titles(study: Study, dataset_id: int) -> list[tuple[str, str]]:
+    """(key, title) of a dataset's prompts in import order."""
+    rows = study.query("SELECT key, title FROM prompts WHERE dataset_id = ? ORDER BY id",
+                       [dataset_id])
+    return [(str(r["key"]), str(r["title"])) for r in rows]
+
+
+def first_prompt(study: Study, dataset_id: int) -> tuple[str, str | None] | None:
+    """(title, context) of a dataset's first prompt; None when it has no prompts."""
+    rows = study.query(
+        "SELECT title, context FROM prompts WHERE dataset_id = ? ORDER BY id LIMIT 1",
+        [dataset_id])
+    if not rows:
+        return None
+    context = rows[0]["context"]
+    return str(rows[0]["title"]), None if context is None else str(context)
+
+
+def prompt_id(study: Study, dataset_id: int, key: str) -> int | None:
+    """Id of the prompt ``key`` of a dataset; None when there is none."""
+    found = study.scalar("SELECT id FROM prompts WHERE dataset_id = ? AND key = ?",
+                         [dataset_id, key])
+    return None if found is None else int(found)
+
+
+def accumulation_attributes(study: Study, set_id: int) -> list[str]:
+    """Attributes with stored accumulation curves (rows ref 'acc') in a measurement set."""
+    rows = study.query(
+        "SELECT DISTINCT attribute FROM measurements WHERE set_id = ? AND ref = 'acc' "
+        "ORDER BY attribute", [set_id])
+    return [str(r["attribute"]) for r in rows]
+
+
+def dataset_summaries(study: Study) -> list[dict[str, Any]]:
+    """Per dataset: id, name, kind, source_uri and its counts of prompts, source texts and
+    generated texts, oldest first."""
+    return study.query(
+        """SELECT d.id, d.name, d.kind, d.source_uri,
+                  (SELECT count(*) FROM prompts p WHERE p.dataset_id = d.id) AS prompts,
+                  (SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id
+                    WHERE p.dataset_id = d.id AND t.origin = 'source') AS source_texts,
+                  (SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id
+                    WHERE p.dataset_id = d.id AND t.origin = 'generated') AS generated_texts
+           FROM datasets d ORDER BY d.id"""
+    )
+
+
+def run_summaries(study: Study) -> list[dict[str, Any]]:
+    """Per run: id, label, dataset name, stored status, n_per_prompt, samples generated and
+    its meta (a dict; the liveness record of a running run is in there), by id."""
+    rows = study.query(
+        """SELECT r.id, r.label, d.name AS dataset, r.status, r.n_per_prompt,
+                  (SELECT count(*) FROM generations g WHERE g.run_id = r.id) AS samples, r.meta
+           FROM runs r JOIN datasets d ON d.id = r.dataset_id ORDER BY r.id"""
+    )
+    for r in rows:
+        r["meta"] = _json_dict(r["meta"])
+    return rows
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """What `monoscope info` shows: schema, table counts, datasets, runs and the WAL."""
+
+    path: str
+    schema_version: int
+    tables: dict[str, int]
+    datasets: list[dict[str, Any]]
+    runs: list[dict[str, Any]]
+    wal_pending_bytes: int  # committed work still only in the write-ahead log
+    open_for_writing_in: str | None  # the lock holder, when this is a snapshot copy
+
+
+def study_summary(study: Study) -> StudySummary:
+    """Everything `monoscope info` reports about a study."""
+    return StudySummary(
+        path=str(study.path),
+        schema_version=study.schema_version(),
+        tables=study.table_counts(),
+        datasets=dataset_summaries(study),
+        runs=run_summaries(study),
+        wal_pending_bytes=study.wal_bytes(),
+        open_for_writing_in=study.snapshot_of,
+    )
+
+
+def file_columns(path: str | Path) -> list[str]:
+    """Column names of a CSV/JSONL/Parquet file (read by DuckDB, no study involved); empty
+    when DuckDB cannot read the file."""
+    text = str(path)
+    try:
+        con = duckdb.connect()
+        rel = con.sql(f"SELECT * FROM '{text.replace(chr(39), chr(39) * 2)}' LIMIT 0")
+        cols = list(rel.columns)
+        con.close()
+        return cols
+    except duckdb.Error:
+        return []

@@ -1,0 +1,63 @@
+"""Repository of topic fits (table `topics`) and their assignments (`attributes` rows).
+
+A fit is one row per topic of a dataset (label, number of source texts, version). The fit and
+the source texts' assignments are written in ONE transaction, so a crash leaves both or neither
+(tests/core/test_topic_crash.py); dropping a fit drops its assignments with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+
+from monoscope.core.store import attributes as attributes_repo
+from monoscope.core.store.attributes import Value
+from monoscope.core.store.study import Study
+
+
+def labels(study: Study, dataset_id: int, version: str) -> list[str]:
+    """The stored fit's topic labels at `version`, by topic id (empty when there is none)."""
+    rows = study.query("SELECT topic, label FROM topics WHERE dataset_id = ? "
+                       "AND version = ? ORDER BY topic", [dataset_id, version])
+    return [str(r["label"]) for r in rows]
+
+
+def save_fit(study: Study, dataset_id: int, name: str, version: str, words: Sequence[str],
+             sizes: Sequence[int], rows: Sequence[tuple[int, Value]]) -> None:
+    """Replace the dataset's fit: topics (label, size per topic id) and the source texts'
+    assignments (attribute `name`), in one transaction."""
+    with study.transaction() as cur:
+        _delete_fit(cur, dataset_id, name)
+        cur.executemany("INSERT INTO topics (dataset_id, topic, label, size, version) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        [[dataset_id, c, words[c], int(sizes[c]), version]
+                         for c in range(len(words))])
+        attributes_repo.insert_rows(cur, name, version, rows)
+
+
+def drop_fit(study: Study, dataset_id: int, name: str) -> None:
+    """Delete the dataset's fit and every assignment (attribute `name`), in one transaction."""
+    with study.transaction() as cur:
+        _delete_fit(cur, dataset_id, name)
+
+
+def _delete_fit(cur: duckdb.DuckDBPyConnection, dataset_id: int, name: str) -> None:
+    cur.execute("DELETE FROM topics WHERE dataset_id = ?", [dataset_id])
+    # an older fit's assignments no longer match new clusters
+    attributes_repo.delete_rows(cur, dataset_id, name)
+
+
+def fit_counts(study: Study, dataset_id: int, name: str, version: str
+               ) -> list[tuple[int, int, int]]:
+    """Per stored topic at `version`: (topic, stored size, source texts assigned to it)."""
+    rows = study.query(
+        """SELECT tp.topic, tp.size, count(a.text_id) AS n
+           FROM topics tp LEFT JOIN (
+               SELECT a.text_id, CAST(a.value AS INTEGER) AS topic FROM attributes a
+               JOIN texts t ON t.id = a.text_id JOIN prompts p ON p.id = t.prompt_id
+               WHERE p.dataset_id = ? AND a.name = ? AND a.version = ? AND t.origin = 'source'
+           ) a ON a.topic = tp.topic
+           WHERE tp.dataset_id = ? AND tp.version = ? GROUP BY tp.topic, tp.size""",
+        [dataset_id, name, version, dataset_id, version])
+    return [(int(r["topic"]), int(r["size"]), int(r["n"])) for r in rows]
