@@ -11,7 +11,7 @@ APP = Path(__file__).resolve().parents[1] / "app" / "monoscope"
 STORE = APP / "core" / "store"
 SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
                  r"CREATE\s+(OR\s+REPLACE\s+)?(TEMP\s+)?(TABLE|SEQUENCE|INDEX|VIEW)|CHECKPOINT|"
-                 r"BEGIN\s+TRANSACTION|COPY\s.+\sTO)\b", re.IGNORECASE | re.DOTALL)
+                 r"BEGIN\s+TRANSACTION|COPY\s.+\sTO)\b", re.DOTALL)  # the code writes SQL upper case
 STORE_CALLS = {"query", "scalar", "write", "transaction", "reader"}
 
 
