@@ -141,6 +141,7 @@ def load_from_study(n: int, folder: Path) -> tuple[float, float, np.ndarray, np.
     """Write an n-point prompt to a study; time reading its points back (median of 3)."""
     from monoscope.core.explore import queries
     from monoscope.core.store import Study
+    from monoscope.core.store import datasets as datasets_repo
     from monoscope.testing.fixture_study import build_fixture_study
 
     per = n // 3
@@ -150,7 +151,7 @@ def load_from_study(n: int, folder: Path) -> tuple[float, float, np.ndarray, np.
     build_s = time.perf_counter() - t
     st.close()
     st = Study(folder / "bench.duckdb")
-    ds = int(queries.datasets(st)[0]["id"])
+    ds = datasets_repo.datasets(st)[0].id
     pts = None
     times = []
     for _ in range(3):

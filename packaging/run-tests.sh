@@ -7,6 +7,6 @@ bash packaging/setup.sh --dev
 venv=${MONOSCOPE_VENV:-$here/.venv}
 export HF_HUB_OFFLINE=1 QT_QPA_PLATFORM=offscreen PATH="$venv/bin:$PATH"
 echo "[tests] ruff";          ruff check app tests benchmarks
-echo "[tests] mypy (strict on monoscope.core)"; mypy
+echo "[tests] mypy (strict on all of monoscope)"; mypy
 echo "[tests] import contract"; lint-imports
 echo "[tests] pytest";        python -m pytest "$@"

@@ -12,6 +12,7 @@ import pytest
 from monoscope.core.analysis import metrics
 from monoscope.core.explore import queries as q
 from monoscope.core.store import Study
+from monoscope.core.store import datasets as datasets_repo
 from monoscope.testing.fixture_study import build_fixture_study
 
 
@@ -23,7 +24,7 @@ def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Study]:
 
 
 def _ds(st: Study) -> int:
-    return int(q.datasets(st)[0]["id"])
+    return datasets_repo.datasets(st)[0].id
 
 
 def test_prompt_table_counts_and_index(fx: Study) -> None:

@@ -125,9 +125,11 @@ def cmd_measure(args: argparse.Namespace) -> int:
                       f"{_f(b['value'] if b else None):>8}")
         if args.per_prompt:
             for r in res.rows:
+                ref = str(r["ref"] or "")
                 if r["attribute"] == name and r["prompt"] is not None and r["stat"] in (
-                        "dispersion", "index") and not r["ref"].startswith("acc"):
-                    print(f"    {r['prompt']:<16} {labels.get(r['grp'], r['grp'])[:20]:<20} "
+                        "dispersion", "index") and not ref.startswith("acc"):
+                    grp = str(r["grp"])
+                    print(f"    {r['prompt']:<16} {labels.get(grp, grp)[:20]:<20} "
                           f"{r['ref'] or 'own':<8} {r['stat']:<10} n={r['n']:<4} "
                           f"{_f(r['value'])} [{_f(r['lo'])}, {_f(r['hi'])}]")
     return 0

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from monoscope.core.store import Study, content_hash, reads
+from monoscope.core.store import Study, content_hash
+from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store import fixture as repo
 from monoscope.core.store import projections as maps_repo
 from monoscope.core.store.frames import load_embeddings, load_texts
@@ -136,7 +137,7 @@ def build_fixture_study(
 def _write_texts(study: Study, ds: int, cols: dict[str, list[Any]], run_ids: list[int],
                  seed: int) -> None:
     n = len(cols["body"])
-    pid = {str(r["key"]): int(r["id"]) for r in reads.prompts(study, ds)}
+    pid = {p.key: p.id for p in datasets_repo.prompts(study, ds)}
     hashes = [content_hash(b) for b in cols["body"]]
     ids = repo.add_texts(study, pa.table({
         "prompt_id": pa.array([pid[k] for k in cols["prompt"]], pa.int64()),
@@ -197,7 +198,7 @@ def _write_projections(study: Study, ds: int) -> None:
     texts = load_texts(study, ds)
     at = np.searchsorted(texts.text_id, ids)
     is_source = texts.is_source[at]
-    key_of = {int(r["id"]): str(r["key"]) for r in reads.prompts(study, ds)}
+    key_of = {p.id: p.key for p in datasets_repo.prompts(study, ds)}
     keys = np.asarray([key_of[int(p)] for p in texts.prompt_id[at]])
     scopes = [("dataset", np.ones(len(ids), dtype=bool))]
     scopes += [(f"prompt:{k}", keys == k) for k in np.unique(keys)]

@@ -28,7 +28,8 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     from monoscope.ui.collector import GuiThreadCollector
 
     collector = GuiThreadCollector(app)  # no cyclic GC on worker threads (see collector.py)

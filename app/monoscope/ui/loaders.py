@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 
 from monoscope.core.explore import queries
 from monoscope.core.explore.figure_data import default_dataset
-from monoscope.core.store import Study, catalog
+from monoscope.core.store import Study
+from monoscope.core.store import datasets as datasets_repo
+from monoscope.core.store.datasets import Dataset
 from monoscope.core.tasks import TaskState
 from monoscope.ui.views.histograms import AttributeData
 from monoscope.ui.views.pointcloud import build_trees
@@ -78,9 +80,9 @@ def figure_task(compute: Callable[[Any, TaskState], T]
     return task
 
 
-def load_datasets(study: Study, state: TaskState) -> list[dict[str, Any]]:
-    """The study's datasets with their prompt counts (id, name, kind, n_prompts)."""
-    return queries.datasets(study)
+def load_datasets(study: Study, state: TaskState) -> list[Dataset]:
+    """The study's datasets with their prompt counts."""
+    return datasets_repo.datasets(study)
 
 
 @dataclass
@@ -188,5 +190,5 @@ def load_lists(req: tuple[Study, int, str], state: TaskState
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The prompt's most generic and most atypical generated texts."""
     st, ds, key = req
-    pid = catalog.prompt_id(st, ds, key)
+    pid = datasets_repo.prompt_id(st, ds, key)
     return queries.generic_and_atypical(st, pid) if pid is not None else ([], [])

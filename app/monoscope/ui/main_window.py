@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +37,7 @@ from PySide6.QtWidgets import (
 from monoscope.core.explore import queries
 from monoscope.core.explore.state import Change, ExplorerState, TextIds
 from monoscope.core.store import Study
+from monoscope.core.store.datasets import Dataset
 from monoscope.ui import theme
 from monoscope.ui.loaders import (
     MapPayload,
@@ -267,11 +267,11 @@ class MainWindow(QMainWindow):
         job.finished.connect(lambda rows: self._datasets_loaded(study, rows, dataset_id))
         job.failed.connect(lambda msg: self.show_error("Cannot read the study", msg))
 
-    def _datasets_loaded(self, study: Study, rows: list[dict[str, Any]],
+    def _datasets_loaded(self, study: Study, rows: list[Dataset],
                          dataset_id: int | None) -> None:
         if study is not self.study:
             return
-        ids = [int(r["id"]) for r in rows]
+        ids = [d.id for d in rows]
         if dataset_id not in ids:
             dataset_id = ids[0] if ids else None
         self.prompts.set_datasets(rows, dataset_id)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QMenu, QMe
 
 from monoscope.core.explore.state import ExplorerState
 from monoscope.core.store import Study, catalog
+from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.tasks import TaskState
 from monoscope.ui.host import WindowHost
 
@@ -34,7 +35,8 @@ def import_task(request: tuple[Study, ImportFn], state: TaskState) -> int | None
     """Task: run an import, then return the id of the dataset it wrote (None if unknown)."""
     study, run = request
     report = run(study, state)
-    return catalog.find_dataset(study, report.dataset)
+    found = datasets_repo.find(study, report.dataset)
+    return None if found is None else found.id
 
 
 def columns_task(path: str, state: TaskState) -> list[str]:

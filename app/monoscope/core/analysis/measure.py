@@ -32,6 +32,7 @@ from monoscope.core.analysis import metrics
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.store import Study
 from monoscope.core.store import attributes as attributes_repo
+from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store import embeddings as embeddings_repo
 from monoscope.core.store import measurements as repo
 from monoscope.core.store.frames import (
@@ -485,7 +486,7 @@ def stored(study: Study, dataset_id: int, request: MeasureRequest | None = None
     set_id = current_set(study, dataset_id, request)
     if set_id is None:
         return None
-    name = attributes_repo.dataset(study, dataset_id).name
+    name = datasets_repo.dataset(study, dataset_id).name
     return load_result(study, dataset_id, name, request, set_id)
 
 
@@ -508,7 +509,7 @@ def ensure_measured(study: Study, dataset_id: int, state: TaskState,
     found = current_set(study, dataset_id, request)
     if found is not None:
         return found
-    name = attributes_repo.dataset(study, dataset_id).name
+    name = datasets_repo.dataset(study, dataset_id).name
     req = request or MeasureRequest()
     return measure(study, MeasureRequest(**{**asdict(req), "dataset": name}), state).set_id
 
@@ -519,9 +520,10 @@ def load_result(study: Study, dataset_id: int, dataset: str, request: MeasureReq
     meta = json.loads(meta_row["params"]).get("_meta", {})
     table = repo.load_rows(study, set_id)
     groups = [Group(**g) for g in meta.get("groups", [])]
-    kind = attributes_repo.dataset(study, dataset_id).kind
+    kind = datasets_repo.dataset(study, dataset_id).kind
     return MeasureResult(dataset, dataset_id, kind, request, groups,
-                         attributes_repo.prompts(study, dataset_id),
+                         [{"id": p.id, "key": p.key, "title": p.title}
+                          for p in datasets_repo.prompts(study, dataset_id)],
                          dict(meta.get("attributes", {})), table,
                          dict(meta.get("dropped", {})), set_id,
                          float(meta_row["seconds"] or 0.0), True)
@@ -569,7 +571,7 @@ class _Matched:
 def _compute(study: Study, dataset_id: int, req: MeasureRequest, state: TaskState
              ) -> tuple[dict[str, list[Any]], dict[str, Any]]:
     groups = resolve_runs(study, dataset_id, req.runs)
-    prompt_ids = [int(p["id"]) for p in attributes_repo.prompts(study, dataset_id)]
+    prompt_ids = [p.id for p in datasets_repo.prompts(study, dataset_id)]
     texts = load_texts(study, dataset_id)
     gidx = np.full(len(texts), -1, dtype=np.int64)  # 0 = source, i = groups[i], -1 = not used
     gidx[texts.is_source] = 0

@@ -21,7 +21,8 @@ import numpy.typing as npt
 
 from monoscope.core.analysis.projection_models import Model, Pca, Umap, load_model, save_model
 from monoscope.core.errors import MonoscopeError
-from monoscope.core.store import Study, reads
+from monoscope.core.store import Study
+from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store import projections as repo
 from monoscope.core.store.frames import (
     DEFAULT_BACKEND,
@@ -146,7 +147,7 @@ def _load_points(study: Study, projection_id: int) -> tuple[I64, F32]:
 
 # -- stage ---------------------------------------------------------------------------------
 def _scopes(study: Study, dataset_id: int, scopes: Sequence[str]) -> list[tuple[str, int | None]]:
-    keys = {str(r["key"]): int(r["id"]) for r in reads.prompts(study, dataset_id)}
+    keys = {p.key: p.id for p in datasets_repo.prompts(study, dataset_id)}
     out: list[tuple[str, int | None]] = []
     for s in scopes:
         if s == "dataset":

@@ -25,7 +25,7 @@ from monoscope.core.attributes.base import (
 )
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.store import Study
-from monoscope.core.store import attributes as attributes_repo
+from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.tasks import TaskState
 
 __all__ = [
@@ -128,7 +128,7 @@ def annotate(study: Study, request: AnnotateRequest, state: TaskState | None = N
         raise UnknownAttribute(
             f"Unknown embedding backend {request.backend!r}; use one of {', '.join(BACKENDS)}."
         )
-    known = attributes_repo.datasets(study)
+    known = datasets_repo.datasets(study)
     if request.dataset is not None:
         datasets = [(study.dataset_id(request.dataset), request.dataset)]
     else:

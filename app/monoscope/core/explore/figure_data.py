@@ -25,6 +25,7 @@ from monoscope.core.analysis.measure import (
 )
 from monoscope.core.errors import StudyError
 from monoscope.core.store import Study, reads
+from monoscope.core.store import datasets as datasets_repo
 
 SOURCE = "source"
 SENTIMENT_PREFERENCE = ("sentiment.head", "sentiment.vader")  # classifier head, else VADER
@@ -64,7 +65,7 @@ def group_key(run_id: int | None) -> str:
 
 def dataset_ids(study: Study) -> list[tuple[int, str, str]]:
     """(id, name, kind) of every dataset, oldest first."""
-    return [(int(r["id"]), str(r["name"]), str(r["kind"])) for r in reads.datasets(study)]
+    return [(d.id, d.name, d.kind) for d in datasets_repo.datasets(study)]
 
 
 def default_dataset(study: Study | None, dataset_id: int | None = None) -> int | None:
@@ -121,7 +122,7 @@ def stored_result(study: Study, dataset_id: int, state: Any = None) -> MeasureRe
 
     st = state if state is not None else TaskState()
     set_id = ensure_measured(study, dataset_id, st)
-    name = str(reads.dataset_name(study, dataset_id))
+    name = datasets_repo.dataset(study, dataset_id).name
     return load_result(study, dataset_id, name, MeasureRequest(dataset=name), set_id)
 
 

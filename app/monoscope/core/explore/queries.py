@@ -36,25 +36,10 @@ class RunInfo:
     n_texts: int
 
 
-def datasets(study: Study) -> list[dict[str, Any]]:
-    """Datasets with their prompt counts, oldest first."""
-    return reads.datasets(study)
-
-
 def runs(study: Study, dataset_id: int) -> list[RunInfo]:
     """Runs of a dataset with model name (else the engine) and number of generated texts."""
     return [RunInfo(r.id, r.label, r.engine if r.model is None else r.model, r.status, r.sampling, r.n_texts)
             for r in reads.runs(study, dataset_id)]
-
-
-def prompts(study: Study, dataset_id: int) -> list[dict[str, Any]]:
-    """The prompts of a dataset (id, key, title), by id."""
-    return reads.prompts(study, dataset_id)
-
-
-def prompt_id(study: Study, dataset_id: int, key: str) -> int | None:
-    """The id of a prompt by its key (None when the dataset has none)."""
-    return reads.prompt_id(study, dataset_id, key)
 
 
 def attribute_names(study: Study, dataset_id: int) -> list[str]:

@@ -12,7 +12,7 @@ from monoscope.core.importers.common import MAX_TEXT_BYTES, ImportReport
 from monoscope.core.importers.generic import ColumnMap, import_table
 from monoscope.core.importers.goodreads import GoodreadsOptions, import_goodreads
 from monoscope.core.store import Study
-from monoscope.core.store import imports as imports_repo
+from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.tasks import TaskState
 
 DEMOS = ("films", "algorithms")
@@ -35,9 +35,9 @@ def import_demo(study: Study, name: str, state: TaskState | None = None) -> Impo
     """Import a bundled demo dataset ('films' or 'algorithms'); a no-op if it is already there."""
     if name not in DEMOS:
         raise ImportFailed(f"Unknown demo {name!r}: choose one of {', '.join(DEMOS)}.")
-    kind = imports_repo.dataset_kind(study, name)
-    if kind is not None:
-        return ImportReport(dataset=name, kind=kind, source=f"demo:{name}", already_present=True)
+    existing = datasets_repo.find(study, name)
+    if existing is not None:
+        return ImportReport(dataset=name, kind=existing.kind, source=f"demo:{name}", already_present=True)
     if name == "films":
         from monoscope.core.importers.films import import_films_demo
 

@@ -17,17 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from monoscope.core.errors import StudyError
 from monoscope.core.store.study import Study
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """One row of `datasets`: id, name and kind ('text' or 'code')."""
-
-    id: int
-    name: str
-    kind: str
 
 
 @dataclass(frozen=True)
@@ -47,26 +37,6 @@ class Value:
 
     value: float | None
     label: str | None = None
-
-
-def datasets(study: Study) -> list[Dataset]:
-    """Every dataset of the study, by id."""
-    return [Dataset(int(r["id"]), str(r["name"]), str(r["kind"]))
-            for r in study.query("SELECT id, name, kind FROM datasets ORDER BY id")]
-
-
-def dataset(study: Study, dataset_id: int) -> Dataset:
-    """One dataset by id."""
-    for d in datasets(study):
-        if d.id == dataset_id:
-            return d
-    raise StudyError(f"No dataset with id {dataset_id} in {study.path}.")
-
-
-def prompts(study: Study, dataset_id: int) -> list[dict[str, Any]]:
-    """id, key and title of every prompt of the dataset, by id."""
-    return [{"id": int(p["id"]), "key": p["key"], "title": p["title"]} for p in study.query(
-        "SELECT id, key, title FROM prompts WHERE dataset_id = ? ORDER BY id", [dataset_id])]
 
 
 def count_texts(study: Study, dataset_id: int) -> int:

@@ -18,16 +18,6 @@ import duckdb
 from monoscope.core.store.study import Study
 
 
-@dataclass(frozen=True)
-class DatasetEntry:
-    """One dataset: id, name, kind ('text' or 'code') and its import metadata."""
-
-    id: int
-    name: str
-    kind: str
-    meta: dict[str, Any]
-
-
 def _json_dict(raw: Any) -> dict[str, Any]:
     if isinstance(raw, str):
         value = json.loads(raw)
@@ -35,63 +25,9 @@ def _json_dict(raw: Any) -> dict[str, Any]:
     return dict(raw or {})
 
 
-def dataset_entries(study: Study) -> list[DatasetEntry]:
-    """Every dataset, oldest first."""
-    rows = study.query("SELECT id, name, kind, meta FROM datasets ORDER BY id")
-    return [DatasetEntry(int(r["id"]), str(r["name"]), str(r["kind"]), _json_dict(r["meta"]))
-            for r in rows]
-
-
-def find_dataset(study: Study, name: str) -> int | None:
-    """Id of the dataset called ``name``; None when there is none (`Study.dataset_id` raises)."""
-    found = study.scalar("SELECT id FROM datasets WHERE name = ?", [name])
-    return None if found is None else int(found)
-
-
 def model_paths(study: Study) -> list[str]:
     """Paths of the model files registered in the study, sorted."""
     return [str(r["path"]) for r in study.query("SELECT DISTINCT path FROM models ORDER BY path")]
-
-
-def prompt_keys(study: Study, dataset_id: int, limit: int | None = None) -> list[str]:
-    """Keys of a dataset's prompts in import order (the first ``limit`` when given)."""
-    if limit is None:
-        rows = study.query("SELECT key FROM prompts WHERE dataset_id = ? ORDER BY id",
-                           [dataset_id])
-    else:
-        rows = study.query("SELECT key FROM prompts WHERE dataset_id = ? ORDER BY id LIMIT ?",
-                           [dataset_id, limit])
-    return [str(r["key"]) for r in rows]
-
-
-def prompt_count(study: Study, dataset_id: int) -> int:
-    """Number of prompts of a dataset."""
-    return int(study.scalar("SELECT count(*) FROM prompts WHERE dataset_id = ?", [dataset_id]))
-
-
-def prompt_titles(study: Study, dataset_id: int) -> list[tuple[str, str]]:
-    """(key, title) of a dataset's prompts in import order."""
-    rows = study.query("SELECT key, title FROM prompts WHERE dataset_id = ? ORDER BY id",
-                       [dataset_id])
-    return [(str(r["key"]), str(r["title"])) for r in rows]
-
-
-def first_prompt(study: Study, dataset_id: int) -> tuple[str, str | None] | None:
-    """(title, context) of a dataset's first prompt; None when it has no prompts."""
-    rows = study.query(
-        "SELECT title, context FROM prompts WHERE dataset_id = ? ORDER BY id LIMIT 1",
-        [dataset_id])
-    if not rows:
-        return None
-    context = rows[0]["context"]
-    return str(rows[0]["title"]), None if context is None else str(context)
-
-
-def prompt_id(study: Study, dataset_id: int, key: str) -> int | None:
-    """Id of the prompt ``key`` of a dataset; None when there is none."""
-    found = study.scalar("SELECT id FROM prompts WHERE dataset_id = ? AND key = ?",
-                         [dataset_id, key])
-    return None if found is None else int(found)
 
 
 def accumulation_attributes(study: Study, set_id: int) -> list[str]:

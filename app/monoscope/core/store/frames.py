@@ -174,15 +174,15 @@ def resolve_dataset(study: Study, name: str | None) -> tuple[int, str]:
     """The dataset's id and name; with no name, the study's only dataset."""
     if name:
         return study.dataset_id(name), name
-    from monoscope.core.store.reads import datasets
+    from monoscope.core.store.datasets import datasets
 
     rows = datasets(study)
     if len(rows) == 1:
-        return int(rows[0]["id"]), str(rows[0]["name"])
+        return rows[0].id, rows[0].name
     if not rows:
         raise AnalysisInputMissing(
             f"{study.path} holds no dataset yet: import one with `monoscope import` or "
             "`monoscope demo`."
         )
-    names = ", ".join(str(r["name"]) for r in rows)
+    names = ", ".join(r.name for r in rows)
     raise AnalysisInputMissing(f"{study.path} holds several datasets ({names}): pick one with --dataset.")

@@ -31,12 +31,6 @@ _DATASET_BY_NAME = "SELECT id, kind FROM datasets WHERE name = ?"
 
 
 # -- datasets ----------------------------------------------------------------------------------
-def dataset_kind(study: Study, name: str) -> str | None:
-    """The kind ('text' or 'code') of the dataset of that name; None if there is none."""
-    rows = study.query(_DATASET_BY_NAME, [name])
-    return str(rows[0]["kind"]) if rows else None
-
-
 def find_dataset(stage: Stage, name: str) -> tuple[int, str] | None:
     """(id, kind) of the dataset of that name, inside an import; None if there is none."""
     row = stage.cur.execute(_DATASET_BY_NAME, [name]).fetchone()

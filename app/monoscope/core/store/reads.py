@@ -23,20 +23,6 @@ F64 = npt.NDArray[np.float64]
 
 
 # -- datasets and runs ---------------------------------------------------------------------
-def datasets(study: Study) -> list[dict[str, Any]]:
-    """Every dataset (id, name, kind, n_prompts), oldest first."""
-    return study.query(
-        "SELECT d.id, d.name, d.kind, count(p.id) AS n_prompts FROM datasets d "
-        "LEFT JOIN prompts p ON p.dataset_id = d.id GROUP BY ALL ORDER BY d.id"
-    )
-
-
-def dataset_name(study: Study, dataset_id: int) -> str | None:
-    """The name of a dataset, None when there is no such dataset."""
-    name = study.scalar("SELECT name FROM datasets WHERE id = ?", [dataset_id])
-    return None if name is None else str(name)
-
-
 @dataclass(frozen=True)
 class RunRow:
     """A run of a dataset: its model's name (None without a registered model), engine,
@@ -66,19 +52,6 @@ def runs(study: Study, dataset_id: int) -> list[RunRow]:
 
 
 # -- prompts -------------------------------------------------------------------------------
-def prompts(study: Study, dataset_id: int) -> list[dict[str, Any]]:
-    """The prompts of a dataset (id, key, title), by id."""
-    return study.query(
-        "SELECT id, key, title FROM prompts WHERE dataset_id = ? ORDER BY id", [dataset_id])
-
-
-def prompt_id(study: Study, dataset_id: int, key: str) -> int | None:
-    """The id of a prompt by its key, None when the dataset has no such prompt."""
-    pid = study.scalar("SELECT id FROM prompts WHERE dataset_id = ? AND key = ?",
-                       [dataset_id, key])
-    return None if pid is None else int(pid)
-
-
 def prompt_source_counts(study: Study, dataset_id: int) -> pa.Table:
     """One row per prompt (id, key, title, n_src = its source texts), by id."""
     return arrow(study, """

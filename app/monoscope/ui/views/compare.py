@@ -48,7 +48,8 @@ from monoscope.core.explore.compare_data import (
 )
 from monoscope.core.explore.figure_data import METRICS, SOURCE, Group, default_dataset, groups
 from monoscope.core.explore.state import ExplorerState
-from monoscope.core.store import Study, catalog
+from monoscope.core.store import Study
+from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.tasks import TaskState
 from monoscope.ui.loaders import figure_task
 from monoscope.ui.views.figure_common import (
@@ -121,7 +122,7 @@ def load_choices(request: tuple[Study, int | None], state: TaskState) -> Compare
         return None
     runs = [g for g in groups(study, dataset_id) if g.run_id is not None]
     state.check()
-    return CompareChoices(dataset_id, runs, catalog.prompt_titles(study, dataset_id),
+    return CompareChoices(dataset_id, runs, [(p.key, p.title) for p in datasets_repo.prompts(study, dataset_id)],
                           attribute_names(study, dataset_id))
 
 

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.explore.queries import PromptTable
+from monoscope.core.store.datasets import Dataset
 from monoscope.ui.views.histograms import outside_marker
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -273,13 +274,12 @@ class PromptsPanel(QWidget):
             self.attribute.setCurrentText(current)
         self.attribute.blockSignals(False)
 
-    def set_datasets(self, rows: list[dict[str, Any]], current: int | None) -> None:
-        """Fill the dataset picker with (id, name, kind, n_prompts) rows without emitting."""
+    def set_datasets(self, rows: list[Dataset], current: int | None) -> None:
+        """Fill the dataset picker without emitting."""
         self.dataset.blockSignals(True)
         self.dataset.clear()
-        for r in rows:
-            self.dataset.addItem(f"{r['name']} ({r['kind']}, {r['n_prompts']} prompts)",
-                                 int(r["id"]))
+        for d in rows:
+            self.dataset.addItem(f"{d.name} ({d.kind}, {d.n_prompts} prompts)", d.id)
         if current is not None:
             self.dataset.setCurrentIndex(max(0, self.dataset.findData(current)))
         self.dataset.blockSignals(False)

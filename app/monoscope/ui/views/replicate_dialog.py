@@ -31,8 +31,9 @@ from PySide6.QtWidgets import (
 
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.replicate import ReplicateRequest, estimate, expand
-from monoscope.core.store import Study, catalog
-from monoscope.core.store.catalog import DatasetEntry
+from monoscope.core.store import Study
+from monoscope.core.store import datasets as datasets_repo
+from monoscope.core.store.datasets import Dataset
 from monoscope.core.tasks import TaskState
 from monoscope.ui.host import WindowHost
 from monoscope.ui.workers import Job, TaskRunner
@@ -43,18 +44,19 @@ DATASETS_KEY = "replicate-datasets"
 ESTIMATE_KEY = "replicate-estimate"
 
 
-def load_datasets(study: Study, state: TaskState) -> list[DatasetEntry]:
+def load_datasets(study: Study, state: TaskState) -> list[Dataset]:
     """Task: the study's datasets."""
-    return catalog.dataset_entries(study)
+    return datasets_repo.datasets(study)
 
 
 def estimate_task(request: tuple[Study, ReplicateRequest], state: TaskState) -> tuple[float, str]:
     """Task: (seconds, what the estimate says) for a request; a dataset not in the study yet
     is a demo the replication imports first."""
     study, req = request
-    dataset_id = catalog.find_dataset(study, req.dataset)
-    if dataset_id is None:
+    found = datasets_repo.find(study, req.dataset)
+    if found is None:
         return 0.0, f"The {req.dataset} demo will be imported first."
+    dataset_id = found.id
     est = estimate(study, dataset_id, expand(req), req.seed, code=req.protocol == "code")
     return est.seconds, est.describe().capitalize() + "."
 
@@ -70,7 +72,7 @@ class ReplicateDialog(QDialog):
         self.runner = runner or TaskRunner(self)
         self.request: ReplicateRequest | None = None
         self.seconds = 0.0
-        self.datasets: list[DatasetEntry] = []  # read in a worker
+        self.datasets: list[Dataset] = []  # read in a worker
         self._estimate_job: Job | None = None  # the estimate the label waits for
         self.protocol = QComboBox()
         self.protocol.addItems(["reviews", "code"])
@@ -122,7 +124,7 @@ class ReplicateDialog(QDialog):
         job.finished.connect(self._datasets_loaded)
         job.failed.connect(self.estimate_label.setText)
 
-    def _datasets_loaded(self, datasets: list[DatasetEntry]) -> None:
+    def _datasets_loaded(self, datasets: list[Dataset]) -> None:
         self.datasets = datasets
         self._fill_datasets()
 

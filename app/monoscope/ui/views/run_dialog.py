@@ -47,7 +47,8 @@ from monoscope.core import assets
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.generation.sampling import Decay, SamplingError, SamplingParams
 from monoscope.core.store import Study, catalog
-from monoscope.core.store.catalog import DatasetEntry
+from monoscope.core.store import datasets as datasets_repo
+from monoscope.core.store.datasets import Dataset
 from monoscope.core.tasks import TaskState
 from monoscope.ui.views.run_spec import (
     CHOOSE_FILE,
@@ -83,7 +84,7 @@ class RunChoices:
     """What the dialog offers: the datasets, their prompts, and the study's model files
     (those still on disk, bundled ones left out: they are listed anyway)."""
 
-    datasets: list[DatasetEntry]
+    datasets: list[Dataset]
     prompts: dict[int, DatasetPrompts]
     model_paths: list[str]
 
@@ -95,12 +96,13 @@ def is_bundled_path(path: str) -> bool:
 
 def load_run_choices(study: Study, state: TaskState) -> RunChoices:
     """Task: the datasets, their prompts and the usable registered model files."""
-    datasets = catalog.dataset_entries(study)
+    datasets = datasets_repo.datasets(study)
     prompts: dict[int, DatasetPrompts] = {}
     for d in datasets:
         state.check()
-        prompts[d.id] = DatasetPrompts(tuple(catalog.prompt_keys(study, d.id)),
-                                       catalog.first_prompt(study, d.id))
+        rows = datasets_repo.prompts(study, d.id)
+        first = (rows[0].title, rows[0].context) if rows else None
+        prompts[d.id] = DatasetPrompts(tuple(p.key for p in rows), first)
     models = [p for p in catalog.model_paths(study) if Path(p).is_file() and not is_bundled_path(p)]
     return RunChoices(datasets, prompts, models)
 
@@ -308,7 +310,7 @@ class RunDialog(QDialog):
             self.model_box.insertItem(idx, Path(path).name, path)
         self.model_box.setCurrentIndex(idx)
 
-    def _dataset(self) -> DatasetEntry | None:
+    def _dataset(self) -> Dataset | None:
         did = self.dataset_box.currentData()
         if self.choices is None or did is None:
             return None
