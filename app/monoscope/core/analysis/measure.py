@@ -35,6 +35,7 @@ from monoscope.core.store import attributes as attributes_repo
 from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store import embeddings as embeddings_repo
 from monoscope.core.store import measurements as repo
+from monoscope.core.store import runs as runs_repo
 from monoscope.core.store.frames import (
     DEFAULT_BACKEND,
     DEFAULT_EMBEDDING,
@@ -227,19 +228,18 @@ def _clean(obj: Any) -> Any:
 # -- inputs --------------------------------------------------------------------------------
 def resolve_runs(study: Study, dataset_id: int, wanted: Sequence[str]) -> list[Group]:
     """Source group plus the runs named (by id or label), or every run of the dataset."""
-    rows = repo.runs(study, dataset_id)
-    by_key = {str(r["id"]): r for r in rows} | {str(r["label"]): r for r in rows}
+    rows = runs_repo.dataset_runs(study, dataset_id)
+    by_key = {str(r.id): r for r in rows} | {r.label: r for r in rows}
     chosen = rows
     if wanted:
         missing = [w for w in wanted if w not in by_key]
         if missing:
-            known = ", ".join(f"{r['id']} ({r['label']})" for r in rows) or "none"
+            known = ", ".join(f"{r.id} ({r.label})" for r in rows) or "none"
             raise MeasureError(f"No run {', '.join(missing)} in this dataset. Runs: {known}.")
-        chosen = list({int(by_key[w]["id"]): by_key[w] for w in wanted}.values())
+        chosen = list({by_key[w].id: by_key[w] for w in wanted}.values())
     groups = [Group(SOURCE, SOURCE)]
     for r in chosen:
-        sampling = json.loads(r["sampling"]) if r["sampling"] else {}
-        groups.append(Group(f"run:{r['id']}", str(r["label"]), int(r["id"]), r["model"], sampling))
+        groups.append(Group(f"run:{r.id}", r.label, r.id, r.model, dict(r.sampling)))
     return groups
 
 

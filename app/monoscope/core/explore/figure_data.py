@@ -26,6 +26,7 @@ from monoscope.core.analysis.measure import (
 from monoscope.core.errors import StudyError
 from monoscope.core.store import Study, reads
 from monoscope.core.store import datasets as datasets_repo
+from monoscope.core.store import runs as runs_repo
 
 SOURCE = "source"
 SENTIMENT_PREFERENCE = ("sentiment.head", "sentiment.vader")  # classifier head, else VADER
@@ -83,7 +84,7 @@ SOURCE_GROUP = Group(SOURCE, "source (human)")
 def groups(study: Study, dataset_id: int) -> list[Group]:
     """The source group followed by every run of the dataset (oldest first)."""
     return [SOURCE_GROUP, *(Group(group_key(r.id), r.label, r.id, r.model or "", r.sampling,
-                                  r.status) for r in reads.runs(study, dataset_id))]
+                                  r.status) for r in runs_repo.dataset_runs(study, dataset_id))]
 
 
 def sentiment_of(attributes: Sequence[str] | dict[str, str]) -> str | None:

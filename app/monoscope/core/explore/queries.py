@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from monoscope.core.store import Study, reads
 from monoscope.core.store import projections as maps_repo
+from monoscope.core.store import runs as runs_repo
 from monoscope.core.store.frames import column, load_prompt_vectors
 
 I64 = npt.NDArray[np.int64]
@@ -39,7 +40,7 @@ class RunInfo:
 def runs(study: Study, dataset_id: int) -> list[RunInfo]:
     """Runs of a dataset with model name (else the engine) and number of generated texts."""
     return [RunInfo(r.id, r.label, r.engine if r.model is None else r.model, r.status, r.sampling, r.n_texts)
-            for r in reads.runs(study, dataset_id)]
+            for r in runs_repo.dataset_runs(study, dataset_id)]
 
 
 def attribute_names(study: Study, dataset_id: int) -> list[str]:

@@ -12,7 +12,7 @@ import itertools
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from monoscope.core.errors import ModelLoadError, MonoscopeError, PromptTooLong, TaskCancelled
@@ -28,6 +28,7 @@ from monoscope.core.generation.templates import (
     resolve_template,
 )
 from monoscope.core.store import Study
+from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store import runs as runs_repo
 from monoscope.core.tasks import TaskState
 
@@ -95,14 +96,14 @@ def plan_runs(study: Study, req: RunRequest) -> list[int]:
     if req.n < 1:
         raise RunError("--n must be at least 1.")
     ds_id = study.dataset_id(req.dataset)
-    ds = runs_repo.dataset_header(study, ds_id)
+    ds = datasets_repo.dataset(study, ds_id)
     domain = dataset_domain(ds.name, ds.kind, ds.meta)
     tpl = resolve_template(req.template or default_preset(domain), domain)
     model = _model_for(study, req)
     chat = model.info.is_chat if model else False
     model_id = model.id if model else None
     model_name = model.name if model else (req.remote_model or req.model)
-    dataset_prompts = runs_repo.prompts(study, ds_id)
+    dataset_prompts = [asdict(p) for p in datasets_repo.prompts(study, ds_id)]
     keys = _prompt_keys(dataset_prompts, req)
     grid = _grid(req)
     sweep = (req.label or f"sweep-{int(time.time())}") if len(grid) > 1 else None

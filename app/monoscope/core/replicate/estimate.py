@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from monoscope.core.generation.templates import dataset_domain, resolve_template
 from monoscope.core.replicate.presets import Config
 from monoscope.core.store import Study
+from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store import runs as runs_repo
 from monoscope.core.tasks import format_eta
 
@@ -68,13 +69,13 @@ class Estimate:
 
 def prompt_keys(study: Study, dataset_id: int, first: int | None) -> list[str]:
     """The prompts a replication covers: the first K by import order (as `generate` picks)."""
-    keys = [str(p["key"]) for p in runs_repo.prompts(study, dataset_id)]
+    keys = [p.key for p in datasets_repo.prompts(study, dataset_id)]
     return keys if first is None else keys[:first]
 
 
 def existing_run(study: Study, dataset_id: int, cfg: Config, seed: int) -> int | None:
     """Id of a run with exactly this config's parameters (what `plan_runs` would reuse)."""
-    ds = runs_repo.dataset_header(study, dataset_id)
+    ds = datasets_repo.dataset(study, dataset_id)
     tpl = resolve_template(cfg.template, dataset_domain(ds.name, ds.kind, ds.meta))
     sampling = json.dumps(cfg.sampling().to_json(), sort_keys=True)
     filt = runs_repo.prompt_filter(prompt_keys(study, dataset_id, cfg.prompts), cfg.prompts)

@@ -36,6 +36,7 @@ from monoscope.core.replicate.tables import (
     review_metrics,
 )
 from monoscope.core.store import Study
+from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store import runs as runs_repo
 from monoscope.core.tasks import TaskState
 
@@ -67,7 +68,7 @@ def plan(study: Study, request: ReplicateRequest, state: TaskState | None = None
     state = state or TaskState()
     configs = expand(request)
     ds_id = ensure_dataset(study, request.dataset, state)
-    kind = runs_repo.dataset_header(study, ds_id).kind
+    kind = datasets_repo.dataset(study, ds_id).kind
     want = want_kind(request)
     if kind != want:
         raise ReplicateError(

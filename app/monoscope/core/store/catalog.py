@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from monoscope.core.store import runs as runs_repo
 from monoscope.core.store.study import Study
 
 
@@ -52,19 +53,6 @@ def dataset_summaries(study: Study) -> list[dict[str, Any]]:
     )
 
 
-def run_summaries(study: Study) -> list[dict[str, Any]]:
-    """Per run: id, label, dataset name, stored status, n_per_prompt, samples generated and
-    its meta (a dict; the liveness record of a running run is in there), by id."""
-    rows = study.query(
-        """SELECT r.id, r.label, d.name AS dataset, r.status, r.n_per_prompt,
-                  (SELECT count(*) FROM generations g WHERE g.run_id = r.id) AS samples, r.meta
-           FROM runs r JOIN datasets d ON d.id = r.dataset_id ORDER BY r.id"""
-    )
-    for r in rows:
-        r["meta"] = _json_dict(r["meta"])
-    return rows
-
-
 @dataclass(frozen=True)
 class StudySummary:
     """What `monoscope info` shows: schema, table counts, datasets, runs and the WAL."""
@@ -85,7 +73,7 @@ def study_summary(study: Study) -> StudySummary:
         schema_version=study.schema_version(),
         tables=study.table_counts(),
         datasets=dataset_summaries(study),
-        runs=run_summaries(study),
+        runs=[{**r, "meta": _json_dict(r["meta"])} for r in runs_repo.run_rows(study)],
         wal_pending_bytes=study.wal_bytes(),
         open_for_writing_in=study.snapshot_of,
     )

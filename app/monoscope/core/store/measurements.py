@@ -64,14 +64,6 @@ def load_set(study: Study, set_id: int) -> dict[str, Any]:
         "WHERE id = ?", [set_id])[0]
 
 
-def runs(study: Study, dataset_id: int) -> list[dict[str, Any]]:
-    """The dataset's runs by id: id, label, sampling (JSON text) and model name (or None)."""
-    return study.query(
-        "SELECT r.id, r.label, r.sampling, m.name AS model FROM runs r "
-        "LEFT JOIN models m ON m.id = r.model_id WHERE r.dataset_id = ? ORDER BY r.id",
-        [dataset_id])
-
-
 def newest_set(study: Study, dataset_id: int) -> dict[str, Any] | None:
     rows = study.query(
         "SELECT id, fingerprint, version, params, params_hash, seconds, created_at "

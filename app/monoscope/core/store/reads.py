@@ -7,9 +7,7 @@ worker) and writes nothing. Map points live in `monoscope.core.store.projections
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,34 +21,6 @@ F64 = npt.NDArray[np.float64]
 
 
 # -- datasets and runs ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class RunRow:
-    """A run of a dataset: its model's name (None without a registered model), engine,
-    status, sampling parameters and number of generated texts."""
-
-    id: int
-    label: str
-    model: str | None
-    engine: str
-    status: str
-    sampling: dict[str, Any] = field(default_factory=dict)
-    n_texts: int = 0
-
-
-def runs(study: Study, dataset_id: int) -> list[RunRow]:
-    """Runs of a dataset with model name and number of generated texts, by id."""
-    rows = study.query(
-        "SELECT r.id, r.label, m.name AS model, r.engine, r.status, r.sampling, "
-        "(SELECT count(*) FROM texts t WHERE t.run_id = r.id) AS n FROM runs r "
-        "LEFT JOIN models m ON m.id = r.model_id WHERE r.dataset_id = ? ORDER BY r.id",
-        [dataset_id],
-    )
-    return [RunRow(int(r["id"]), str(r["label"]), None if r["model"] is None else str(r["model"]),
-                   str(r["engine"]), str(r["status"]),
-                   json.loads(r["sampling"]) if r["sampling"] else {}, int(r["n"]))
-            for r in rows]
-
-
 # -- prompts -------------------------------------------------------------------------------
 def prompt_source_counts(study: Study, dataset_id: int) -> pa.Table:
     """One row per prompt (id, key, title, n_src = its source texts), by id."""

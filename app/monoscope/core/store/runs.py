@@ -11,36 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from monoscope.core.store.study import Study, content_hash
 
 
 # -- datasets and prompts, as generation sees them ---------------------------------------------
-@dataclass(frozen=True)
-class DatasetHeader:
-    """Name, kind and parsed meta of a dataset (what picks the prompt template's domain)."""
-
-    name: str
-    kind: str
-    meta: dict[str, Any]
-
-
-def dataset_header(study: Study, dataset_id: int) -> DatasetHeader:
-    """The dataset's name, kind and meta."""
-    row = study.query("SELECT name, kind, meta FROM datasets WHERE id = ?", [dataset_id])[0]
-    return DatasetHeader(str(row["name"]), str(row["kind"]),
-                         json.loads(row["meta"]) if row["meta"] else {})
-
-
-def prompts(study: Study, dataset_id: int) -> list[dict[str, Any]]:
-    """Every prompt of the dataset in import order: id, key, title, context."""
-    return study.query(
-        "SELECT id, key, title, context FROM prompts WHERE dataset_id = ? ORDER BY id",
-        [dataset_id])
-
-
 def generated_prompt_keys(study: Study, dataset_id: int) -> list[str]:
     """Keys of the dataset's prompts that have at least one generated text, in import order."""
     rows = study.query(
@@ -424,3 +401,32 @@ def replication_inputs(study: Study, dataset_id: int, run_ids: Sequence[int]) ->
             "SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id "
             "WHERE p.dataset_id = ? AND t.run_id IS NULL", [dataset_id]).fetchone()
     return [gen, att, emb[0] if emb else None, src[0] if src else None]
+
+
+# -- runs of a dataset (views, measure) ---------------------------------------------
+@dataclass(frozen=True)
+class RunRow:
+    """A run of a dataset: its model's name (None without a registered model), engine,
+    status, sampling parameters and number of generated texts."""
+
+    id: int
+    label: str
+    model: str | None
+    engine: str
+    status: str
+    sampling: dict[str, Any] = field(default_factory=dict)
+    n_texts: int = 0
+
+
+def dataset_runs(study: Study, dataset_id: int) -> list[RunRow]:
+    """Runs of a dataset with model name and number of generated texts, by id."""
+    rows = study.query(
+        "SELECT r.id, r.label, m.name AS model, r.engine, r.status, r.sampling, "
+        "(SELECT count(*) FROM texts t WHERE t.run_id = r.id) AS n FROM runs r "
+        "LEFT JOIN models m ON m.id = r.model_id WHERE r.dataset_id = ? ORDER BY r.id",
+        [dataset_id],
+    )
+    return [RunRow(int(r["id"]), str(r["label"]), None if r["model"] is None else str(r["model"]),
+                   str(r["engine"]), str(r["status"]),
+                   json.loads(r["sampling"]) if r["sampling"] else {}, int(r["n"]))
+            for r in rows]

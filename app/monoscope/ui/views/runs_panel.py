@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from monoscope.core.generation.runs import RunSummary
 from monoscope.core.pipeline import Generate
 from monoscope.core.store import Study
+from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store import runs as runs_repo
 from monoscope.core.tasks import Progress, format_eta
 from monoscope.ui.pipeline import STEPS, ChainTask, Pipeline, chain_task
@@ -198,7 +199,7 @@ class RunsPanel(QWidget):
     def start(self, spec: RunSpec) -> Job:
         """Plan the spec's runs and generate them in the worker."""
         assert self.study is not None
-        name = runs_repo.dataset_header(self.study, spec.dataset_id).name
+        name = datasets_repo.dataset(self.study, spec.dataset_id).name
         return self._submit(spec.to_request(name), [])
 
     def resume(self, run_id: int) -> Job:
