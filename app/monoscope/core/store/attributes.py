@@ -1,5 +1,5 @@
 """Repository of attribute rows (table `attributes`) and the reads that annotating and measuring
-start from: datasets, prompts, texts (pending ones, bodies) and a prompt's tests.
+start from: texts (pending ones, bodies) and a prompt's tests.
 
 An attribute row is (text_id, name, value, label, version). A text counts as done for an
 extractor when it has a row of the extractor's name at its current version; context-free
