@@ -103,10 +103,11 @@ def test_copy_study_refuses_same_file(study_path: Path) -> None:
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     if os.geteuid() != 0:
-        pytest.skip("mounting a 2 MB tmpfs needs root")
+        pytest.skip("mounting an 8 MB tmpfs needs root")
     mnt = tmp_path / "tiny"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)]).returncode:
+    # 8 MB: a small study fits once checkpointed into its file (~3.5 MB: DuckDB's blocks)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)]).returncode:
         pytest.skip("cannot mount a tmpfs here")
     try:
         yield mnt
@@ -119,7 +120,7 @@ def test_full_disk_is_a_message_and_the_study_stays_consistent(tiny_disk: Path, 
     ok = cli("import", str(study), str(small_csv(tmp_path / "small.csv")), "--dataset", "small",
              "--map", "key=film,text=review")
     assert ok.returncode == 0, ok.stderr
-    big = small_csv(tmp_path / "big.csv", rows=6000, width=600)  # ~3.6 MB of text for a 2 MB disk
+    big = small_csv(tmp_path / "big.csv", rows=30000, width=600)  # ~18 MB of text, 8 MB disk
     full = cli("import", str(study), str(big), "--dataset", "big", "--map", "key=film,text=review")
     assert full.returncode == 1
     assert f"no space left on {tiny_disk} (tmpfs); nothing was written" in full.stderr

@@ -36,18 +36,23 @@ MAX_HEADER_BYTES = 1 << 20
 
 
 def scan_lines(path: Path) -> LineStats:
-    """Count lines and find the longest, at disk speed (bytes.split in C, 4 MB at a time)."""
-    lines = longest = carry = 0
+    """Count lines and find the longest, at disk speed (newline positions found by numpy in
+    4 MB chunks; no per-line Python objects)."""
+    import numpy as np
+
+    lines = longest = 0
+    carry = 0  # bytes of the line still open at the end of the previous chunk
     with open_binary(path) as fh:
         while chunk := fh.read(1 << 22):
-            parts = chunk.split(b"\n")
-            if len(parts) == 1:
+            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
+            if not len(ends):
                 carry += len(chunk)
                 continue
-            inner = max(map(len, parts[1:-1]), default=0)
-            longest = max(longest, carry + len(parts[0]), inner)
-            lines += len(parts) - 1
-            carry = len(parts[-1])
+            longest = max(longest, carry + int(ends[0]))
+            if len(ends) > 1:
+                longest = max(longest, int(np.diff(ends).max()) - 1)
+            lines += len(ends)
+            carry = len(chunk) - int(ends[-1]) - 1
     if carry:
         lines += 1
         longest = max(longest, carry)

@@ -70,8 +70,9 @@ class Stage:
 
 @contextmanager
 def import_transaction(study: Study) -> Iterator[Stage]:
-    """One import as one transaction of the writer lane, rolled back on any error."""
-    with study.transaction() as cur:
+    """One import as one transaction of the writer lane, rolled back on any error; a bulk
+    transaction, so the commit writes the rows into the study file directly."""
+    with study.transaction(bulk=True) as cur:
         yield Stage(cur)
 
 
