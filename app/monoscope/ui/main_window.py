@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.busy)
         self.runner.busy_changed.connect(lambda b: self.busy.setText("Loading…" if b else ""))
         self.actions_ = WindowActions(self, self.state, self)
+        self._install_search()
         self.resize(1400, 900)
         self._sized = self._restore_layout()
 
@@ -471,6 +472,43 @@ class MainWindow(QMainWindow):
 
     def export_prompt_table(self, path: str | Path) -> Path:
         return export_table(self.prompts.model, path)
+
+    def _install_search(self) -> None:
+        """The Search dock (bottom; Ctrl+Shift+F or View ▸ Search texts shows it): text or
+        semantic search whose hits are lit on the map (a histogram brush or a map selection,
+        while on, keeps the map's highlight) and open in the inspector; a second tab lists the
+        selection."""
+        from PySide6.QtGui import QAction, QKeySequence
+        from PySide6.QtWidgets import QMenu
+
+        from monoscope.ui.views.search import SearchPanel
+
+        self.search = SearchPanel(self.runner, self.state, lambda: self.study)
+        self.dock_search = self._dock("Search", self.search, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.dock_runs, self.dock_search)
+        self.dock_search.hide()
+
+        def light(*_: object) -> None:
+            ids = self.search.hit_ids()
+            if self.state.brush is None:
+                self.map.set_highlight(None if ids is None else np.isin(self.map.text_id, ids))
+
+        def focus() -> None:
+            self.dock_search.show()
+            self.dock_search.raise_()
+            self.search.focus_query()
+
+        self.search.hits_changed.connect(light)
+        self.search.text_activated.connect(self._open_text)
+        self.map.points_changed.connect(light)
+        self.state.subscribe(lambda c: light() if ("brush" in c or "selection" in c)
+                             and c.now.brush is None and c.now.selection is None else None)
+        act = QAction("&Search texts…", self)
+        act.setShortcut(QKeySequence("Ctrl+Shift+F"))
+        act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        act.triggered.connect(focus)
+        menu = next((a.menu() for a in self.menuBar().actions() if a.text() == "&View"), None)
+        (menu if isinstance(menu, QMenu) else self).addAction(act)
 
     # -- drag and drop -----------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -79,6 +79,7 @@ class MapView(QWidget):
     text_selected = Signal(int)  # text id
     selection_changed = Signal(object)  # bool mask over the points, or None
     text_hovered = Signal(int)  # text id under the cursor (answer with show_snippet)
+    points_changed = Signal()  # set_points drew new points (highlights start empty)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -163,6 +164,7 @@ class MapView(QWidget):
         self._draw_contours()
         self.reset_view()
         self.info.setText(f"{len(self.text_id):,} points")
+        self.points_changed.emit()
 
     def clear(self, message: str = "") -> None:
         self.set_points(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32),
