@@ -123,7 +123,7 @@ def main() -> None:
         for q in QUERIES:
             counts = (scan(q), index(q), python(q))
             assert len(set(counts)) == 1, (q, counts)  # the three word matchers agree
-            ms = [_median_ms(lambda f=f: f(q), args.repeat)  # type: ignore[misc]
+            ms = [_median_ms(lambda f=f, q=q: f(q), args.repeat)  # type: ignore[misc]
                   for f in (ilike, regexp, scan, index, python)]
             print(f"{q:<12} {counts[0]:>6} " + " ".join(f"{m:>10.1f}" for m in ms))
 
