@@ -494,7 +494,10 @@ class MainWindow(QMainWindow):
                 self.map.set_highlight(None if ids is None else np.isin(self.map.text_id, ids))
 
         def focus() -> None:
-            self.dock_search.show()
+            if not self.dock_search.isVisible():  # a quarter of the height, not the side docks'
+                self.dock_search.show()
+                self.resizeDocks([self.dock_search], [self.height() // 4],
+                                 Qt.Orientation.Vertical)
             self.dock_search.raise_()
             self.search.focus_query()
 
