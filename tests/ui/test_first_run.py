@@ -16,6 +16,27 @@ from monoscope.ui.views.import_dialog import guess_mapping
 pytestmark = pytest.mark.ui
 
 
+@pytest.fixture
+def gui_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Stacks of every study cursor opened on the GUI thread (the window must open none)."""
+    import threading
+    import traceback
+
+    seen: list[str] = []
+    cursor = Study._cursor
+
+    def watched(self: Study) -> Any:
+        stack = traceback.extract_stack()
+        # the runs panel's own reads move to workers separately (issue 11)
+        if threading.current_thread() is threading.main_thread() and not any(
+                f.filename.endswith("runs_panel.py") for f in stack):
+            seen.append("".join(traceback.format_list(stack[-10:-1])))
+        return cursor(self)
+
+    monkeypatch.setattr(Study, "_cursor", watched)
+    return seen
+
+
 def _window(qtbot: Any, settings: Any) -> Any:
     from monoscope.ui.main_window import MainWindow
 
@@ -87,7 +108,7 @@ def test_demo_opens_its_own_study_never_the_open_one(
 
 
 def test_import_dialog_then_map_without_leaving_the_window(
-        qtbot: Any, settings: Any, tmp_path: Path) -> None:
+        qtbot: Any, settings: Any, tmp_path: Path, gui_queries: list[str]) -> None:
     """Drop a CSV: the dialog shows its columns, the guessed mapping, the first rows and the
     prompts it makes; Import writes the dataset, shows the report, and the window computes
     embeddings and the map (real MiniLM, PCA), then the attributes and measurements."""
@@ -104,6 +125,7 @@ def test_import_dialog_then_map_without_leaving_the_window(
     csv.write_text("\n".join(lines) + "\n")
     win = _window(qtbot, settings)
     assert win.open_study(tmp_path / "new.duckdb", create=True) and win.wait_idle(30)
+    gui_queries.clear()  # opening (migrating) a study is not this test's business
     assert win.actions_.handle_drop(str(csv)) == "import"
     dlg = win.actions_.import_dlg
     assert dlg is not None and win.wait_idle(30)
@@ -118,6 +140,7 @@ def test_import_dialog_then_map_without_leaving_the_window(
     assert dlg.import_button.isEnabled()
     dlg.import_button.click()
     _settle(qtbot, win)
+    assert gui_queries == [], gui_queries[0]  # (the test's own queries below are)
     report = dlg.messages.toPlainText()
     assert "imported as dataset 'my_reviews'" in report and "texts written" in report
     assert " 12\n" in report.split("texts written", 1)[1]
@@ -179,26 +202,30 @@ def _seen(win: Any) -> dict[str, set[int]]:
     }
 
 
+def _all(win: Any, runs: set[int]) -> dict[str, set[int]]:
+    return {view: set(runs) for view in _seen(win)}
+
+
 def test_views_refresh_after_a_run_and_f5_and_sweep_opens_the_run(qtbot: Any,
                                                                   window: Any) -> None:
     win = window
-    assert _seen(win) == dict.fromkeys(_seen(win), {1, 2})
+    assert _seen(win) == _all(win, {1, 2})
     # a run ends and its follow-up chain finishes: every view shows it
     r3 = _copy_run(win.study, 2, "base T=1.6", 1.6)
     win.runs_panel.pipeline_finished.emit()
     assert win.wait_idle(120)
-    assert _seen(win) == dict.fromkeys(_seen(win), {1, 2, r3})
+    assert _seen(win) == _all(win, {1, 2, r3})
     # another run written behind the window's back: F5 shows it everywhere
     r4 = _copy_run(win.study, 1, "instruct T=0.3", 0.3)
     win.actions_.actions["refresh"].trigger()
     assert win.wait_idle(120)
-    assert _seen(win) == dict.fromkeys(_seen(win), {1, 2, r3, r4})
+    assert _seen(win) == _all(win, {1, 2, r3, r4})
     # a click on the new run's point in the Sweep opens it in Compare (as run A)
     win.show_view("sweep")
     assert win.wait_idle(60)
     view = win.sweep
-    scatter, spot = next((s, p) for s in view.scatters.values() for p in s.points()
-                         if int(p.data()) == r3)
+    spot = next(p for s in view.scatters.values() for p in s.points()
+                if int(p.data()) == r3)
     pos = view.canvas.mapFromScene(view.plot.vb.mapViewToScene(QPointF(spot.pos())))
     with qtbot.waitSignal(view.run_activated, timeout=5000) as sig:
         qtbot.mouseClick(view.canvas.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(pos))
@@ -243,21 +270,24 @@ def test_inspector_follows_the_prompt(window: Any) -> None:
     assert win.inspector.detail is None  # back on book-006
 
 
-def test_run_menu_stages_with_progress_and_cancel(qtbot: Any, window: Any) -> None:
+def test_run_menu_stages_with_progress_and_cancel(qtbot: Any, window: Any,
+                                                  gui_queries: list[str]) -> None:
     """Run ▸ Measure runs the measure stage on the pipeline lane with a status-bar progress
     row; Run ▸ Annotate can be cancelled from that row."""
     win = window
     acts = win.actions_.actions
     assert {"annotate", "project", "measure"} <= set(acts)
-    sets_before = win.study.scalar("SELECT count(*) FROM measure_sets")
-    raw_connection(win.study).execute("DELETE FROM measurements")
-    raw_connection(win.study).execute("DELETE FROM measure_sets")
+    con = raw_connection(win.study)
+    sets_before = con.execute("SELECT count(*) FROM measure_sets").fetchall()[0][0]
+    con.execute("DELETE FROM measurements")
+    con.execute("DELETE FROM measure_sets")
     acts["measure"].trigger()
     bar = win.actions_.progress
     assert bar.isVisible() and bar.label.text().startswith("Measure")
     assert [j.key for j, _t in bar.jobs] == ["pipeline:measure"]
     _settle(qtbot, win, 120)
     assert not bar.isVisible()
+    assert gui_queries == [], gui_queries[0]
     assert win.study.scalar("SELECT count(*) FROM measure_sets") == sets_before >= 1
     acts["annotate"].trigger()
     assert bar.isVisible()
