@@ -190,8 +190,10 @@ def test_errors_become_messages(window: Any, tmp_path: Path) -> None:
 
 def test_open_demo_and_import_a_dropped_csv(qtbot: Any, settings: Any, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """First launch without a study: 'Open the demo' imports the real films demo; a dropped
-    CSV goes through the real table importer and becomes a second dataset."""
+    """First launch without a study: 'Open the demo' creates the demo study in the data folder
+    and imports the real films demo; a dropped CSV goes through the import dialog and the real
+    table importer and becomes a second dataset (the map chains are only recorded here; they
+    run for real in test_first_run)."""
     from monoscope.ui.main_window import MainWindow
 
     monkeypatch.setenv("MONOSCOPE_DATA_DIR", str(tmp_path / "data"))
@@ -199,6 +201,8 @@ def test_open_demo_and_import_a_dropped_csv(qtbot: Any, settings: Any, tmp_path:
     win.setProperty("quiet_errors", True)
     qtbot.addWidget(win)
     win.show()
+    chains: list[str] = []
+    monkeypatch.setattr(win.actions_, "run_chain", lambda name, *a, **k: chains.append(name))
     assert win.study is None
     win.actions_.open_demo()
     assert win.wait_idle(120)
@@ -206,22 +210,18 @@ def test_open_demo_and_import_a_dropped_csv(qtbot: Any, settings: Any, tmp_path:
     n_films = win.study.scalar("SELECT count(*) FROM prompts p JOIN datasets d "
                                "ON d.id=p.dataset_id WHERE d.name='films'")
     assert n_films > 100 and win.prompts.proxy.rowCount() == n_films
-    assert "No map" in win.map.title.text()  # imported, not yet projected: says what to do
+    assert "No map" in win.map.title.text()  # imported; the map chain computes it
+    assert chains == ["map"]
 
     csv = tmp_path / "my_reviews.csv"
     csv.write_text("book,review\nb1,Loved it.\nb1,Too long.\nb2,Fine.\n")
-    from PySide6.QtWidgets import QInputDialog
-
-    asked: list[str] = []
-
-    def fake_get_text(*args: Any, **kw: Any) -> tuple[str, bool]:
-        asked.append(kw.get("text", ""))
-        return kw.get("text", ""), True
-
-    monkeypatch.setattr(QInputDialog, "getText", fake_get_text)
     assert win.actions_.handle_drop(str(csv)) == "import"
     assert win.wait_idle(60)
-    assert asked == ["key=book,text=review"]  # columns were read and guessed
+    dlg = win.actions_.import_dlg
+    assert dlg is not None and dlg.mapping()["key"] == "book" and dlg.mapping()["text"] == "review"
+    dlg.start_import()
+    assert win.wait_idle(60)
+    assert chains == ["map", "map"]
     assert win.prompts.dataset.currentText().startswith("my_reviews")
     assert sorted(win.prompts.visible_keys()) == ["b1", "b2"]
     win.close()

@@ -42,6 +42,9 @@ class WindowHost(Protocol):
     def refresh(self) -> None:
         """Reload the prompt table and every view."""
 
+    def reload_map(self) -> None:
+        """Load the current prompt's map again (a new map was stored)."""
+
     def show_view(self, name: str) -> None:
         """Bring a view to the front (map, overview, compare, sweep, accumulation, inspector,
         runs)."""

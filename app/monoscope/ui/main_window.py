@@ -344,7 +344,13 @@ class MainWindow(QMainWindow):
 
     # -- state -----------------------------------------------------------------------------
     def _state_changed(self, change: Change) -> None:
-        """The map and histograms follow the selection, the brush and the scope."""
+        """The map and histograms follow the selection, the brush and the scope; the
+        inspector follows the prompt."""
+        if "dataset_id" in change:
+            self.inspector.clear()
+        if "prompt" in change or "whole_dataset" in change or "dataset_id" in change:
+            now = change.now
+            self.inspector.set_prompt(None if now.whole_dataset else now.prompt)
         if "selection" in change:
             self.hists.set_selection(self._mask(change.now.selection))
         if "brush" in change:
@@ -409,6 +415,10 @@ class MainWindow(QMainWindow):
 
     def reset_zoom(self) -> None:
         self.map.reset_view()
+
+    def reload_map(self) -> None:
+        """Load the current prompt's map again (a new map was stored)."""
+        self.load_map(self.state.prompt)
 
     # -- inspector -----------------------------------------------------------------------
     def inspect(self, text_id: int) -> None:

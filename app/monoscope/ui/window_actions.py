@@ -2,46 +2,103 @@
 
 `WindowActions` works on the window through `WindowHost` (what the commands need of it) and
 reads the window's `ExplorerState` (the dataset and prompt a new run starts from, the map's
-scope); it never imports the window. Imports and the column sniffing of a dropped table run in
-the window's `TaskRunner`.
+scope); it never imports the window. Imports, the reads of a dropped table and the stages
+run in the window's `TaskRunner`.
+
+The first run in the window: an import (the import dialog, or the demo) is followed by the map
+chain (embeddings, then the dataset map: its PCA map is shown as soon as it is stored, the UMAP
+map replaces it), then by the other attributes and the measurements; Run ▸ Annotate / Project
+/ Measure run one stage (`monoscope.core.pipeline.run_chain`) on the pipeline lane under the
+key ``pipeline:<step>``. A status-bar row shows their progress with one Cancel, and the window
+refreshes everything when a chain ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
+from monoscope.core.errors import MonoscopeError
 from monoscope.core.explore.state import ExplorerState
-from monoscope.core.store import Study, catalog
+from monoscope.core.pipeline import Annotate, Project, Stage, StepResult, run_chain
+from monoscope.core.store import Study
 from monoscope.core.store import datasets as datasets_repo
+from monoscope.core.store import runs as runs_repo
 from monoscope.core.tasks import TaskState
 from monoscope.ui.host import WindowHost
+from monoscope.ui.pipeline import WindowMeasure
+from monoscope.ui.views.chain_progress import ChainProgress
+from monoscope.ui.views.import_dialog import ImportDialog, ImportFn, ImportOutcome, import_task
 
 if TYPE_CHECKING:
     from monoscope.core.importers.common import ImportReport
+    from monoscope.ui.workers import Job
 
 MAX_RECENT = 8
 TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".json", ".parquet", ".gz", ".bz2"}
+DEMO_FILE = "demo.duckdb"
 
-ImportFn = Callable[[Study, TaskState], "ImportReport"]
+# The window's chains by name: what each computes, and its title in the status bar.
+CHAINS: dict[str, tuple[str, ...]] = {
+    "map": ("embedding", "dataset map"),  # what the map needs, after an import
+    "describe": ("annotate", "measure"),  # the other attributes and the numbers, after the map
+    "annotate": ("annotate",),
+    "project": ("project",),
+    "measure": ("measure",),
+}
+TITLES = {"map": "Embeddings and map", "describe": "Attributes and measurements",
+          "annotate": "Annotate", "project": "Project", "measure": "Measure"}
 
 
-def import_task(request: tuple[Study, ImportFn], state: TaskState) -> int | None:
-    """Task: run an import, then return the id of the dataset it wrote (None if unknown)."""
-    study, run = request
-    report = run(study, state)
-    found = datasets_repo.find(study, report.dataset)
-    return None if found is None else found.id
+def demo_path() -> Path:
+    """Where the demo study lives: ``demo.duckdb`` in the user data folder
+    (`monoscope.core.assets.data_dir`, ``MONOSCOPE_DATA_DIR`` overrides), beside the bundled
+    models and data. It is its own study file, built once (the films demo imported, then its
+    embeddings, map, attributes and measurements, each resumable) and opened as it is after
+    that; it is never imported into the study that is open."""
+    from monoscope.core.assets import data_dir
+
+    return data_dir() / DEMO_FILE
 
 
-def columns_task(path: str, state: TaskState) -> list[str]:
-    """Task: the column names of a table file (empty when it cannot be read)."""
-    return catalog.file_columns(path)
+def chain_stages(name: str) -> list[Stage]:
+    """The stages of one of the window's chains (`CHAINS`)."""
+    made: dict[str, Stage] = {
+        "embedding": Annotate(attributes=["embedding"]),
+        "dataset map": Project(scopes=("dataset",)),
+        "annotate": Annotate(),
+        "project": Project(),  # the dataset map + the maps of the prompts with runs
+        "measure": WindowMeasure(),
+    }
+    return [made[s] for s in CHAINS[name]]
+
+
+@dataclass
+class WindowChain:
+    """One of the window's chains on a dataset of the study (by id; None: the first)."""
+
+    study: Study
+    dataset_id: int | None
+    name: str
+
+
+def window_chain_task(req: WindowChain, state: TaskState) -> list[StepResult]:
+    """Task: run a chain on the dataset; per-prompt maps only for the prompts with runs (the
+    dataset map, fitted on the human texts, serves every other prompt)."""
+    found = datasets_repo.datasets(req.study)
+    ds = next((d for d in found if d.id == req.dataset_id), found[0] if found else None)
+    if ds is None:
+        raise MonoscopeError("The study holds no dataset yet: import a table of texts first "
+                             "(File ▸ Import texts…).")
+    keys = runs_repo.generated_prompt_keys(req.study, ds.id)
+    return run_chain(req.study, chain_stages(req.name), state, dataset=ds.name,
+                     prompt_keys=keys)
 
 
 class WindowActions:
@@ -80,12 +137,21 @@ class WindowActions:
         self._act(run, "new_run", "&New run…", QKeySequence("Ctrl+R"), self.new_run)
         self._act(run, "replicate", "&Replicate the paper…", QKeySequence("Ctrl+Shift+R"),
                   self.replicate)
+        run.addSeparator()
+        self._act(run, "annotate", "&Annotate texts (attributes, embeddings)", None,
+                  lambda: self.run_chain("annotate"))
+        self._act(run, "project", "&Project (maps)", None, lambda: self.run_chain("project"))
+        self._act(run, "measure", "&Measure", None, lambda: self.run_chain("measure"))
+        self._act(run, "cancel_chains", "&Cancel computations", None, self.cancel_chains)
         help_menu = mb.addMenu("&Help")
         self._act(help_menu, "about", "&About Monoscope", None, self.about)
         tb = win.addToolBar("Main")
         tb.setObjectName("toolbar-main")
         for name in ("open", "refresh", "new_run", "export_plot"):
             tb.addAction(self.actions[name])
+        self.progress = ChainProgress(win)
+        win.statusBar().addPermanentWidget(self.progress)
+        self.import_dlg: ImportDialog | None = None
         self._fill_recent()
 
     def replicate(self) -> None:
@@ -146,36 +212,84 @@ class WindowActions:
         if path:
             self.host.open_study(path, create=True)
 
-    def open_demo(self) -> None:
-        """Import the films demo into the open study (or a new one in the data folder)."""
+    def open_demo(self) -> Job | None:
+        """Open the demo study (`demo_path`), closing the open study untouched; the first
+        time, import the films demo into it, then compute its map, attributes and numbers."""
         from monoscope.core.importers import import_demo
 
-        if self.host.study is None:
-            from monoscope.core.assets import data_dir
-
-            if not self.host.open_study(data_dir() / "demo.duckdb", create=True):
-                return
+        host = self.host
+        path = demo_path()
+        if host.study is None or host.study.path.resolve() != path.resolve():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not host.open_study(path, create=True):
+                return None
 
         def run(study: Study, state: TaskState) -> ImportReport:
             return import_demo(study, "films", state)
 
-        self._start_import(run, "demo")
+        return self._start_import(run, "the demo")
 
-    def _start_import(self, run: ImportFn, what: str) -> None:
+    def _start_import(self, run: ImportFn, what: str) -> Job | None:
         host = self.host
         study = host.study
         if study is None:
-            return
+            return None
         job = host.runner.submit("import", import_task, (study, run))
-        job.progressed.connect(lambda p: host.show_status(
-            f"{p.stage}: {p.done}/{p.total} {p.message}"))
         job.failed.connect(lambda msg: host.show_error(f"Import of {what} failed", msg))
         job.finished.connect(self._after_import)
+        self.progress.track(job, f"Importing {what}")
+        return job
 
-    def _after_import(self, dataset_id: int | None) -> None:
-        """Show the imported dataset."""
-        if self.host.study is not None:
-            self.host.set_dataset(dataset_id)
+    def _after_import(self, outcome: ImportOutcome) -> None:
+        """Show the imported dataset, then compute what its map needs (embeddings, then the
+        dataset map), then its other attributes and measurements."""
+        host = self.host
+        if host.study is None or outcome.dataset_id is None:
+            return
+        host.set_dataset(outcome.dataset_id)
+        if outcome.report is not None and not outcome.report.already_present:
+            host.show_status(f"Imported {outcome.report.texts:,} texts of "
+                             f"{outcome.report.prompts:,} prompts as {outcome.dataset!r}.")
+        self.run_chain("map", outcome.dataset_id, then="describe")
+
+    def run_chain(self, name: str, dataset_id: int | None = None,
+                  then: str | None = None) -> Job | None:
+        """Run one of the window's chains (`CHAINS`) on a dataset (None: the one shown) in
+        the pipeline lane, with progress and Cancel in the status bar; ``then`` names the
+        chain that follows when this one finishes. Every view is refreshed at the end; a
+        new dataset map is shown as soon as it is stored."""
+        host = self.host
+        study = host.study
+        if study is None:
+            host.show_error("No study open", "Open a study with a dataset first.")
+            return None
+        ds = dataset_id if dataset_id is not None else self.state.dataset_id
+        job = host.runner.submit(f"pipeline:{name}", window_chain_task,
+                                 WindowChain(study, ds, name))
+        job.partial.connect(self._chain_partial)
+        job.failed.connect(lambda msg: host.show_error(f"{TITLES[name]} failed", msg))
+        job.cancelled.connect(lambda: host.show_status(f"{TITLES[name]} cancelled."))
+        job.finished.connect(lambda _r: self._chain_done(study, ds, then))
+        self.progress.track(job, TITLES[name])
+        return job
+
+    def _chain_partial(self, obj: Any) -> None:
+        from monoscope.core.analysis.projection import ProjectionMap
+
+        if isinstance(obj, ProjectionMap) and (
+                obj.scope == "dataset" or obj.scope == f"prompt:{self.state.prompt}"):
+            self.host.reload_map()  # a PCA map at once, the UMAP map when it is ready
+
+    def _chain_done(self, study: Study, dataset_id: int | None, then: str | None) -> None:
+        if self.host.study is not study:
+            return
+        self.host.refresh()
+        if then is not None:
+            self.run_chain(then, dataset_id)
+
+    def cancel_chains(self) -> None:
+        """Cancel the window's running and waiting chains (finished parts are kept)."""
+        self.progress.cancel()
 
     def import_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -183,41 +297,21 @@ class WindowActions:
         if path:
             self.import_file(path)
 
-    def import_file(self, path: str) -> None:
-        """Import a CSV/JSONL/Parquet table after asking which columns hold key and text
-        (the columns are read in a worker first)."""
-        if self.host.study is None:
-            self.host.show_error("No study open", "Open or create a study first (File ▸ New "
-                                 "study), then drop the file again.")
-            return
-        job = self.host.runner.submit("import-columns", columns_task, path)
-        job.finished.connect(lambda cols: self._ask_columns(path, cols))
-        job.failed.connect(lambda msg: self.host.show_error(
-            f"Import of {Path(path).name} failed", msg))
-
-    def _ask_columns(self, path: str, cols: list[str]) -> None:
-        from monoscope.core.importers import ColumnMap, import_table
-
-        guess = {"key": _guess(cols, ("key", "id", "book", "movie", "prompt", "item")),
-                 "text": _guess(cols, ("text", "review", "body", "content", "solution"))}
-        spec, ok = QInputDialog.getText(
-            self.win, "Import texts",
-            f"Columns: {', '.join(cols) or '?'}\nWhich columns hold the prompt key and the text? "
-            "(roles: key, text, title, context, label, rating)",
-            text=",".join(f"{k}={v}" for k, v in guess.items() if v))
-        if not ok or not spec.strip():
-            return
-        try:
-            mapping = ColumnMap.parse(spec)
-        except Exception as exc:
-            self.host.show_error("Import of " + Path(path).name + " failed", str(exc))
-            return
-
-        def run(study: Study, state: TaskState) -> ImportReport:
-            return import_table(study, path, dataset=Path(path).stem, mapping=mapping,
-                                state=state)
-
-        self._start_import(run, Path(path).name)
+    def import_file(self, path: str) -> ImportDialog | None:
+        """The import dialog for a CSV/JSONL/Parquet table (columns, guessed mapping,
+        preview, report); the import is followed by the map chain."""
+        host = self.host
+        if host.study is None:
+            host.show_error("No study open", "Open or create a study first (File ▸ New "
+                            "study), then drop the file again.")
+            return None
+        if self.import_dlg is not None:
+            self.import_dlg.close()
+        dlg = ImportDialog(host.study, path, host.runner, parent=self.win)
+        dlg.imported.connect(self._after_import)
+        dlg.open()
+        self.import_dlg = dlg
+        return dlg
 
     def new_run(self, model_path: str | None = None) -> None:
         """The run dialog, on the dataset shown and the prompt chosen (``model_path``: a
@@ -331,11 +425,3 @@ class WindowActions:
         elif clicked is not None and box.buttonRole(clicked) == QMessageBox.ButtonRole.ActionRole:
             self.open_dialog()
 
-
-def _guess(cols: list[str], hints: tuple[str, ...]) -> str | None:
-    low = {c.lower(): c for c in cols}
-    for h in hints:
-        for lc, c in low.items():
-            if h in lc:
-                return c
-    return None

@@ -91,3 +91,78 @@ def file_columns(path: str | Path) -> list[str]:
         return cols
     except duckdb.Error:
         return []
+
+
+# -- a table file about to be imported (the import dialog's preview) ---------------------------
+@dataclass(frozen=True)
+class FilePreview:
+    """The first rows of a table file: column names and types, each value as text (None for
+    a missing value)."""
+
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple[str | None, ...]]
+
+
+@dataclass(frozen=True)
+class KeyPreview:
+    """What a key (and text) column would make of a file: rows, prompts, rows with a text,
+    rows without a key, and the first prompt keys in file order with their row counts."""
+
+    rows: int
+    prompts: int
+    texts: int
+    keyless: int
+    first: list[tuple[str, int]]
+
+
+def _file_sql(path: str | Path) -> str:
+    from monoscope.core.store.staging import sql_literal
+
+    return f"SELECT * FROM {sql_literal(str(path))}"
+
+
+def _unreadable(path: str | Path, exc: duckdb.Error) -> Exception:
+    from monoscope.core.errors import ImportFailed
+
+    reason = (str(exc).strip().splitlines() or ["unknown error"])[0][:300]
+    return ImportFailed(f"Cannot read {Path(path).name} as a table ({reason}). Import a CSV, TSV, "
+                        "JSON-lines or Parquet file with one text per row and a header row.")
+
+
+def file_preview(path: str | Path, limit: int = 50) -> FilePreview:
+    """The columns and first ``limit`` rows of a CSV/JSONL/Parquet file (read by DuckDB in a
+    private in-memory connection, no study involved); `ImportFailed` when it cannot be read."""
+    con = duckdb.connect()
+    try:
+        rel = con.sql(f"{_file_sql(path)} LIMIT {int(limit)}")
+        cols, types = list(rel.columns), [str(t) for t in rel.types]
+        rows = [tuple(None if v is None else str(v) for v in r) for r in rel.fetchall()]
+        return FilePreview(cols, types, rows)
+    except duckdb.Error as exc:
+        raise _unreadable(path, exc) from None
+    finally:
+        con.close()
+
+
+def file_key_preview(path: str | Path, key: str, text: str | None, first: int = 8) -> KeyPreview:
+    """Counts of what mapping ``key`` (and ``text``) would import from the whole file."""
+    from monoscope.core.store.staging import quote_ident
+
+    body = f"CAST({quote_ident(text)} AS VARCHAR)" if text else "NULL"
+    base = (f"SELECT row_number() OVER () AS rn, CAST({quote_ident(key)} AS VARCHAR) AS k, "
+            f"{body} AS body FROM ({_file_sql(path)})")
+    con = duckdb.connect()
+    try:
+        got = con.sql(
+            f"SELECT count(*), count(DISTINCT k), "
+            f"count(*) FILTER (WHERE body IS NOT NULL AND trim(body) <> ''), "
+            f"count(*) FILTER (WHERE k IS NULL OR trim(k) = '') FROM ({base})").fetchall()[0]
+        keys = con.sql(f"SELECT k, count(*) FROM ({base}) WHERE k IS NOT NULL AND trim(k) <> '' "
+                       f"GROUP BY k ORDER BY min(rn) LIMIT {int(first)}").fetchall()
+    except duckdb.Error as exc:
+        raise _unreadable(path, exc) from None
+    finally:
+        con.close()
+    return KeyPreview(int(got[0]), int(got[1]), int(got[2]), int(got[3]),
+                      [(str(k), int(n)) for k, n in keys])

@@ -144,6 +144,7 @@ class CompareView(FigureViewMixin, QWidget):
         # asked for before the pickers were filled: applied when they are
         self._wanted_runs: tuple[int, int] | None = None
         self._wanted_prompt: str | None = None
+        self._wanted_attribute: str | None = None  # kept across a refresh
 
         self.run_a, self.run_b = QComboBox(), QComboBox()
         self.scope = QComboBox()
@@ -209,7 +210,7 @@ class CompareView(FigureViewMixin, QWidget):
             box.clear()
             box.blockSignals(False)
         if study is None:
-            self.refresh()
+            self.load()
             return
         self.status.setText("Loading…")
         job = self.runner.submit(f"{self.task_key}-choices", load_choices, (study, dataset_id))
@@ -233,16 +234,17 @@ class CompareView(FigureViewMixin, QWidget):
             names = choices.attributes
             for n in names:
                 self.attribute.addItem(n, n)
-            pref = next((n for n in ("sentiment.head", "sentiment.vader") if n in names), None)
+            pref = next((n for n in (self._wanted_attribute, "sentiment.head", "sentiment.vader")
+                         if n in names), None)
             if pref:
                 self.attribute.setCurrentIndex(self.attribute.findData(pref))
             if self._wanted_runs is not None:
                 self._pick_runs(*self._wanted_runs)
             self.scope.setCurrentIndex(max(0, self.scope.findData(self._wanted_prompt)))
-        self._wanted_runs = None
+        self._wanted_runs, self._wanted_attribute = None, None
         for box in boxes:
             box.blockSignals(False)
-        self.refresh()
+        self.load()
 
     def _pick_runs(self, run_a: int, run_b: int) -> None:
         for box, rid in ((self.run_a, run_a), (self.run_b, run_b)):
@@ -256,7 +258,7 @@ class CompareView(FigureViewMixin, QWidget):
             self._wanted_runs = (run_a, run_b)
             return
         self._pick_runs(run_a, run_b)
-        self.refresh()
+        self.load()
 
     def set_prompt(self, key: str | None) -> None:
         """Compare on one prompt (None: the whole dataset)."""
@@ -270,9 +272,30 @@ class CompareView(FigureViewMixin, QWidget):
             self.set_prompt(self.state.scope())
 
     def _selection_changed(self, _i: int) -> None:
-        self.refresh()
+        self.load()
 
     def refresh(self) -> None:
+        """Reload after a run, an import or F5: the pickers (a new run or attribute appears;
+        the runs, prompt and attribute chosen are kept), then the comparison."""
+        if self.study is None:
+            self.load()
+            return
+        a, b = self.run_a.currentData(), self.run_b.currentData()
+        if a is not None and b is not None:
+            self._wanted_runs = (int(a), int(b))
+        self._wanted_prompt = self.scope.currentData()
+        self._wanted_attribute = self.attribute.currentData()
+        for box in self._boxes():
+            box.blockSignals(True)
+            box.clear()
+            box.blockSignals(False)
+        job = self.runner.submit(f"{self.task_key}-choices", load_choices,
+                                 (self.study, self.dataset_id))
+        job.finished.connect(self._fill_choices)
+        job.failed.connect(self.status.setText)
+
+    def load(self) -> None:
+        """Load the comparison of the runs, prompt and attribute chosen."""
         a, b = self.run_a.currentData(), self.run_b.currentData()
         if self.study is None or self.dataset_id is None or a is None or b is None:
             self.status.setText("Compare needs a study with at least one run (two to contrast).")

@@ -1,5 +1,9 @@
 """Inspector: one text in full with attributes and provenance, its nearest human texts, and the
-prompt's most generic / most atypical generations (one click opens any of them)."""
+prompt's most generic / most atypical generations (one click opens any of them).
+
+It follows the explorer's prompt (`set_prompt`): a text of another prompt is cleared when the
+prompt changes, the lists are emptied until the new prompt's arrive, and a text read for the
+previous prompt that arrives late is not shown."""
 
 from __future__ import annotations
 
@@ -26,6 +30,9 @@ PROVENANCE_KEYS = ("model", "run_label", "engine", "template", "seed", "n_tokens
                    "n_prompt_tokens", "finish_reason", "perplexity", "mean_logprob", "wall_ms")
 
 
+HINT = "Click a point on the map to inspect its text."
+
+
 class Inspector(QWidget):
     text_requested = Signal(int)  # a text id clicked in one of the lists
 
@@ -33,7 +40,8 @@ class Inspector(QWidget):
         super().__init__(parent)
         self.detail: dict[str, Any] | None = None
         self.nearest: list[dict[str, Any]] = []
-        self.header = QLabel("Click a point on the map to inspect its text.")
+        self.prompt: str | None = None  # the prompt the texts must belong to (None: any)
+        self.header = QLabel(HINT)
         self.header.setWordWrap(True)
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.body = QTextBrowser()
@@ -82,7 +90,30 @@ class Inspector(QWidget):
             self.text_requested.emit(int(tid))
 
     # -- content -------------------------------------------------------------------------
+    def set_prompt(self, key: str | None) -> None:
+        """Follow the explorer's prompt (None: the whole dataset, any prompt's text)."""
+        if key == self.prompt:
+            return
+        self.prompt = key
+        if key is None:
+            return
+        if self.detail is not None and self.detail.get("prompt_key") != key:
+            self.clear()
+        self.generic_list.clear()
+        self.atypical_list.clear()
+
+    def clear(self) -> None:
+        """Show no text (e.g. another dataset or prompt was chosen)."""
+        self.detail, self.nearest = None, []
+        self.header.setText(HINT)
+        self.body.clear()
+        self.meta.clear()
+        self.near_list.clear()
+
     def show_text(self, detail: dict[str, Any] | None, nearest: list[dict[str, Any]]) -> None:
+        if (detail is not None and self.prompt is not None
+                and detail.get("prompt_key") != self.prompt):
+            return  # read for a prompt that is no longer the current one
         self.detail, self.nearest = detail, nearest
         if detail is None:
             self.header.setText("That text is no longer in the study.")
