@@ -63,9 +63,7 @@ def test_the_gui_thread_runs_no_query(window: Any, monkeypatch: pytest.MonkeyPat
     def watched(self: Study) -> Any:
         if threading.current_thread() is threading.main_thread():
             stack = traceback.extract_stack()
-            # the runs panel moves its reads to workers separately (issue 11)
-            if not any(f.filename.endswith("runs_panel.py") for f in stack):
-                on_gui_thread.append("".join(traceback.format_list(stack[-10:-1])))
+            on_gui_thread.append("".join(traceback.format_list(stack[-10:-1])))
         return cursor(self)
 
     monkeypatch.setattr(Study, "_cursor", watched)

@@ -180,6 +180,7 @@ def test_real_run_from_panel_cancel_then_resume(qtbot, tmp_path: Path) -> None:
     assert ended.args == [run_id, "finished"]
     assert len(ticks) >= 5
     qtbot.waitUntil(lambda: not panel.busy(), timeout=30_000)
+    assert runner.wait(30)  # the table's rows are read in a worker
     assert st.scalar("SELECT status FROM runs") == "finished"
     rows = st.query("SELECT prompt_id, sample_index, n_tokens FROM generations ORDER BY 1, 2")
     assert [(r["prompt_id"], r["sample_index"]) for r in rows] == [(1, 0), (1, 1), (2, 0), (2, 1)]
@@ -250,6 +251,7 @@ def test_follow_up_after_a_run_covers_only_its_prompts(qtbot, tmp_path: Path) ->
     panel.pipeline.start = lambda dataset, keys=None: started.append((dataset, keys))  # type: ignore[method-assign]
     panel._partial(("ended", RunSummary(1, "finished", 4, 4, 4, 10, 1.0)))
     panel._gen_finished([])
+    qtbot.waitUntil(lambda: bool(started), timeout=10_000)  # the run's scope is read in a worker
     assert started == [("films", ("memento", "alien"))]  # the run's prompts, import order
     st.close()
 

@@ -37,11 +37,11 @@ from PySide6.QtWidgets import (
 )
 
 from monoscope.core.generation.runs import RunSummary
-from monoscope.core.pipeline import Generate
+from monoscope.core.pipeline import Generate, StepResult
 from monoscope.core.store import Study
 from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store import runs as runs_repo
-from monoscope.core.tasks import Progress, format_eta
+from monoscope.core.tasks import Progress, TaskState, format_eta
 from monoscope.ui.pipeline import STEPS, ChainTask, Pipeline, chain_task
 from monoscope.ui.views.run_dialog import RunDialog, RunSpec
 from monoscope.ui.workers import Job, TaskRunner
@@ -60,6 +60,32 @@ def sampling_summary(raw: Any) -> str:
         d = s["decay"]
         parts.append(f"decay {d.get('kind', '')[:3]} {d.get('start')}→{d.get('end')}/{d.get('length')}")
     return " ".join(parts)
+
+
+RunRows = tuple[list[dict[str, Any]], dict[int, str]]
+
+
+def load_run_rows(study: Study, state: TaskState) -> RunRows:
+    """Task: every run's row for the table (`run_table`) and its sampling parameters."""
+    from monoscope.core.generation.runs import run_table
+
+    return run_table(study), runs_repo.sampling_by_run(study)
+
+
+def generation_task(request: tuple[Study, RunSpec | None, list[int]], state: TaskState
+                    ) -> list[StepResult]:
+    """Task: plan a spec's runs (or take existing run ids) and generate them (`run_chain`)."""
+    study, spec, run_ids = request
+    requests = []
+    if spec is not None:
+        requests.append(spec.to_request(datasets_repo.dataset(study, spec.dataset_id).name))
+    return chain_task(ChainTask(study, [Generate(requests=requests, run_ids=run_ids)]), state)
+
+
+def load_runs_scope(request: tuple[Study, list[int]], state: TaskState) -> dict[str, list[str]]:
+    """Task: the datasets and prompt keys that these runs cover (for the follow-up)."""
+    study, run_ids = request
+    return runs_repo.runs_scope(study, run_ids)
 
 
 class RunsPanel(QWidget):
@@ -82,6 +108,7 @@ class RunsPanel(QWidget):
         self._rows: dict[int, int] = {}
         self._selected_keys: Callable[[], list[str]] = list
         self._pending: dict[str, dict[str, None]] = {}  # dataset -> prompt keys awaiting follow-up
+        self._ended: list[int] = []  # runs ended in the current generation job
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -156,15 +183,22 @@ class RunsPanel(QWidget):
         self._selected_keys = provider
 
     def refresh(self) -> None:
-        """Reload the run rows from the study (cheap: one grouped query)."""
+        """Reload the run rows from the study (one grouped query, in a worker)."""
+        if self.study is None:
+            self.table.setRowCount(0)
+            self._rows.clear()
+            return
+        study = self.study
+        job = self.runner.submit("runs-table", load_run_rows, study)
+        job.finished.connect(lambda rows: self._rows_loaded(study, rows))
+
+    def _rows_loaded(self, study: Study, loaded: RunRows) -> None:
+        if study is not self.study:
+            return
         self.table.setRowCount(0)
         self._rows.clear()
-        if self.study is None:
-            return
-        from monoscope.core.generation.runs import run_table
-
-        sampling = runs_repo.sampling_by_run(self.study)
-        for r in run_table(self.study):
+        rows, sampling = loaded
+        for r in rows:
             rid = int(r["id"])
             row = self.table.rowCount()
             self.table.insertRow(row)
@@ -198,9 +232,7 @@ class RunsPanel(QWidget):
 
     def start(self, spec: RunSpec) -> Job:
         """Plan the spec's runs and generate them in the worker."""
-        assert self.study is not None
-        name = datasets_repo.dataset(self.study, spec.dataset_id).name
-        return self._submit(spec.to_request(name), [])
+        return self._submit(spec, [])
 
     def resume(self, run_id: int) -> Job:
         """Generate the missing samples of an existing run (nothing already done is redone)."""
@@ -226,16 +258,14 @@ class RunsPanel(QWidget):
     def busy(self) -> bool:
         return self.job is not None and not self.job.done
 
-    def _submit(self, run_request: Any, run_ids: list[int]) -> Job:
+    def _submit(self, spec: RunSpec | None, run_ids: list[int]) -> Job:
         assert self.study is not None
         if self.busy():
             self.message.setText("A run is already generating: cancel it or wait; runs go one at a time.")
             assert self.job is not None
             return self.job
         self.message.setText("Starting…")
-        generate = Generate(requests=[run_request] if run_request is not None else [],
-                            run_ids=run_ids)
-        job = self.runner.submit(GEN_KEY, chain_task, ChainTask(self.study, [generate]))
+        job = self.runner.submit(GEN_KEY, generation_task, (self.study, spec, run_ids))
         self.job = job
         job.partial.connect(self._partial)
         job.progressed.connect(self._progressed)
@@ -277,13 +307,23 @@ class RunsPanel(QWidget):
         self.message.setText(f"Run #{rid}: {p.done}/{p.total} samples {p.message}")
 
     def _note_scope(self, run_id: int) -> None:
-        """Remember the run's dataset and prompts for the follow-up."""
-        assert self.study is not None
-        for dataset, keys in runs_repo.runs_scope(self.study, [run_id]).items():
-            self._pending.setdefault(dataset, {}).update(dict.fromkeys(keys))
+        """Remember the run for the follow-up (its dataset and prompts are read then)."""
+        self._ended.append(run_id)
 
     def _gen_finished(self, _result: Any) -> None:
         self._job_over("All runs finished.")
+        if self.study is None or not self._ended:
+            return
+        study, ended, self._ended = self.study, self._ended, []
+        job = self.runner.submit("runs-scope", load_runs_scope, (study, ended))
+        job.finished.connect(lambda scope: self._follow_up(study, scope))
+
+    def _follow_up(self, study: Study, scope: dict[str, list[str]]) -> None:
+        """Start annotate → project → measure on the ended runs' dataset and prompts."""
+        if study is not self.study:
+            return
+        for name, prompt_keys in scope.items():
+            self._pending.setdefault(name, {}).update(dict.fromkeys(prompt_keys))
         if self.auto_box.isChecked() and self.pipeline is not None and self._pending:
             # One chain per dataset would overlap: run it for the first; the rest follow next time.
             # Per-prompt maps only for the prompts the runs generated for, not every prompt.
