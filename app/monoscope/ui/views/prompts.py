@@ -385,6 +385,8 @@ class PromptsPanel(QWidget):
         self.view.setWordWrap(False)
         self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.view.verticalHeader().hide()
+        # compact rows: more prompts in view
+        self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 6)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
         self.filter = QLineEdit()
@@ -484,7 +486,7 @@ class PromptsPanel(QWidget):
             self.view.sortByColumn(TITLE, Qt.SortOrder.AscendingOrder)
         self.view.setColumnHidden(KEY, True)  # the key is the title's tooltip
         self.view.resizeColumnsToContents()
-        self.view.setColumnWidth(TITLE, min(self.view.columnWidth(TITLE), 170))
+        self.view.setColumnWidth(TITLE, min(self.view.columnWidth(TITLE), 150))
         self._update_status()
         if keep_key:
             self.select_key(keep_key, emit=False)
