@@ -32,10 +32,9 @@ EXPECTED_COVERAGE = {f"book-{p + 1:03d}": (2 if p < 5 else 1 if p < 12 else 0)
 
 @pytest.fixture(scope="module")
 def partial_study_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from monoscope.testing.fixture_study import build_fixture_study
-
     from monoscope.core.analysis.measure import ensure_measured
     from monoscope.core.tasks import TaskState
+    from monoscope.testing.fixture_study import build_fixture_study
 
     path = Path(tmp_path_factory.mktemp("partial")) / "partial.duckdb"
     study = build_fixture_study(path, n_prompts=20, n_source=24, n_generated=8, runs=RUNS)
