@@ -108,6 +108,7 @@ class PointCloud:
         self._perm = np.zeros(0, np.int64)
         self._sx = self._sy = self.x
         self._sgroup = self.group
+        self._srun = np.zeros(0, bool)
         self._slayer = np.zeros(0, np.int32)
         self._slayer_vis = np.zeros(0, bool)
         self._slayer_base = np.zeros(0, np.int32)  # runs sent to the dump layer (overlay)
@@ -139,6 +140,7 @@ class PointCloud:
         self._sx = self.x[self._perm]
         self._sy = self.y[self._perm]
         self._sgroup = self.group[self._perm]
+        self._srun = self._sgroup != 0  # sorted points of the runs (the overlay's groups)
         self._shigh = None
         self._update_layers()
         self._trees = list(trees) if trees is not None and len(trees) == n_groups else (
@@ -272,7 +274,8 @@ class PointCloud:
             self.overlay = False
             self._draw_points(x0, x1, y0, y1)
             return
-        n_runs_in = int(np.count_nonzero(shown & (self._sgroup[lo:hi] != 0)))
+        shown &= self._srun[lo:hi]
+        n_runs_in = int(np.count_nonzero(shown))
         self.mode = "raster"
         self.overlay = 0 < n_runs_in <= self.point_limit
         for s in self.scatters:  # hidden, not only emptied: empty items still cost a paint call
@@ -282,7 +285,7 @@ class PointCloud:
         self.hi_scatter.hide()
         sx, sy = w / (x1 - x0), h / (y1 - y0)
         if self.overlay:
-            high = None if self._shigh is None else self._shigh & (self._sgroup == 0)
+            high = None if self._shigh is None else self._shigh & ~self._srun
             counts = self._bin(lo, hi, x0, y0, sx, sy, w, h, self._slayer_base, high)
         else:
             counts = self._bin(lo, hi, x0, y0, sx, sy, w, h)
