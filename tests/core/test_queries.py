@@ -34,7 +34,8 @@ def test_prompt_table_counts_and_index(fx: Study) -> None:
     ds = _ds(fx)
     names = q.attribute_names(fx, ds)
     assert {"sentiment.vader", "text.words", "text.ttr", "topic", "embedding"} <= set(names)
-    assert q.default_attribute(names) == "sentiment.vader"
+    assert q.default_attribute(names) == "embedding"  # the embedding index ranks first
+    assert q.default_attribute([n for n in names if n != "embedding"]) == "sentiment.vader"
     unmeasured = q.prompt_table(fx, ds, "sentiment.vader")
     assert not unmeasured.measured and np.isnan(unmeasured.index).all()
     set_id = ensure_measured(fx, ds, TaskState())
@@ -42,7 +43,7 @@ def test_prompt_table_counts_and_index(fx: Study) -> None:
     assert t.measured
     assert len(t) == 6 and [r.label for r in t.runs] == ["instruct T=0.8", "base T=1.2"]
     assert (t.n_source == 30).all() and (t.n_generated == 20).all()
-    assert (t.matched_n == 20).all()
+    assert (t.matched_n == 20).all() and (t.coverage == 2).all()
     # Cross-check one cell with an independent Monte Carlo: the run's 20 labels against random
     # 20-label subsets of the prompt's 30 source labels (the people at the run's n).
     pid, run = int(t.prompt_id[2]), t.runs[0].id

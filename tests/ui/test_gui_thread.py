@@ -82,7 +82,7 @@ def test_the_gui_thread_runs_no_query(window: Any, monkeypatch: pytest.MonkeyPat
     assert win.wait_idle(60) and win.state.whole_dataset and win.state.scope() is None
     win.actions_.actions["whole"].trigger()
     assert win.wait_idle(60) and not win.whole.isChecked()
-    win.prompts.attribute.setCurrentText("topic")
+    win.prompts.set_attribute("topic")
     assert win.wait_idle(60) and win.state.attribute == "topic"
     for name in ("overview", "compare", "sweep", "accumulation", "map"):
         win.show_view(name)

@@ -32,7 +32,9 @@ def test_select_prompt_loads_map_and_histograms(window: Any) -> None:
                                              "base T=1.2 (20)"]
     assert {"sentiment.vader", "text.words", "text.ttr", "topic"} <= set(window.hists.hists)
     # the histogram's dispersion ratio is the prompt table's monoculture index
+    assert window.prompts.set_attribute("sentiment.vader") and window.wait_idle(60)
     t = window.prompts.model.table
+    assert t.attribute == "sentiment.vader"
     row = t.key.index("book-005")
     stats = window.hists.hists["sentiment.vader"].stats.text()
     assert "label entropy" in stats
@@ -149,18 +151,22 @@ def test_prompt_table_filter_and_sort(window: Any) -> None:
     p = window.prompts
     assert p.proxy.rowCount() == 20
     # default sort: most narrowed (lowest index of the first run) first, NaN last
-    assert p.model.headers()[2].startswith("index")
-    idx_col = [p.model.raw(p.proxy.mapToSource(p.proxy.index(r, 0)).row(), 2)
+    col = p.model.index_column(0)
+    assert p.model.headers()[col] == f"#{p.model.table.runs[0].id} index"
+    idx_col = [p.model.raw(p.proxy.mapToSource(p.proxy.index(r, 0)).row(), col)
                for r in range(20)]
     finite = [v for v in idx_col if not np.isnan(v)]
     assert finite == sorted(finite)
     p.filter.setText("book-01")
     assert sorted(p.visible_keys()) == [f"book-{i:03d}" for i in range(10, 20)]
+    p.filter.setText("fixture book 7")  # titles match too
+    assert p.visible_keys() == ["book-007"]
     p.filter.clear()
-    p.view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
-    assert p.visible_keys()[:2] == ["book-020", "book-019"]
+    p.view.sortByColumn(0, Qt.SortOrder.DescendingOrder)  # titles, numbers by value
+    assert p.visible_keys()[:3] == ["book-020", "book-019", "book-018"]
     # ranking by another attribute recomputes the index
-    p.attribute.setCurrentText("topic")
+    assert p.attribute.currentText() == "Embedding spread"  # the default, in plain words
+    assert p.set_attribute("topic")
     assert window.wait_idle(60)
     assert p.model.table.attribute == "topic"
 

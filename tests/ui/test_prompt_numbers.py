@@ -26,15 +26,21 @@ def _table(measured: bool = True) -> PromptTable:
 def test_index_cells_mark_outside_the_human_range(qtbot) -> None:
     m = PromptTableModel()
     m.set_table(_table())
-    assert m.headers()[2].startswith("index")
-    cell = m.index(0, 2)
-    assert m.data(cell) == "0.25▼"  # below the range people score against themselves
-    assert m.data(m.index(1, 2)) == "0.95"  # inside it
+    assert m.headers() == ["Prompt", "Key", "Runs", "Source", "#1 index", "#1 n"]
+    col = m.index_column(0)
+    cell = m.index(0, col)
+    # below the range people score against themselves, which the cell shows (stored lo/hi)
+    assert m.data(cell) == "0.25▼ [0.70–1.20]"
+    assert m.data(m.index(1, col)) == "0.95 [0.72–1.25]"  # inside it
     tip = m.data(cell, Qt.ItemDataRole.ToolTipRole)
     assert "n = 8" in tip and "0.70–1.20" in tip and "below" in tip
     assert m.data(cell, Qt.ItemDataRole.FontRole).bold()
+    assert m.data(m.index(0, 0)) == "A" and "[a]" in m.data(m.index(0, 0),
+                                                             Qt.ItemDataRole.ToolTipRole)
+    assert m.data(m.index(0, 2)) == "1/1"  # one of one run has texts for the prompt
     cols = m.to_arrow().column_names
     assert "human_lo[instruct T=0.8]" in cols and "matched_n[instruct T=0.8]" in cols
+    assert m.to_arrow().column("runs_with_texts").to_pylist() == [1, 1]
 
 
 def test_not_measured_state(qtbot) -> None:
@@ -44,8 +50,9 @@ def test_not_measured_state(qtbot) -> None:
     qtbot.addWidget(panel)
     panel.set_table(_table(measured=False))
     assert "not measured" in panel.status.text()
-    assert panel.model.data(panel.model.index(0, 2)) == "n.m."
-    assert "not measured" in panel.model.data(panel.model.index(0, 2),
+    col = panel.model.index_column(0)
+    assert panel.model.data(panel.model.index(0, col)) == "n.m."
+    assert "not measured" in panel.model.data(panel.model.index(0, col),
                                               Qt.ItemDataRole.ToolTipRole)
 
 

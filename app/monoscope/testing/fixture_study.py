@@ -43,6 +43,7 @@ class FixtureRun:
     spread: float  # embedding spread relative to the source
     positive: float  # share of positive reviews
     topics: tuple[int, ...]  # topics the run writes about
+    covers: int | None = None  # texts for the first `covers` prompts only (None: all)
 
 
 DEFAULT_RUNS = (
@@ -107,7 +108,8 @@ def build_fixture_study(
         groups: list[tuple[int | None, int, float, float, tuple[int, ...]]] = [
             (None, n_source, 1.0, src_pos, tuple(range(len(_TOPICS))))]
         groups += [(rid, n_generated, r.spread, r.positive, r.topics)
-                   for rid, r in zip(run_ids, runs, strict=True)]
+                   for rid, r in zip(run_ids, runs, strict=True)
+                   if r.covers is None or p < r.covers]
         for run_id, n, spread, positive, topics in groups:
             tops = rng.choice(topics, size=n)
             poss = rng.random(n) < positive

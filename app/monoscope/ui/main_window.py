@@ -51,6 +51,7 @@ from monoscope.ui.loaders import (
     load_table,
     load_text,
 )
+from monoscope.ui.shortcuts import WindowShortcuts, atypical_ids
 from monoscope.ui.views.accumulation import AccumulationView
 from monoscope.ui.views.base import FigureView, StudyView
 from monoscope.ui.views.compare import CompareView
@@ -139,8 +140,15 @@ class MainWindow(QMainWindow):
         self.runner.busy_changed.connect(lambda b: self.busy.setText("Loading…" if b else ""))
         self.actions_ = WindowActions(self, self.state, self)
         self._install_search()
+        self._add_shortcuts()
         self.resize(1400, 900)
         self._sized = self._restore_layout()
+
+    def _add_shortcuts(self) -> None:
+        """Keyboard navigation (Go menu: prompts, map points, tabs, Esc) and Help ▸ Keyboard
+        shortcuts, from `monoscope.ui.shortcuts`."""
+        self.shortcuts = WindowShortcuts(self, self.prompts, self.map, self.tabs, self.hists,
+                                         outliers=lambda: atypical_ids(self.inspector))
 
     # -- layout --------------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -409,7 +417,7 @@ class MainWindow(QMainWindow):
             title = f"<b>{tab.title[tab.key.index(payload.key)]}</b> [{payload.key}]"
         self.map.set_points(pts.text_id, pts.x, pts.y, pts.group, payload.labels, colors,
                             title=f"{title} · {pts.method.upper()} map fitted on the human texts",
-                            trees=payload.trees)
+                            trees=payload.trees, symbols=theme.group_symbols(pts.run_ids))
         self.hists.set_data(payload.attrs, pts.group, payload.labels, colors,
                             keys=payload.run_keys, whole_dataset=payload.key is None)
 

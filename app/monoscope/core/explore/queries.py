@@ -52,8 +52,9 @@ def attribute_names(study: Study, dataset_id: int) -> list[str]:
 
 
 def default_attribute(names: list[str]) -> str | None:
-    """The attribute the prompt table ranks by first: sentiment, else embeddings, else any."""
-    for pref in ("sentiment.head", "sentiment.vader", EMBEDDING_ATTRIBUTE, "code.algorithms"):
+    """The attribute the prompt table ranks by first: the embeddings' spread (the index that
+    separates prompts best at a few samples), else sentiment, else any."""
+    for pref in (EMBEDDING_ATTRIBUTE, "sentiment.head", "sentiment.vader", "code.algorithms"):
         if pref in names:
             return pref
     return names[0] if names else None
@@ -69,9 +70,11 @@ class PromptTable:
     """One row per prompt; the per-run columns hold the measure stage's stored numbers.
 
     ``index`` is the run's monoculture index at matched n (``matched_n`` texts per side),
-    ``human_lo``/``human_hi`` the range of indices people score against themselves at that n
-    (NaN where the source had to be used whole). ``measured`` is False when the study has no
-    current measurements (then every number is NaN and the table shows counts only).
+    ``index_lo``/``index_hi`` the stored interval of that index when the measure stage wrote
+    one (NaN otherwise), ``human_lo``/``human_hi`` the range of indices people score against
+    themselves at that n (NaN where the source had to be used whole). ``measured`` is False
+    when the study has no current measurements (then every number is NaN and the table shows
+    counts only). ``coverage`` counts the runs with generated texts for each prompt.
     """
 
     attribute: str | None
@@ -88,9 +91,19 @@ class PromptTable:
     human_lo: F64 = field(default_factory=lambda: np.zeros((0, 0)))
     human_hi: F64 = field(default_factory=lambda: np.zeros((0, 0)))
     measured: bool = False
+    index_lo: F64 = field(default_factory=lambda: np.zeros((0, 0)))
+    index_hi: F64 = field(default_factory=lambda: np.zeros((0, 0)))
 
     def __len__(self) -> int:
         return len(self.key)
+
+    @property
+    def coverage(self) -> I64:
+        """Per prompt: how many runs have generated texts for it."""
+        if not self.n_generated.size:
+            return np.zeros(len(self.key), dtype=np.int64)
+        counts: I64 = np.count_nonzero(self.n_generated > 0, axis=1).astype(np.int64)
+        return counts
 
 
 def prompt_table(study: Study, dataset_id: int, attribute: str | None,
@@ -113,6 +126,7 @@ def prompt_table(study: Study, dataset_id: int, attribute: str | None,
     src_disp = np.full(len(pids), np.nan)
     disp, index = np.full(shape, np.nan), np.full(shape, np.nan)
     lo, hi = np.full(shape, np.nan), np.full(shape, np.nan)
+    idx_lo, idx_hi = np.full(shape, np.nan), np.full(shape, np.nan)
     matched = np.zeros(shape, dtype=np.int64)
     if attribute and set_id is not None:
         for r in repo.load_prompt_rows(study, set_id, attribute):
@@ -131,6 +145,8 @@ def prompt_table(study: Study, dataset_id: int, attribute: str | None,
                 if r["stat"] == "index":
                     index[i, j] = v
                     matched[i, j] = int(r["n"] or 0)
+                    idx_lo[i, j] = np.nan if r["lo"] is None else float(r["lo"])
+                    idx_hi[i, j] = np.nan if r["hi"] is None else float(r["hi"])
                 elif r["stat"] == "dispersion":
                     disp[i, j] = v
             elif r["stat"] == "index":  # the human baseline at the same n
@@ -142,7 +158,8 @@ def prompt_table(study: Study, dataset_id: int, attribute: str | None,
         title=[str(k) for k in tab.column("title").to_pylist()],
         n_source=column(tab, "n_src", np.int64), runs=run_list, n_generated=n_gen,
         source_dispersion=src_disp, dispersion=disp, index=index, matched_n=matched,
-        human_lo=lo, human_hi=hi, measured=set_id is not None,
+        human_lo=lo, human_hi=hi, measured=set_id is not None, index_lo=idx_lo,
+        index_hi=idx_hi,
     )
 
 

@@ -1,7 +1,8 @@
 """Report figures drawn headless with matplotlib (Agg): the paper's Figure 1 analogues and more.
 
-Colours: the source is always neutral grey; runs take the Okabe-Ito colour-blind-safe palette
-in run order, so a run keeps its colour across every figure of a report.
+Colours and markers: the one palette of `monoscope.core.explore.palette`, by run id: the
+source is neutral grey, each run has the colour and marker shape it has in the window, so a run
+keeps its look across every figure of a report and in the explorer.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from monoscope.core.analysis.measure import MeasureResult
+from monoscope.core.explore import palette
 from monoscope.core.explore.figure_data import SENTIMENT_EDGES as SENTIMENT_EDGES
 from monoscope.core.explore.figure_data import SIMILARITY_EDGES as SIMILARITY_EDGES
 from monoscope.core.explore.figure_data import bin_index
@@ -23,9 +25,8 @@ from monoscope.core.explore.queries import Points
 
 # SENTIMENT_EDGES, SIMILARITY_EDGES (the paper's Figure 1 bins) are the views' own, so the
 # report and the overview bin alike.
-SOURCE_COLOUR = "#8c8c8c"
-RUN_COLOURS = ("#E69F00", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-               "#000000")
+SOURCE_COLOUR = palette.hex_of(palette.SOURCE_LIGHT)
+RUN_COLOURS = tuple(palette.hex_of(c) for c in palette.RUN_COLOURS)  # by position (replicate)
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,13 @@ class Figure:
 
 
 def colours(result: MeasureResult) -> dict[str, str]:
-    out = {"source": SOURCE_COLOUR}
-    for i, g in enumerate(result.groups[1:]):
-        out[g.key] = RUN_COLOURS[i % len(RUN_COLOURS)]
-    return out
+    """Hex colour per group key: the window's colour of each run (by run id)."""
+    return {g.key: palette.group_hex(g.key) for g in result.groups}
+
+
+def markers(result: MeasureResult) -> dict[str, str]:
+    """matplotlib marker per group key: the window's marker shape of each run."""
+    return {g.key: palette.mpl_marker(palette.group_marker(g.key)) for g in result.groups}
 
 
 def labels(result: MeasureResult) -> dict[str, str]:
@@ -138,15 +142,16 @@ def binned_bars(result: MeasureResult, attribute: str, stat: str, edges: Sequenc
 def map_scatter(result: MeasureResult, data: Points, out: Path, name: str = "map") -> Figure:
     """The dataset map: source texts in grey under each run's texts in its colour."""
     plt = _plt()
-    col, lab = colours(result), labels(result)
+    col, lab, mark = colours(result), labels(result), markers(result)
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
     src = data.is_source
     ax.scatter(data.x[src], data.y[src], s=7, c=SOURCE_COLOUR, alpha=0.45, linewidths=0,
                label=f"{lab['source']} ({int(src.sum())})")
-    for g in result.groups[1:]:
+    for g in result.groups[1:]:  # on top of the source, each run in its colour and shape
         sel = data.run_id == g.run_id
         if sel.any():
-            ax.scatter(data.x[sel], data.y[sel], s=9, c=col[g.key], alpha=0.75, linewidths=0,
+            ax.scatter(data.x[sel], data.y[sel], s=22, c=col[g.key], marker=mark[g.key],
+                       alpha=0.9, linewidths=0.4, edgecolors="white", zorder=3,
                        label=f"{g.label} ({int(sel.sum())})")
     ax.set_xlabel(f"{data.method.upper()} 1")
     ax.set_ylabel(f"{data.method.upper()} 2")

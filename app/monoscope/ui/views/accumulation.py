@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from monoscope.core.explore.compare_data import AccumulationData, Curve, compute_accumulation
 from monoscope.core.explore.figure_data import SOURCE, default_dataset
+from monoscope.core.explore.labels import attribute_label
 from monoscope.core.explore.state import Change, ExplorerState
 from monoscope.core.store import Study, catalog
 from monoscope.core.tasks import TaskState
@@ -50,7 +51,6 @@ from monoscope.ui.views.figure_common import (
     line_plot,
     plain_axis,
 )
-from monoscope.ui.views.histograms import NICE_NAMES
 from monoscope.ui.workers import TaskRunner
 
 PREFERRED = ("sentiment.head", "sentiment.vader", "embedding", "topic", "code.algorithms")
@@ -211,7 +211,7 @@ class AccumulationView(FigureViewMixin, QWidget):
         self.attribute.blockSignals(True)
         self.attribute.clear()
         for n in names:
-            self.attribute.addItem(NICE_NAMES.get(n, "Embeddings" if n == "embedding" else n), n)
+            self.attribute.addItem(attribute_label(n), n)
         self.attribute.setCurrentIndex(max(0, self.attribute.findData(current)))
         self.attribute.blockSignals(False)
 

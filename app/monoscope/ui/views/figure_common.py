@@ -1,7 +1,7 @@
 """Shared pieces of the overview, compare and sweep figures: colours, clickable bars, export.
 
-Colours: the source is a neutral grey, runs take a fixed qualitative palette by run id, so a
-run keeps its colour in every view.
+Colours: the source is a neutral grey, runs take the one palette by run id
+(`monoscope.core.explore.palette`), so a run keeps its colour in every view and in the report.
 """
 
 from __future__ import annotations
@@ -16,14 +16,11 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QFileDialog, QGraphicsView, QMessageBox, QWidget
 
 from monoscope.core.errors import MonoscopeError
-from monoscope.core.explore.figure_data import SOURCE
+from monoscope.core.explore import palette
 from monoscope.ui.workers import TaskRunner
 
-SOURCE_COLOR = (120, 120, 120)
-RUN_COLORS = [
-    (31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
-    (23, 190, 207), (227, 119, 194), (188, 189, 34), (140, 86, 75),
-]
+SOURCE_COLOR = palette.SOURCE_LIGHT
+RUN_COLORS = list(palette.RUN_COLOURS)
 
 
 class ExportError(MonoscopeError):
@@ -32,13 +29,7 @@ class ExportError(MonoscopeError):
 
 def group_color(key: str, alpha: int = 255) -> tuple[int, int, int, int]:
     """Colour of a group key ('source' or 'run:<id>'), stable across views."""
-    if key == SOURCE:
-        return (*SOURCE_COLOR, alpha)
-    try:
-        rid = int(key.split(":", 1)[1])
-    except (IndexError, ValueError):
-        rid = abs(hash(key))
-    return (*RUN_COLORS[(rid - 1) % len(RUN_COLORS)], alpha)
+    return (*palette.group_colour(key), alpha)
 
 
 class ClickableBars(pg.BarGraphItem):  # type: ignore[misc]

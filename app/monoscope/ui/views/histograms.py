@@ -23,22 +23,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from monoscope.core.analysis.measure import SET_ATTRIBUTES
+from monoscope.core.explore.labels import ATTRIBUTE_LABELS, attribute_label
 from monoscope.ui import theme
 from monoscope.ui.views.pointcloud import RGB
 
-NICE_NAMES = {
-    "sentiment.vader": "Sentiment (VADER, P(positive))",
-    "sentiment.head": "Sentiment (MiniLM head, P(positive))",
-    "text.words": "Length (words)",
-    "text.ttr": "Type-token ratio",
-    "topic": "Topic",
-    "code.cyclomatic": "Cyclomatic complexity",
-    "code.correct": "Share of tests passed",
-    "code.algorithms": "Number of algorithm tags",
-    "code.data_structures": "Number of data-structure tags",
-    "code.wall_ms": "Wall time (ms)",
-    "code.peak_kb": "Peak memory (kB)",
-}
+NICE_NAMES = ATTRIBUTE_LABELS  # the one mapping of plain attribute names
 
 
 @dataclass
@@ -173,7 +162,7 @@ class AttributeHistogram(QWidget):
         self.plot.setMaximumHeight(170)
         pi = self.plot.getPlotItem()
         pi.hideButtons()
-        pi.setTitle(NICE_NAMES.get(data.name, data.name), size="9pt")
+        pi.setTitle(attribute_label(data.name), size="9pt")
         pi.setLabel("left", "share")
         pi.getAxis("left").enableAutoSIPrefix(False)
         pi.getAxis("left").setWidth(34)

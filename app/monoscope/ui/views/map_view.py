@@ -1,8 +1,12 @@
 """The map: human-anchored projection of one prompt (or the dataset), source vs each run.
 
-Source points are neutral grey, each run has its own colour; layers are translucent and the
-source density is outlined by contours drawn on top, so a run never hides where the human mass
-is. Hover shows a snippet, click selects a text, Rectangle/Lasso modes select a region.
+Source points are neutral grey dots, each run has its own colour and marker shape (the one
+palette, `monoscope.core.explore.palette`); the runs' points are drawn over the source, also on
+a dense whole-dataset map (see `PointCloud.overlay`). The source density is outlined by two
+closed contours (50 % solid, 90 % dashed) drawn on top, so a run never hides where the human
+mass is. Hover shows a snippet, click selects a text, Rectangle/Lasso modes select a region;
+the selection has a colour no run uses. `step_point` walks the points in the map's order
+(given outliers first, then the rest), one at a time, from the keyboard.
 
 The view reads nothing itself: hovering a point emits `text_hovered(text_id)` and the owner
 answers with `show_snippet(text_id, text)` once it has read the text (in a worker).
@@ -94,19 +98,27 @@ class MapView(QWidget):
         from monoscope.ui import theme
 
         fg = theme.foreground()
-        self.cloud.highlight_color = fg
-        self.contours = pg.PlotDataItem(pen=pg.mkPen((*fg, 190), width=1.2), connect="finite")
-        self.contours.setZValue(8)
-        self.vb.addItem(self.contours, ignoreBounds=True)
-        self.ring = pg.ScatterPlotItem(size=16, pen=pg.mkPen((200, 0, 60), width=2.5), brush=None)
-        self.ring.setZValue(15)
+        sel = theme.selection_color()
+        self.cloud.highlight_color = sel
+        self.cloud.outline = theme.background()
+        # the 90 % contour (dashed) bounds the fitted view; the 50 % one is solid
+        self.contours = pg.PlotDataItem(
+            pen=pg.mkPen((*fg, 170), width=1.1, style=Qt.PenStyle.DashLine), connect="finite")
+        self.contours50 = pg.PlotDataItem(pen=pg.mkPen((*fg, 210), width=1.6), connect="finite")
+        for item in (self.contours, self.contours50):
+            item.setZValue(8)
+            self.vb.addItem(item, ignoreBounds=True)
+        self.ring = pg.ScatterPlotItem(size=18, pen=pg.mkPen(sel, width=3), brush=None)
+        self.ring.setZValue(40)
         self.vb.addItem(self.ring, ignoreBounds=True)
+        self.order_first: list[int] = []  # text ids stepped through first (outliers)
         self.text_id = np.zeros(0, np.int64)
         self._hover_text: int | None = None  # text under the cursor, its tooltip and snippet
         self._hover_pos = QPoint()
         self._hover_head = ""
         self._hover_snippet = ""
         self.labels: list[str] = []
+        self.symbols: list[str] = []
         self.selected_text: int | None = None
         self.selection: npt.NDArray[np.bool_] | None = None
         self._checks: list[QCheckBox] = []
@@ -150,8 +162,10 @@ class MapView(QWidget):
     def set_points(self, text_id: npt.NDArray[np.int64], x: npt.NDArray[np.float32],
                    y: npt.NDArray[np.float32], group: npt.NDArray[np.int8],
                    labels: Sequence[str], colors: Sequence[RGB], title: str = "",
-                   trees: list[object] | None = None) -> None:
-        """Show new points; ``labels[g]``/``colors[g]`` describe group g (0 = source)."""
+                   trees: list[object] | None = None,
+                   symbols: Sequence[str] | None = None) -> None:
+        """Show new points; ``labels[g]``/``colors[g]``/``symbols[g]`` (marker shapes,
+        circles by default) describe group g (0 = source)."""
         self.text_id = np.asarray(text_id, dtype=np.int64)
         self.labels = list(labels)
         self.selection = None
@@ -159,7 +173,9 @@ class MapView(QWidget):
         self._hover_text = None
         self.ring.clear()
         self.title.setText(title)
-        self.cloud.set_data(x, y, group, colors, order=list(range(len(colors))), trees=trees)
+        self.symbols = list(symbols) if symbols is not None else ["o"] * len(colors)
+        self.cloud.set_data(x, y, group, colors, order=list(range(len(colors))), trees=trees,
+                            symbols=self.symbols)
         self._build_legend(group, labels, colors)
         self._draw_contours()
         self.reset_view()
@@ -171,8 +187,9 @@ class MapView(QWidget):
                         np.zeros(0, np.int8), [], [], message)
         self.info.setText("")
 
-    def reset_view(self) -> None:
-        """Fit the points and the source contours."""
+    def reset_view(self, margin: float = 0.07) -> None:
+        """Fit the points and the source contours, with a margin so the markers at the edge
+        are drawn whole."""
         r = self.cloud.bounds()
         if r is None:
             return
@@ -183,7 +200,7 @@ class MapView(QWidget):
             x0, x1 = float(np.nanmin(cx)), float(np.nanmax(cx))
             y0, y1 = float(np.nanmin(cy)), float(np.nanmax(cy))
             r = r.united(QRectF(x0, y0, x1 - x0, y1 - y0))
-        self.vb.setRange(rect=r, padding=0.04)
+        self.vb.setRange(rect=r, padding=margin)
 
     def _build_legend(self, group: npt.NDArray[np.int8], labels: Sequence[str],
                       colors: Sequence[RGB]) -> None:
@@ -198,6 +215,10 @@ class MapView(QWidget):
             short = label if len(label) <= 24 else label[:23] + "…"
             cb = QCheckBox(f"{short} ({int(counts[g]):,})")
             cb.setChecked(True)
+            from monoscope.ui import theme
+
+            cb.setIcon(theme.marker_icon(color, self.symbols[g] if g < len(self.symbols)
+                                         else "o"))
             r, gr, b = color
             cb.setStyleSheet(
                 f"QCheckBox::indicator:checked {{ background: rgb({r},{gr},{b}); "
@@ -208,9 +229,9 @@ class MapView(QWidget):
             self.legend_box.addWidget(cb)
             self._checks.append(cb)
         if labels:
-            note = QLabel("— human density (50 %, 90 %)")
-            note.setToolTip("Contours enclosing 50 % and 90 % of the smoothed density of the "
-                            "human source texts")
+            note = QLabel("human density: — 50 %  ╌ 90 %")
+            note.setToolTip("Closed contours enclosing 50 % (solid) and 90 % (dashed) of the "
+                            "smoothed density of the human source texts")
             note.setStyleSheet("color: #666;")
             self.legend_box.addWidget(note)
         self.legend_box.addStretch(1)
@@ -219,35 +240,52 @@ class MapView(QWidget):
         self._checks[group].setChecked(on)
 
     def _draw_contours(self, bins: int = 60) -> None:
-        """Outline the regions holding 50 % and 90 % of the smoothed source density."""
+        """Outline the regions holding 50 % and 90 % of the smoothed source density, as closed
+        curves: the grid reaches past the smoothed mass and is bordered by empty cells, so no
+        contour runs into the edge."""
         src = self.cloud.group == 0
         if src.sum() < 10:
             self.contours.setData([], [])
+            self.contours50.setData([], [])
             return
         xs, ys = self.cloud.x[src], self.cloud.y[src]
-        pad_x = (xs.max() - xs.min()) * 0.1 + 1e-6
-        pad_y = (ys.max() - ys.min()) * 0.1 + 1e-6
-        hist, ex, ey = np.histogram2d(
-            xs, ys, bins=bins,
-            range=[[xs.min() - pad_x, xs.max() + pad_x], [ys.min() - pad_y, ys.max() + pad_y]])
         # Half of Scott's bandwidth (in bins): smooth enough for 30 texts, sharp for 30,000.
         n = float(src.sum())
         scott = n ** (-1 / 6)
-        sig = [max(0.8, 0.5 * scott * float(np.std(v)) / (e[1] - e[0]))
-               for v, e in ((xs, ex), (ys, ey))]
-        dens = _smooth(hist, sig)
+        # a coarser grid for few texts (their density is smooth anyway): the contour tracing
+        # costs grows with the grid, and a prompt switch redraws it
+        bins = int(np.clip(4 * np.sqrt(n), 24, bins))
+        edges, sigmas = [], []
+        for v in (xs, ys):
+            lo, hi = float(v.min()), float(v.max())
+            cell = (hi - lo + 1e-6) / bins
+            sig = max(0.8, 0.5 * scott * float(np.std(v)) / cell)  # in cells
+            pad = int(np.ceil(3 * sig)) + 2  # cells past the data: the kernel's reach
+            edges.append(lo - pad * cell + cell * np.arange(bins + 2 * pad + 1))
+            sigmas.append(sig)
+        ex, ey = edges
+        hist, ex, ey = np.histogram2d(xs, ys, bins=[ex, ey])
+        dens = np.pad(_smooth(hist, sigmas), 1)  # an empty border: curves close
         flat = np.sort(dens.ravel())[::-1]
         cum = np.cumsum(flat) / flat.sum()
-        px, py = [], []
-        for mass in (0.5, 0.9):
+        for item, mass in ((self.contours50, 0.5), (self.contours, 0.9)):
             level = float(flat[min(int(np.searchsorted(cum, mass)), len(flat) - 1)])
-            for line in pg.functions.isocurve(dens, level, connected=True, extendToEdge=True):
+            px: list[float] = []
+            py: list[float] = []
+            # trace only the box of cells at or above the level, plus a ring below it (the
+            # same closed curves; isocurve's cost grows with the cells it is given)
+            rows = np.flatnonzero((dens >= level).any(axis=1))
+            cols = np.flatnonzero((dens >= level).any(axis=0))
+            r0, c0 = max(int(rows[0]) - 1, 0), max(int(cols[0]) - 1, 0)
+            sub = dens[r0:int(rows[-1]) + 2, c0:int(cols[-1]) + 2]
+            for line in pg.functions.isocurve(sub, level, connected=True, extendToEdge=False):
                 arr = np.asarray(line, dtype=np.float64)
-                px.extend(ex[0] + (arr[:, 0] + 0.5) * (ex[1] - ex[0]))
-                py.extend(ey[0] + (arr[:, 1] + 0.5) * (ey[1] - ey[0]))
+                # index i of the padded grid is cell i - 1; cell centres at edge + 0.5 cell
+                px.extend(ex[0] + (arr[:, 0] + r0 - 0.5) * (ex[1] - ex[0]))
+                py.extend(ey[0] + (arr[:, 1] + c0 - 0.5) * (ey[1] - ey[0]))
                 px.append(np.nan)
                 py.append(np.nan)
-        self.contours.setData(np.asarray(px), np.asarray(py), connect="finite")
+            item.setData(np.asarray(px), np.asarray(py), connect="finite")
 
     # -- selection -----------------------------------------------------------------------
     def _mode_toggled(self, name: str) -> Callable[[bool], None]:
@@ -301,6 +339,45 @@ class MapView(QWidget):
         self.ring.setData([float(self.cloud.x[idx])], [float(self.cloud.y[idx])])
         self.selected_text = int(self.text_id[idx])
         self.text_selected.emit(self.selected_text)
+
+    def point_order(self) -> npt.NDArray[np.int64]:
+        """Indices of the points in the map's order: the visible points (of the selection,
+        when there is one), ``order_first``'s texts (outliers) first, then the rest in the
+        order they were loaded."""
+        ok = self.cloud._visible_mask() if len(self.text_id) else np.zeros(0, bool)
+        if self.selection is not None and len(self.selection) == len(ok):
+            ok = ok & self.selection
+        first: list[int] = []
+        for tid in self.order_first:
+            hit = np.flatnonzero(self.text_id == tid)
+            if len(hit) and ok[hit[0]]:
+                first.append(int(hit[0]))
+        rest = ok.copy()
+        rest[first] = False
+        return np.concatenate([np.asarray(first, dtype=np.int64),
+                               np.flatnonzero(rest).astype(np.int64)])
+
+    def step_point(self, delta: int) -> int | None:
+        """Select the point ``delta`` steps after (before, when negative) the selected one in
+        `point_order`, stopping at the ends; emits `text_selected`. Returns its text id."""
+        order = self.point_order()
+        if not len(order):
+            return None
+        pos = -1
+        if self.selected_text is not None:
+            hit = np.flatnonzero(self.text_id[order] == self.selected_text)
+            pos = int(hit[0]) if len(hit) else -1
+        if pos < 0:
+            new = 0 if delta >= 0 else len(order) - 1
+        else:
+            new = min(max(pos + delta, 0), len(order) - 1)
+        idx = int(order[new])
+        x, y = float(self.cloud.x[idx]), float(self.cloud.y[idx])
+        if not self.vb.viewRect().contains(QPointF(x, y)):  # bring it into view
+            r = self.vb.viewRect()
+            self.vb.translateBy(x=x - r.center().x(), y=y - r.center().y())
+        self.select_index(idx)
+        return self.selected_text
 
     def select_text(self, text_id: int) -> None:
         """Mark the point of a text chosen elsewhere (inspector lists) without re-emitting."""
@@ -367,19 +444,18 @@ class MapView(QWidget):
 
 
 def _smooth(a: npt.NDArray[np.float64], sigma: list[float]) -> npt.NDArray[np.float64]:
-    """Separable Gaussian blur in numpy (avoids importing scipy.ndimage on the GUI thread)."""
+    """Separable Gaussian blur with zeros outside, as two small matrix products (numpy only:
+    no scipy.ndimage import on the GUI thread)."""
     out = a
     for axis, s in enumerate(sigma):
+        n = a.shape[axis]
+        i = np.arange(n)
+        k = np.exp(-0.5 * ((i[:, None] - i[None, :]) / s) ** 2)
         r = int(3 * s) + 1
-        k = np.exp(-0.5 * (np.arange(-r, r + 1) / s) ** 2)
-        k /= k.sum()
-        out = np.apply_along_axis(_convolve_same, axis, out, k)
+        k[np.abs(i[:, None] - i[None, :]) > r] = 0.0  # the truncated kernel of the old blur
+        k /= np.exp(-0.5 * (np.arange(-r, r + 1) / s) ** 2).sum()
+        out = k @ out if axis == 0 else out @ k.T
     return out
-
-
-def _convolve_same(v: npt.NDArray[np.float64], kernel: npt.NDArray[np.float64]
-                   ) -> npt.NDArray[np.float64]:
-    return np.convolve(v, kernel, mode="same")
 
 
 def _escape(text: str) -> str:

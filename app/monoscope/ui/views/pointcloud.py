@@ -4,7 +4,11 @@ Each redraw bins the points in view into a grid at the view's pixel resolution w
 ``np.bincount`` over (group, row, column), turns the counts of every group into a log-scaled
 translucent layer in its own colour, composites the layers in draw order and shows the result
 in one `ImageItem`. When at most `point_limit` points are in view it draws them as one
-`ScatterPlotItem` per group instead. Picking goes through one k-d tree per group.
+`ScatterPlotItem` per group instead. When the view is dense only because of the source (group
+0) and the runs' points in view are few, the source is rasterised and the runs are drawn as
+points on top (``overlay``), each in its colour and marker shape with a thin outline, so a few
+hundred generated texts stay visible among ten thousand human ones. Picking goes through one
+k-d tree per group.
 """
 
 from __future__ import annotations
@@ -83,12 +87,13 @@ class PointCloud:
         view.addItem(self.image)
         self.scatters: list[pg.ScatterPlotItem] = []
         self.hi_scatter = pg.ScatterPlotItem(size=9, pen=pg.mkPen("k", width=1.5), brush=None)
-        self.hi_scatter.setZValue(5)
+        self.hi_scatter.setZValue(30)  # above the runs' points, below the selection ring
         view.addItem(self.hi_scatter)
         self.x = np.zeros(0, np.float32)
         self.y = np.zeros(0, np.float32)
         self.group = np.zeros(0, np.int8)
         self.colors: list[RGB] = []
+        self.symbols: list[str] = []
         self.visible: list[bool] = []
         self.order: list[int] = []
         self.highlight: npt.NDArray[np.bool_] | None = None
@@ -97,20 +102,26 @@ class PointCloud:
         self._trees: list[object | None] = []
         self._members: list[npt.NDArray[np.int64]] = []
         self.mode = "empty"
+        self.overlay = False  # raster mode: runs drawn as points over the rasterised source
+        self.outline: RGB = (255, 255, 255)  # edge of the runs' markers (the background)
         self.last_in_view = 0
         self._perm = np.zeros(0, np.int64)
         self._sx = self._sy = self.x
         self._sgroup = self.group
+        self._srun = np.zeros(0, bool)
         self._slayer = np.zeros(0, np.int32)
         self._slayer_vis = np.zeros(0, bool)
+        self._slayer_base = np.zeros(0, np.int32)  # runs sent to the dump layer (overlay)
         self._shigh: npt.NDArray[np.bool_] | None = None
         view.sigRangeChanged.connect(lambda *_: self.render())
         view.sigResized.connect(lambda *_: self.render())
 
     # -- data ----------------------------------------------------------------------------
     def set_data(self, x: F32, y: F32, group: npt.NDArray[np.int8], colors: Sequence[RGB],
-                 order: Sequence[int] | None = None, trees: list[object] | None = None) -> None:
-        """Replace all points; ``colors[g]`` is the RGB of group g, ``order`` the draw order.
+                 order: Sequence[int] | None = None, trees: list[object] | None = None,
+                 symbols: Sequence[str] | None = None) -> None:
+        """Replace all points; ``colors[g]`` is the RGB of group g, ``order`` the draw order,
+        ``symbols[g]`` its marker shape (pyqtgraph symbol; circles by default).
 
         ``trees`` from `build_trees` (made in a worker) saves building them on first pick.
         """
@@ -119,6 +130,8 @@ class PointCloud:
         self.group = np.ascontiguousarray(group, dtype=np.int8)
         self.colors = list(colors)
         n_groups = len(self.colors)
+        self.symbols = list(symbols) if symbols is not None and len(symbols) == n_groups else (
+            ["o"] * n_groups)
         self.visible = [True] * n_groups
         self.order = list(order) if order is not None else list(range(n_groups))
         self.highlight = None
@@ -127,6 +140,7 @@ class PointCloud:
         self._sx = self.x[self._perm]
         self._sy = self.y[self._perm]
         self._sgroup = self.group[self._perm]
+        self._srun = self._sgroup != 0  # sorted points of the runs (the overlay's groups)
         self._shigh = None
         self._update_layers()
         self._trees = list(trees) if trees is not None and len(trees) == n_groups else (
@@ -135,7 +149,10 @@ class PointCloud:
             self.view.removeItem(s)
         self.scatters = []
         for g in range(n_groups):
-            s = pg.ScatterPlotItem(size=6, pen=None, brush=pg.mkBrush(*self.colors[g], 190))
+            # the source as small plain dots, runs as larger outlined shapes above it
+            pen = None if g == 0 else pg.mkPen(*self.outline, 200, width=0.8)
+            s = pg.ScatterPlotItem(size=6 if g == 0 else 8, pen=pen, symbol=self.symbols[g],
+                                   brush=pg.mkBrush(*self.colors[g], 190))
             s.setZValue(self.order.index(g) if g in self.order else g)
             self.view.addItem(s)
             self.scatters.append(s)
@@ -147,6 +164,8 @@ class PointCloud:
                        dtype=np.int32)
         self._slayer = lut[self._sgroup] if len(lut) else np.zeros(0, np.int32)
         self._slayer_vis = self._slayer < len(self.colors)
+        dump = np.int32(len(self.colors))
+        self._slayer_base = np.where(self._sgroup == 0, self._slayer, dump).astype(np.int32)
         if self.highlight is not None:  # hidden groups are never highlighted
             self._shigh = self.highlight[self._perm] & self._slayer_vis
 
@@ -242,29 +261,48 @@ class PointCloud:
                 s.clear()
             self.hi_scatter.clear()
             self.mode = "empty"
+            self.overlay = False
             return
         x0, x1, y0, y1, w, h = grid
         # Points are kept sorted by x: the x-range in view is one slice, found by bisection.
         lo, hi = np.searchsorted(self._sx, [x0, x1])
         ys = self._sy[lo:hi]
-        n_in = int(np.count_nonzero((ys >= y0) & (ys < y1) & self._slayer_vis[lo:hi]))
+        shown = (ys >= y0) & (ys < y1) & self._slayer_vis[lo:hi]
+        n_in = int(np.count_nonzero(shown))
         self.last_in_view = n_in
         if n_in <= self.point_limit:
+            self.overlay = False
             self._draw_points(x0, x1, y0, y1)
             return
+        shown &= self._srun[lo:hi]
+        n_runs_in = int(np.count_nonzero(shown))
         self.mode = "raster"
+        self.overlay = 0 < n_runs_in <= self.point_limit
         for s in self.scatters:  # hidden, not only emptied: empty items still cost a paint call
             s.clear()
             s.hide()
         self.hi_scatter.clear()
         self.hi_scatter.hide()
-        counts = self._bin(lo, hi, x0, y0, w / (x1 - x0), h / (y1 - y0), w, h)
+        sx, sy = w / (x1 - x0), h / (y1 - y0)
+        if self.overlay:
+            high = None if self._shigh is None else self._shigh & ~self._srun
+            counts = self._bin(lo, hi, x0, y0, sx, sy, w, h, self._slayer_base, high)
+        else:
+            counts = self._bin(lo, hi, x0, y0, sx, sy, w, h)
         self.image.set_image(self._composite(counts), QRectF(x0, y0, x1 - x0, y1 - y0))
         self.image.show()
+        if self.overlay:
+            self._draw_points(x0, x1, y0, y1, groups=range(1, len(self.colors)))
 
     def _bin(self, lo: int, hi: int, x0: float, y0: float, sx: float, sy: float, w: int,
-             h: int) -> npt.NDArray[np.int64]:
-        """Counts per (layer, row, column); rows -1 and h catch points above/below the view."""
+             h: int, layers: npt.NDArray[np.int32] | None = None,
+             high: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.int64]:
+        """Counts per (layer, row, column); rows -1 and h catch points above/below the view.
+
+        ``layers``/``high``: the sorted points' layers and highlight (default: every visible
+        group in its layer, `_shigh`); the overlay passes the source alone."""
+        slayer = self._slayer if layers is None else layers
+        shigh = self._shigh if layers is None else high
         n = hi - lo
         fbuf = np.empty(n, dtype=np.float32)
         ix = np.empty(n, dtype=np.int32)
@@ -279,14 +317,14 @@ class PointCloud:
         np.copyto(iy, fbuf, casting="unsafe")
         iy += 1  # row 0 and row h+1 are the off-view gutters
         stride = (h + 2) * w
-        flat = np.multiply(self._slayer[lo:hi], stride)
+        flat = np.multiply(slayer[lo:hi], stride)
         iy *= w
         flat += iy
         flat += ix
         n_layers = len(self.colors) + 2  # + hidden dump + highlight
-        if self._shigh is not None:
-            hsel = self._shigh[lo:hi]
-            extra = flat[hsel] - self._slayer[lo:hi][hsel] * stride + (n_layers - 1) * stride
+        if shigh is not None:
+            hsel = shigh[lo:hi]
+            extra = flat[hsel] - slayer[lo:hi][hsel] * stride + (n_layers - 1) * stride
             flat = np.concatenate([flat, extra])
         counts = np.bincount(flat, minlength=n_layers * stride).reshape(n_layers, h + 2, w)
         return counts[:, 1 : h + 1, :]
@@ -331,21 +369,33 @@ class PointCloud:
         out[hit, 3] = alpha * 255
         return out.reshape(h, w, 4)
 
-    def _draw_points(self, x0: float, x1: float, y0: float, y1: float) -> None:
-        self.mode = "points"
-        self.image.hide()
-        for s in (*self.scatters, self.hi_scatter):
-            s.show()
-        inview = (self.x >= x0) & (self.x < x1) & (self.y >= y0) & (self.y < y1)
-        inview &= self._visible_mask()
+    def _draw_points(self, x0: float, x1: float, y0: float, y1: float,
+                     groups: Sequence[int] | None = None) -> None:
+        """Draw the points in view of ``groups`` (all: points mode) as scatters; with some
+        groups only, they go over the raster (overlay), above it in z."""
+        if groups is None:
+            self.mode = "points"
+            self.image.hide()
+        wanted = range(len(self.scatters)) if groups is None else groups
         dim = self.highlight is not None
-        for g, s in enumerate(self.scatters):
-            idx = np.flatnonzero(inview & (self.group == g))
-            s.setBrush(pg.mkBrush(*self.colors[g], 70 if dim else 190))
-            s.setData(x=self.x[idx], y=self.y[idx])
-        if self.highlight is not None:
-            idx = np.flatnonzero(inview & self.highlight)
+        hx: list[F32] = []
+        hy: list[F32] = []
+        for g in wanted:
+            s = self.scatters[g]
+            s.show()
+            s.setZValue((0 if groups is None else 10) + g)
+            m = self._members[g] if self.visible[g] else self._members[g][:0]
+            xs, ys = self.x[m], self.y[m]
+            sel = (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
+            s.setBrush(pg.mkBrush(*self.colors[g], 70 if dim else 200))
+            s.setData(x=xs[sel], y=ys[sel])
+            if self.highlight is not None:
+                h = sel & self.highlight[m]
+                hx.append(xs[h])
+                hy.append(ys[h])
+        self.hi_scatter.show()
+        if hx:
             self.hi_scatter.setPen(pg.mkPen(QColor(*self.highlight_color), width=1.5))
-            self.hi_scatter.setData(x=self.x[idx], y=self.y[idx])
+            self.hi_scatter.setData(x=np.concatenate(hx), y=np.concatenate(hy))
         else:
             self.hi_scatter.clear()

@@ -1,17 +1,24 @@
 """Prompts panel: sortable, filterable table of prompts with counts and the monoculture index.
 
 The model wraps `queries.PromptTable` (numpy columns, the measure stage's stored rows) directly;
-sorting uses raw numbers (NaN last), filtering matches key or title. An index outside the range
-people score against themselves at the same n is marked ▼ (narrower) or ▲ (wider); its tooltip
-gives the matched n and that range.
+rows are titled by the prompt's title (its key in the tooltip), a "Runs" column counts the runs
+with texts for the prompt and the "With runs" toggle hides the others. Sorting uses raw numbers
+and puts rows without data (no index, no texts) last in either direction; filtering matches
+title or key. Each run's columns carry its colour and marker shape and `#id` in the header (its
+full label in the tooltip). An index outside the range people score against themselves at the
+same n is marked ▼ (narrower) or ▲ (wider); the cell shows that range (stored by the measure
+stage, never computed here) and its tooltip the matched n.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
@@ -20,8 +27,10 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
+from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -33,51 +42,68 @@ from PySide6.QtWidgets import (
 )
 
 from monoscope.core.errors import MonoscopeError
+from monoscope.core.explore.labels import attribute_label
 from monoscope.core.explore.queries import PromptTable
 from monoscope.core.store.datasets import Dataset
+from monoscope.ui import theme
 from monoscope.ui.views.histograms import outside_marker
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+KEY_ROLE = Qt.ItemDataRole.UserRole + 2
+TITLE, KEY, COVERAGE, SOURCE_N = 0, 1, 2, 3  # fixed columns; then per run: index, n
+FIXED = 4
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key of a title: numbers by value ("Book 9" before "Book 10"), text by case-folded
+    letters."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part.casefold())
+                 for part in re.split(r"(\d+)", text) if part)
 
 
 class PromptTableModel(QAbstractTableModel):
-    """Columns: key, title, n source, then per run: n generated and the index (gen/src)."""
+    """Columns: prompt title, key, runs with texts (coverage), n source, then per run the
+    monoculture index (with the people's range at the same n) and its number of texts."""
 
     def __init__(self) -> None:
         super().__init__()
         self.table: PromptTable | None = None
+        self._icons: list[QIcon] = []
 
     def set_table(self, table: PromptTable | None) -> None:
         self.beginResetModel()
         self.table = table
+        self._icons = [] if table is None else [
+            theme.marker_icon(theme.run_color(r.id), theme.group_symbols([r.id])[1])
+            for r in table.runs]
         self.endResetModel()
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() or self.table is None else len(self.table)
 
     def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if self.table is None else 3 + 2 * len(self.table.runs)
+        return 0 if self.table is None else FIXED + 2 * len(self.table.runs)
+
+    def index_column(self, run: int) -> int:
+        """Column of run position ``run``'s index."""
+        return FIXED + 2 * run
 
     def headers(self) -> list[str]:
         t = self.table
         if t is None:
             return []
-        short = [r.label.split()[0][:8] if r.label else "" for r in t.runs]
-        return ["Key", "Title", *(f"index #{r.id}\n{s}" for r, s in zip(t.runs, short,
-                                                                       strict=True)),
-                "Source", *(f"n #{r.id}\n{s}" for r, s in zip(t.runs, short, strict=True))]
+        out = ["Prompt", "Key", "Runs", "Source"]
+        for r in t.runs:
+            out += [f"#{r.id} index", f"#{r.id} n"]
+        return out
 
     def _kind(self, col: int) -> tuple[str, int]:
-        """('key'|'title'|'index'|'source'|'n', run position) of a column."""
-        n = 0 if self.table is None else len(self.table.runs)
-        if col < 2:
-            return ("key", 0) if col == 0 else ("title", 0)
-        if col < 2 + n:
-            return "index", col - 2
-        if col == 2 + n:
-            return "source", 0
-        return "n", col - 3 - n
+        """('title'|'key'|'coverage'|'source'|'index'|'n', run position) of a column."""
+        if col < FIXED:
+            return ("title", "key", "coverage", "source")[col], 0
+        run, part = divmod(col - FIXED, 2)
+        return ("index" if part == 0 else "n"), run
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -86,20 +112,31 @@ class PromptTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self.headers()[section]
         kind, run = self._kind(section)
-        if role == Qt.ItemDataRole.ToolTipRole and kind == "n":
-            return f"Generated texts of run {self.table.runs[run].label}"
-        if role == Qt.ItemDataRole.ToolTipRole and kind == "index":
-            return (f"{self.table.runs[run].label}: monoculture index of "
-                    f"{self.table.attribute}: dispersion of the run's texts divided by the "
-                    "source's for this prompt, at the same n per side. Below 1 = narrower "
-                    "than people; ▼/▲ = outside the range people score against themselves.")
-        return None
+        if role == Qt.ItemDataRole.DecorationRole and kind in ("index", "n"):
+            return self._icons[run]
+        if role != Qt.ItemDataRole.ToolTipRole:
+            return None
+        t = self.table
+        if kind == "n":
+            r = t.runs[run]
+            return f"Run #{r.id} · {r.label} ({r.model}): generated texts for the prompt"
+        if kind == "index":
+            r = t.runs[run]
+            return (f"Run #{r.id} · {r.label} ({r.model}): monoculture index of "
+                    f"{attribute_label(t.attribute or '')} — the dispersion of the run's texts "
+                    "divided by the source's for this prompt, at the same n per side. Below "
+                    "1 = narrower than people. [lo–hi] = the range people score against "
+                    "themselves at that n (95 % of the draws); ▼/▲ = outside it.")
+        return {"title": "Prompt title (its key in the tooltip)",
+                "key": "Prompt key",
+                "coverage": f"How many of the {len(t.runs)} runs have texts for the prompt",
+                "source": "Human source texts of the prompt"}[kind]
 
     def index_tooltip(self, row: int, run: int) -> str:
         """Matched n and the human range behind one index cell."""
         t = self.table
         assert t is not None
-        label = t.runs[run].label
+        label = f"#{t.runs[run].id} {t.runs[run].label}"
         if not t.measured:
             return f"{label}: not measured yet (the measure stage has not run on this data)."
         v = float(t.index[row, run])
@@ -108,9 +145,11 @@ class PromptTableModel(QAbstractTableModel):
             return (f"{label}: no index for this prompt ("
                     + ("no texts of this run" if n == 0 else "no dispersion to compare") + ").")
         m = int(t.matched_n[row, run]) if t.matched_n.size else 0
-        lo = float(t.human_lo[row, run]) if t.human_lo.size else math.nan
-        hi = float(t.human_hi[row, run]) if t.human_hi.size else math.nan
+        lo, hi = self._human(row, run)
         out = f"{label}: index {v:.2f} at n = {m} texts per side"
+        ilo, ihi = self._interval(row, run)
+        if math.isfinite(ilo) and math.isfinite(ihi):
+            out += f", 95 % interval {ilo:.2f}–{ihi:.2f}"
         if math.isfinite(lo) and math.isfinite(hi):
             mark = outside_marker(v, lo, hi)
             where = {"▼": "below", "▲": "above"}.get(mark, "inside")
@@ -119,51 +158,109 @@ class PromptTableModel(QAbstractTableModel):
             out += "; no human range (the source has no more texts than the run here)"
         return out
 
+    def _human(self, row: int, run: int) -> tuple[float, float]:
+        t = self.table
+        assert t is not None
+        if not t.human_lo.size:
+            return math.nan, math.nan
+        return float(t.human_lo[row, run]), float(t.human_hi[row, run])
+
+    def _interval(self, row: int, run: int) -> tuple[float, float]:
+        t = self.table
+        assert t is not None
+        if not t.index_lo.size:
+            return math.nan, math.nan
+        return float(t.index_lo[row, run]), float(t.index_hi[row, run])
+
     def marker(self, row: int, run: int) -> str:
         t = self.table
-        if t is None or not t.human_lo.size:
+        if t is None:
             return ""
-        return outside_marker(float(t.index[row, run]), float(t.human_lo[row, run]),
-                              float(t.human_hi[row, run]))
+        lo, hi = self._human(row, run)
+        return outside_marker(float(t.index[row, run]), lo, hi)
+
+    def key(self, row: int) -> str:
+        assert self.table is not None
+        return self.table.key[row]
 
     def raw(self, row: int, col: int) -> Any:
         t = self.table
         assert t is not None
         kind, run = self._kind(col)
-        if kind == "key":
-            return t.key[row]
         if kind == "title":
             return t.title[row]
+        if kind == "key":
+            return t.key[row]
+        if kind == "coverage":
+            return int(t.coverage[row])
         if kind == "source":
             return int(t.n_source[row])
         return float(t.index[row, run]) if kind == "index" else int(t.n_generated[row, run])
 
+    def sort_value(self, row: int, col: int) -> Any:
+        """What a column sorts by; None = no data (always sorted last)."""
+        kind, _ = self._kind(col)
+        v = self.raw(row, col)
+        if kind == "title":
+            return natural_key(str(v))
+        if kind == "index" and math.isnan(v):
+            return None
+        if kind == "n" and v == 0:
+            return None
+        return v
+
+    def display(self, row: int, col: int) -> str:
+        t = self.table
+        assert t is not None
+        kind, run = self._kind(col)
+        v = self.raw(row, col)
+        if kind == "coverage":
+            return f"{v}/{len(t.runs)}"
+        if kind != "index":
+            return str(v)
+        if math.isnan(v):
+            return "–" if t.measured else "n.m."
+        text = f"{v:.2f}{self.marker(row, run)}"
+        lo, hi = self._interval(row, run)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            lo, hi = self._human(row, run)
+        if math.isfinite(lo) and math.isfinite(hi):
+            text += f" [{lo:.2f}–{hi:.2f}]"
+        return text
+
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or self.table is None:
             return None
-        v = self.raw(index.row(), index.column())
-        kind, run = self._kind(index.column())
+        row, col = index.row(), index.column()
+        kind, run = self._kind(col)
         if role == Qt.ItemDataRole.DisplayRole:
-            if isinstance(v, float):
-                if math.isnan(v):
-                    return "–" if self.table.measured else "n.m."
-                return f"{v:.2f}{self.marker(index.row(), run)}"
-            return str(v)
-        if role == Qt.ItemDataRole.ToolTipRole and kind == "index":
-            return self.index_tooltip(index.row(), run)
-        if role == Qt.ItemDataRole.FontRole and kind == "index" and self.marker(index.row(), run):
-            from PySide6.QtGui import QFont
-
+            return self.display(row, col)
+        if role == KEY_ROLE:
+            return self.table.key[row]
+        if role == SORT_ROLE:
+            return self.sort_value(row, col)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if kind == "index":
+                return self.index_tooltip(row, run)
+            if kind in ("title", "key"):
+                return f"{self.table.title[row]} [{self.table.key[row]}]"
+            if kind == "coverage":
+                have = [f"#{r.id} {r.label}" for j, r in enumerate(self.table.runs)
+                        if self.table.n_generated[row, j] > 0]
+                return ("Runs with texts for this prompt: " + ", ".join(have)) if have else (
+                    "No run has texts for this prompt yet.")
+            if kind == "n":
+                r = self.table.runs[run]
+                m = int(self.table.matched_n[row, run]) if self.table.matched_n.size else 0
+                n = int(self.table.n_generated[row, run])
+                return (f"#{r.id} {r.label}: {n} generated texts"
+                        + (f"; the index compares n = {m} per side" if m else ""))
+            return None
+        if role == Qt.ItemDataRole.FontRole and kind == "index" and self.marker(row, run):
             f = QFont()
             f.setBold(True)
             return f
-        if role == SORT_ROLE:
-            if isinstance(v, float) and math.isnan(v):
-                return math.inf
-            return v
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0:
-            return self.table.title[index.row()]
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 2:  # numbers
+        if role == Qt.ItemDataRole.TextAlignmentRole and kind not in ("title", "key"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -174,16 +271,73 @@ class PromptTableModel(QAbstractTableModel):
         if t is None:
             return pa.table({})
         cols: dict[str, Any] = {"key": t.key, "title": t.title, "n_source": t.n_source,
+                                "runs_with_texts": t.coverage,
                                 "source_dispersion": t.source_dispersion}
         for i, r in enumerate(t.runs):
             cols[f"n_generated[{r.label}]"] = t.n_generated[:, i]
             cols[f"dispersion[{r.label}]"] = t.dispersion[:, i]
             cols[f"index[{r.label}]"] = t.index[:, i]
+            if t.index_lo.size:
+                cols[f"index_lo[{r.label}]"] = t.index_lo[:, i]
+                cols[f"index_hi[{r.label}]"] = t.index_hi[:, i]
             if t.matched_n.size:
                 cols[f"matched_n[{r.label}]"] = t.matched_n[:, i]
                 cols[f"human_lo[{r.label}]"] = t.human_lo[:, i]
                 cols[f"human_hi[{r.label}]"] = t.human_hi[:, i]
         return pa.table(cols)
+
+
+class PromptProxy(QSortFilterProxyModel):
+    """Sorts by the model's sort values with rows without data last in either direction;
+    filters by a text (in the title or the key) and, optionally, to prompts with runs."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.text = ""
+        self.with_runs = False
+
+    def model_(self) -> PromptTableModel:
+        m = self.sourceModel()
+        assert isinstance(m, PromptTableModel)
+        return m
+
+    def set_text(self, text: str) -> None:
+        self._refilter(lambda: setattr(self, "text", text.casefold().strip()))
+
+    def set_with_runs(self, on: bool) -> None:
+        self._refilter(lambda: setattr(self, "with_runs", on))
+
+    def _refilter(self, change: Callable[[], None]) -> None:
+        """Apply a filter change (Qt >= 6.10 wants it between begin/endFilterChange)."""
+        if hasattr(self, "beginFilterChange"):
+            self.beginFilterChange()
+            change()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:  # older Qt
+            change()
+            self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, row: int, parent: AnyIndex) -> bool:
+        t = self.model_().table
+        if t is None:
+            return False
+        if self.with_runs and not t.coverage[row]:
+            return False
+        return not self.text or self.text in t.title[row].casefold() or (
+            self.text in t.key[row].casefold())
+
+    def lessThan(self, left: AnyIndex, right: AnyIndex) -> bool:
+        m = self.model_()
+        a = m.sort_value(left.row(), left.column())
+        b = m.sort_value(right.row(), right.column())
+        if a is None or b is None:
+            # missing sorts last whichever way: Qt lays out a descending sort by reversing
+            # this comparison, so "missing is less" puts it last there
+            if a is None and b is None:
+                return False
+            descending = self.sortOrder() == Qt.SortOrder.DescendingOrder
+            return descending if a is None else not descending
+        return bool(a < b)
 
 
 class TableExportError(MonoscopeError):
@@ -211,7 +365,8 @@ def export_table(model: PromptTableModel, path: str | Path) -> Path:
 
 
 class PromptsPanel(QWidget):
-    """Attribute picker, filter box and the prompt table; emits the chosen prompt key."""
+    """Dataset and attribute pickers, filter box, "with runs" toggle and the prompt table;
+    emits the chosen prompt key."""
 
     prompt_selected = Signal(str)
     attribute_changed = Signal(str)
@@ -220,29 +375,33 @@ class PromptsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = PromptTableModel()
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = PromptProxy(self)
         self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(SORT_ROLE)
-        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.proxy.setFilterKeyColumn(-1)
         self.view = QTableView()
         self.view.setModel(self.proxy)
         self.view.setSortingEnabled(True)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setWordWrap(False)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.view.verticalHeader().hide()
+        # compact rows: more prompts in view
+        self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 6)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter prompts (Ctrl+F)")
         self.filter.setClearButtonEnabled(True)
-        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.filter.textChanged.connect(self.proxy.set_text)
+        self.with_runs = QCheckBox("With runs")
+        self.with_runs.setToolTip("Show only the prompts that some run has texts for")
+        self.with_runs.toggled.connect(self._with_runs_toggled)
         self.attribute = QComboBox()
         self.attribute.setToolTip("Attribute whose dispersion ranks the prompts")
         self.attribute.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.attribute.setMinimumContentsLength(8)
-        self.attribute.currentTextChanged.connect(self._attr_changed)
+        self.attribute.currentIndexChanged.connect(self._attr_changed)
         self.dataset = QComboBox()
         self.dataset.setToolTip("Dataset of the study to explore")
         self.dataset.setSizeAdjustPolicy(
@@ -258,21 +417,39 @@ class PromptsPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Rank by"))
         row.addWidget(self.attribute, 1)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.filter, 1)
+        row2.addWidget(self.with_runs)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(row0)
         lay.addLayout(row)
-        lay.addWidget(self.filter)
+        lay.addLayout(row2)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.status)
 
     def set_attributes(self, names: list[str], current: str | None) -> None:
+        """Fill the attribute picker (plain names shown, stored names as data) silently."""
         self.attribute.blockSignals(True)
         self.attribute.clear()
-        self.attribute.addItems(names)
+        for n in names:
+            self.attribute.addItem(attribute_label(n), n)
+            self.attribute.setItemData(self.attribute.count() - 1, n,
+                                       Qt.ItemDataRole.ToolTipRole)
         if current:
-            self.attribute.setCurrentText(current)
+            self.attribute.setCurrentIndex(max(0, self.attribute.findData(current)))
         self.attribute.blockSignals(False)
+
+    def set_attribute(self, name: str) -> bool:
+        """Rank by an attribute (its stored name); False when the picker does not have it."""
+        i = self.attribute.findData(name)
+        if i >= 0:
+            self.attribute.setCurrentIndex(i)
+        return i >= 0
+
+    def current_attribute(self) -> str | None:
+        data = self.attribute.currentData()
+        return None if data is None else str(data)
 
     def set_datasets(self, rows: list[Dataset], current: int | None) -> None:
         """Fill the dataset picker without emitting."""
@@ -289,41 +466,58 @@ class PromptsPanel(QWidget):
         if ds is not None:
             self.dataset_changed.emit(int(ds))
 
-    def _attr_changed(self, name: str) -> None:
+    def _attr_changed(self, index: int) -> None:
+        name = self.attribute.itemData(index)
         if name:
-            self.attribute_changed.emit(name)
+            self.attribute_changed.emit(str(name))
+
+    def _with_runs_toggled(self, on: bool) -> None:
+        self.proxy.set_with_runs(on)
+        self._update_status()
 
     def set_table(self, table: PromptTable | None, keep_key: str | None = None) -> None:
         self.model.set_table(table)
-        if table is not None and table.runs:
-            self.view.sortByColumn(2, Qt.SortOrder.AscendingOrder)  # most narrowed first
+        if table is not None and table.runs and table.measured:
+            # most narrowed first (the first run's index), prompts without an index last
+            self.view.sortByColumn(self.model.index_column(0), Qt.SortOrder.AscendingOrder)
+        elif table is not None and table.runs:  # counts only: most covered first
+            self.view.sortByColumn(COVERAGE, Qt.SortOrder.DescendingOrder)
         elif table is not None:
-            self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+            self.view.sortByColumn(TITLE, Qt.SortOrder.AscendingOrder)
+        self.view.setColumnHidden(KEY, True)  # the key is the title's tooltip
         self.view.resizeColumnsToContents()
-        self.view.setColumnWidth(0, min(self.view.columnWidth(0), 130))
-        self.view.setColumnHidden(1, True)  # the title is the key's tooltip; keeps numbers visible
-        n_runs = 0 if table is None else len(table.runs)
-        for c in range(2, self.model.columnCount()):
-            self.view.setColumnWidth(c, 64 if c < 2 + n_runs else 58)  # index cells carry ▼▲
+        self.view.setColumnWidth(TITLE, min(self.view.columnWidth(TITLE), 150))
+        self._update_status()
+        if keep_key:
+            self.select_key(keep_key, emit=False)
+
+    def _update_status(self) -> None:
+        table = self.model.table
         n = 0 if table is None else len(table)
-        text = f"{n} prompts"
+        shown = self.proxy.rowCount()
+        text = f"{n} prompts" if shown == n else f"{shown} of {n} prompts"
+        if table is not None and table.runs:
+            covered = int(np.count_nonzero(table.coverage))
+            text += f", {covered} with runs"
         if table is not None and table.runs and not table.measured:
             text += (" · not measured yet: the index appears when the measure stage has run "
                      "(it runs after each run, or press F5)")
         elif table is not None and table.runs:
-            text += (" · index = run dispersion / source dispersion at the same n (<1 "
-                     "narrower); ▼▲ outside the range people score against themselves")
+            text += (f" · index of {attribute_label(table.attribute or '')} = run dispersion / "
+                     "source dispersion at the same n (<1 narrower); [lo–hi] the range people "
+                     "score against themselves, ▼▲ outside it")
         self.status.setText(text)
-        if keep_key:
-            self.select_key(keep_key, emit=False)
 
-    def select_key(self, key: str, emit: bool = True) -> bool:
+    def _proxy_row(self, key: str) -> QModelIndex | None:
         t = self.model.table
         if t is None or key not in t.key:
-            return False
-        src = self.model.index(t.key.index(key), 0)
-        idx = self.proxy.mapFromSource(src)
-        if not idx.isValid():
+            return None
+        idx = self.proxy.mapFromSource(self.model.index(t.key.index(key), TITLE))
+        return idx if idx.isValid() else None
+
+    def select_key(self, key: str, emit: bool = True) -> bool:
+        idx = self._proxy_row(key)
+        if idx is None:
             return False
         if not emit:
             self.view.selectionModel().blockSignals(True)
@@ -337,16 +531,29 @@ class PromptsPanel(QWidget):
         idx = self.view.currentIndex()
         if not idx.isValid():
             return None
-        return str(self.model.raw(self.proxy.mapToSource(idx).row(), 0))
+        return self.model.key(self.proxy.mapToSource(idx).row())
 
     def visible_keys(self) -> list[str]:
-        return [str(self.proxy.index(r, 0).data()) for r in range(self.proxy.rowCount())]
+        """Keys of the rows shown, in the table's order."""
+        return [str(self.proxy.index(r, TITLE).data(KEY_ROLE))
+                for r in range(self.proxy.rowCount())]
+
+    def step(self, delta: int) -> str | None:
+        """Select the prompt ``delta`` rows below (above when negative) the current one in
+        the table's order, stopping at the ends; returns its key (None: the table is empty)."""
+        n = self.proxy.rowCount()
+        if not n:
+            return None
+        cur = self.view.currentIndex()
+        row = 0 if not cur.isValid() else min(max(cur.row() + delta, 0), n - 1)
+        idx = self.proxy.index(row, TITLE)
+        self.view.setCurrentIndex(idx)
+        self.view.scrollTo(idx)
+        return str(idx.data(KEY_ROLE))
 
     def _row_changed(self, current: QModelIndex, _prev: QModelIndex) -> None:
         if current.isValid():
-            self.prompt_selected.emit(str(self.model.raw(self.proxy.mapToSource(current).row(),
-                                                         0)))
+            self.prompt_selected.emit(self.model.key(self.proxy.mapToSource(current).row()))
 
     def first_key(self) -> str | None:
-        return str(self.proxy.index(0, 0).data()) if self.proxy.rowCount() else None
-
+        return str(self.proxy.index(0, TITLE).data(KEY_ROLE)) if self.proxy.rowCount() else None
