@@ -921,6 +921,15 @@ def _distributions(out: _Rows, name: str, pid: int, src: Pool, gen: Pool, key: s
     and `missing_modes` counts those absent from the run's m texts (run) or from A (source).
     The run's missing modes on the whole sets are listed as `missing_mode:<category>` rows
     (value: the category's share of all the prompt's source texts)."""
+    modes = gen.kind == "categorical" and src.name in MISSING_MODE_ATTRIBUTES
+    if modes:  # the list, on the whole sets
+        assert src.codes is not None and gen.codes is not None
+        share = np.bincount(src.codes, minlength=src.n_codes) / src.n
+        present = np.bincount(gen.codes, minlength=src.n_codes) > 0
+        for c in np.argsort(-share, kind="stable").tolist():
+            if share[c] >= req.missing_share - 1e-12 and share[c] > 0 and not present[c]:
+                out.add(pid, key, key, name, f"missing_mode:{src.categories[c]}", src.n, 0,
+                        float(share[c]))
     m = min(gen.n, src.n // 2)
     if m < 1:
         return None
@@ -932,7 +941,6 @@ def _distributions(out: _Rows, name: str, pid: int, src: Pool, gen: Pool, key: s
     ca, cg = src.counts(a_idx), gen.counts(g_idx)
     s_stats = {"jsd": metrics.jensen_shannon_counts(src.counts(b_idx), ca)}
     g_stats = {"jsd": metrics.jensen_shannon_counts(cg, ca)}
-    modes = gen.kind == "categorical" and src.name in MISSING_MODE_ATTRIBUTES
     if modes:
         rest = src.counts(perm[:, m:])
         is_mode = rest >= req.missing_share * rest.sum(axis=1, keepdims=True) - 1e-9
@@ -945,14 +953,6 @@ def _distributions(out: _Rows, name: str, pid: int, src: Pool, gen: Pool, key: s
     used = perm[:, :2 * m]
     s_se = {k: ustat_se(v, used, src.n) for k, v in s_stats.items()}
     g_se = {k: ustat_se(v, g_idx, gen.n) for k, v in g_stats.items()}
-    if modes:
-        assert src.codes is not None and gen.codes is not None
-        share = np.bincount(src.codes, minlength=src.n_codes) / src.n
-        present = np.bincount(gen.codes, minlength=src.n_codes) > 0
-        for c in np.argsort(-share, kind="stable").tolist():
-            if share[c] >= req.missing_share - 1e-12 and share[c] > 0 and not present[c]:
-                out.add(pid, key, key, name, f"missing_mode:{src.categories[c]}", src.n, 0,
-                        float(share[c]))
     return _Matched(pid, m, s_sum, g_sum, draws, draws, math.nan, np.zeros(0), s_se, g_se)
 
 
