@@ -229,3 +229,26 @@ def test_measure_json_carries_the_field_measures(study: Study, state: TaskState,
     assert main(["measure", path]) == 0
     text = capsys.readouterr().out
     assert "mean cross-set cosine" in text and "self_bleu" in text and "jsd" in text
+
+
+def test_lexical_set_self_bleu_both_paths_equal_sacrebleu(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """`LexicalSet` counts Self-BLEU's clipped matches in dense (draws x n-grams) arrays, or by
+    sorting when those would be large: both equal sacrebleu on every subset."""
+    import numpy as np
+    import sacrebleu
+
+    from monoscope.core.analysis import metrics
+
+    rng = np.random.default_rng(3)
+    words = ["the", "film", "is", "a", "slog", "delight", "and", "the", "cast", "x"]
+    texts = [" ".join(rng.choice(words, int(rng.integers(1, 25)))) for _ in range(14)]
+    texts += ["the the the film", "the the the film", ""]
+    idx = np.argsort(rng.random((12, len(texts))), axis=1)[:, :6]
+    want = [np.mean([sacrebleu.sentence_bleu(texts[i], [texts[j] for j in row if j != i]).score
+                     for i in row]) / 100 for row in idx.tolist()]
+    dense = metrics.LexicalSet(texts).stats(idx)["self_bleu"]
+    monkeypatch.setattr(metrics, "_DENSE_MAX", 0)
+    sorted_ = metrics.LexicalSet(texts).stats(idx)["self_bleu"]
+    assert np.allclose(dense, want, rtol=1e-12, atol=1e-12)
+    assert np.allclose(sorted_, want, rtol=1e-12, atol=1e-12)

@@ -731,6 +731,7 @@ def _compute(study: Study, dataset_id: int, req: MeasureRequest, state: TaskStat
 
 
 Cells = dict[tuple[int, int], Pool]  # (prompt id, group index) -> pool
+WHOLE = ("whole",)  # `Pool.stats_cached` key of the whole set
 
 
 def _attribute_pools(name: str, kind: str, prompt_ids: I64, gidx: I64, values: F64,
@@ -801,7 +802,7 @@ def _measure_pools(out: _Rows, name: str, kind: str, pools: Cells, groups: list[
     draws = req.draws if draws is None else draws
     full: dict[tuple[int, int], dict[str, tuple[float, float, float, float]]] = {}
     for (pid, gi), pool in pools.items():
-        s = _summary(pool.stats(np.arange(pool.n, dtype=np.int64)[None, :]), 0)
+        s = _summary(pool.stats_cached(WHOLE, np.arange(pool.n, dtype=np.int64)[None, :]), 0)
         full[(pid, gi)] = s
         out.add_summary(pid, groups[gi].key, "", name, pool.n, 0, s)
     _aggregate_plain(out, name, groups, prompt_ids, full, req)
@@ -872,9 +873,10 @@ def _match(out: _Rows, name: str, kind: str, pid: int, src: Pool, gen: Pool, key
     g_idx = subsets(_seed(req.seed, "gen", key, pid, name, m), gen.n, m, draws)
     s_draws = 0 if s_idx.shape[0] == 1 and m == src.n else s_idx.shape[0]
     g_draws = 0 if g_idx.shape[0] == 1 and m == gen.n else g_idx.shape[0]
-    # the source's subsets depend on (prompt, attribute, m) only: shared by runs of equal n
-    s_stats = dict(src.stats_cached(("match", m, draws), s_idx))
-    g_stats = gen.stats(g_idx)
+    # the source's subsets depend on (prompt, attribute, m) only: shared by runs of equal n;
+    # a whole set was measured for its own rows already
+    s_stats = dict(src.stats_cached(WHOLE if m >= src.n else ("match", m, draws), s_idx))
+    g_stats = dict(gen.stats_cached(WHOLE, g_idx) if m >= gen.n else gen.stats(g_idx))
     if kind == "embedding" and src.vectors is not None and gen.vectors is not None:
         pairs = min(max(s_idx.shape[0], g_idx.shape[0]), COVERAGE_DRAWS)
         cov, prec = knn_coverage(src.unit, gen.unit, s_idx[:pairs], g_idx[:pairs],

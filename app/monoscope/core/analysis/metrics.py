@@ -653,6 +653,9 @@ def _text_ngrams(token_lists: Sequence[Sequence[str]], orders: Sequence[int]
             for lo, hi in itertools.pairwise(bounds.tolist())]
 
 
+_DENSE_MAX = 4_000_000  # Self-BLEU: (draws x distinct n-grams) cells before sorting instead
+
+
 class LexicalSet:
     """One set of texts (a prompt's source or run texts) prepared once for the lexical set
     measures on many subsets, as the measure stage draws them.
@@ -816,9 +819,25 @@ class LexicalSet:
         draw = slot // m
         correct = np.zeros(b * m * 4)
         total = np.zeros(b * m * 4)
-        if g.size:
-            # per (draw, n-gram): the largest count, whose it is, and the second largest
-            top_c = int(c.max()) + 1  # by draw, n-gram, then count (largest first)
+        if g.size and b * (int(g.max()) + 1) <= _DENSE_MAX:
+            # per (draw, n-gram) in dense arrays: the largest count, how many texts hold it,
+            # and the largest below it; a text's reference count (the most the other texts of
+            # the draw have) is the largest, unless it alone holds it: then the one below
+            width = int(g.max()) + 1
+            key = draw * width + g
+            top = np.zeros(b * width, dtype=np.int64)
+            np.maximum.at(top, key, c)
+            at_top = c == top[key]
+            holders = np.bincount(key[at_top], minlength=b * width)
+            below = np.zeros(b * width, dtype=np.int64)
+            np.maximum.at(below, key[~at_top], c[~at_top])
+            ref = np.where(at_top & (holders[key] == 1), below[key], top[key])
+            cell = slot * 4 + o
+            correct = np.bincount(cell, weights=np.minimum(c, ref), minlength=b * m * 4)
+            total = np.bincount(cell, weights=c, minlength=b * m * 4)
+        elif g.size:
+            # the same by sorting (many n-grams): by draw, n-gram, then count, largest first
+            top_c = int(c.max()) + 1
             order = np.argsort((draw * (int(g.max()) + 1) + g) * top_c + (top_c - 1 - c))
             gs, cs, ss, ds = g[order], c[order], slot[order], draw[order]
             first = np.r_[True, (gs[1:] != gs[:-1]) | (ds[1:] != ds[:-1])]
