@@ -676,6 +676,9 @@ def _compute(study: Study, dataset_id: int, req: MeasureRequest, state: TaskStat
     kinds: dict[str, str] = {}
     gated_kinds: dict[str, str] = {}
     step = 0
+    vec_ids, vecs = (load_embeddings(study, dataset_id, None, str(req.embedding_model),
+                                     str(req.backend)) if want_embedding
+                     else (np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)))
     for which, g_of in (("", gidx), (GATE, gated)) if gate else (("", gidx),):
         for name in names:
             if which and name == "code.correct":
@@ -695,10 +698,8 @@ def _compute(study: Study, dataset_id: int, req: MeasureRequest, state: TaskStat
             state.progress(step, total, name + which)
         if want_embedding:
             state.check()
-            ids, vecs = load_embeddings(study, dataset_id, None, str(req.embedding_model),
-                                        str(req.backend))
-            if ids.size:
-                pos = np.searchsorted(texts.text_id, ids)
+            if vec_ids.size:
+                pos = np.searchsorted(texts.text_id, vec_ids)
                 pools = _embedding_pools(texts.prompt_id[pos], g_of[pos], vecs)
                 if pools or not which:
                     (gated_kinds if which else kinds)[EMBEDDING + which] = "embedding"
@@ -711,8 +712,12 @@ def _compute(study: Study, dataset_id: int, req: MeasureRequest, state: TaskStat
             state.progress(step, total, EMBEDDING + which)
     bodies: list[str] = []
     if req.wording or want_lexical:
-        b_ids, bodies = attributes_repo.text_bodies(study, dataset_id)
-        assert np.array_equal(b_ids, texts.text_id)  # both ordered by id
+        # aligned with `texts` (a run may have added texts since they were read)
+        b_ids, found = attributes_repo.text_bodies(study, dataset_id)
+        at = np.minimum(np.searchsorted(b_ids, texts.text_id), max(b_ids.size - 1, 0))
+        hit = (b_ids[at] == texts.text_id) if b_ids.size else np.zeros(len(texts), bool)
+        bodies = [found[i] if h else "" for i, h in zip(at.tolist(), hit.tolist(),
+                                                         strict=True)]
     if req.wording:
         state.check()
         _wording(out, bodies, texts.prompt_id, gidx, groups, req)
