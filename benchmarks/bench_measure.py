@@ -3,15 +3,21 @@ and prompt switches in the window, in one run on one study.
 
 Usage:
     python benchmarks/bench_measure.py [--study PATH] [--dataset films] [--draws 200]
-                                       [--switches 30] [--baseline-rev 638de8e]
+                                       [--switches 30] [--baseline-rev 68e728a]
+                                       [--unmatched-rev 638de8e]
 
 With `--study` (e.g. the demo study that `monoscope demo` builds, copied first: the benchmark
 writes measurements into it) it measures that study; without, a synthetic fixture study
 (`monoscope.testing`-style, 40 prompts). Prints:
 
-1. baseline: `measure` as it was at `--baseline-rev` (read with `git show`, every attribute,
-   nothing stored) against today's `measure` (every attribute, `--draws` subsample draws,
-   human baselines, accumulation curves, stored) — ratio today / baseline (goal ≤ 2);
+1. baselines, read with `git show` and run on the same study, interleaved with today's
+   `measure` (every attribute, `--draws` subsample draws, human baselines, accumulation
+   curves, the field's measures, stored), best of two rounds, wall-clock and CPU seconds:
+   - `--baseline-rev` (default 68e728a: main before the field's measures — lexical set
+     measures, JSD, missing modes, the Hivemind matrix, quality gate): ratio today /
+     baseline (goal ≤ 3), and today without the lexical measures (`lexical=False`);
+   - `--unmatched-rev` (default 638de8e: the measure before like-for-like matching, nothing
+     stored): ratio today / that (goal ≤ 2 when it was introduced; informative since);
 2. a second `measure` on the unchanged study (reads the stored rows) — ratio first / second
    (goal ≥ 20);
 3. prompt switches in the real window (offscreen): how many statistics were computed during
@@ -42,17 +48,24 @@ from monoscope.testing import raw_connection
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_baseline(rev: str) -> Any:
+def load_baseline(rev: str, name: str = "measure_baseline") -> Any:
     """The measure module as it was at `rev`, imported under another name."""
-    src = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:app/monoscope/core/measure.py"],
-                         check=True, capture_output=True, text=True).stdout
+    src = ""
+    for where in ("app/monoscope/core/analysis/measure.py", "app/monoscope/core/measure.py"):
+        got = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{where}"],
+                             capture_output=True, text=True)
+        if got.returncode == 0:  # the module moved to core/analysis
+            src = got.stdout
+            break
+    if not src:
+        raise SystemExit(f"no measure module at revision {rev}")
     src = src.replace("monoscope.core.frames", "monoscope.core.store.frames")  # moved since
-    path = Path(tempfile.mkdtemp()) / "measure_baseline.py"
+    path = Path(tempfile.mkdtemp()) / f"{name}.py"
     path.write_text(src, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("measure_baseline", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["measure_baseline"] = mod  # dataclasses look their module up
+    sys.modules[name] = mod  # dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
 
@@ -69,6 +82,14 @@ def timed(fn: Any) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
+
+
+def timed_both(fn: Any) -> tuple[tuple[float, float], Any]:
+    """((wall seconds, CPU seconds of this process), result): on a shared machine the CPU time
+    is the steadier of the two."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    out = fn()
+    return (time.perf_counter() - t0, time.process_time() - c0), out
 
 
 def prompt_switches(path: Path, dataset: str, n: int) -> tuple[int, float, int]:
@@ -118,7 +139,10 @@ def main() -> None:
     ap.add_argument("--dataset", default=None)
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--switches", type=int, default=30)
-    ap.add_argument("--baseline-rev", default="638de8e")
+    ap.add_argument("--baseline-rev", default="68e728a",
+                    help="main before the field's measures (goal: today <= 3x)")
+    ap.add_argument("--unmatched-rev", default="638de8e",
+                    help="the measure before like-for-like matching")
     ap.add_argument("--no-window", action="store_true")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
@@ -128,32 +152,61 @@ def main() -> None:
         dataset = args.dataset or "films"
     else:
         dataset = args.dataset or synthetic(path)
-    old = load_baseline(args.baseline_rev)
+    base = load_baseline(args.baseline_rev, "measure_baseline")
+    old = load_baseline(args.unmatched_rev, "measure_unmatched")
     with Study(path) as st:
         raw_connection(st).execute("DELETE FROM measurements; DELETE FROM measure_sets;")
         n_texts = st.scalar("SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id "
                             "JOIN datasets d ON d.id = p.dataset_id WHERE d.name = ?", [dataset])
-        # warm-up: scipy and sklearn imports, DuckDB caches (both versions share them)
+        # warm-up: scipy, sklearn, sacrebleu imports, DuckDB caches (every version shares them)
         old.measure(st, old.MeasureRequest(dataset=dataset, attributes=("text.words",),
                                            wording=False), TaskState())
-        rounds = []
+        current.measure(st, current.MeasureRequest(
+            dataset=dataset, attributes=("text.words", current.LEXICAL), wording=False,
+            force=True), TaskState())
+
+        def again(mod: Any) -> dict[str, Any]:
+            # a version that stores its sets (since 2.0) must measure again each time
+            return {"force": True} if "force" in mod.MeasureRequest.__dataclass_fields__ else {}
+
+        times: dict[str, list[tuple[float, float]]] = {}
+        runs = {
+            "unmatched": lambda: old.measure(st, old.MeasureRequest(
+                dataset=dataset, **again(old)), TaskState()),
+            "baseline": lambda: base.measure(st, base.MeasureRequest(
+                dataset=dataset, draws=args.draws, **again(base)), TaskState()),
+            "no_lexical": lambda: current.measure(st, current.MeasureRequest(
+                dataset=dataset, draws=args.draws, lexical=False, force=True), TaskState()),
+            "today": lambda: current.measure(st, current.MeasureRequest(
+                dataset=dataset, draws=args.draws, force=True), TaskState()),
+        }
+        res: Any = None
         for _ in range(2):  # interleaved, best of two: the machine is noisy
-            t_old, _ = timed(lambda: old.measure(st, old.MeasureRequest(dataset=dataset),
-                                                 TaskState()))
-            req = current.MeasureRequest(dataset=dataset, draws=args.draws, force=True)
-            t_new, res = timed(lambda req=req: current.measure(st, req, TaskState()))
-            rounds.append((t_old, t_new))
-        t_old = min(r[0] for r in rounds)
-        t_new = min(r[1] for r in rounds)
-        t_read, again = timed(lambda: current.measure(
+            for key, fn in runs.items():
+                t, got = timed_both(fn)
+                times.setdefault(key, []).append(t)
+                if key == "today":
+                    res = got
+        best = {k: (min(w for w, _ in v), min(c for _, c in v)) for k, v in times.items()}
+        t_read, reread = timed(lambda: current.measure(
             st, current.MeasureRequest(dataset=dataset, draws=args.draws), TaskState()))
-        assert again.reused and again.rows == res.rows
+        assert reread.reused and reread.rows == res.rows
         n_rows = len(res.rows)
+    t_new = best["today"][0]
+
+    def line(label: str, key: str, goal: str = "") -> str:
+        (w, c), (w0, c0) = best[key], best["today"]
+        return (f"{label:<58} {w:7.2f} s wall {c:7.2f} s CPU   today/this {w0 / w:5.2f}x wall "
+                f"{c0 / c:5.2f}x CPU{goal}")
+
     print(f"study: {args.study or 'synthetic fixture'} ({dataset}, {n_texts:,} texts, "
           f"{len(res.groups) - 1} runs, {len(res.attributes)} attributes)")
-    print(f"baseline measure ({args.baseline_rev}, unmatched, nothing stored): {t_old:8.2f} s")
-    print(f"measure today ({args.draws} draws, baselines, curves, stored {n_rows:,} rows):"
-          f" {t_new:8.2f} s   ratio today/baseline {t_new / t_old:5.2f}x (goal <= 2)")
+    print(f"measure today ({args.draws} draws, baselines, curves, field measures, stored "
+          f"{n_rows:,} rows): {best['today'][0]:.2f} s wall {best['today'][1]:.2f} s CPU")
+    print(line(f"baseline {args.baseline_rev} (before the field's measures)", "baseline",
+               " (goal <= 3)"))
+    print(line("today without the lexical measures", "no_lexical"))
+    print(line(f"unmatched {args.unmatched_rev} (nothing stored)", "unmatched"))
     print(f"second measure, unchanged study (reads stored rows): {t_read:8.3f} s   "
           f"ratio first/second {t_new / t_read:6.1f}x (goal >= 20)")
     if not args.no_window:

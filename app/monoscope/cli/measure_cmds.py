@@ -45,6 +45,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--entropy", choices=["plugin", "miller-madow"], default="plugin",
                    help="entropy behind the index: plug-in (the paper's, default) or "
                    "Miller-Madow bias-corrected")
+    p.add_argument("--missing-share", type=float, default=0.10, help="a source topic holding "
+                   "at least this share of a prompt's human texts is a mode; listed as missing "
+                   "when none of a run's texts has it (default 0.10)")
+    p.add_argument("--no-lexical", action="store_true", help="leave out the lexical set "
+                   "measures (compression ratio, n-gram diversity, self-repetition, Self-BLEU, "
+                   "homogenization), the costliest part")
     p.add_argument("--force", action="store_true", help="measure again even if the stored "
                    "results are current")
     p.set_defaults(handler=cmd_measure)
@@ -84,7 +90,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
     req = MeasureRequest(dataset=args.dataset, runs=tuple(args.run),
                          attributes=tuple(args.attribute), ppl_max=args.ppl_max,
-                         draws=args.draws, entropy=args.entropy, force=args.force)
+                         draws=args.draws, entropy=args.entropy, force=args.force,
+                         missing_share=args.missing_share, lexical=not args.no_lexical)
     with Study(args.study, create=False) as st:
         res = measure(st, req, ConsoleState(quiet=args.json))
     if args.json:
@@ -119,10 +126,18 @@ def cmd_measure(args: argparse.Namespace) -> int:
                   f"index {_f(idx['value'])} [{_f(idx['lo'])}, {_f(idx['hi'])}]  {people}{flag}")
             for stat in sorted({r["stat"] for r in res.rows if r["ref"] == g.key
                                 and r["prompt"] is None and r["attribute"] == name
-                                and r["grp"] == g.key and r["stat"] != "index"}):
+                                and r["grp"] == g.key
+                                and r["stat"] not in ("index", "cross_cosine")}):
                 a, b = res.cell(g.key, name, stat, g.key), res.cell("source", name, stat, g.key)
                 print(f"      {stat:<22} run {_f(a['value'] if a else None):>8}   people "
                       f"{_f(b['value'] if b else None):>8}")
+        if args.per_prompt and name == "topic":
+            for g in runs:
+                for p in res.run_prompts(g.key):
+                    modes = res.missing_modes(g.key, p)
+                    if modes:
+                        print(f"    {p:<16} {labels[g.key][:20]:<20} missing topics: "
+                              + ", ".join(f"{c} ({share:.0%})" for c, share in modes))
         if args.per_prompt:
             for r in res.rows:
                 ref = str(r["ref"] or "")
@@ -132,7 +147,38 @@ def cmd_measure(args: argparse.Namespace) -> int:
                     print(f"    {r['prompt']:<16} {labels.get(grp, grp)[:20]:<20} "
                           f"{r['ref'] or 'own':<8} {r['stat']:<10} n={r['n']:<4} "
                           f"{_f(r['value'])} [{_f(r['lo'])}, {_f(r['hi'])}]")
+    _print_lexical(res, runs, labels)
+    _print_hivemind(res, labels)
     return 0
+
+
+def _print_lexical(res: Any, runs: list[Any], labels: dict[str, str]) -> None:
+    """Lexical set measures of each run beside the people's at the run's n (mean over the
+    run's prompts)."""
+    stats = sorted({r["stat"] for r in res.rows if r["attribute"] == "lexical"
+                    and r["prompt"] is None and r["ref"] != ""})
+    if not stats:
+        return
+    print("\nlexical (run vs people at the run's n, mean over its prompts)")
+    for g in runs:
+        print(f"  {labels[g.key][:27]:<28}")
+        for stat in stats:
+            a, b = res.cell(g.key, "lexical", stat, g.key), res.cell("source", "lexical", stat,
+                                                                   g.key)
+            print(f"      {stat:<22} run {_f(a['value'] if a else None):>8}   people "
+                  f"{_f(b['value'] if b else None):>8}")
+
+
+def _print_hivemind(res: Any, labels: dict[str, str]) -> None:
+    """The groups x groups mean cross-set cosine (diagonal: two disjoint halves)."""
+    keys, mat = res.cross_cosine()
+    if not any(math.isfinite(v) for v in mat.ravel()):
+        return
+    print("\nmean cross-set cosine, mean over prompts (diagonal: two disjoint halves)")
+    names = [labels.get(k, k)[:12] for k in keys]
+    print(" " * 14 + "".join(f"{n:>13}" for n in names))
+    for name, row in zip(names, mat, strict=True):
+        print(f"  {name:<12}" + "".join(f"{_f(float(v)):>13}" for v in row))
 
 
 def cmd_report(args: argparse.Namespace) -> int:

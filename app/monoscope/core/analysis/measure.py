@@ -47,9 +47,11 @@ from monoscope.core.store.frames import (
 from monoscope.core.tasks import TaskState
 
 SCHEMA = "monoscope.measure/2"
-VERSION = "2.2"  # bump when an estimator changes: stored sets of another version are redone
+VERSION = "2.3"  # bump when an estimator changes: stored sets of another version are redone
 EMBEDDING = "embedding"  # pseudo-attribute name for the embedding measures
 WORDING = "wording"  # pseudo-attribute of the corpus-level wording measures
+LEXICAL = "lexical"  # pseudo-attribute of the lexical set measures (Shaib et al.)
+GATE = "|pass"  # suffix of an attribute measured among passing code solutions only
 SOURCE = "source"
 SET_ATTRIBUTES = ("code.algorithms", "code.data_structures")
 BINARY = frozenset({"POSITIVE", "NEGATIVE"})
@@ -61,6 +63,11 @@ ACC_GRID = (2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128)
 ACC_DRAWS = 50
 CORPUS_DRAWS = 50
 COVERAGE_DRAWS = 50  # pairs of subsets behind coverage / precision
+LEXICAL_DRAWS = 50  # subsample draws behind the matched lexical measures (costlier)
+LEXICAL_ROUGE_MAX = 300  # homogenization (pairwise ROUGE-L) only on sets up to this size
+HIVEMIND_DRAWS = 50  # random splits behind a group's own (diagonal) cross-set cosine
+MISSING_SHARE = 0.10  # a source category holding >= this share of a prompt's texts is a mode
+MISSING_MODE_ATTRIBUTES = ("topic",)  # attributes whose categories are modes
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -84,6 +91,9 @@ class MeasureRequest:
     draws: int = 200  # subsample draws for like-for-like n
     entropy: str = "plugin"  # entropy behind the index: "plugin" (the paper's) | "miller-madow"
     accumulation: bool = True
+    lexical: bool = True  # compression ratio, n-gram diversity, self-repetition, ... (costlier)
+    missing_share: float = MISSING_SHARE  # min share of a prompt's human texts to be a mode
+    quality_gate: bool = True  # code: every dispersion also among passing solutions only
     seed: int = 0
     force: bool = False  # measure again even when the stored set is current
 
@@ -125,6 +135,8 @@ class MeasureResult:
     set_id: int = 0
     seconds: float = 0.0
     reused: bool = False
+    gated: dict[str, str] = field(default_factory=dict)  # "<name>|pass" -> kind (code)
+    missing_share: float = MISSING_SHARE  # the share that made a source category a mode
     _index: dict[tuple[Any, ...], Row] = field(default_factory=dict, repr=False)
 
     @functools.cached_property
@@ -185,6 +197,28 @@ class MeasureResult:
     def group(self, key: str) -> Group | None:
         return next((g for g in self.groups if g.key == key), None)
 
+    def missing_modes(self, run_key: str, prompt: str, attribute: str = "topic"
+                      ) -> list[tuple[str, float]]:
+        """The source categories (topic ids as text) holding ≥ `missing_share` of the
+        prompt's human texts that none of the run's texts has: [(category, source share)],
+        largest share first."""
+        prefix = "missing_mode:"
+        got = [(str(r["stat"])[len(prefix):], float(r["value"])) for r in self.rows
+               if r["prompt"] == prompt and r["grp"] == run_key and r["ref"] == run_key
+               and r["attribute"] == attribute and str(r["stat"]).startswith(prefix)]
+        return sorted(got, key=lambda t: (-t[1], t[0]))
+
+    def cross_cosine(self, prompt: str | None = None) -> tuple[list[str], F64]:
+        """The Hivemind matrix: group keys and the groups × groups mean cross-set cosine
+        (rows grp, columns ref; NaN where two groups share no prompt), averaged over prompts
+        (`prompt` None) or of one prompt."""
+        keys = [g.key for g in self.groups]
+        mat = np.full((len(keys), len(keys)), np.nan)
+        for i, a in enumerate(keys):
+            for j, b in enumerate(keys):
+                mat[i, j] = self.value(a, EMBEDDING, "cross_cosine", b, prompt)
+        return keys, mat
+
     # -- JSON --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -197,6 +231,8 @@ class MeasureResult:
             "groups": [g.__dict__ for g in self.groups],
             "prompts": self.prompts,
             "attributes": self.attributes,
+            "gated_attributes": self.gated,
+            "missing_share": self.missing_share,
             "rows": [{k: v for k, v in r.items() if k != "prompt_id"} for r in self.rows],
         }
         return _clean(out)  # type: ignore[no-any-return]
@@ -286,14 +322,20 @@ class Pool:
     def __init__(self, kind: str, name: str, *, codes: I64 | None = None,
                  values: F64 | None = None, sets: list[frozenset[str]] | None = None,
                  vectors: F64 | None = None, positive: int = -1, passing: int = -1,
-                 n_codes: int = 0, entropy: str = "plugin") -> None:
+                 n_codes: int = 0, entropy: str = "plugin",
+                 categories: Sequence[Any] = (), incidence: F64 | None = None,
+                 lexical: metrics.LexicalSet | None = None) -> None:
         self.kind, self.name, self.entropy_kind = kind, name, entropy
         self.codes, self.values, self.vectors = codes, values, vectors
         self.positive, self.passing = positive, passing
         self.n_codes = max(n_codes, int(codes.max()) + 1 if codes is not None and codes.size
                            else 1)
+        self.categories = list(categories)  # code -> category (categorical pools)
+        self.incidence = incidence  # set pools: texts x (tags + "no tag"), 0/1
+        self.lexical = lexical
         self.gram: F64 | None = None
         self.jac: F64 | None = None
+        self._cache: dict[tuple[Any, ...], dict[str, F64]] = {}
         if kind == "embedding" and vectors is not None:
             u = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-30)
             self.unit = u
@@ -307,13 +349,38 @@ class Pool:
                     u_ = len(a | b)
                     jac[i, j] = jac[j, i] = 1.0 if u_ == 0 else len(a & b) / u_
             self.jac = jac
-        self.n = int(next(len(x) for x in (codes, values, sets, vectors) if x is not None))
+        self.n = int(next(len(x) for x in (codes, values, sets, vectors, incidence,
+                                           lexical.texts if lexical else None)
+                          if x is not None))
+
+    def stats_cached(self, key: tuple[Any, ...], idx: I64) -> dict[str, F64]:
+        """`stats(idx)` remembered under `key`, which must determine `idx` (the source's
+        matched subsets are the same for every run of the same n: drawn once, measured once)."""
+        got = self._cache.get(key)
+        if got is None:
+            got = self._cache[key] = self.stats(idx)
+        return got
+
+    def counts(self, idx: I64) -> F64:
+        """Per draw (rows of `idx`), the count of each category (categorical pools, codes
+        shared by the source and the runs) or of each tag (set pools; a text without tags
+        counts once as "no tag"): a (draws, K) array."""
+        b, m = idx.shape
+        if self.incidence is not None:
+            out: F64 = self.incidence[idx].sum(axis=1)
+            return out
+        assert self.codes is not None
+        counts = np.zeros((b, self.n_codes))
+        np.add.at(counts, (np.repeat(np.arange(b), m), self.codes[idx].ravel()), 1.0)
+        return counts
 
     def stats(self, idx: I64, dispersion_only: bool = False) -> dict[str, F64]:
         """Every statistic per draw (rows of `idx`); only `dispersion` (and what it needs)
         with `dispersion_only`. NumPy warnings are silenced by the caller (`_compute`)."""
         b, m = idx.shape
         out: dict[str, F64] = {}
+        if self.lexical is not None:
+            return self.lexical.stats(idx)
         if self.values is not None and self.name != "topic" and self.kind != "embedding" \
                 and not (dispersion_only and self.kind != "numeric"):
             v = self.values[idx]
@@ -456,6 +523,9 @@ def measure(study: Study, request: MeasureRequest, state: TaskState) -> MeasureR
     if request.entropy not in ("plugin", "miller-madow"):
         raise MeasureError(f"Unknown entropy estimator {request.entropy!r}: use plugin or "
                            "miller-madow.")
+    if not 0.0 < request.missing_share <= 1.0:
+        raise MeasureError(f"missing_share must be a share of texts in (0, 1], not "
+                           f"{request.missing_share}: e.g. 0.1 for 10 %.")
     request = resolve_embedding(study, dataset_id, request)
     params = request.params()
     phash = repo.params_hash(params)
@@ -526,7 +596,9 @@ def load_result(study: Study, dataset_id: int, dataset: str, request: MeasureReq
                           for p in datasets_repo.prompts(study, dataset_id)],
                          dict(meta.get("attributes", {})), table,
                          dict(meta.get("dropped", {})), set_id,
-                         float(meta_row["seconds"] or 0.0), True)
+                         float(meta_row["seconds"] or 0.0), True,
+                         dict(meta.get("gated", {})),
+                         float(meta.get("missing_share", MISSING_SHARE)))
 
 
 class _Rows:
@@ -589,40 +661,82 @@ def _compute(study: Study, dataset_id: int, req: MeasureRequest, state: TaskStat
     if req.attributes:
         names = [n for n in names if n in req.attributes]
     want_embedding = not req.attributes or EMBEDDING in req.attributes
-    total = len(names) + int(want_embedding) + int(req.wording) + 1
+    want_lexical = req.lexical and (not req.attributes or LEXICAL in req.attributes)
+    # quality gate (code): the same measures again among passing solutions only
+    gated = np.full(len(texts), -1, dtype=np.int64)
+    if req.quality_gate and "code.correct" in names:
+        sel = (attrs.name == "code.correct") & (attrs.label == "pass")
+        passing = np.isin(texts.text_id, attrs.text_id[sel])
+        gated = np.where(passing, gidx, -1)
+    gate = bool((gated >= 0).any())
+    total = (len(names) + int(want_embedding)) * (1 + int(gate)) + int(req.wording) \
+        + int(want_lexical) + 1
     state.begin("measure", total=total)
     out = _Rows()
     kinds: dict[str, str] = {}
-    for step, name in enumerate(names):
-        state.check()
-        sel = attrs.name == name
-        a_ids, a_val, a_lab = attrs.text_id[sel], attrs.value[sel], attrs.label[sel]
-        kinds[name] = attribute_kind(name, a_lab, a_val)
-        pos = np.searchsorted(texts.text_id, a_ids)
-        pools = _attribute_pools(name, kinds[name], texts.prompt_id[pos], gidx[pos], a_val,
-                                 a_lab, req.entropy)
-        _measure_pools(out, name, kinds[name], pools, groups, prompt_ids, req, state)
-        state.progress(step + 1, total, name)
-    if want_embedding:
-        state.check()
-        ids, vecs = load_embeddings(study, dataset_id, None, str(req.embedding_model),
-                                    str(req.backend))
-        if ids.size:
-            kinds[EMBEDDING] = "embedding"
-            pos = np.searchsorted(texts.text_id, ids)
-            pools = _embedding_pools(texts.prompt_id[pos], gidx[pos], vecs)
-            _measure_pools(out, EMBEDDING, "embedding", pools, groups, prompt_ids, req, state)
-        state.progress(len(names) + 1, total, EMBEDDING)
+    gated_kinds: dict[str, str] = {}
+    step = 0
+    vec_ids, vecs = (load_embeddings(study, dataset_id, None, str(req.embedding_model),
+                                     str(req.backend)) if want_embedding
+                     else (np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)))
+    for which, g_of in (("", gidx), (GATE, gated)) if gate else (("", gidx),):
+        for name in names:
+            if which and name == "code.correct":
+                continue
+            state.check()
+            sel = attrs.name == name
+            a_ids, a_val, a_lab = attrs.text_id[sel], attrs.value[sel], attrs.label[sel]
+            kind = attribute_kind(name, a_lab, a_val)
+            pos = np.searchsorted(texts.text_id, a_ids)
+            pools = _attribute_pools(name, kind, texts.prompt_id[pos], g_of[pos], a_val,
+                                     a_lab, req.entropy)
+            if pools or not which:
+                (gated_kinds if which else kinds)[name + which] = kind
+                _measure_pools(out, name + which, kind, pools, groups, prompt_ids, req, state,
+                               accumulation=not which, compare=not which)
+            step += 1
+            state.progress(step, total, name + which)
+        if want_embedding:
+            state.check()
+            if vec_ids.size:
+                pos = np.searchsorted(texts.text_id, vec_ids)
+                pools = _embedding_pools(texts.prompt_id[pos], g_of[pos], vecs)
+                if pools or not which:
+                    (gated_kinds if which else kinds)[EMBEDDING + which] = "embedding"
+                    _measure_pools(out, EMBEDDING + which, "embedding", pools, groups,
+                                   prompt_ids, req, state, accumulation=not which,
+                                   compare=not which)
+                    if not which:
+                        _hivemind(out, pools, groups, prompt_ids, req)
+            step += 1
+            state.progress(step, total, EMBEDDING + which)
+    bodies: list[str] = []
+    if req.wording or want_lexical:
+        # aligned with `texts` (a run may have added texts since they were read)
+        b_ids, found = attributes_repo.text_bodies(study, dataset_id)
+        at = np.minimum(np.searchsorted(b_ids, texts.text_id), max(b_ids.size - 1, 0))
+        hit = (b_ids[at] == texts.text_id) if b_ids.size else np.zeros(len(texts), bool)
+        bodies = [found[i] if h else "" for i, h in zip(at.tolist(), hit.tolist(),
+                                                         strict=True)]
     if req.wording:
         state.check()
-        _wording(out, study, dataset_id, texts.text_id, texts.prompt_id, gidx, groups, req)
-        state.progress(total - 1, total, WORDING)
+        _wording(out, bodies, texts.prompt_id, gidx, groups, req)
+        step += 1
+        state.progress(step, total, WORDING)
+    if want_lexical:
+        state.check()
+        _lexical(out, bodies, texts.prompt_id, gidx, groups, prompt_ids, req, state)
+        step += 1
+        state.progress(step, total, LEXICAL)
     state.progress(total, total, "stored")
-    extra = {"groups": [g.__dict__ for g in groups], "attributes": kinds, "dropped": dropped}
+    extra = {"groups": [g.__dict__ for g in groups], "attributes": kinds, "dropped": dropped,
+             "gated": gated_kinds, "lexical": want_lexical,
+             "missing_share": req.missing_share}
     return out.cols, extra
 
 
 Cells = dict[tuple[int, int], Pool]  # (prompt id, group index) -> pool
+WHOLE = ("whole",)  # `Pool.stats_cached` key of the whole set
 
 
 def _attribute_pools(name: str, kind: str, prompt_ids: I64, gidx: I64, values: F64,
@@ -639,16 +753,27 @@ def _attribute_pools(name: str, kind: str, prompt_ids: I64, gidx: I64, values: F
         passing = code_of.get("pass", -1) if name == "code.correct" else -1
     elif kind == "numeric":
         keep &= np.isfinite(values)
+    elif kind == "set":
+        all_sets = [frozenset(t for t in str(lab or "").split(";") if t) for lab in labels]
+        tags = sorted(set().union(*(t for t, k in zip(all_sets, keep.tolist(), strict=True)
+                                    if k)))
+        tag_of = {t: i for i, t in enumerate(tags)}
     out: Cells = {}
     for cell, idx in _cells(prompt_ids, gidx, keep):
         if kind == "categorical":
-            # codes within the cell, dense, so counts stay small
+            # codes shared by every cell of the attribute (the JSD compares their counts)
             out[cell] = Pool(kind, name, codes=codes[idx], values=values[idx],
                              positive=positive, passing=passing, n_codes=len(vocab),
-                             entropy=entropy)
+                             entropy=entropy, categories=vocab)
         elif kind == "set":
-            sets = [frozenset(t for t in str(lab or "").split(";") if t) for lab in labels[idx]]
-            out[cell] = Pool(kind, name, sets=sets, values=values[idx])
+            sets = [all_sets[i] for i in idx.tolist()]
+            inc = np.zeros((len(sets), len(tags) + 1))
+            for i, st in enumerate(sets):
+                for t in st:
+                    inc[i, tag_of[t]] = 1.0
+                if not st:
+                    inc[i, -1] = 1.0  # "no tag" is a category of its own
+            out[cell] = Pool(kind, name, sets=sets, values=values[idx], incidence=inc)
         else:
             out[cell] = Pool(kind, name, values=values[idx])
     return out
@@ -673,11 +798,16 @@ def _cells(prompt_ids: I64, gidx: I64, keep: npt.NDArray[np.bool_]
 
 
 def _measure_pools(out: _Rows, name: str, kind: str, pools: Cells, groups: list[Group],
-                   prompt_ids: list[int], req: MeasureRequest, state: TaskState) -> None:
-    """Whole-set rows, matched rows and indices per (prompt, run), aggregates, curves."""
+                   prompt_ids: list[int], req: MeasureRequest, state: TaskState, *,
+                   accumulation: bool = True, compare: bool = True,
+                   draws: int | None = None) -> None:
+    """Whole-set rows, matched rows and indices per (prompt, run), aggregates, curves; with
+    `compare`, the distributional comparisons of categorical and tag attributes (JSD,
+    missing modes). `draws` overrides the request's subsample draws (lexical measures)."""
+    draws = req.draws if draws is None else draws
     full: dict[tuple[int, int], dict[str, tuple[float, float, float, float]]] = {}
     for (pid, gi), pool in pools.items():
-        s = _summary(pool.stats(np.arange(pool.n, dtype=np.int64)[None, :]), 0)
+        s = _summary(pool.stats_cached(WHOLE, np.arange(pool.n, dtype=np.int64)[None, :]), 0)
         full[(pid, gi)] = s
         out.add_summary(pid, groups[gi].key, "", name, pool.n, 0, s)
     _aggregate_plain(out, name, groups, prompt_ids, full, req)
@@ -686,15 +816,21 @@ def _measure_pools(out: _Rows, name: str, kind: str, pools: Cells, groups: list[
             continue
         state.check()
         matched: list[_Matched] = []
+        compared: list[_Matched] = []
         for pid in prompt_ids:
             src, gen = pools.get((pid, 0)), pools.get((pid, gi))
             if src is None or gen is None:
                 continue
-            matched.append(_match(out, name, kind, pid, src, gen, g.key, req))
+            matched.append(_match(out, name, kind, pid, src, gen, g.key, req, draws))
+            if compare and kind in ("categorical", "set"):
+                got = _distributions(out, name, pid, src, gen, g.key, req)
+                if got is not None:
+                    compared.append(got)
         _aggregate_matched(out, name, g.key, matched, req)
+        _aggregate_sides(out, name, g.key, compared, req)
     if kind == "categorical":
         _pooled_distinct(out, name, pools, groups, prompt_ids, req)
-    if req.accumulation:
+    if req.accumulation and accumulation:
         _accumulation(out, name, pools, groups, prompt_ids, req)
 
 
@@ -736,13 +872,16 @@ def _pooled_distinct(out: _Rows, name: str, pools: Cells, groups: list[Group],
 
 
 def _match(out: _Rows, name: str, kind: str, pid: int, src: Pool, gen: Pool, key: str,
-           req: MeasureRequest) -> _Matched:
+           req: MeasureRequest, draws: int) -> _Matched:
     m = min(src.n, gen.n)
-    s_idx = subsets(_seed(req.seed, "src", pid, name, m), src.n, m, req.draws)
-    g_idx = subsets(_seed(req.seed, "gen", key, pid, name, m), gen.n, m, req.draws)
+    s_idx = subsets(_seed(req.seed, "src", pid, name, m), src.n, m, draws)
+    g_idx = subsets(_seed(req.seed, "gen", key, pid, name, m), gen.n, m, draws)
     s_draws = 0 if s_idx.shape[0] == 1 and m == src.n else s_idx.shape[0]
     g_draws = 0 if g_idx.shape[0] == 1 and m == gen.n else g_idx.shape[0]
-    s_stats, g_stats = src.stats(s_idx), gen.stats(g_idx)
+    # the source's subsets depend on (prompt, attribute, m) only: shared by runs of equal n;
+    # a whole set was measured for its own rows already
+    s_stats = dict(src.stats_cached(WHOLE if m >= src.n else ("match", m, draws), s_idx))
+    g_stats = dict(gen.stats_cached(WHOLE, g_idx) if m >= gen.n else gen.stats(g_idx))
     if kind == "embedding" and src.vectors is not None and gen.vectors is not None:
         pairs = min(max(s_idx.shape[0], g_idx.shape[0]), COVERAGE_DRAWS)
         cov, prec = knn_coverage(src.unit, gen.unit, s_idx[:pairs], g_idx[:pairs],
@@ -752,6 +891,13 @@ def _match(out: _Rows, name: str, kind: str, pid: int, src: Pool, gen: Pool, key
     s_sum, g_sum = _summary(s_stats, s_draws), _summary(g_stats, g_draws)
     out.add_summary(pid, SOURCE, key, name, m, s_draws, s_sum)
     out.add_summary(pid, key, key, name, m, g_draws, g_sum)
+    s_se = {k: ustat_se(v, s_idx, src.n) if s_draws else 0.0 for k, v in s_stats.items()}
+    g_se = {k: (ustat_se(v, g_idx, gen.n) if v.shape[0] == g_idx.shape[0]
+                else float(np.nanstd(v)) / math.sqrt(max(v.shape[0], 1))) if g_draws else 0.0
+            for k, v in g_stats.items()}
+    if "dispersion" not in s_sum:  # measures without an index (lexical)
+        return _Matched(pid, m, s_sum, g_sum, s_draws, g_draws, math.nan, np.zeros(0),
+                        s_se, g_se)
     # no dispersion is defined on one text: no index below n = 2
     index = ratio(g_sum["dispersion"][0], s_sum["dispersion"][0]) if m >= 2 else math.nan
     out.add(pid, key, key, name, "index", m, max(s_draws, g_draws), index)
@@ -766,11 +912,128 @@ def _match(out: _Rows, name: str, kind: str, pid: int, src: Pool, gen: Pool, key
                     float(fin.std()), float(lo), float(hi))
     if src.values is not None and gen.values is not None and kind != "embedding":
         _two_sample(out, pid, key, name, kind, src, gen)
-    s_se = {k: ustat_se(v, s_idx, src.n) if s_draws else 0.0 for k, v in s_stats.items()}
-    g_se = {k: (ustat_se(v, g_idx, gen.n) if v.shape[0] == g_idx.shape[0]
-                else float(np.nanstd(v)) / math.sqrt(max(v.shape[0], 1))) if g_draws else 0.0
-            for k, v in g_stats.items()}
     return _Matched(pid, m, s_sum, g_sum, s_draws, g_draws, index, baseline, s_se, g_se)
+
+
+def _distributions(out: _Rows, name: str, pid: int, src: Pool, gen: Pool, key: str,
+                   req: MeasureRequest) -> _Matched | None:
+    """Jensen–Shannon divergence of a run's categories (or tags) from the people's, beside the
+    people's own (two disjoint human subsets), and missing modes; all at m = min(n_run,
+    ⌊n_source/2⌋) texts so that the two human subsets fit side by side.
+
+    Per draw: a random permutation of the source gives A (its first m texts), B (the next m)
+    and the rest R (everything after A, ≥ m texts); the run gives m texts (all of them when it
+    has m). `jsd` = JSD(run, A) for the run and JSD(B, A) for the source. For the attributes of
+    `MISSING_MODE_ATTRIBUTES`, the modes are R's categories holding ≥ `missing_share` of R,
+    and `missing_modes` counts those absent from the run's m texts (run) or from A (source).
+    The run's missing modes on the whole sets are listed as `missing_mode:<category>` rows
+    (value: the category's share of all the prompt's source texts)."""
+    modes = gen.kind == "categorical" and src.name in MISSING_MODE_ATTRIBUTES
+    if modes:  # the list, on the whole sets
+        assert src.codes is not None and gen.codes is not None
+        share = np.bincount(src.codes, minlength=src.n_codes) / src.n
+        present = np.bincount(gen.codes, minlength=src.n_codes) > 0
+        for c in np.argsort(-share, kind="stable").tolist():
+            if share[c] >= req.missing_share - 1e-12 and share[c] > 0 and not present[c]:
+                out.add(pid, key, key, name, f"missing_mode:{src.categories[c]}", src.n, 0,
+                        float(share[c]))
+    m = min(gen.n, src.n // 2)
+    if m < 1:
+        return None
+    draws = req.draws
+    perm = np.argsort(_seed(req.seed, "jsd", pid, name, m).random((draws, src.n)), axis=1)
+    a_idx, b_idx = perm[:, :m], perm[:, m:2 * m]
+    g_idx = np.resize(subsets(_seed(req.seed, "jsd", key, pid, name, m), gen.n, m, draws),
+                      (draws, m))
+    ca, cg = src.counts(a_idx), gen.counts(g_idx)
+    s_stats = {"jsd": metrics.jensen_shannon_counts(src.counts(b_idx), ca)}
+    g_stats = {"jsd": metrics.jensen_shannon_counts(cg, ca)}
+    if modes:
+        rest = src.counts(perm[:, m:])
+        is_mode = rest >= req.missing_share * rest.sum(axis=1, keepdims=True) - 1e-9
+        is_mode &= rest > 0
+        s_stats["missing_modes"] = (is_mode & (ca == 0)).sum(axis=1).astype(np.float64)
+        g_stats["missing_modes"] = (is_mode & (cg == 0)).sum(axis=1).astype(np.float64)
+    s_sum, g_sum = _summary(s_stats, draws), _summary(g_stats, draws)
+    out.add_summary(pid, SOURCE, key, name, m, draws, s_sum)
+    out.add_summary(pid, key, key, name, m, draws, g_sum)
+    used = perm[:, :2 * m]
+    s_se = {k: ustat_se(v, used, src.n) for k, v in s_stats.items()}
+    g_se = {k: ustat_se(v, g_idx, gen.n) for k, v in g_stats.items()}
+    return _Matched(pid, m, s_sum, g_sum, draws, draws, math.nan, np.zeros(0), s_se, g_se)
+
+
+def _hivemind(out: _Rows, pools: Cells, groups: list[Group], prompt_ids: list[int],
+              req: MeasureRequest) -> None:
+    """Cross-model homogeneity (after Jiang et al. 2025, "Artificial Hivemind"): for every
+    two groups A, B (the source and every run) and prompt, the mean cosine over all pairs
+    (a in A, b in B) = the dot product of the mean unit vectors; on the diagonal (A = B) the
+    mean cosine between two disjoint random halves of the group (⌊n/2⌋ texts each,
+    `HIVEMIND_DRAWS` splits), so that the source's diagonal is people against other people.
+    Stored per prompt (grp = A, ref = B, stat `cross_cosine`, both orders) and averaged over
+    the prompts both groups cover among those any run covers, with a bootstrap CI."""
+    covered = {p for (p, g) in pools if g > 0}
+    prompts = [p for p in prompt_ids if p in covered] if covered else prompt_ids
+    size = len(groups)
+    cells: dict[tuple[int, int], list[tuple[float, int]]] = {}
+    draws = min(req.draws, HIVEMIND_DRAWS)
+    for pid in prompts:
+        means: dict[int, F64] = {}
+        for gi in range(size):
+            pool = pools.get((pid, gi))
+            if pool is None:
+                continue
+            means[gi] = pool.unit.mean(axis=0)
+            h = pool.n // 2
+            if h < 1:
+                continue
+            rng = _seed(req.seed, "hivemind", groups[gi].key, pid)
+            perm = np.argsort(rng.random((draws, pool.n)), axis=1)
+            rows = np.repeat(np.arange(draws), h)
+            half_a = np.zeros((draws, pool.n))
+            half_b = np.zeros((draws, pool.n))
+            half_a[rows, perm[:, :h].ravel()] = 1.0 / h
+            half_b[rows, perm[:, h:2 * h].ravel()] = 1.0 / h
+            vals = ((half_a @ pool.unit) * (half_b @ pool.unit)).sum(axis=1)
+            v, sd, lo, hi = _summary({"v": vals}, draws)["v"]
+            key = groups[gi].key
+            out.add(pid, key, key, EMBEDDING, "cross_cosine", h, draws, v, sd, lo, hi)
+            cells.setdefault((gi, gi), []).append((v, h))
+        for gi in means:
+            for gj in means:
+                if gj <= gi:
+                    continue
+                v = float(means[gi] @ means[gj])
+                for a, b in ((gi, gj), (gj, gi)):
+                    n = pools[(pid, a)].n
+                    out.add(pid, groups[a].key, groups[b].key, EMBEDDING, "cross_cosine", n, 0,
+                            v)
+                    cells.setdefault((a, b), []).append((v, n))
+    for (a, b), got in sorted(cells.items()):
+        vals = np.array([v for v, _ in got])
+        mean, lo, hi = _boot(vals, np.zeros_like(vals), req.n_boot, req.seed)
+        out.add(None, groups[a].key, groups[b].key, EMBEDDING, "cross_cosine",
+                _median_n([n for _, n in got]), 0, mean, math.nan, lo, hi,
+                prompts=int(np.isfinite(vals).sum()))
+
+
+def _lexical(out: _Rows, bodies: list[str], prompt_ids: I64, gidx: I64, groups: list[Group],
+             all_prompts: list[int], req: MeasureRequest, state: TaskState) -> None:
+    """The lexical set measures (`metrics.LexicalSet`: compression ratio, n-gram diversity,
+    self-repetition, Self-BLEU, homogenization) per prompt and group, on the prompts the runs
+    cover only (they cost more than the others), matched like every set statistic with
+    `LEXICAL_DRAWS` draws. Homogenization (pairwise ROUGE-L) only on sets of up to
+    `LEXICAL_ROUGE_MAX` texts."""
+    covered = np.unique(prompt_ids[gidx > 0])
+    keep = (gidx >= 0) & np.isin(prompt_ids, covered)
+    pools: Cells = {}
+    for cell, idx in _cells(prompt_ids, gidx, keep):
+        state.check()
+        texts = [bodies[i] for i in idx.tolist()]
+        pools[cell] = Pool("lexical", LEXICAL, lexical=metrics.LexicalSet(
+            texts, rouge=len(texts) <= LEXICAL_ROUGE_MAX))
+    _measure_pools(out, LEXICAL, "lexical", pools, groups, all_prompts, req, state,
+                   accumulation=False, compare=False, draws=min(req.draws, LEXICAL_DRAWS))
 
 
 def knn_coverage(us: F64, ug: F64, s_idx: I64, g_idx: I64, k: int) -> tuple[F64, F64]:
@@ -796,7 +1059,7 @@ def knn_coverage(us: F64, ug: F64, s_idx: I64, g_idx: I64, k: int) -> tuple[F64,
 def _two_sample(out: _Rows, pid: int, key: str, name: str, kind: str, src: Pool,
                 gen: Pool) -> None:
     """Distribution comparisons on the whole sets (the tests account for unequal n)."""
-    if name == "topic":
+    if src.name == "topic":  # ids, not numbers (also among passing solutions)
         return
     sv, gv = _comparable(src), _comparable(gen)
     sv, gv = sv[np.isfinite(sv)], gv[np.isfinite(gv)]
@@ -869,8 +1132,10 @@ def _median_n(ms: list[int]) -> int | None:
     return int(np.median(ms)) if ms else None
 
 
-def _aggregate_matched(out: _Rows, name: str, key: str, matched: list[_Matched],
-                       req: MeasureRequest) -> None:
+def _aggregate_sides(out: _Rows, name: str, key: str, matched: list[_Matched],
+                     req: MeasureRequest) -> None:
+    """Each matched statistic of both sides (the source at the run's n, the run): mean over
+    the run's prompts, bootstrap CI with the draws' standard errors."""
     if not matched:
         return
     n_med = _median_n([mt.m for mt in matched])
@@ -883,6 +1148,14 @@ def _aggregate_matched(out: _Rows, name: str, key: str, matched: list[_Matched],
             mean, lo, hi = _boot(vals, se, req.n_boot, req.seed)
             out.add(None, grp, key, name, stat, n_med, int(draws.max()), mean, math.nan, lo, hi,
                     prompts=int(np.isfinite(vals).sum()))
+
+
+def _aggregate_matched(out: _Rows, name: str, key: str, matched: list[_Matched],
+                       req: MeasureRequest) -> None:
+    _aggregate_sides(out, name, key, matched, req)
+    if not matched or "dispersion" not in matched[0].src:
+        return
+    n_med = _median_n([mt.m for mt in matched])
     # the run's index: mean over prompts (inf where the source has no dispersion: left out);
     # each prompt's index carries the standard errors of both matched dispersions
     idx = np.array([mt.index if math.isfinite(mt.index) else math.nan for mt in matched])
@@ -958,15 +1231,14 @@ def _accumulation(out: _Rows, name: str, pools: Cells, groups: list[Group],
                         lo, hi, prompts=int(vals.size))
 
 
-def _wording(out: _Rows, study: Study, dataset_id: int, text_ids: I64, prompt_ids: I64,
-             gidx: I64, groups: list[Group], req: MeasureRequest) -> None:
+def _wording(out: _Rows, bodies: list[str], prompt_ids: I64, gidx: I64, groups: list[Group],
+             req: MeasureRequest) -> None:
     """The paper's corpus-level wording measures and pooled topics, per group and matched.
 
     Per group over its own texts (ref ''), and for each run against a source corpus of the
-    same prompts and texts per prompt (ref 'run:<id>', `CORPUS_DRAWS` subsample draws)."""
-    ids, bodies = attributes_repo.text_bodies(study, dataset_id)
-    pos = np.searchsorted(text_ids, ids)
-    g_of, p_of = gidx[pos], prompt_ids[pos]
+    same prompts and texts per prompt (ref 'run:<id>', `CORPUS_DRAWS` subsample draws).
+    `bodies` are aligned with `prompt_ids` and `gidx` (every text of the dataset, by id)."""
+    g_of, p_of = gidx, prompt_ids
     vocab: dict[str, int] = {}
     toks: list[I64] = []
     for b, g in zip(bodies, g_of.tolist(), strict=True):

@@ -17,6 +17,7 @@ tables stay rectangular; aggregates skip ``nan``.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 from collections import Counter
@@ -492,6 +493,9 @@ def self_repetition(texts: Sequence[str], n: int = 4) -> float:
     return float(np.mean([math.log(sum(df[g] for g in d) - len(d) + 1) for d in docs]))
 
 
+_ROUGE_TOKEN = re.compile(r"[a-z0-9]+")  # rouge-score 0.1.2's tokens after lower()
+
+
 def _lcs_length(masks: dict[str, int], m: int, b: Sequence[str]) -> int:
     """Length of the longest common subsequence of a (given as its match masks: token -> bit
     set of its positions, m = len(a)) and b: the bit-parallel algorithm of Allison & Dix /
@@ -512,10 +516,13 @@ def pairwise_rouge_l(texts: Sequence[str], use_stemmer: bool = False) -> FloatAr
     has no tokens); diagonal 1. Each text is tokenised once and the LCS is computed
     bit-parallel (`_lcs_length`) rather than by rouge-score's Python table: same numbers
     (tested), ~50× faster on long texts. The measure stage subsets it like a Gram matrix."""
-    from rouge_score import tokenizers
+    if use_stemmer:
+        from rouge_score import tokenizers
 
-    tok = tokenizers.DefaultTokenizer(use_stemmer=use_stemmer)
-    toks = [tok.tokenize(t) for t in texts]
+        tok = tokenizers.DefaultTokenizer(use_stemmer=True)
+        toks = [tok.tokenize(t) for t in texts]
+    else:  # rouge-score's tokenizer without its import of nltk (seconds): same tokens
+        toks = [_ROUGE_TOKEN.findall(t.lower()) for t in texts]
     n = len(texts)
     out = np.eye(n)
     for i in range(n):
@@ -603,6 +610,52 @@ def self_bleu(texts: Sequence[str]) -> float:
     return total_score / n / 100.0
 
 
+def _text_ngrams(token_lists: Sequence[Sequence[str]], orders: Sequence[int]
+                 ) -> list[tuple[I64, I64, I64]]:
+    """Per text: the ids of its distinct n-grams (n in `orders`, ids shared by all texts),
+    how often each occurs in it, and each one's order − 1. Word ids are packed n to an int64
+    key (base = vocabulary + 1, ids from 1, so keys of different orders differ) and the keys
+    turned into ids with one sort; a vocabulary too large to pack falls back to tuples."""
+    vocab: dict[str, int] = {}
+    arrs = [np.array([vocab.setdefault(w, len(vocab) + 1) for w in tk], dtype=np.int64)
+            for tk in token_lists]
+    base = len(vocab) + 1
+    empty = np.zeros(0, dtype=np.int64)
+    if base ** max(orders) >= 2**62:
+        ids: dict[tuple[str, ...], int] = {}
+        out = []
+        for tk in token_lists:
+            grams = Counter(tuple(tk[i:i + n]) for n in orders for i in range(len(tk) - n + 1))
+            out.append((np.array([ids.setdefault(g, len(ids)) for g in grams], dtype=np.int64),
+                        np.array(list(grams.values()), dtype=np.int64),
+                        np.array([len(g) - 1 for g in grams], dtype=np.int64)))
+        return out
+    keys, owner = [], []
+    for t, a in enumerate(arrs):
+        for n in orders:
+            if a.size < n:
+                continue
+            k = a[: a.size - n + 1].copy()
+            for j in range(1, n):
+                k += a[j: a.size - n + 1 + j] * base**j
+            keys.append(k)
+            owner.append(np.full(k.size, t, dtype=np.int64))
+    if not keys:
+        return [(empty, empty, empty) for _ in token_lists]
+    key = np.concatenate(keys)
+    uniq, inv = np.unique(key, return_inverse=True)
+    order = np.searchsorted(np.array([base**n for n in range(1, max(orders) + 1)]), uniq,
+                            side="right")  # key < base**n  <=>  order ≤ n
+    pair, counts = np.unique(np.concatenate(owner) * uniq.size + inv.ravel(), return_counts=True)
+    text, gid = pair // uniq.size, pair % uniq.size
+    bounds = np.searchsorted(text, np.arange(len(token_lists) + 1))
+    return [(gid[lo:hi], counts[lo:hi].astype(np.int64), order[gid[lo:hi]].astype(np.int64))
+            for lo, hi in itertools.pairwise(bounds.tolist())]
+
+
+_DENSE_MAX = 4_000_000  # Self-BLEU: (draws x distinct n-grams) cells before sorting instead
+
+
 class LexicalSet:
     """One set of texts (a prompt's source or run texts) prepared once for the lexical set
     measures on many subsets, as the measure stage draws them.
@@ -617,18 +670,12 @@ class LexicalSet:
     """
 
     def __init__(self, texts: Sequence[str], rouge: bool = True) -> None:
-        from sacrebleu.metrics.helpers import extract_all_word_ngrams
         from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
         self.texts = list(texts)
         self.raw = [t.encode("utf-8") for t in self.texts]
         self.want_rouge = rouge
         self._rouge: FloatArray | None = None
-        ids: dict[Any, int] = {}
-
-        def code(x: Any) -> int:
-            return ids.setdefault(x, len(ids))
-
         # ngram_diversity: the single-space tokens of each text (their concatenation over a
         # subset is the package's ' '.join(...).split(' '))
         words: dict[str, int] = {}  # own id space: n-gram keys pack n word ids in an int64
@@ -636,22 +683,16 @@ class LexicalSet:
                                dtype=np.int64) for t in self.texts]
         self.n_words = len(words)
         self.has_word = [any(t.split(" ")) for t in self.texts]
-        # self_repetition: each text's distinct whitespace 4-grams
-        self.rep4 = []
-        for t in self.texts:
-            w = t.split()
-            self.rep4.append(np.unique(np.array(
-                [code(("4g", *w[i:i + 4])) for i in range(len(w) - 3)], dtype=np.int64)))
-        # self-BLEU: each text's 1..4-gram ids, counts, orders and length (13a tokens)
+        # self_repetition: each text's distinct whitespace 4-grams (ids)
+        self.rep4 = [g for g, _, _ in _text_ngrams([t.split() for t in self.texts], (4,))]
+        # self-BLEU: each text's 1..4-gram ids, counts, orders and length (13a tokens, as
+        # sacrebleu's extract_all_word_ngrams(tokenized, 1, 4))
         tok = Tokenizer13a()  # type: ignore[no-untyped-call]
+        toks = [tok(t.rstrip()).split() for t in self.texts]
         self.bleu: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
-                              npt.NDArray[np.int64], int]] = []
-        for t in self.texts:
-            grams, length = extract_all_word_ngrams(tok(t.rstrip()), 1, 4)
-            g = np.array([code(("b", *k)) for k in grams], dtype=np.int64)
-            c = np.array(list(grams.values()), dtype=np.int64)
-            o = np.array([len(k) - 1 for k in grams], dtype=np.int64)
-            self.bleu.append((g, c, o, int(length)))
+                              npt.NDArray[np.int64], int]] = [
+            (g, c, o, len(tk)) for (g, c, o), tk in zip(
+                _text_ngrams(toks, (1, 2, 3, 4)), toks, strict=True)]
 
     @property
     def rouge(self) -> FloatArray:
@@ -733,11 +774,16 @@ class LexicalSet:
             ok = dw == draw[n - 1:]
             keys = (win[ok] * (base ** np.arange(n, dtype=np.int64))).sum(axis=1)
             dk = dw[ok]
-            order = np.lexsort((keys, dk))
-            ks, ds = keys[order], dk[order]
-            first = np.r_[True, (ks[1:] != ks[:-1]) | (ds[1:] != ds[:-1])] if ks.size else \
-                np.zeros(0, dtype=bool)
-            uniq = np.bincount(ds[first], minlength=b)
+            if base**n * b < 2**62:  # (key, draw) in one int64: one sort
+                k = np.sort(keys * b + dk)  # (np.unique hashes: slower here)
+                first = np.r_[True, k[1:] != k[:-1]] if k.size else np.zeros(0, dtype=bool)
+                uniq = np.bincount(k[first] % b, minlength=b)
+            else:
+                order = np.lexsort((keys, dk))
+                ks, ds = keys[order], dk[order]
+                first = np.r_[True, (ks[1:] != ks[:-1]) | (ds[1:] != ds[:-1])] if ks.size \
+                    else np.zeros(0, dtype=bool)
+                uniq = np.bincount(ds[first], minlength=b)
             tot = np.bincount(dk, minlength=b)
             score += np.divide(uniq, tot, out=np.zeros(b), where=tot > 0)
         out: FloatArray = np.where((size >= 4) & has_word, score, np.nan)
@@ -755,7 +801,7 @@ class LexicalSet:
         sizes = lens[idx].ravel().astype(np.float64)
         if g.size == 0:
             return np.zeros(b)
-        order = np.lexsort((g, draw))
+        order = np.argsort(draw * (int(g.max()) + 1) + g)  # by draw, then n-gram
         gs, ds = g[order], draw[order]
         first = np.r_[True, (gs[1:] != gs[:-1]) | (ds[1:] != ds[:-1])]
         grp = np.cumsum(first) - 1
@@ -773,9 +819,26 @@ class LexicalSet:
         draw = slot // m
         correct = np.zeros(b * m * 4)
         total = np.zeros(b * m * 4)
-        if g.size:
-            # per (draw, n-gram): the largest count, whose it is, and the second largest
-            order = np.lexsort((-c, g, draw))
+        if g.size and b * (int(g.max()) + 1) <= _DENSE_MAX:
+            # per (draw, n-gram) in dense arrays: the largest count, how many texts hold it,
+            # and the largest below it; a text's reference count (the most the other texts of
+            # the draw have) is the largest, unless it alone holds it: then the one below
+            width = int(g.max()) + 1
+            key = draw * width + g
+            top = np.zeros(b * width, dtype=np.int64)
+            np.maximum.at(top, key, c)
+            at_top = c == top[key]
+            holders = np.bincount(key[at_top], minlength=b * width)
+            below = np.zeros(b * width, dtype=np.int64)
+            np.maximum.at(below, key[~at_top], c[~at_top])
+            ref = np.where(at_top & (holders[key] == 1), below[key], top[key])
+            cell = slot * 4 + o
+            correct = np.bincount(cell, weights=np.minimum(c, ref), minlength=b * m * 4)
+            total = np.bincount(cell, weights=c, minlength=b * m * 4)
+        elif g.size:
+            # the same by sorting (many n-grams): by draw, n-gram, then count, largest first
+            top_c = int(c.max()) + 1
+            order = np.argsort((draw * (int(g.max()) + 1) + g) * top_c + (top_c - 1 - c))
             gs, cs, ss, ds = g[order], c[order], slot[order], draw[order]
             first = np.r_[True, (gs[1:] != gs[:-1]) | (ds[1:] != ds[:-1])]
             start = np.flatnonzero(first)
