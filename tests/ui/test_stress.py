@@ -93,9 +93,15 @@ def _scenario(qtbot: Any, settings: Any, path: Path, seed: int) -> None:
     assert outcome.get("annotated") is True, outcome
     # the window still answers, and shows the last prompt asked for
     assert win.payload is not None and win.payload.key == last
-    n = win.study.scalar("SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id "
-                         "WHERE p.key = ?", [last])
-    assert len(win.map.text_id) == n
+    # exactly the prompt's mapped texts (the new samples have no map point until projected)
+    from monoscope.core.explore import queries
+
+    pts = queries.points(win.study, win.state.dataset_id, last)
+    assert pts is not None and sorted(win.map.text_id.tolist()) == sorted(pts.text_id.tolist())
+    n_gen = win.study.scalar("SELECT count(*) FROM texts WHERE run_id IS NOT NULL AND prompt_id "
+                             "IN (SELECT id FROM prompts WHERE key = ?)", [last])
+    # every generated text of the prompt is on the map but the stress run's 6 new samples
+    assert n_gen == int((pts.group > 0).sum()) + (6 if last in keys[:2] else 0)
     win.close()
     collector.stop()
 
