@@ -147,9 +147,9 @@ def load_map(req: MapRequest, state: TaskState) -> MapPayload:
     statistics work)."""
     st, ds = req.study, req.dataset_id
     pts = queries.points(st, ds, req.key)
-    run_list = queries.runs(st, ds)
-    labels = ["source", *(r.label for r in run_list)]
-    keys = ["source", *(f"run:{r.id}" for r in run_list)]
+    run_list = queries.run_labels(st, ds)
+    labels = ["source", *(label for _, label in run_list)]
+    keys = ["source", *(f"run:{rid}" for rid, _ in run_list)]
     attrs: list[AttributeData] = []
     trees = None
     set_id = req.set_id
@@ -159,12 +159,12 @@ def load_map(req: MapRequest, state: TaskState) -> MapPayload:
         set_id = current_set(st, ds)
     rows = queries.prompt_measurements(st, set_id, req.key, ds) if set_id is not None else []
     if pts is not None and len(pts):
-        present = set(queries.attribute_names(st, ds))
         topics = queries.topic_labels(st, ds)
+        values = queries.attributes_values(st, pts.text_id, HIST_ATTRIBUTES)
+        state.check()
         for name in HIST_ATTRIBUTES:
-            state.check()
-            if name in present:
-                vals, text_labels = queries.attribute_values(st, pts.text_id, name)
+            if name in values:
+                vals, text_labels = values[name]
                 attrs.append(AttributeData(
                     name, vals, topics if name == "topic" else None,
                     text_labels if any(text_labels[:1000]) else None,

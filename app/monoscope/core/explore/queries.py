@@ -9,6 +9,7 @@ nothing here writes to the study.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,11 @@ def runs(study: Study, dataset_id: int) -> list[RunInfo]:
     """Runs of a dataset with model name (else the engine) and number of generated texts."""
     return [RunInfo(r.id, r.label, r.engine if r.model is None else r.model, r.status, r.sampling, r.n_texts)
             for r in runs_repo.dataset_runs(study, dataset_id)]
+
+
+def run_labels(study: Study, dataset_id: int) -> list[tuple[int, str]]:
+    """(id, label) of the dataset's runs by id (no counts: cheap enough for every switch)."""
+    return runs_repo.dataset_run_labels(study, dataset_id)
 
 
 def attribute_names(study: Study, dataset_id: int) -> list[str]:
@@ -211,7 +217,7 @@ def scope_points(study: Study, dataset_id: int, scope: str = "dataset",
     if proj is None:
         return None
     m = maps_repo.points(study, proj[0], prompt_key)
-    run_ids = [r.id for r in runs(study, dataset_id)]
+    run_ids = [rid for rid, _ in run_labels(study, dataset_id)]
     lookup = np.zeros(max([0, *run_ids]) + 2, dtype=np.int8)
     for i, r in enumerate(run_ids):
         lookup[r] = i + 1
@@ -248,6 +254,31 @@ def attribute_values(study: Study, text_ids: I64, name: str) -> tuple[F64, list[
     return out, out_labels.tolist()
 
 
+def attributes_values(study: Study, text_ids: I64, names: Sequence[str]
+                      ) -> dict[str, tuple[F64, list[Any]]]:
+    """`attribute_values` of several attributes in one read: name -> (values, labels), only
+    for the names some of these texts have."""
+    tab = reads.attribute_rows_of(study, names, text_ids.tolist())
+    name_col = np.asarray(tab.column("name").to_pylist(), dtype=object)
+    ids_all = column(tab, "text_id", np.int64)
+    vals_all = column(tab, "value", np.float64)
+    labels_all = np.asarray(tab.column("label").to_pylist(), dtype=object)
+    out: dict[str, tuple[F64, list[Any]]] = {}
+    for name in names:
+        sel = name_col == name
+        if not sel.any():
+            continue
+        ids, vals, labels = ids_all[sel], vals_all[sel], labels_all[sel]
+        values = np.full(len(text_ids), np.nan)
+        out_labels = np.full(len(text_ids), None, dtype=object)
+        at = np.clip(np.searchsorted(ids, text_ids), 0, len(ids) - 1)
+        hit = ids[at] == text_ids
+        values[hit] = vals[at[hit]]
+        out_labels[hit] = labels[at[hit]]
+        out[name] = (values, out_labels.tolist())
+    return out
+
+
 def topic_labels(study: Study, dataset_id: int) -> dict[int, str]:
     """Topic id -> label of the dataset's topics."""
     return reads.topic_labels(study, dataset_id)
@@ -255,7 +286,11 @@ def topic_labels(study: Study, dataset_id: int) -> dict[int, str]:
 
 def snippet(study: Study, text_id: int, length: int = 160) -> str:
     """The start of a text on one line, at most ``length`` characters (hover and lists)."""
-    text = " ".join((reads.text_head(study, text_id, length + 1) or "").split())
+    return _one_line(reads.text_head(study, text_id, length + 1) or "", length)
+
+
+def _one_line(head: str, length: int) -> str:
+    text = " ".join(head.split())
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
@@ -331,10 +366,12 @@ def generic_and_atypical(study: Study, prompt_id: int, run_id: int | None = None
     """The n most generic (closest to the human texts) and n most atypical generated texts."""
     t = typicality(study, prompt_id, run_id)
     order = np.argsort(t.knn_distance)
+    shown = [*order[:n], *order[::-1][:n]]
+    heads = reads.text_heads(study, [int(t.text_id[i]) for i in shown], 121)
 
     def rows(sel: Any) -> list[dict[str, Any]]:
         return [{"text_id": int(t.text_id[i]), "run_id": int(t.run_id[i]),
                  "distance": float(t.knn_distance[i]),
-                 "snippet": snippet(study, int(t.text_id[i]), 120)} for i in sel]
+                 "snippet": _one_line(heads.get(int(t.text_id[i]), ""), 120)} for i in sel]
 
     return rows(order[:n]), rows(order[::-1][:n])

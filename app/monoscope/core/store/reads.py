@@ -84,6 +84,19 @@ def attribute_rows(study: Study, name: str, first_text: int, last_text: int) -> 
                  "AND text_id BETWEEN ? AND ? ORDER BY text_id", [name, first_text, last_text])
 
 
+def attribute_rows_of(study: Study, names: Sequence[str], text_ids: Sequence[int]
+                      ) -> pa.Table:
+    """Rows (name, text_id, value, label) of several attributes for the given texts, by name
+    and id, in one query (a prompt's map reads its histograms' values this way)."""
+    if not names or not len(text_ids):
+        return arrow(study, "SELECT name, text_id, value, label FROM attributes WHERE false")
+    ids = [int(i) for i in text_ids]
+    return arrow(study, "SELECT name, text_id, value, label FROM attributes "
+                 "WHERE name IN (SELECT unnest(?)) AND text_id BETWEEN ? AND ? "
+                 "AND text_id IN (SELECT unnest(?)) ORDER BY name, text_id",
+                 [list(names), min(ids), max(ids), ids])
+
+
 def group_attribute_values(study: Study, dataset_id: int, name: str, run_id: int | None,
                            prompt_key: str | None = None,
                            prompt_keys: Sequence[str] | None = None) -> F64:
@@ -115,6 +128,15 @@ def text_head(study: Study, text_id: int, length: int) -> str | None:
     """The first ``length`` characters of a text's body (None when there is no such text)."""
     body = study.scalar("SELECT left(body, ?) FROM texts WHERE id = ?", [length, text_id])
     return None if body is None else str(body)
+
+
+def text_heads(study: Study, text_ids: list[int], length: int) -> dict[int, str]:
+    """The first ``length`` characters of several texts' bodies, by id, in one query."""
+    if not text_ids:
+        return {}
+    return {int(r["id"]): str(r["head"]) for r in study.query(
+        "SELECT id, left(body, ?) AS head FROM texts WHERE id IN (SELECT unnest(?))",
+        [length, [int(i) for i in text_ids]])}
 
 
 def text_prompt(study: Study, text_id: int) -> int | None:

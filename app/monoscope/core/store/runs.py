@@ -418,6 +418,13 @@ class RunRow:
     n_texts: int = 0
 
 
+def dataset_run_labels(study: Study, dataset_id: int) -> list[tuple[int, str]]:
+    """(id, label) of a dataset's runs, by id: what a view needs to name its groups, without
+    counting texts (a prompt switch reads this, so it stays an index lookup)."""
+    return [(int(r["id"]), str(r["label"])) for r in study.query(
+        "SELECT id, label FROM runs WHERE dataset_id = ? ORDER BY id", [dataset_id])]
+
+
 def dataset_runs(study: Study, dataset_id: int) -> list[RunRow]:
     """Runs of a dataset with model name and number of generated texts, by id."""
     rows = study.query(

@@ -185,6 +185,25 @@ class AttributeHistogram(QWidget):
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.stats)
         self.range: tuple[float, float] | None = None
+        self._items: list[Any] = []  # the drawn distributions
+        self._spare: list[Any] = []  # the previous prompt's, reused while drawing
+        self.update_data(data, group, labels, colors, keys=keys, whole_dataset=whole_dataset)
+
+    def update_data(self, data: AttributeData, group: npt.NDArray[np.int8],
+                    labels: Sequence[str], colors: Sequence[RGB],
+                    keys: Sequence[str] | None = None, whole_dataset: bool = False) -> None:
+        """Show another prompt's values in this plot (the widget, its axes and its brush
+        region are kept: building a plot costs far more than drawing one)."""
+        self.data = data
+        self.group = group
+        self.categorical = data.categorical
+        self.kind = data.kind
+        self.plot.getPlotItem().setTitle(attribute_label(data.name), size="9pt")
+        if self.range is not None:
+            self.region.hide()
+            self.range = None
+        self.sel_curve.setData([], [])
+        self._spare, self._items = self._items, []
         self.keys = list(keys) if keys is not None else ["source", *(
             f"group:{i}" for i in range(1, len(labels)))]
         self.whole_dataset = whole_dataset
@@ -200,6 +219,36 @@ class AttributeHistogram(QWidget):
             return np.linspace(c - 0.5, c + 0.5, 3)
         return np.histogram_bin_edges(v, bins=min(30, max(8, int(np.sqrt(len(v))))))
 
+    def _curve(self, x: Any, y: Any, pen: Any, brush: Any = None) -> None:
+        """A step curve of the histogram; reuses a curve of the previous prompt when one is
+        left (adding items to a plot is its slowest part)."""
+        spare = next((i for i in self._spare if isinstance(i, pg.PlotDataItem)), None)
+        if spare is None:
+            item = pg.PlotDataItem()
+            self.plot.addItem(item)
+        else:
+            self._spare.remove(spare)
+            item = spare
+        item.setData(x, y, stepMode="center", fillLevel=None if brush is None else 0,
+                     pen=pen, fillBrush=brush)
+        self._items.append(item)
+
+    def _bars(self, **opts: Any) -> None:
+        spare = next((i for i in self._spare if isinstance(i, pg.BarGraphItem)), None)
+        if spare is None:
+            item = pg.BarGraphItem(**opts)
+            self.plot.addItem(item)
+        else:
+            self._spare.remove(spare)
+            item = spare
+            item.setOpts(**opts)
+        self._items.append(item)
+
+    def _drop_spare(self) -> None:
+        for item in self._spare:
+            self.plot.removeItem(item)
+        self._spare = []
+
     def _draw(self, labels: Sequence[str], colors: Sequence[RGB]) -> None:
         self.edges = self._edges()
         v = self.data.values
@@ -213,16 +262,14 @@ class AttributeHistogram(QWidget):
             color = colors[g]
             if self.categorical:
                 centers = (self.edges[:-1] + self.edges[1:]) / 2
-                self.plot.addItem(pg.BarGraphItem(
-                    x=centers - 0.4 + width * (g + 0.5), height=share, width=width,
-                    brush=pg.mkBrush(*color, 200), pen=None))
+                self._bars(x=centers - 0.4 + width * (g + 0.5), height=share, width=width,
+                           brush=pg.mkBrush(*color, 200), pen=None)
             elif g == 0:
-                self.plot.addItem(pg.PlotDataItem(
-                    self.edges, share, stepMode="center", fillLevel=0,
-                    brush=pg.mkBrush(*color, 90), pen=pg.mkPen(*color, width=1)))
+                self._curve(self.edges, share, pg.mkPen(*color, width=1),
+                            pg.mkBrush(*color, 90))
             else:
-                self.plot.addItem(pg.PlotDataItem(self.edges, share, stepMode="center",
-                                                  pen=pg.mkPen(*color, width=2)))
+                self._curve(self.edges, share, pg.mkPen(*color, width=2))
+        self._drop_spare()
         # numbers: the measure stage's stored rows (nothing is computed here)
         self.caption = caption_lines(self.data.rows or [], self.keys[:n_groups],
                                      list(labels), self.kind, self.data.name, self.whole_dataset)
@@ -241,6 +288,8 @@ class AttributeHistogram(QWidget):
             ticks = [(float(c), self.data.categories.get(int(c), str(int(c)))[:14])
                      for c in (self.edges[:-1] + self.edges[1:]) / 2]
             self.plot.getPlotItem().getAxis("bottom").setTicks([ticks])
+        else:
+            self.plot.getPlotItem().getAxis("bottom").setTicks(None)
         self.plot.getPlotItem().setXRange(float(self.edges[0]), float(self.edges[-1]),
                                           padding=0.02)
 
@@ -314,20 +363,24 @@ class HistogramPanel(QWidget):
                  keys: Sequence[str] | None = None, whole_dataset: bool = False) -> None:
         """One histogram per attribute; ``keys`` = group key per label ('source',
         'run:<id>'), for the stored rows; ``whole_dataset`` = captions from aggregates."""
-        for h in self.hists.values():
-            h.setParent(None)
-            h.deleteLater()
+        shown = [a for a in attrs if np.isfinite(a.values).any()]
+        old = self.hists
         self.hists = {}
         while self.col.count():
             self.col.takeAt(0)
-        for a in attrs:
-            if not np.isfinite(a.values).any():
-                continue
-            h = AttributeHistogram(a, group, labels, colors, keys=keys,
-                                   whole_dataset=whole_dataset)
-            h.brushed.connect(self._brushed)
+        for a in shown:
+            h = old.pop(a.name, None)
+            if h is None:
+                h = AttributeHistogram(a, group, labels, colors, keys=keys,
+                                       whole_dataset=whole_dataset)
+                h.brushed.connect(self._brushed)
+            else:
+                h.update_data(a, group, labels, colors, keys=keys, whole_dataset=whole_dataset)
             self.col.addWidget(h)
             self.hists[a.name] = h
+        for h in old.values():  # attributes this scope does not have
+            h.setParent(None)
+            h.deleteLater()
         self.col.addStretch(1)
 
     def brush(self, name: str, lo: float | None, hi: float | None = None) -> None:
