@@ -190,7 +190,12 @@ def _copy_run(study: Study, run_id: int, label: str, temperature: float) -> int:
 
 
 def _seen(win: Any) -> dict[str, set[int]]:
-    """The runs each view shows."""
+    """The runs each view shows (each brought to the front first: a view behind another tab
+    reloads when it is shown)."""
+    for name in ("overview", "sweep", "compare", "accumulation"):
+        win.show_view(name)
+        assert win.wait_idle(120)
+    win.show_view("map")
     ov = win.overview.data
     return {
         "table": {r.id for r in win.run_list},

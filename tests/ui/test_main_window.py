@@ -323,6 +323,11 @@ def test_switching_prompts_and_refresh_compute_nothing(window: Any,
             lambda name=name: loaded.__setitem__(name, loaded[name] + 1))
     window.actions_.actions["refresh"].trigger()  # F5 reloads every view
     assert window.wait_idle(60)
+    # the views behind other tabs reload when shown, never while hidden
+    assert all(n == 0 for n in loaded.values()), loaded
+    for name in loaded:
+        window.show_view(name)
+        assert window.wait_idle(60)
     assert all(n >= 1 for n in loaded.values()), loaded
     assert calls == [] and window.set_id == set_id
 
@@ -330,7 +335,10 @@ def test_switching_prompts_and_refresh_compute_nothing(window: Any,
 def test_sweep_point_opens_its_run_in_compare(window: Any) -> None:
     """Sweep's run_activated (a click on a point) brings Compare to the front on that run."""
     sweep, compare = window.extra_views["sweep"], window.extra_views["compare"]
-    assert sweep.data is not None and sweep.data.points  # loaded with the window
+    assert sweep.data is None  # a tab behind the map loads when it is first shown
+    window.show_view("sweep")
+    assert window.wait_idle(60)
+    assert sweep.data is not None and sweep.data.points
     rid = sweep.data.points[-1].group.run_id
     sweep.run_activated.emit(rid)
     assert window.wait_idle(60)

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from monoscope.core.explore import queries
 from monoscope.core.explore.state import Change, ExplorerState, TextIds
+from monoscope.core.explore.view_state import ViewState, load_view, save_view
 from monoscope.core.store import Study
 from monoscope.core.store.datasets import Dataset
 from monoscope.ui import theme
@@ -82,6 +83,12 @@ class MainWindow(QMainWindow):
         self.payload: MapPayload | None = None
         self.set_id: int | None = None  # stored measurement set the table shows
         self._snippets: dict[int, str] = {}
+        self._restore: ViewState | None = None  # the saved view being restored after opening
+        self._restore_selection: tuple[str, TextIds] | None = None  # (prompt, its selection)
+        self._save_timer = QTimer(self)  # the view is saved with the study a moment after
+        self._save_timer.setSingleShot(True)  # the last change (never on every event)
+        self._save_timer.setInterval(1000)
+        self._save_timer.timeout.connect(self._save_view)
         self.setWindowTitle("Monoscope")
         self.setAcceptDrops(True)
         theme.apply_plot_theme()
@@ -263,8 +270,37 @@ class MainWindow(QMainWindow):
         self.settings.setValue("study/last", str(study.path))
         self.actions_.remember(str(study.path))
         self.setWindowTitle(f"Monoscope — {study.path.name}")
-        self.set_dataset(None)
+        job = self.runner.submit("view-load", load_view, study)
+        job.finished.connect(lambda view: self._view_loaded(study, view))
+        job.failed.connect(lambda _msg: self._view_loaded(study, None))
         return True
+
+    # -- view state saved with the study ---------------------------------------------------
+    def _view_loaded(self, study: Study, view: ViewState | None) -> None:
+        """Reopen where the study was left: layout and tab now, then the dataset; the
+        prompt, attribute and selection follow as the table and the map load (each only if
+        it still exists)."""
+        if study is not self.study:
+            return
+        self._restore = view
+        if view is not None:
+            if view.layout:
+                self.restoreState(QByteArray.fromBase64(view.layout.encode()))
+            if 0 <= view.tab < self.tabs.count():
+                self.tabs.setCurrentIndex(view.tab)
+        self.set_dataset(None if view is None else view.dataset_id)
+
+    def view_state(self) -> ViewState:
+        """What the window shows now, as saved with the study."""
+        layout = bytes(self.saveState().toBase64().data()).decode()
+        return ViewState.of(self.state.snapshot(), self.tabs.currentIndex(), layout)
+
+    def _save_view(self) -> None:
+        st = self.study
+        if st is None or st.read_only or self._restore is not None:
+            return
+        job = self.runner.submit("view-save", save_view, (st, self.view_state()))
+        job.failed.connect(lambda msg: log.warning("The view was not saved: %s", msg))
 
     def set_dataset(self, dataset_id: int | None) -> None:
         """Show a dataset of the open study (None = its first, e.g. after opening or
@@ -284,14 +320,23 @@ class MainWindow(QMainWindow):
         if dataset_id not in ids:
             dataset_id = ids[0] if ids else None
         self.prompts.set_datasets(rows, dataset_id)
-        self.state.update(dataset_id=dataset_id, prompt=None, attribute=None, selection=None,
-                          brush=None)
+        saved = self._restore
+        if saved is not None and saved.dataset_id != dataset_id:
+            saved = self._restore = None  # the saved dataset is gone: start afresh
+        self.state.update(dataset_id=dataset_id, prompt=None,
+                          attribute=None if saved is None else saved.attribute,
+                          whole_dataset=False if saved is None else saved.whole_dataset,
+                          selection=None, brush=None)
         for name, view in self.extra_views.items():
             if name != "runs" or self.runs_panel.study is not study:
                 view.set_study(study, dataset_id)
         self._refresh_table()
 
     def close_study(self) -> None:
+        if self.study is not None and (self._save_timer.isActive() or self._restore is None):
+            self._save_timer.stop()
+            self._save_view()  # the view as left, saved before the study closes
+            self.runner.wait(5)
         self.runner.shutdown()
         for view in self.extra_views.values():
             view.set_study(None)
@@ -316,6 +361,7 @@ class MainWindow(QMainWindow):
         shows the stored numbers only if they are still current (else 'not measured')."""
         st, ds = self.study, self.state.dataset_id
         if st is None or ds is None:
+            self._restore = None
             self.prompts.set_table(None)
             self.map.clear("This study holds no dataset yet: drop a CSV/JSONL/Parquet file "
                            "here, or use File ▸ Open the demo." if st else "")
@@ -333,6 +379,11 @@ class MainWindow(QMainWindow):
         self.set_id = result.set_id
         self.prompts.set_attributes(names, attr)
         current = self.state.prompt
+        view, self._restore = self._restore, None
+        if view is not None and view.prompt in table.key:
+            current = view.prompt
+            if view.selection:  # restored when that prompt's map has loaded
+                self._restore_selection = (view.prompt, view.selection)
         keep = current if current in table.key else None
         self.prompts.set_table(table, keep_key=keep)
         self.status.setText(f"{len(table)} prompts, {len(runs)} runs")
@@ -353,7 +404,9 @@ class MainWindow(QMainWindow):
     # -- state -----------------------------------------------------------------------------
     def _state_changed(self, change: Change) -> None:
         """The map and histograms follow the selection, the brush and the scope; the
-        inspector follows the prompt."""
+        inspector follows the prompt. The view is saved with the study a moment later."""
+        if self.study is not None and change.fields - {"brush"}:
+            self._save_timer.start()
         if "dataset_id" in change:
             self.inspector.clear()
         if "prompt" in change or "whole_dataset" in change or "dataset_id" in change:
@@ -420,6 +473,12 @@ class MainWindow(QMainWindow):
                             trees=payload.trees, symbols=theme.group_symbols(pts.run_ids))
         self.hists.set_data(payload.attrs, pts.group, payload.labels, colors,
                             keys=payload.run_keys, whole_dataset=payload.key is None)
+        pending = self._restore_selection
+        if pending is not None and pending[0] == payload.key:
+            self._restore_selection = None
+            kept = np.isin(pts.text_id, np.asarray(pending[1], dtype=np.int64))
+            if kept.any():  # the saved selection, as far as its texts are still here
+                self.state.selection = self._ids(kept)
 
     def reset_zoom(self) -> None:
         self.map.reset_view()

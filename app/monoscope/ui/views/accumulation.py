@@ -190,6 +190,8 @@ class AccumulationView(FigureViewMixin, QWidget):
         if self.study is None:
             self._clear(NO_DATASET)
             return
+        if self.defer_while_hidden():
+            return
         attr = self.attribute.currentData()
         key = None if self.pooled() else self.prompt_key
         self.status.setText("Loading…")

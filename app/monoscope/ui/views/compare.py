@@ -280,6 +280,8 @@ class CompareView(FigureViewMixin, QWidget):
         if self.study is None:
             self.load()
             return
+        if self.defer_while_hidden():
+            return
         a, b = self.run_a.currentData(), self.run_b.currentData()
         if a is not None and b is not None:
             self._wanted_runs = (int(a), int(b))

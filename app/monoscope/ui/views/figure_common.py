@@ -195,3 +195,27 @@ class FigureViewMixin:
     def closeEvent(self, event: Any) -> None:
         self.runner.cancel(self.task_key)
         super().closeEvent(event)  # type: ignore[misc]
+
+    # -- loading while hidden ---------------------------------------------------------------
+    _stale = False
+
+    def defer_while_hidden(self) -> bool:
+        """True when the view sits in a window but is not shown (a tab behind others): its
+        reload waits until it is shown, so hidden views never hold the read workers (and the
+        measure lock) while the map and the prompt table load. A view on its own (no parent)
+        loads at once."""
+        me: QWidget = self  # type: ignore[assignment]
+        if me.parent() is not None and not me.isVisible():
+            self._stale = True
+            return True
+        self._stale = False
+        return False
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)  # type: ignore[misc]
+        if self._stale and not event.spontaneous():
+            self._stale = False
+            self.refresh()
+
+    def refresh(self) -> None:  # each view reloads its data
+        raise NotImplementedError

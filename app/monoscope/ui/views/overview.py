@@ -170,6 +170,8 @@ class OverviewView(FigureViewMixin, QWidget):
         if self.study is None:
             self._clear(NO_DATA)
             return
+        if self.defer_while_hidden():
+            return
         self.status.setText("Loading…")
         self._job = self.runner.submit(self.task_key, load_overview,
                                        (self.study, self.dataset_id))

@@ -109,6 +109,8 @@ class SweepView(FigureViewMixin, QWidget):
         if self.study is None:
             self.status.setText(NO_DATA)
             return
+        if self.defer_while_hidden():
+            return
         self.status.setText("Loading…")
         job = self.runner.submit(self.task_key, figure_task(compute_sweep),
                                  (self.study, self.dataset_id, str(self.metric_box.currentData())))
