@@ -277,7 +277,11 @@ def _heat_cmap() -> Any:
 
 
 def _short(label: str, size: int = 26) -> str:
-    return label if len(label) <= size else label[: size - 1] + "…"
+    """A long label cut in the middle (a run's label ends with its sampling)."""
+    if len(label) <= size:
+        return label
+    head = (size - 1) // 2
+    return label[:head] + "…" + label[len(label) - (size - 1 - head):]
 
 
 def hivemind_heatmap(data: HivemindData, out: Path) -> Figure | None:

@@ -60,8 +60,12 @@ def heat_map() -> pg.ColorMap:
     return pg.ColorMap(np.linspace(0.0, 1.0, len(palette.HEAT)), list(palette.HEAT))
 
 
-def _short(label: str) -> str:
-    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+def _short(label: str, size: int = LABEL_CHARS) -> str:
+    """A long label cut in the middle (a run's label ends with its sampling)."""
+    if len(label) <= size:
+        return label
+    head = (size - 1) // 2
+    return label[:head] + "…" + label[len(label) - (size - 1 - head):]
 
 
 class _HeatImage(pg.ImageItem):  # type: ignore[misc]
@@ -142,7 +146,8 @@ class HivemindView(FigureViewMixin, QWidget):
         self.hist.setMouseEnabled(x=False, y=False)
         self.hist.hideButtons()
         plain_axis(self.hist.getAxis("left"))
-        self.legend = self.hist.addLegend(offset=(10, 10), labelTextColor=(40, 40, 40))
+        self.legend = self.hist.addLegend(offset=(-10, 10), labelTextColor=(40, 40, 40),
+                                          brush=pg.mkBrush(255, 255, 255, 210))
         canvas.ci.layout.setRowStretchFactor(0, 3)
         canvas.ci.layout.setRowStretchFactor(1, 2)
 
@@ -255,7 +260,7 @@ class HivemindView(FigureViewMixin, QWidget):
                                    brush=pg.mkBrush(*colour[:3], 60),
                                    pen=pg.mkPen(colour[:3], width=2))
             self.hist.addItem(item)
-            self.legend.addItem(item, f"{_short(label)} ({n} prompts)")
+            self.legend.addItem(item, f"{_short(label, 48)} ({n} prompts)")
             self.hist_items[key] = item
             top = max(top, float(shares.max(initial=0.0)))
         first = next((k for k in range(len(edges) - 1) if any(

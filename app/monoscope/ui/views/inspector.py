@@ -94,6 +94,10 @@ class Inspector(QWidget):
     def _missing_page(self) -> QWidget:
         self.missing: PromptMissingModes | None = None
         self.missing_run = QComboBox()
+        # long run labels must not widen the dock
+        self.missing_run.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.missing_run.setMinimumContentsLength(12)
         self.missing_run.currentIndexChanged.connect(self._missing_run_changed)
         self.missing_note = QLabel(NO_MODES)
         self.missing_note.setWordWrap(True)
@@ -104,6 +108,7 @@ class Inspector(QWidget):
         self.missing_list.itemClicked.connect(self._topic_clicked)
         self.missing_list.itemActivated.connect(self._topic_clicked)
         self.missing_texts_title = QLabel("")
+        self.missing_texts_title.setWordWrap(True)  # a topic's words must not widen the dock
         self.missing_texts = self._list()
         page = QWidget()
         lay = QVBoxLayout(page)
