@@ -252,3 +252,63 @@ def test_lexical_set_self_bleu_both_paths_equal_sacrebleu(monkeypatch: pytest.Mo
     sorted_ = metrics.LexicalSet(texts).stats(idx)["self_bleu"]
     assert np.allclose(dense, want, rtol=1e-12, atol=1e-12)
     assert np.allclose(sorted_, want, rtol=1e-12, atol=1e-12)
+
+
+def test_schema_doc_and_json_carry_every_stored_measure(study: Study, state: TaskState,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    """Every statistic, attribute family, reference form and parameter that the stage stores
+    on a study with every kind of attribute (categorical, numeric, set, embedding, code
+    correctness for the gate, words for the lexical measures) is in `measure --json` and named
+    in docs/measure-schema.md (so the schema page cannot fall behind the stage)."""
+    import re
+
+    doc = (Path(__file__).parents[2] / "docs" / "measure-schema.md").read_text()
+    rows = []
+    for i in range(8):
+        rows.append(Row("a", f"people say thing {i} about the film", vector=[1.0, 0.2 * i, 0.1],
+                        attrs={S: (0.9 if i % 2 else 0.1, "POSITIVE" if i % 2 else "NEGATIVE"),
+                               T: (float(i % 3), f"t{i % 3}"), "text.words": (float(5 + i), None),
+                               A: (2.0, "sort;dp" if i % 2 else "sort;graph"),
+                               "code.correct": (1.0, "pass" if i % 3 else "fail")}))
+    for r_name in ("r1", "r2"):
+        for i in range(4):
+            rows.append(Row("a", f"model {r_name} says thing {i}", run=r_name, ppl=1.0 + i,
+                            vector=[1.0, 0.05 * i, 0.0],
+                            attrs={S: (0.9, "POSITIVE"), T: (0.0, "t0"),
+                                   "text.words": (6.0, None), A: (1.0, "sort"),
+                                   "code.correct": (1.0, "pass" if i else "fail")}))
+    build(study, rows)
+    path = str(study.path)
+    study.close()
+    assert main(["measure", path, "--json", "--draws", "20"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    with Study(path) as st:
+        stored = st.query("SELECT DISTINCT attribute, stat, ref FROM measurements")
+        n_rows = st.scalar("SELECT count(*) FROM measurements")
+    assert len(out["rows"]) == n_rows  # the JSON carries every stored row
+    assert {(r["attribute"], r["stat"], r["ref"]) for r in out["rows"]} == {
+        (r["attribute"], r["stat"], r["ref"]) for r in stored}
+    stats = {r["stat"] for r in stored}
+    assert {"distinct_k", "vendi_q0.5", "vendi_qinf", "jsd", "missing_modes", "cross_cosine",
+            "self_bleu", "homogenization", "accuracy", "jaccard", "wasserstein"} <= stats
+    missing_doc = set()
+    for stat in stats:
+        name = "missing_mode:<topic id>" if stat.startswith("missing_mode:") else stat
+        if f"`{name}`" not in doc:
+            missing_doc.add(name)
+    assert not missing_doc, f"stats not in docs/measure-schema.md: {sorted(missing_doc)}"
+    families = {a for a in (r["attribute"] for r in stored)}
+    assert {"embedding", "lexical", "wording", "embedding|pass", "topic|pass"} <= families
+    for fam in ("`embedding`", "`lexical`", "`wording`", "`<name>\\|pass`"):
+        assert fam in doc, fam
+    refs = {re.sub(r"\d+", "<id>", r["ref"]) for r in stored}
+    assert refs == {"", "run:<id>", "acc", "acc:run:<id>", "source"}
+    for ref in ("`run:<id>`", "`acc`", "`acc:run:<id>`", "`''`", "`source`"):
+        assert ref in doc, ref
+    params = set(out["params"])
+    listed = set(re.findall(r"`(\w+)`", doc[doc.index("`params_hash`, `params`"):
+                                            doc.index("`fingerprint`")]))
+    assert params <= listed, sorted(params - listed)
+    for key in out:  # every top-level key of the JSON is in the documented example
+        assert f'"{key}"' in doc, key

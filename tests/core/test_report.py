@@ -121,3 +121,77 @@ def test_headline_entropy_is_the_papers_plugin_entropy(study: Study) -> None:
             labels)
         assert res.value("source", "sentiment.vader", "dispersion", "", key) == metrics.entropy(
             labels)
+
+
+def test_report_has_the_hivemind_heatmap_histograms_and_missing_modes(study: Study,
+                                                                      tmp_path: Path) -> None:
+    """The cross-model part of the report: the heatmap and the similarity histograms are
+    figures (PNG + SVG), the matrix table and the missing-modes tables carry exactly the stored
+    rows (read back with SQL)."""
+    import html as html_lib
+
+    out = tmp_path / "r"
+    res = build_report(_study(study), ReportRequest(out=out), TaskState())
+    names = [f.name for f in res.figures]
+    assert names.index("cosine") < names.index("hivemind") < names.index("similarity_hist")
+    page = (out / "index.html").read_text()
+    for name in ("hivemind", "similarity_hist"):
+        assert (out / f"{name}.png").stat().st_size > 10_000
+        assert f"src='{name}.png'" in page
+    set_id = study.scalar("SELECT max(id) FROM measure_sets")
+    labels = {"source": "source (human)", "run:1": "#1 instruct T0.8", "run:2": "#2 instruct T1.2"}
+
+    # the heatmap's SVG and the matrix table show every stored cell
+    stored = study.query("SELECT grp, ref, value, lo, hi, prompts FROM measurements "
+                         "WHERE set_id = ? AND prompt_id IS NULL AND attribute = 'embedding' "
+                         "AND stat = 'cross_cosine'", [set_id])
+    assert len(stored) == 9
+    svg = (out / "hivemind.svg").read_text()
+    for r in stored:
+        assert f"{r['value']:.3f}" in svg
+        cell = re.search(rf"<td data-grp='{r['grp']}' data-ref='{r['ref']}'>([^<]+) "
+                         r"<span class=note>\[([^,]+), ([^\]]+)\] n=(\d+)</span>", page)
+        assert cell is not None, (r["grp"], r["ref"])
+        assert cell.groups() == (f"{r['value']:.3f}", f"{r['lo']:.3f}", f"{r['hi']:.3f}",
+                                 str(r["prompts"]))
+        assert r["prompts"] == 6
+    assert "n = 6 prompts" in svg and "source (human)" in svg and "#1 instruct T0.8" in svg
+
+    # the histograms: every group with its prompts, per-prompt values from the stored rows
+    hist_svg = (out / "similarity_hist.svg").read_text()
+    for key, label in labels.items():
+        n = study.scalar("SELECT count(*) FROM measurements WHERE set_id = ? AND grp = ? "
+                         "AND ref = '' AND prompt_id IS NOT NULL AND attribute = 'embedding' "
+                         "AND stat = 'mean_pairwise_cosine'", [set_id, key])
+        assert n == 6 and f"{label} (n={n} prompts)" in hist_svg
+
+    # missing modes: the summary rows and the list, exactly the stored ones
+    summary = page[page.index("<table class=missing-summary>"):]
+    summary = summary[:summary.index("</table>")]
+    for key in ("run:1", "run:2"):
+        a = study.query("SELECT value, prompts, n FROM measurements WHERE set_id = ? AND "
+                        "prompt_id IS NULL AND grp = ? AND ref = ? AND attribute = 'topic' "
+                        "AND stat = 'missing_modes'", [set_id, key, key])[0]
+        b = study.query("SELECT value FROM measurements WHERE set_id = ? AND prompt_id IS NULL "
+                        "AND grp = 'source' AND ref = ? AND attribute = 'topic' "
+                        "AND stat = 'missing_modes'", [set_id, key])[0]
+        row = re.search(rf"<tr><td class=l>{labels[key][3:]}</td>(.*?)</tr>", summary)
+        assert row is not None
+        cells = [c.split(" <span")[0] for c in re.findall(r"<td>(.*?)</td>", row.group(1))]
+        people = b["value"]
+        assert cells == ["6", "4", f"{a['value']:.3f}",
+                         str(int(people)) if people == int(people) else f"{people:.3f}"]
+        assert a["prompts"] == 6 and a["n"] == 4  # m = min(5 run texts, 8 people // 2)
+    modes = study.query(
+        "SELECT m.grp, p.key, substr(m.stat, 14) AS topic, m.value, m.n FROM measurements m "
+        "JOIN prompts p ON p.id = m.prompt_id WHERE m.set_id = ? AND m.grp = m.ref "
+        "AND m.attribute = 'topic' AND m.stat LIKE 'missing_mode:%'", [set_id])
+    assert len(modes) >= 6  # the runs write about 2 of the people's 5 topics
+    table = page[page.index("<table class=missing>"):]
+    table = table[:table.index("</table>")]
+    got = re.findall(r"<tr><td class=l>([^<]+)</td><td class=l>([^<]+)</td><td class=l>"
+                     r"[^<]*</td><td class=l>([^<]+)</td><td class=l>[^<]*</td>"
+                     r"<td>([\d.]+)%</td><td>(\d+)</td></tr>", table)
+    assert sorted((html_lib.unescape(lab), p, t, s, n) for lab, p, t, s, n in got) == sorted(
+        (labels[m["grp"]][3:], m["key"], m["topic"], f"{m['value'] * 100:.1f}", str(m["n"]))
+        for m in modes)

@@ -78,15 +78,20 @@ def test_the_gui_thread_runs_no_query(window: Any, monkeypatch: pytest.MonkeyPat
     m.select_index(idx)  # the inspector
     assert win.wait_idle(60)
     assert win.inspector.detail is not None and win.inspector.detail["id"] == m.text_id[idx]
+    insp = win.inspector  # a missing topic lights its human texts (read with the map)
+    insp.missing_list.itemClicked.emit(insp.missing_list.item(0))
+    assert win.wait_idle(60) and m.highlighted_ids().size > 0
     win.whole.setChecked(True)
     assert win.wait_idle(60) and win.state.whole_dataset and win.state.scope() is None
     win.actions_.actions["whole"].trigger()
     assert win.wait_idle(60) and not win.whole.isChecked()
     win.prompts.set_attribute("topic")
     assert win.wait_idle(60) and win.state.attribute == "topic"
-    for name in ("overview", "compare", "sweep", "accumulation", "map"):
+    for name in ("overview", "compare", "sweep", "accumulation", "hivemind", "map"):
         win.show_view(name)
         assert win.wait_idle(60)
+    win.hivemind._cell_clicked(1, 2)  # a heatmap cell opens Compare
+    assert win.wait_idle(60) and win.compare.run_a.currentData() == 1
     assert win.compare.scope.currentData() == "book-003"
     win.set_dataset(1)
     assert win.wait_idle(60) and win.state.dataset_id == 1

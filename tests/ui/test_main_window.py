@@ -317,7 +317,7 @@ def test_switching_prompts_and_refresh_compute_nothing(window: Any,
             "WHERE m.set_id = ? AND p.key = ? AND m.attribute = 'sentiment.vader' "
             "AND m.grp = 'run:1' AND m.ref = 'run:1' AND m.stat = 'index'", [set_id, key])
         assert f"×{idx:.2f}" in stats and "people" in stats and "n=20" in stats
-    loaded = dict.fromkeys(("overview", "sweep", "compare", "accumulation"), 0)
+    loaded = dict.fromkeys(("overview", "sweep", "compare", "accumulation", "hivemind"), 0)
     for name in loaded:
         window.extra_views[name].loaded.connect(
             lambda name=name: loaded.__setitem__(name, loaded[name] + 1))

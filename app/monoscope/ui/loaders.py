@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from monoscope.core.explore import queries
 from monoscope.core.explore.figure_data import default_dataset
+from monoscope.core.explore.missing import PromptMissingModes, prompt_missing_modes
 from monoscope.core.store import Study
 from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store.datasets import Dataset
@@ -139,12 +140,13 @@ class MapPayload:
     measurements: list[dict[str, Any]] = field(default_factory=list)
     set_id: int | None = None
     run_keys: list[str] = field(default_factory=list)  # group key of each label
+    missing: PromptMissingModes | None = None  # the prompt's missing modes (None: no prompt)
 
 
 def load_map(req: MapRequest, state: TaskState) -> MapPayload:
     """Points of the scope, the attribute values aligned with them, the pick index and the
-    stored measurements of the scope (read, never computed: switching prompts does no
-    statistics work)."""
+    stored measurements of the scope and, for a prompt, its missing modes (read, never
+    computed: switching prompts does no statistics work)."""
     st, ds = req.study, req.dataset_id
     pts = queries.points(st, ds, req.key)
     run_list = queries.run_labels(st, ds)
@@ -170,7 +172,11 @@ def load_map(req: MapRequest, state: TaskState) -> MapPayload:
                     text_labels if any(text_labels[:1000]) else None,
                     [r for r in rows if r["attribute"] == name]))
         trees = build_trees(pts.x, pts.y, pts.group, len(labels))
-    return MapPayload(req.key, pts, labels, attrs, trees, rows, set_id, keys)
+    missing = None
+    if req.key is not None and set_id is not None:
+        missing = prompt_missing_modes(st, ds, set_id, req.key, rows, dict(zip(keys, labels,
+                                                                              strict=True)))
+    return MapPayload(req.key, pts, labels, attrs, trees, rows, set_id, keys, missing)
 
 
 def load_text(req: tuple[Study, int], state: TaskState

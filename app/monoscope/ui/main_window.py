@@ -57,6 +57,7 @@ from monoscope.ui.views.accumulation import AccumulationView
 from monoscope.ui.views.base import FigureView, StudyView
 from monoscope.ui.views.compare import CompareView
 from monoscope.ui.views.histograms import HistogramPanel
+from monoscope.ui.views.hivemind import HivemindView
 from monoscope.ui.views.inspector import Inspector
 from monoscope.ui.views.map_view import MapView
 from monoscope.ui.views.overview import OverviewView
@@ -116,8 +117,11 @@ class MainWindow(QMainWindow):
         self.sweep = SweepView(runner=self.runner)
         self.sweep.run_activated.connect(self.open_run)
         self.accumulation = AccumulationView(runner=self.runner, state=self.state)
+        self.hivemind = HivemindView(runner=self.runner)
+        self.hivemind.runs_activated.connect(self.open_run)
         for name, view in (("Overview", self.overview), ("Compare", self.compare),
-                           ("Sweep", self.sweep), ("Accumulation", self.accumulation)):
+                           ("Sweep", self.sweep), ("Accumulation", self.accumulation),
+                           ("Hivemind", self.hivemind)):
             self._add_tab(name, view, view)
         self.setCentralWidget(self.tabs)
 
@@ -139,6 +143,7 @@ class MainWindow(QMainWindow):
         self.map.selection_changed.connect(self._selection_changed)
         self.hists.brushed.connect(self._brushed)
         self.inspector.text_requested.connect(self._open_text)
+        self.inspector.texts_lit.connect(lambda ids: self.map.set_highlight(self._mask(ids)))
         self.state.subscribe(self._state_changed)
         self.status = QLabel("")
         self.statusBar().addWidget(self.status, 1)
@@ -190,7 +195,8 @@ class MainWindow(QMainWindow):
     def extra_views(self) -> dict[str, StudyView]:
         """The views that show the study beside the prompt table, by name."""
         return {"overview": self.overview, "compare": self.compare, "sweep": self.sweep,
-                "accumulation": self.accumulation, "runs": self.runs_panel}
+                "accumulation": self.accumulation, "hivemind": self.hivemind,
+                "runs": self.runs_panel}
 
     def docks(self) -> list[QDockWidget]:
         return [self.dock_prompts, self.dock_hists, self.dock_inspector, self.dock_runs]
@@ -203,18 +209,20 @@ class MainWindow(QMainWindow):
         else:
             self.refresh()
 
-    def open_run(self, run_id: int) -> None:
+    def open_run(self, run_id: int, other: int | None = None) -> None:
         """Open a run (clicked in the Sweep): Compare shows it as run A against run B (the
-        other run already chosen there, else the first other run)."""
-        other = self.compare.run_b.currentData()
-        if other is None or int(other) == run_id:
-            other = next((r.id for r in self.run_list if r.id != run_id), run_id)
+        other run already chosen there, else the first other run); with ``other`` (a
+        Hivemind cell) exactly those two (one run twice for a cell of it and the source)."""
+        if other is None:
+            other = self.compare.run_b.currentData()
+            if other is None or int(other) == run_id:
+                other = next((r.id for r in self.run_list if r.id != run_id), run_id)
         self.compare.set_runs(run_id, int(other))
         self.show_view("compare")
 
     def show_view(self, name: str) -> None:
-        """Bring a view to the front: map, overview, compare, sweep, accumulation, inspector
-        or runs."""
+        """Bring a view to the front: map, overview, compare, sweep, accumulation, hivemind,
+        inspector or runs."""
         if name in ("map", "inspector"):
             self.tabs.setCurrentIndex(0)
             if name == "inspector":
@@ -456,6 +464,7 @@ class MainWindow(QMainWindow):
 
     def _map_loaded(self, payload: MapPayload) -> None:
         self.payload = payload
+        self.inspector.set_missing_modes(payload.missing)
         self.state.update(selection=None, brush=None)
         pts = payload.points
         title = "whole dataset" if payload.key is None else f"prompt {payload.key}"

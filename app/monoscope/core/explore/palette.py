@@ -91,3 +91,26 @@ def group_hex(key: str, dark: bool = False) -> str:
 def mpl_marker(symbol: str) -> str:
     """matplotlib's marker for a pyqtgraph symbol name."""
     return _MPL.get(symbol, "o")
+
+
+# The sequential scale of heatmaps (the Hivemind matrix in the window and the report): viridis'
+# stops, low -> high, perceptually even and readable by colour-blind readers. A cell's value
+# text takes black or white ink, whichever reads on its colour (`ink_on`).
+HEAT: tuple[RGB, ...] = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98),
+                         (253, 231, 37))
+
+
+def heat_colour(t: float) -> RGB:
+    """Colour of a position t in [0, 1] on the heat scale (clipped; linear between stops)."""
+    t = min(max(float(t), 0.0), 1.0) * (len(HEAT) - 1)
+    i = min(int(t), len(HEAT) - 2)
+    f = t - i
+    a, b = HEAT[i], HEAT[i + 1]
+    return (round(a[0] + (b[0] - a[0]) * f), round(a[1] + (b[1] - a[1]) * f),
+            round(a[2] + (b[2] - a[2]) * f))
+
+
+def ink_on(rgb: RGB) -> RGB:
+    """Black or white, whichever reads on a background colour (relative luminance)."""
+    lum = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
+    return (0, 0, 0) if lum > 140 else (255, 255, 255)

@@ -2,7 +2,10 @@
 
 It runs the measure stage, draws the figures headless and writes tables like the paper's:
 per-prompt mean sentiment and similarity spectra, the aggregate table, the per-prompt table
-sorted by monoculture index, the dataset map and (when runs differ in sampling) a sweep plot.
+sorted by monoculture index, the dataset map and (when runs differ in sampling) a sweep plot;
+and the field's cross-model figures: the Hivemind heatmap (groups × groups mean cross-set
+cosine) with its matrix, the per-prompt similarity histograms, and the missing-modes table
+(source topics a run never wrote about). Every number is a stored row of the measure stage.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from monoscope.core.analysis.measure import (
 )
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.explore.figure_data import sentiment_of
-from monoscope.core.explore.queries import scope_points
+from monoscope.core.explore.hivemind import HivemindData, hivemind_data
+from monoscope.core.explore.missing import MissingMode, result_missing_modes
+from monoscope.core.explore.queries import scope_points, topic_labels
 from monoscope.core.report import figures as F
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
@@ -82,6 +87,9 @@ def build_report(study: Study, request: ReportRequest, state: TaskState) -> Repo
                           "mean pairwise cosine of the texts of a prompt",
                           "Higher = the texts for a prompt say more nearly the same thing.")
         figs += [f] if f else []
+    hive = hivemind_data(res)
+    for f in (F.hivemind_heatmap(hive, out), F.similarity_histograms(hive, out)):
+        figs += [f] if f else []
     for attr in ("code.algorithms", "code.data_structures"):
         if attr in res.attributes:
             f = F.binned_bars(res, attr, "jaccard", F.SIMILARITY_EDGES, out,
@@ -101,7 +109,9 @@ def build_report(study: Study, request: ReportRequest, state: TaskState) -> Repo
     state.progress(4, 5)
     (out / "measure.json").write_text(res.to_json(), encoding="utf-8")
     index = out / "index.html"
-    index.write_text(render_html(res, figs, sent, has_map=data is not None), encoding="utf-8")
+    missing = result_missing_modes(res, topic_labels(study, res.dataset_id))
+    index.write_text(render_html(res, figs, sent, has_map=data is not None, missing=missing),
+                     encoding="utf-8")
     state.progress(5, 5, str(index))
     return ReportResult(index, figs, res)
 
@@ -181,7 +191,7 @@ def index_cell(res: MeasureResult, run_key: str, attribute: str) -> str:
 
 
 def render_html(res: MeasureResult, figs: list[F.Figure], sent: str | None,
-                has_map: bool = True) -> str:
+                has_map: bool = True, missing: list[MissingMode] | None = None) -> str:
     e = html.escape
     col, lab = F.colours(res), F.labels(res)
     parts = [f"<!doctype html><html><head><meta charset=utf-8><title>Monoscope report: "
@@ -241,6 +251,8 @@ def render_html(res: MeasureResult, figs: list[F.Figure], sent: str | None,
     if not has_map:
         parts.append("<p class=note>No map yet: run <code>monoscope project STUDY</code> "
                      "to add the dataset map.</p>")
+    parts.append(_hivemind_table(hivemind_data(res)))
+    parts.append(_missing_table(res, missing or []))
     parts.append(_prompt_table(res, sent))
     parts.append("<p class=note>All numbers: <a href='measure.json'>measure.json</a> "
                  "(schema in docs/measure-schema.md).</p></body></html>")
@@ -286,3 +298,77 @@ def _prompt_table(res: MeasureResult, sent: str | None) -> str:
                     f"{run_cells}</tr>")
     rows.append("</table>")
     return "\n".join(rows)
+
+
+def _hivemind_table(data: HivemindData) -> str:
+    """The Hivemind matrix as a table: value [95 % CI over prompts] and the prompts behind
+    each cell (rows: grp, columns: ref)."""
+    if not data.has_matrix():
+        return ""
+    e = html.escape
+    head = "".join(f"<th>{e(lab)}</th>" for lab in data.labels)
+    rows = ["<h2 id=hivemind-matrix>Hivemind matrix</h2><p class=note>Mean cross-set cosine "
+            "of the embeddings (row group against column group, same prompt), averaged over "
+            "the prompts both cover, with a 95 % bootstrap CI over prompts; n = prompts. "
+            "Diagonal: two disjoint halves of the group — the source's is the yardstick "
+            "(people against other people).</p>",
+            f"<table class=hivemind><tr><th class=l>group</th>{head}</tr>"]
+    for i, lab in enumerate(data.labels):
+        cells = ""
+        for j in range(len(data.keys)):
+            v = float(data.value[i, j])
+            if not math.isfinite(v):
+                cells += "<td>–</td>"
+                continue
+            cells += (f"<td data-grp='{e(data.keys[i])}' data-ref='{e(data.keys[j])}'>"
+                      f"{_fmt(v)} <span class=note>[{_fmt(float(data.lo[i, j]))}, "
+                      f"{_fmt(float(data.hi[i, j]))}] n={int(data.prompts[i, j])}</span></td>")
+        rows.append(f"<tr><td class=l>{e(lab)}</td>{cells}</tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def _missing_table(res: MeasureResult, missing: list[MissingMode]) -> str:
+    """Missing modes: per run the mean number of modes its matched texts lack beside the
+    people's at the same n, then every (prompt, topic) the run never wrote about."""
+    runs = [g for g in res.groups if g.run_id is not None]
+    summary = [(g, res.cell(g.key, "topic", "missing_modes", g.key),
+                res.cell("source", "topic", "missing_modes", g.key)) for g in runs]
+    summary = [t for t in summary if t[1] is not None]
+    if not summary and not missing:
+        return ""
+    e = html.escape
+    lab = F.labels(res)
+    share = f"{res.missing_share:.0%}"
+    parts = [f"<h2 id=missing-modes>Missing modes</h2><p class=note>A mode is a source topic "
+             f"holding ≥ {share} of a prompt's human texts. Below: the modes a run's texts "
+             "lack, first on average at the run's n beside people at the same n (random "
+             "human subsets of that size, modes taken from the other human texts), then "
+             "every topic of a prompt that none of the run's texts is about (share = the "
+             "topic's share of the prompt's human texts).</p>"]
+    if summary:
+        parts.append("<table class=missing-summary><tr><th class=l>run</th><th>prompts</th>"
+                     "<th>n/prompt</th><th>modes missed by the run</th><th>by people at that "
+                     "n</th></tr>")
+        for g, a, b in summary:
+            assert a is not None
+            parts.append(f"<tr><td class=l>{e(lab[g.key])}</td><td>{_fmt(a['prompts'])}</td>"
+                         f"<td>{_fmt(a['n'])}</td><td>{_cell(a)}</td><td>{_cell(b)}</td></tr>")
+        parts.append("</table>")
+    if missing:
+        titles = {p["key"]: p["title"] for p in res.prompts}
+        parts.append("<table class=missing><tr><th class=l>run</th><th class=l>prompt</th>"
+                     "<th class=l>title</th><th class=l>topic</th><th class=l>topic words</th>"
+                     "<th>share of human texts</th><th>human texts</th></tr>")
+        for m in missing[:MAX_PROMPT_ROWS]:
+            parts.append(f"<tr><td class=l>{e(lab.get(m.run_key, m.run_key))}</td>"
+                         f"<td class=l>{e(m.prompt)}</td>"
+                         f"<td class=l>{e(str(titles.get(m.prompt, '')))}</td>"
+                         f"<td class=l>{e(m.topic)}</td><td class=l>{e(m.label)}</td>"
+                         f"<td>{m.share:.1%}</td><td>{m.n_source}</td></tr>")
+        parts.append("</table>")
+        if len(missing) > MAX_PROMPT_ROWS:
+            parts.append(f"<p class=note>First {MAX_PROMPT_ROWS} of {len(missing)} rows; all "
+                         "are in measure.json (<code>stat = missing_mode:&lt;topic&gt;</code>)."
+                         "</p>")
+    return "\n".join(parts)

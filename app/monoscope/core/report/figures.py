@@ -21,6 +21,7 @@ from monoscope.core.explore import palette
 from monoscope.core.explore.figure_data import SENTIMENT_EDGES as SENTIMENT_EDGES
 from monoscope.core.explore.figure_data import SIMILARITY_EDGES as SIMILARITY_EDGES
 from monoscope.core.explore.figure_data import bin_index
+from monoscope.core.explore.hivemind import HivemindData
 from monoscope.core.explore.queries import Points
 
 # SENTIMENT_EDGES, SIMILARITY_EDGES (the paper's Figure 1 bins) are the views' own, so the
@@ -265,3 +266,96 @@ def accumulation(result: MeasureResult, sentiment: str | None, out: Path) -> Fig
     return _save(fig, out, "accumulation", title, "Mean over the prompts where both sides "
                  "reach n (each point: 50 random subsets of n texts per prompt), 95% CI over "
                  "prompts. A run whose curve flattens early keeps saying the same things.")
+
+
+def _heat_cmap() -> Any:
+    """The shared heat scale (`palette.HEAT`) as a matplotlib colour map."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list(
+        "monoscope-heat", [tuple(c / 255 for c in rgb) for rgb in palette.HEAT])
+
+
+def _short(label: str, size: int = 26) -> str:
+    """A long label cut in the middle (a run's label ends with its sampling)."""
+    if len(label) <= size:
+        return label
+    head = (size - 1) // 2
+    return label[:head] + "…" + label[len(label) - (size - 1 - head):]
+
+
+def hivemind_heatmap(data: HivemindData, out: Path) -> Figure | None:
+    """The groups × groups mean cross-set cosine (stored rows), values and prompts in the
+    cells, the source's own cell (people against people) outlined as the yardstick."""
+    if not data.has_matrix():
+        return None
+    plt = _plt()
+    size = len(data.keys)
+    lo, hi = data.scale
+    side = 2.2 + 1.55 * size
+    fig, ax = plt.subplots(figsize=(side + 1.6, side))
+    shown = np.ma.masked_invalid(data.value)
+    im = ax.imshow(shown, cmap=_heat_cmap(), vmin=lo, vmax=hi)
+    for i in range(size):
+        for j in range(size):
+            v = float(data.value[i, j])
+            if not math.isfinite(v):
+                continue
+            ink = palette.hex_of(palette.ink_on(palette.heat_colour((v - lo) / (hi - lo))))
+            p = int(data.prompts[i, j])
+            ax.text(j, i - 0.08, f"{v:.3f}", ha="center", va="center", color=ink,
+                    fontsize=11, fontweight="bold")
+            ax.text(j, i + 0.2, f"n = {p} prompt{'s' if p != 1 else ''}", ha="center",
+                    va="center", color=ink, fontsize=8)
+    if "source" in data.keys:
+        s = data.keys.index("source")
+        if math.isfinite(float(data.value[s, s])):
+            import matplotlib.patches as patches
+
+            ax.add_patch(patches.Rectangle((s - 0.46, s - 0.46), 0.92, 0.92, fill=False,
+                                           edgecolor="white", linestyle="--", linewidth=1.6))
+    names = [_short(lab) for lab in data.labels]
+    ax.set_xticks(range(size), names, rotation=20, ha="right")
+    ax.set_yticks(range(size), names)
+    ax.spines[:].set_visible(False)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="mean cosine")
+    title = "Hivemind: how alike the groups write"
+    ax.set_title(title)
+    s_val = ""
+    if "source" in data.keys:
+        s = data.keys.index("source")
+        if math.isfinite(float(data.value[s, s])):
+            s_val = (f" People against other people (the outlined cell, two disjoint halves "
+                     f"of a prompt's human texts) score {data.value[s, s]:.3f}: the yardstick.")
+    return _save(fig, out, "hivemind", title, "Each cell: the mean cosine between the "
+                 "embeddings of two groups' texts for the same prompt, averaged over the "
+                 "prompts both cover (n); on the diagonal between two disjoint halves of the "
+                 "group (after Jiang et al. 2025, “Artificial Hivemind”)." + s_val)
+
+
+def similarity_histograms(data: HivemindData, out: Path) -> Figure | None:
+    """Hivemind's histogram: the share of each group's prompts per bin of its per-prompt
+    mean pairwise cosine (stored rows), groups overlaid in their colours."""
+    series = [(k, lab, *data.histogram(k)) for k, lab in zip(data.keys, data.labels,
+                                                             strict=True)]
+    series = [s for s in series if s[3]]
+    if not series or (len(series) == 1 and len(data.keys) > 1):
+        return None
+    plt = _plt()
+    edges = np.asarray(data.edges)
+    fig, ax = plt.subplots(figsize=(9.0, 4.2 + 0.25 * len(series)))
+    first = min(int(np.flatnonzero(sh > 0)[0]) for _, _, sh, _ in series)
+    for key, lab, shares, n in series:
+        c = palette.group_hex(key)
+        ax.stairs(shares, edges, fill=True, color=c, alpha=0.22)
+        ax.stairs(shares, edges, color=c, linewidth=1.8, label=f"{lab} (n={n} prompts)")
+    ax.set_xlim(float(edges[max(0, first - 1)]), float(edges[-1]))
+    ax.set_xlabel("mean pairwise cosine of a prompt's texts")
+    ax.set_ylabel("share of prompts")
+    title = "Per-prompt similarity of each group"
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)
+    return _save(fig, out, "similarity_hist", title, "Hivemind's figure: for each group, "
+                 "the mean pairwise cosine of its texts for each prompt, in bins of 0.05 "
+                 "(the source on the prompts the runs cover).")

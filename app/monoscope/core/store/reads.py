@@ -139,6 +139,22 @@ def text_heads(study: Study, text_ids: list[int], length: int) -> dict[int, str]
         [length, [int(i) for i in text_ids]])}
 
 
+def source_texts_with_values(study: Study, dataset_id: int, prompt_key: str, name: str,
+                             values: Sequence[float], length: int = 160
+                             ) -> list[dict[str, Any]]:
+    """The prompt's source texts whose attribute ``name`` has one of ``values`` (e.g. the
+    texts of some topics): rows (text_id, value, head = the first ``length`` characters), by
+    value then id."""
+    if not values:
+        return []
+    return study.query(
+        "SELECT t.id AS text_id, a.value, left(t.body, ?) AS head FROM texts t "
+        "JOIN prompts p ON p.id = t.prompt_id JOIN attributes a ON a.text_id = t.id "
+        "WHERE p.dataset_id = ? AND p.key = ? AND t.run_id IS NULL AND a.name = ? "
+        "AND a.value IN (SELECT unnest(?)) ORDER BY a.value, t.id",
+        [length + 1, dataset_id, prompt_key, name, [float(v) for v in values]])
+
+
 def text_prompt(study: Study, text_id: int) -> int | None:
     """The prompt id of a text, None when there is no such text."""
     pid = study.scalar("SELECT prompt_id FROM texts WHERE id = ?", [text_id])

@@ -3,7 +3,13 @@ prompt's most generic / most atypical generations (one click opens any of them).
 
 It follows the explorer's prompt (`set_prompt`): a text of another prompt is cleared when the
 prompt changes, the lists are emptied until the new prompt's arrive, and a text read for the
-previous prompt that arrives late is not shown."""
+previous prompt that arrives late is not shown.
+
+Missing modes (`set_missing_modes`, from the map load's stored rows): for the prompt and a run
+(the inspected text's run, else the one picked), the source topics holding ≥ the stored share
+of the human texts that the run never wrote about, with the topic's words and share. Clicking
+one lists that topic's human texts and emits `texts_lit(ids)` (the window lights them on the
+map); clicking a text opens it (`text_requested`)."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -26,6 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monoscope.core.explore.missing import MissingMode, PromptMissingModes
+
 PROVENANCE_KEYS = ("model", "run_label", "engine", "template", "seed", "n_tokens",
                    "n_prompt_tokens", "finish_reason", "perplexity", "mean_logprob", "wall_ms")
 
@@ -33,8 +42,12 @@ PROVENANCE_KEYS = ("model", "run_label", "engine", "template", "seed", "n_tokens
 HINT = "Click a point on the map to inspect its text."
 
 
+NO_MODES = "Missing modes are listed per prompt: choose a prompt with a run."
+
+
 class Inspector(QWidget):
     text_requested = Signal(int)  # a text id clicked in one of the lists
+    texts_lit = Signal(object)  # text ids of a clicked missing topic (None: none lit)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +76,7 @@ class Inspector(QWidget):
         tabs.addTab(self.near_list, "Nearest human texts")
         tabs.addTab(self.generic_list, "Most generic")
         tabs.addTab(self.atypical_list, "Most atypical")
+        tabs.addTab(self._missing_page(), "Missing modes")
         self.tabs = tabs
         top = QWidget()
         tl = QVBoxLayout(top)
@@ -76,6 +90,44 @@ class Inspector(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(split)
+
+    def _missing_page(self) -> QWidget:
+        self.missing: PromptMissingModes | None = None
+        self.missing_run = QComboBox()
+        # long run labels must not widen the dock
+        self.missing_run.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.missing_run.setMinimumContentsLength(12)
+        self.missing_run.currentIndexChanged.connect(self._missing_run_changed)
+        self.missing_note = QLabel(NO_MODES)
+        self.missing_note.setWordWrap(True)
+        self.missing_note.setTextFormat(Qt.TextFormat.PlainText)
+        self._lit = False  # texts of a missing topic are lit on the map
+        self.missing_list = QListWidget()
+        self.missing_list.setWordWrap(True)
+        self.missing_list.itemClicked.connect(self._topic_clicked)
+        self.missing_list.itemActivated.connect(self._topic_clicked)
+        self.missing_texts_title = QLabel("")
+        self.missing_texts_title.setWordWrap(True)  # a topic's words must not widen the dock
+        self.missing_texts = self._list()
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Run"))
+        row.addWidget(self.missing_run, 1)
+        lay.addLayout(row)
+        lay.addWidget(self.missing_note)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.missing_list)
+        texts = QWidget()
+        tl = QVBoxLayout(texts)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.missing_texts_title)
+        tl.addWidget(self.missing_texts, 1)
+        split.addWidget(texts)
+        lay.addWidget(split, 1)
+        return page
 
     def _list(self) -> QListWidget:
         lst = QListWidget()
@@ -129,6 +181,8 @@ class Inspector(QWidget):
             f"<span style='color:#666'>[{html.escape(str(detail['prompt_key']))}]</span> · "
             f"text {detail['id']} · {who}")
         self.body.setPlainText(str(detail["body"]))
+        if detail.get("run_id") is not None:
+            self.show_missing_for(f"run:{detail['run_id']}")
         self.meta.setHtml(self._meta_html(detail))
         self.near_list.clear()
         for n in nearest:
@@ -167,6 +221,77 @@ class Inspector(QWidget):
             if not rows:
                 item = QListWidgetItem("No generated texts with embeddings for this prompt.")
                 lst.addItem(item)
+
+    # -- missing modes ---------------------------------------------------------------------
+    def set_missing_modes(self, missing: PromptMissingModes | None) -> None:
+        """The prompt's missing modes per run (None: no prompt, or not measured); keeps the
+        run picked when it is still compared on the prompt."""
+        keep = self.missing_run.currentData()
+        self.missing = missing
+        self.missing_run.blockSignals(True)
+        self.missing_run.clear()
+        for key, label in (missing.runs if missing else []):
+            self.missing_run.addItem(label, key)
+        if keep is not None and self.missing_run.findData(keep) >= 0:
+            self.missing_run.setCurrentIndex(self.missing_run.findData(keep))
+        self.missing_run.blockSignals(False)
+        self._missing_run_changed()
+
+    def show_missing_for(self, run_key: str) -> None:
+        """Show the missing modes of one run (e.g. the inspected text's)."""
+        idx = self.missing_run.findData(run_key)
+        if idx >= 0 and idx != self.missing_run.currentIndex():
+            self.missing_run.setCurrentIndex(idx)
+
+    def missing_modes_shown(self) -> list[MissingMode]:
+        """The missing modes listed, in order."""
+        return [m for i in range(self.missing_list.count())
+                if isinstance(m := self.missing_list.item(i).data(Qt.ItemDataRole.UserRole),
+                              MissingMode)]
+
+    def _missing_run_changed(self, _index: int = -1) -> None:
+        self.missing_list.clear()
+        self.missing_texts.clear()
+        self.missing_texts_title.setText("")
+        if self._lit:  # unlight only what this list lit (not a search's hits)
+            self._lit = False
+            self.texts_lit.emit(None)
+        m, key = self.missing, self.missing_run.currentData()
+        if m is None or key is None:
+            self.missing_note.setText(NO_MODES if m is None else
+                                      "No run is compared with the people on this prompt.")
+            return
+        modes = m.modes.get(str(key), [])
+        share = f"≥ {m.share:.0%}" if m.share is not None else "a large share"
+        run = self.missing_run.currentText()
+        if not modes:
+            self.missing_note.setText(f"{run} writes about every topic holding "
+                                      f"{share} of the human texts of {m.prompt}.")
+            return
+        self.missing_note.setText(
+            f"{len(modes)} topic{'s' if len(modes) != 1 else ''} holding {share} of the human "
+            f"texts of {m.prompt} that {run} never wrote about (stored measurements). Click "
+            "one to light its human texts on the map.")
+        for mode in modes:
+            words = f" · {mode.label}" if mode.label else ""
+            item = QListWidgetItem(f"topic {mode.topic}{words} — {mode.share:.0%} of "
+                                   f"{mode.n_source} human texts")
+            item.setData(Qt.ItemDataRole.UserRole, mode)
+            item.setToolTip("Click to light this topic's human texts on the map")
+            self.missing_list.addItem(item)
+
+    def _topic_clicked(self, item: QListWidgetItem) -> None:
+        mode = item.data(Qt.ItemDataRole.UserRole)
+        if not isinstance(mode, MissingMode):
+            return
+        self.missing_texts.clear()
+        self.missing_texts_title.setText(
+            f"{len(mode.text_ids)} human texts of topic {mode.topic}"
+            + (f" ({mode.label})" if mode.label else "") + ":")
+        for tid, snip in zip(mode.text_ids, mode.snippets, strict=True):
+            self._add(self.missing_texts, tid, snip)
+        self._lit = True
+        self.texts_lit.emit(mode.text_ids)
 
     def _add(self, lst: QListWidget, text_id: int, label: str) -> None:
         item = QListWidgetItem(label)
