@@ -3,7 +3,11 @@ prompt's most generic / most atypical generations (one click opens any of them).
 
 It follows the explorer's prompt (`set_prompt`): a text of another prompt is cleared when the
 prompt changes, the lists are emptied until the new prompt's arrive, and a text read for the
-previous prompt that arrives late is not shown."""
+previous prompt that arrives late is not shown.
+
+Its lists follow the explorer's one selection: while one is active the owner reads them among
+the selected texts only and says so (`set_filter_note`), as the first, grey line of each
+list."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import json
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -41,6 +45,7 @@ class Inspector(QWidget):
         self.detail: dict[str, Any] | None = None
         self.nearest: list[dict[str, Any]] = []
         self.prompt: str | None = None  # the prompt the texts must belong to (None: any)
+        self.filter_note = ""  # e.g. "Among the 16 selected texts" (the lists are filtered)
         self.header = QLabel(HINT)
         self.header.setWordWrap(True)
         self.header.setTextFormat(Qt.TextFormat.RichText)
@@ -131,6 +136,7 @@ class Inspector(QWidget):
         self.body.setPlainText(str(detail["body"]))
         self.meta.setHtml(self._meta_html(detail))
         self.near_list.clear()
+        self._note(self.near_list)
         for n in nearest:
             self._add(self.near_list, n["text_id"], f"cos {n['similarity']:.3f} · {n['snippet']}")
 
@@ -158,14 +164,38 @@ class Inspector(QWidget):
         return ("<h4>Attributes</h4><table cellpadding=2>" + "".join(rows) + "</table>"
                 "<h4>Provenance</h4><table cellpadding=2>" + "".join(prov) + "</table>")
 
+    def set_filter_note(self, note: str) -> None:
+        """Say that the lists hold the selected texts only ('' : no selection)."""
+        self.filter_note = note
+
+    def _note(self, lst: QListWidget) -> None:
+        if self.filter_note:
+            item = QListWidgetItem(self.filter_note)
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            item.setForeground(QColor(120, 120, 120))
+            lst.addItem(item)
+
+    def list_ids(self, lst: QListWidget) -> list[int]:
+        """The text ids a list shows, in order (without its notes)."""
+        out = []
+        for i in range(lst.count()):
+            tid = lst.item(i).data(Qt.ItemDataRole.UserRole)
+            if tid is not None:
+                out.append(int(tid))
+        return out
+
     def set_lists(self, generic: list[dict[str, Any]], atypical: list[dict[str, Any]]) -> None:
         self.generic_list.clear()
         self.atypical_list.clear()
         for lst, rows in ((self.generic_list, generic), (self.atypical_list, atypical)):
+            self._note(lst)
             for r in rows:
                 self._add(lst, r["text_id"], f"dist {r['distance']:.3f} · {r['snippet']}")
             if not rows:
-                item = QListWidgetItem("No generated texts with embeddings for this prompt.")
+                item = QListWidgetItem(
+                    "No generated texts with embeddings among the selected texts."
+                    if self.filter_note else
+                    "No generated texts with embeddings for this prompt.")
                 lst.addItem(item)
 
     def _add(self, lst: QListWidget, text_id: int, label: str) -> None:
