@@ -46,8 +46,8 @@ NICE_NAMES = ATTRIBUTE_LABELS  # the one mapping of plain attribute names
 MODES = {"hist": "Histogram", "ecdf": "eCDF", "box": "Box"}  # the panel's plot kinds
 HINTS = {
     "hist": "Same bins, each set normalised.",
-    "ecdf": "Share of each set's texts at or below a value (every text one step).",
-    "box": "Each set's texts as points over its box (quartiles, median, extremes).",
+    "ecdf": "Share of each set's texts ≤ x.",
+    "box": "Each text a point; box = quartiles.",
 }
 
 
@@ -395,7 +395,9 @@ class AttributeHistogram(QWidget):
                 x=v[m], y=self._strip_y[m], size=5, pen=None, brush=pg.mkBrush(*color, 150)))
             strip.setZValue(3)
             self.group_items[g] = strip
-        ticks = [(float(n_groups - 1 - g), _short(lab, 10)) for g, lab in enumerate(self.labels)]
+        ticks = [(float(n_groups - 1 - g), _row_name(self.keys[g] if g < len(self.keys) else
+                                                     str(g)))
+                 for g in range(n_groups)]
         pi.getAxis("left").setTicks([ticks])
         pi.setYRange(-0.5, n_groups - 0.5, padding=0.02)
 
@@ -506,6 +508,13 @@ class AttributeHistogram(QWidget):
             self.sel_points.setData(x=vals, y=self._strip_y[ok])
 
 
+def _row_name(key: str) -> str:
+    """A box plot row's short name: 'src', or the run's '#id' (the colour says the rest)."""
+    if key == "source":
+        return "src"
+    return "#" + key.split(":", 1)[1] if ":" in key else key
+
+
 def _num(v: float) -> str:
     return f"{v:.3g}"
 
@@ -569,12 +578,15 @@ class HistogramPanel(QWidget):
         lay.addWidget(scroll, 1)
 
     def _set_hint(self) -> None:
-        band = "" if self.mode == "hist" else " Grey band: the people's 10–90 % range."
-        self.hint.setText(
-            f"{HINTS[self.mode]}{band} ×: monoculture index, the run's dispersion / the "
-            "source's on the same prompts at the same n (<1 = narrower); people: the range "
-            "people score against themselves at that n (▼▲ = outside it). Drag across a plot "
-            "to select those texts (Shift adds, Ctrl narrows); double-click clears.")
+        """One short line; the captions' symbols are explained in its tooltip."""
+        band = "" if self.mode == "hist" else " Grey band: people's 10–90 %."
+        self.hint.setText(f"{HINTS[self.mode]}{band} Drag to select (Shift adds, Ctrl "
+                          "narrows), double-click clears.")
+        self.hint.setToolTip(
+            "×: monoculture index, the run's dispersion / the source's on the same prompts at "
+            "the same n (<1 = narrower); people: the range people score against themselves "
+            "at that n (▼▲ = outside it). The grey band of the eCDF and box plots spans the "
+            "human texts' 10 % to 90 % quantiles of the stored values.")
 
     def set_mode(self, mode: str) -> None:
         """Show every attribute as 'hist', 'ecdf' or 'box'."""

@@ -169,6 +169,7 @@ class SelectionTable(QWidget):
         head = self.view.horizontalHeader()
         head.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         head.setMinimumSectionSize(36)
+        self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.view.clicked.connect(self._activated)
         self.view.activated.connect(self._activated)
         lay = QVBoxLayout(self)
@@ -239,8 +240,8 @@ class SelectionTable(QWidget):
         head = self.view.horizontalHeader()
         if head.sortIndicatorSection() >= 0 and head.isSortIndicatorShown():
             self.model.sort(head.sortIndicatorSection(), head.sortIndicatorOrder())
-        for i, w in enumerate([56, 110, 120, 260]):
-            self.view.setColumnWidth(i, w)
+        for i in range(self.model.columnCount()):
+            self.view.setColumnWidth(i, [56, 110, 120, 260][i] if i < 4 else 120)
 
     # -- open and export -----------------------------------------------------------------
     def _activated(self, index: QModelIndex) -> None:
