@@ -26,8 +26,10 @@ def test_state_tells_observers_what_changed() -> None:
     state.selection = [3, 5]  # the same texts
     state.whole_dataset = True
     assert state.scope() is None
+    # another scope: the selection (of the other map's texts) is gone
     assert seen == [(["dataset_id", "prompt"], "p1"), (["selection"], "p1"),
-                    (["whole_dataset"], "p1")]
+                    (["selection", "whole_dataset"], "p1")]
+    assert state.selection is None
     unsubscribe()
     state.prompt = "p2"
     assert len(seen) == 3 and state.prompt == "p2"
@@ -44,12 +46,12 @@ def test_observers_hear_changes_in_the_order_made() -> None:
     def a(change: Any) -> None:
         heard["a"].append(change.fields)
         if "prompt" in change:
-            state.update(selection=None, brush=[1])
+            state.update(selection=[1])
 
     state.subscribe(a)
     state.subscribe(lambda c: heard["b"].append(c.fields))
     state.prompt = "p1"
-    assert heard["a"] == heard["b"] == [frozenset({"prompt"}), frozenset({"brush"})]
+    assert heard["a"] == heard["b"] == [frozenset({"prompt"}), frozenset({"selection"})]
 
 
 @pytest.mark.qt_log_ignore("does not support raise")  # offscreen tooltip, harmless
@@ -102,18 +104,18 @@ def test_the_gui_thread_runs_no_query(window: Any, monkeypatch: pytest.MonkeyPat
     assert on_gui_thread == [], on_gui_thread[0]
 
 
-def test_selection_and_brush_are_text_ids_in_the_state(window: Any) -> None:
+def test_selection_is_text_ids_in_the_state(window: Any) -> None:
     win = window
     assert win.prompts.select_key("book-002") and win.wait_idle(60)
     m = win.map
     win.hists.brush("text.words", 20.0, 35.0)
-    assert win.state.brush == tuple(sorted(m.highlighted_ids().tolist()))
+    assert win.state.selection == tuple(sorted(m.highlighted_ids().tolist()))
     x, y = m.cloud.x, m.cloud.y
     cx, cy, r = float(np.median(x)), float(np.median(y)), float(np.std(x))
     mask = m.select_polygon(np.array([[cx - r, cy - r], [cx + r, cy - r], [cx + r, cy + r],
                                       [cx - r, cy + r]]))
     assert win.state.selection == tuple(sorted(m.text_id[mask].tolist()))
-    # another prompt starts without a selection or a brush
+    # another prompt starts without a selection
     assert win.prompts.select_key("book-004") and win.wait_idle(60)
-    assert win.state.selection is None and win.state.brush is None
+    assert win.state.selection is None
     assert win.state.prompt == "book-004"

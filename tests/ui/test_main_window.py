@@ -54,14 +54,20 @@ def test_brush_histogram_highlights_exactly_those_points(window: Any) -> None:
         "SELECT t.id FROM texts t JOIN attributes a ON a.text_id=t.id AND a.name='text.words' "
         "WHERE t.prompt_id=? AND a.value BETWEEN 20 AND 35", [pid])}
     assert want and got == want
-    # two brushes combine with AND
-    window.hists.brush("topic", -0.5, 0.5)
+    # a second range narrows the selection with Ctrl (intersect), else replaces it
+    window.hists.brush("topic", -0.5, 0.5, mode="intersect")
     both = {r["id"] for r in window.study.query(
         "SELECT t.id FROM texts t JOIN attributes a ON a.text_id=t.id AND a.name='text.words' "
         "JOIN attributes b ON b.text_id=t.id AND b.name='topic' WHERE t.prompt_id=? "
         "AND a.value BETWEEN 20 AND 35 AND b.value = 0", [pid])}
     assert set(window.map.highlighted_ids().tolist()) == both
-    window.hists.brush("text.words", None)
+    window.hists.brush("topic", -0.5, 0.5)
+    topic0 = {r["id"] for r in window.study.query(
+        "SELECT t.id FROM texts t JOIN attributes b ON b.text_id=t.id AND b.name='topic' "
+        "WHERE t.prompt_id=? AND b.value = 0", [pid])}
+    assert set(window.map.highlighted_ids().tolist()) == topic0
+    window.hists.brush("text.words", None)  # not the selection's range: nothing changes
+    assert set(window.map.highlighted_ids().tolist()) == topic0
     window.hists.brush("topic", None)
     assert window.map.cloud.highlight is None
 

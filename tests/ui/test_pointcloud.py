@@ -70,7 +70,9 @@ def test_pick_matches_brute_force(cloud_view: Any) -> None:
         assert got is not None and c.group[got] != 1 and d[got] == pytest.approx(d.min(), abs=1e-6)
 
 
-def test_highlight_layer_and_hidden_groups(cloud_view: Any) -> None:
+def test_highlight_filters_the_layers_and_hidden_groups(cloud_view: Any) -> None:
+    """A highlight (the selection) keeps its points in their groups' layers and sends every
+    other visible point to the grey context layer; hidden groups stay in the dump layer."""
     c = cloud_view.cloud
     mask = c.x > 1.5
     cloud_view.set_highlight(mask)
@@ -79,9 +81,24 @@ def test_highlight_layer_and_hidden_groups(cloud_view: Any) -> None:
     lo, hi = np.searchsorted(c._sx, [x0, x1])
     counts = c._bin(lo, hi, x0, y0, w / (x1 - x0), h / (y1 - y0), w, h)
     inside = (c.x >= x0) & (c.x < x1) & (c.y >= y0) & (c.y < y1)
-    assert counts[4].sum() == (mask & inside).sum()  # the highlight layer
+    for g in range(3):
+        assert counts[g].sum() == (mask & inside & (c.group == g)).sum()
+    assert counts[4].sum() == (~mask & inside).sum()  # the context layer
+    # context pixels are grey, the selected ones keep their hues (BGRA)
+    img = c.image.image.astype(int)
+    orange = (img[..., 2] > img[..., 0] + 60) & (img[..., 3] > 0)
+    xs = x0 + (np.arange(w) + 0.5) / w * (x1 - x0)
+    assert orange[:, xs > 1.6].sum() > 50 and orange[:, xs < 1.4].sum() == 0
+    ctx = (img[..., 3] > 0) & (np.abs(img[..., 0] - img[..., 2]) < 4)
+    assert ctx[:, xs < 1.4].sum() > 100
     c.set_visible(2, False)
     counts = c._bin(lo, hi, x0, y0, w / (x1 - x0), h / (y1 - y0), w, h)
     assert counts[2].sum() == 0 and counts[3].sum() == (inside & (c.group == 2)).sum()
-    assert counts[4].sum() == (mask & inside & (c.group != 2)).sum()
+    assert counts[4].sum() == (~mask & inside & (c.group != 2)).sum()
     assert set(cloud_view.highlighted_ids().tolist()) == set((np.flatnonzero(mask) + 10).tolist())
+    # zoomed in: the selected points as points in colour, the rest as grey context dots
+    cloud_view.vb.setRange(xRange=(1.3, 1.7), yRange=(-0.2, 0.2), padding=0)
+    assert c.mode == "points"
+    shown = np.concatenate([s.data["x"] for s in c.scatters])
+    assert len(shown) and (shown > 1.5).all()
+    assert len(c.ctx_scatter.data) and (c.ctx_scatter.data["x"] <= 1.5).all()

@@ -1,7 +1,7 @@
 """The Search dock in the real window (offscreen): text search lights exactly the texts holding
 the words (checked against a Python scan of the bodies), follows the prompt, opens a hit in the
-inspector on a click or Enter, lists and exports the selection; semantic search with the real
-MiniLM embedder finds a text queried verbatim first."""
+inspector on a click or Enter, exports its hits; semantic search with the real MiniLM embedder
+finds a text queried verbatim first. The hits as the one selection: `test_selection.py`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
@@ -84,10 +83,11 @@ def test_text_search_lights_exactly_the_matching_texts(window: Any, qtbot: Any) 
     assert len(m.text_id) == len(bodies) and set(res.ids.tolist()) == want
     assert set(m.highlighted_ids().tolist()) == want and len(want) > 20
     assert {h.prompt_key for h in res.hits} == {k for i, (k, _) in bodies.items() if i in want}
-    # a histogram brush takes the map's highlight; clearing it lights the hits again
+    # the hits are the one selection: a histogram range replaces it, undo brings it back
+    assert set(win.state.selection) == want
     win.hists.brush("text.words", 0, 1e9)
     assert len(m.highlighted_ids()) == len(m.text_id)
-    win.hists.brush("text.words", None)
+    assert win.state.undo()
     assert set(m.highlighted_ids().tolist()) == want
     win.search.run("  ")
     assert win.search.result is None and m.cloud.highlight is None
@@ -117,40 +117,6 @@ def test_click_or_enter_opens_the_hit_and_export(window: Any, qtbot: Any, tmp_pa
     assert rows[0][:4] == ["text_id", "prompt_key", "prompt_title", "group"]
     assert [int(r[0]) for r in rows[1:]] == res.ids.tolist()
     assert [r[3] for r in rows[1:]] == [h.group for h in res.hits]
-
-
-def test_selection_table_lists_and_exports_the_selection(window: Any, tmp_path: Path) -> None:
-    win, m = window, window.map
-    bodies = _bodies(win)
-    assert win.search.tabs.tabText(1) == "Selection" and not win.search.selection_hits
-    hits = set(_search(win, "dull").ids.tolist())
-    x, y = m.cloud.x, m.cloud.y
-    mid = float(np.median(x))
-    poly = np.array([[x.min() - 1, y.min() - 1], [mid, y.min() - 1], [mid, y.max() + 1],
-                     [x.min() - 1, y.max() + 1]])
-    mask = m.select_polygon(poly)
-    assert win.wait_idle(60)
-    want = sorted(m.text_id[mask].tolist())
-    assert 0 < len(want) < len(m.text_id)
-    rows = win.search.selection_hits
-    assert [r.text_id for r in rows] == want and win.search.selection_source == "selection"
-    assert win.search.tabs.tabText(1) == f"Selection ({len(want)})"
-    assert all(r.prompt_key == win.state.prompt for r in rows)
-    assert rows[0].snippet.rstrip("…") in " ".join(bodies[rows[0].text_id][1].split())
-    out = win.search.export("selection", tmp_path / "sel")
-    assert out.name == "sel.csv"
-    with out.open(encoding="utf-8") as fh:
-        got = list(csv.DictReader(fh))
-    assert [int(r["text_id"]) for r in got] == want
-    assert [r["group"] for r in got] == [r.group for r in rows] and got[0]["score"] == ""
-    # clicking a row opens its text
-    win.search.sel_view.clicked.emit(win.search.sel_model.index(1, 3))
-    assert win.wait_idle(60)
-    assert win.inspector.detail["id"] == want[1]
-    m.clear_selection()
-    assert win.wait_idle(60)
-    assert win.search.selection_hits == [] and win.search.tabs.tabText(1) == "Selection"
-    assert set(m.highlighted_ids().tolist()) == hits  # the search hits are lit again
 
 
 @pytest.fixture(scope="module")

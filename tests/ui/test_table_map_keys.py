@@ -191,10 +191,11 @@ def test_keyboard_moves_prompt_point_tab_and_clears(win: Any, qtbot: Any) -> Non
     assert win.inspector.detail["id"] == atypical[0]  # the inspector shows it
     # Esc clears the selected text, the region and the brush
     win.map.select_polygon(np.array([[-1e3, -1e3], [1e3, -1e3], [1e3, 1e3], [-1e3, 1e3]]))
-    win.hists.brush("text.words", 0.0, 30.0)
-    assert win.state.selection is not None and win.state.brush is not None
+    win.hists.brush("text.words", 0.0, 30.0, mode="intersect")
+    assert win.state.selection is not None
     QTest.keyClick(p.view, Qt.Key.Key_Escape)
-    assert win.state.selection is None and win.state.brush is None
+    assert win.state.selection is None and win.map.cloud.highlight is None
+    assert win.hists.hists["text.words"].range is None
     assert win.map.selected_text is None and not len(win.map.ring.data)
     # Ctrl+1..6: tabs by number
     QTest.keyClick(p.view, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)

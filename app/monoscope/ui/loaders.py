@@ -179,11 +179,12 @@ def load_map(req: MapRequest, state: TaskState) -> MapPayload:
     return MapPayload(req.key, pts, labels, attrs, trees, rows, set_id, keys, missing)
 
 
-def load_text(req: tuple[Study, int], state: TaskState
+def load_text(req: tuple[Study, int] | tuple[Study, int, tuple[int, ...] | None], state: TaskState
               ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """A text's detail and its nearest source texts."""
-    st, text_id = req
-    return queries.text_detail(st, text_id), queries.nearest_source(st, text_id)
+    """A text's detail and its nearest source texts (of the selection, a third item)."""
+    st, text_id, among = (*req, None) if len(req) == 2 else req
+    return (queries.text_detail(st, text_id),
+            queries.nearest_source(st, text_id, among=among))
 
 
 def load_snippet(req: tuple[Study, int], state: TaskState) -> tuple[int, str]:
@@ -192,9 +193,10 @@ def load_snippet(req: tuple[Study, int], state: TaskState) -> tuple[int, str]:
     return text_id, queries.snippet(st, text_id)
 
 
-def load_lists(req: tuple[Study, int, str], state: TaskState
-               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The prompt's most generic and most atypical generated texts."""
-    st, ds, key = req
+def load_lists(req: tuple[Study, int, str] | tuple[Study, int, str, tuple[int, ...] | None],
+               state: TaskState) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The prompt's most generic and most atypical generated texts (of the selection, a
+    fourth item)."""
+    st, ds, key, among = (*req, None) if len(req) == 3 else req
     pid = datasets_repo.prompt_id(st, ds, key)
-    return queries.generic_and_atypical(st, pid) if pid is not None else ([], [])
+    return queries.generic_and_atypical(st, pid, among=among) if pid is not None else ([], [])

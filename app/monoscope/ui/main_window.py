@@ -3,9 +3,13 @@ the right; overview, compare, sweep and accumulation as further tabs. All loadin
 `TaskRunner` jobs (the GUI thread runs no query); every number shown is a stored measurement
 (`monoscope.core.analysis.measure`).
 
-What the explorer shows (dataset, prompt, ranking attribute, whole-dataset scope, the map
-selection and the histogram brush) lives in one Qt-free `ExplorerState` the window owns and
-writes; the figure views and `WindowActions` read it or subscribe to it.
+What the explorer shows (dataset, prompt, ranking attribute, whole-dataset scope and the one
+selection) lives in one Qt-free `ExplorerState` the window owns and writes; the figure views and
+`WindowActions` read it or subscribe to it. A rectangle or lasso on the map, a histogram range or
+bar and a search's hits are each a gesture of that one selection (Shift adds, Ctrl narrows;
+Ctrl+Z / Ctrl+Shift+Z undo and redo, Esc clears); it filters the map (the rest greyed), the
+plots (the selection drawn over them), the Selection dock's table and the inspector's lists,
+and the map's counter says how many texts it holds.
 
 Refresh (F5, and after a run's annotate → project → measure chain) reloads the prompt table and
 every view. Clicking a run's point in the Sweep opens that run in Compare (as run A).
@@ -34,8 +38,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from monoscope.core.explore import queries
+from monoscope.core.explore import queries, text_table
 from monoscope.core.explore.state import Change, ExplorerState, TextIds
+from monoscope.core.explore.text_table import AttributeColumn
 from monoscope.core.explore.view_state import ViewState, load_view, save_view
 from monoscope.core.store import Study
 from monoscope.core.store.datasets import Dataset
@@ -141,7 +146,9 @@ class MainWindow(QMainWindow):
         self.prompts.dataset_changed.connect(self.set_dataset)
         self.map.text_selected.connect(self.inspect)
         self.map.selection_changed.connect(self._selection_changed)
-        self.hists.brushed.connect(self._brushed)
+        self.map.region_selected.connect(self._region_selected)
+        self.hists.selected.connect(self._plot_selected)
+        self.hists.clear_requested.connect(self.clear_selection)
         self.inspector.text_requested.connect(self._open_text)
         self.inspector.texts_lit.connect(lambda ids: self.map.set_highlight(self._mask(ids)))
         self.state.subscribe(self._state_changed)
@@ -152,6 +159,8 @@ class MainWindow(QMainWindow):
         self.runner.busy_changed.connect(lambda b: self.busy.setText("Loading…" if b else ""))
         self.actions_ = WindowActions(self, self.state, self)
         self._install_search()
+        self._install_selection_table()
+        self._shown_scope: tuple[str | None] | None = None  # the scope the map shows
         self._add_shortcuts()
         self.resize(1400, 900)
         self._sized = self._restore_layout()
@@ -160,7 +169,8 @@ class MainWindow(QMainWindow):
         """Keyboard navigation (Go menu: prompts, map points, tabs, Esc) and Help ▸ Keyboard
         shortcuts, from `monoscope.ui.shortcuts`."""
         self.shortcuts = WindowShortcuts(self, self.prompts, self.map, self.tabs, self.hists,
-                                         outliers=lambda: atypical_ids(self.inspector))
+                                         outliers=lambda: atypical_ids(self.inspector),
+                                         state=self.state)
 
     # -- layout --------------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -334,7 +344,7 @@ class MainWindow(QMainWindow):
         self.state.update(dataset_id=dataset_id, prompt=None,
                           attribute=None if saved is None else saved.attribute,
                           whole_dataset=False if saved is None else saved.whole_dataset,
-                          selection=None, brush=None)
+                          selection=None)
         for name, view in self.extra_views.items():
             if name != "runs" or self.runs_panel.study is not study:
                 view.set_study(study, dataset_id)
@@ -351,8 +361,7 @@ class MainWindow(QMainWindow):
         if self.study is not None:
             self.study.close()
         self.study = None
-        self.state.update(dataset_id=None, prompt=None, attribute=None, selection=None,
-                          brush=None)
+        self.state.update(dataset_id=None, prompt=None, attribute=None, selection=None)
         self._snippets.clear()
 
     def refresh(self) -> None:
@@ -411,19 +420,19 @@ class MainWindow(QMainWindow):
 
     # -- state -----------------------------------------------------------------------------
     def _state_changed(self, change: Change) -> None:
-        """The map and histograms follow the selection, the brush and the scope; the
-        inspector follows the prompt. The view is saved with the study a moment later."""
-        if self.study is not None and change.fields - {"brush"}:
+        """The map, the plots and the inspector's lists follow the selection; the inspector
+        follows the prompt. The view is saved with the study a moment later."""
+        if self.study is not None:
             self._save_timer.start()
         if "dataset_id" in change:
             self.inspector.clear()
         if "prompt" in change or "whole_dataset" in change or "dataset_id" in change:
             now = change.now
             self.inspector.set_prompt(None if now.whole_dataset else now.prompt)
-        if "selection" in change:
-            self.hists.set_selection(self._mask(change.now.selection))
-        if "brush" in change:
-            self.map.set_highlight(self._mask(change.now.brush))
+        if "selection" in change or "selection_label" in change:
+            self._show_selection()
+            if not ("prompt" in change or "whole_dataset" in change or "dataset_id" in change):
+                self._selection_lists()
         if "whole_dataset" in change:
             self.whole.blockSignals(True)
             self.whole.setChecked(change.now.whole_dataset)
@@ -442,11 +451,44 @@ class MainWindow(QMainWindow):
     def _whole_toggled(self, on: bool) -> None:
         self.state.whole_dataset = on
 
+    # -- the one selection -------------------------------------------------------------------
     def _selection_changed(self, mask: npt.NDArray[np.bool_] | None) -> None:
-        self.state.selection = self._ids(mask)
+        """The map's Clear button."""
+        if mask is None:
+            self.clear_selection()
 
-    def _brushed(self, mask: npt.NDArray[np.bool_] | None) -> None:
-        self.state.brush = self._ids(mask)
+    def _region_selected(self, mask: npt.NDArray[np.bool_], kind: str, mode: str) -> None:
+        ids = self._ids(mask)
+        self.state.select(ids, kind, mode)
+
+    def _plot_selected(self, mask: npt.NDArray[np.bool_] | None, label: str, mode: str,
+                       gesture: str) -> None:
+        self.state.select(self._ids(mask), label, mode, gesture=gesture)
+
+    def clear_selection(self) -> None:
+        """Esc, the Clear buttons, a double-click on a plot: no selection (undoable)."""
+        self.state.clear_selection()
+
+    def selection_counter(self) -> str:
+        """"16 / 51 texts · lasso": the selected texts on the map, of all the map's texts."""
+        mask = self._mask(self.state.selection)
+        return text_table.counter(None if mask is None else int(np.count_nonzero(mask)),
+                                  len(self.map.text_id), self.state.selection_label)
+
+    def _show_selection(self) -> None:
+        """Draw the selection on the map (the rest greyed) and over the plots."""
+        mask = self._mask(self.state.selection)
+        self.map.show_selection(mask, self.selection_counter() if len(self.map.text_id) else "")
+        self.hists.set_selection(mask)
+
+    def _selection_lists(self) -> None:
+        """The inspector's lists among the selected texts (all of the prompt's without one)."""
+        key = self.state.scope()
+        if key is not None:
+            self._load_lists(key)
+        detail = self.inspector.detail
+        if detail is not None:
+            self.inspect(int(detail["id"]), raise_dock=False)
 
     # -- map and histograms ----------------------------------------------------------------
     def load_map(self, key: str | None) -> None:
@@ -465,13 +507,16 @@ class MainWindow(QMainWindow):
     def _map_loaded(self, payload: MapPayload) -> None:
         self.payload = payload
         self.inspector.set_missing_modes(payload.missing)
-        self.state.update(selection=None, brush=None)
+        scope_changed = self._shown_scope != (payload.key,)
+        self._shown_scope = (payload.key,)
         pts = payload.points
         title = "whole dataset" if payload.key is None else f"prompt {payload.key}"
         if pts is None or not len(pts):
             self.map.clear(f"No map for the {title} yet: run `monoscope project` "
                            "(or annotate and project after a run).")
             self.hists.set_data([], np.zeros(0, np.int8), [], [])
+            self.selection_table.set_map(np.zeros(0, np.int64), [], {})
+            self.state.update(selection=None)
             return
         colors = theme.group_colors(pts.run_ids)
         tab = self.prompts.model.table
@@ -487,7 +532,15 @@ class MainWindow(QMainWindow):
             self._restore_selection = None
             kept = np.isin(pts.text_id, np.asarray(pending[1], dtype=np.int64))
             if kept.any():  # the saved selection, as far as its texts are still here
-                self.state.selection = self._ids(kept)
+                self.state.update(selection=self._ids(kept), selection_label="saved selection")
+        self.selection_table.set_map(pts.text_id, _columns(payload),
+                                     dict(zip(payload.labels, colors, strict=False)))
+        sel = self.state.selection
+        if sel is not None:  # the same scope again (a refresh): its texts on the new map
+            self.state.update(selection=self._ids(self._mask(sel)))
+        self._show_selection()
+        if scope_changed:
+            self._apply_search()
 
     def reset_zoom(self) -> None:
         self.map.reset_view()
@@ -497,15 +550,17 @@ class MainWindow(QMainWindow):
         self.load_map(self.state.prompt)
 
     # -- inspector -----------------------------------------------------------------------
-    def inspect(self, text_id: int) -> None:
+    def inspect(self, text_id: int, raise_dock: bool = True) -> None:
+        """Show a text in the inspector, its nearest human texts among the selection."""
         st = self.study
         if st is None:
             return
 
-        job = self.runner.submit("inspector", load_text, (st, text_id))
+        job = self.runner.submit("inspector", load_text, (st, text_id, self.state.selection))
         job.finished.connect(lambda r: self.inspector.show_text(*r))
         job.failed.connect(lambda msg: self.show_error("Cannot show the text", msg))
-        self.dock_inspector.raise_()
+        if raise_dock:
+            self.dock_inspector.raise_()
 
     def _open_text(self, text_id: int) -> None:
         self.map.select_text(text_id)
@@ -516,7 +571,12 @@ class MainWindow(QMainWindow):
         if st is None or ds is None:
             return
 
-        job = self.runner.submit("lists", load_lists, (st, ds, key))
+        sel = self.state.selection
+        mask = self._mask(sel)
+        self.inspector.set_filter_note(
+            "" if mask is None else f"Among the {int(np.count_nonzero(mask)):,} selected "
+                                    "texts (Esc shows all)")
+        job = self.runner.submit("lists", load_lists, (st, ds, key, sel))
         job.finished.connect(lambda r: self.inspector.set_lists(*r))
 
     def _hovered(self, text_id: int) -> None:
@@ -561,9 +621,8 @@ class MainWindow(QMainWindow):
 
     def _install_search(self) -> None:
         """The Search dock (bottom; Ctrl+Shift+F or View ▸ Search texts shows it): text or
-        semantic search whose hits are lit on the map (a histogram brush or a map selection,
-        while on, keeps the map's highlight) and open in the inspector; a second tab lists the
-        selection."""
+        semantic search whose hits become the selection (Shift+Enter adds them) and open in
+        the inspector."""
         from PySide6.QtGui import QAction, QKeySequence
         from PySide6.QtWidgets import QMenu
 
@@ -574,11 +633,6 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.dock_runs, self.dock_search)
         self.dock_search.hide()
 
-        def light(*_: object) -> None:
-            ids = self.search.hit_ids()
-            if self.state.brush is None:
-                self.map.set_highlight(None if ids is None else np.isin(self.map.text_id, ids))
-
         def focus() -> None:
             if not self.dock_search.isVisible():  # a quarter of the height, not the side docks'
                 self.dock_search.show()
@@ -587,17 +641,65 @@ class MainWindow(QMainWindow):
             self.dock_search.raise_()
             self.search.focus_query()
 
-        self.search.hits_changed.connect(light)
+        self.search.hits_changed.connect(self._search_hits)
         self.search.text_activated.connect(self._open_text)
-        self.map.points_changed.connect(light)
-        self.state.subscribe(lambda c: light() if ("brush" in c or "selection" in c)
-                             and c.now.brush is None and c.now.selection is None else None)
         act = QAction("&Search texts…", self)
         act.setShortcut(QKeySequence("Ctrl+Shift+F"))
         act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         act.triggered.connect(focus)
         menu = next((a.menu() for a in self.menuBar().actions() if a.text() == "&View"), None)
         (menu if isinstance(menu, QMenu) else self).addAction(act)
+
+    def _search_hits(self, ids: npt.NDArray[np.int64] | None) -> None:
+        """A search's hits are a selection gesture; a cleared search clears a selection it
+        made."""
+        if ids is None:
+            if self.state.selection_label.startswith(("search", "semantic search")):
+                self.state.clear_selection()
+            return
+        self._apply_search()
+
+    def _apply_search(self) -> None:
+        """Select the last search's hits on the map, when its scope covers the map's (a
+        prompt's search waits for that prompt's map; a dataset search selects on any)."""
+        res, payload = self.search.result, self.payload
+        if res is None or payload is None or not len(self.map.text_id):
+            return
+        if res.prompt_key is not None and payload.key is not None and (
+                res.prompt_key != payload.key):
+            return
+        on_map = res.ids[np.isin(res.ids, self.map.text_id)]
+        self.state.select(on_map, self.search.selection_label(), self.search.combine_mode)
+
+    def _install_selection_table(self) -> None:
+        """The Selection dock (bottom, beside Search; View ▸ Selection table, Ctrl+T): the
+        selected texts with their attribute values, sortable, exported to CSV."""
+        from PySide6.QtGui import QKeySequence
+        from PySide6.QtWidgets import QMenu
+
+        from monoscope.ui.views.selection_table import SelectionTable
+
+        self.selection_table = SelectionTable(self.runner, self.state, lambda: self.study)
+        self.dock_selection = self._dock("Selection", self.selection_table,
+                                         Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.dock_search, self.dock_selection)
+        self.dock_selection.hide()
+        self.selection_table.text_activated.connect(self._open_text)
+        self.selection_table.clear_requested.connect(self.clear_selection)
+        act = self.dock_selection.toggleViewAction()
+        act.setText("Selection &table")
+        act.setShortcut(QKeySequence("Ctrl+T"))
+        act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        menu = next((a.menu() for a in self.menuBar().actions() if a.text() == "&View"), None)
+        (menu if isinstance(menu, QMenu) else self).addAction(act)
+
+    def show_selection_table(self) -> None:
+        """Show the Selection dock (a quarter of the height) in front."""
+        if not self.dock_selection.isVisible():
+            self.dock_selection.show()
+            self.resizeDocks([self.dock_selection], [self.height() // 4],
+                             Qt.Orientation.Vertical)
+        self.dock_selection.raise_()
 
     # -- drag and drop -----------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -626,3 +728,15 @@ class MainWindow(QMainWindow):
     def wait_idle(self, timeout_s: float = 60.0) -> bool:
         """Wait until every background load (including the extra views') has finished."""
         return self.runner.wait(timeout_s)
+
+
+def _columns(payload: MapPayload) -> list[AttributeColumn]:
+    """The map's attributes as the selection table shows them (topics by their labels)."""
+    out = []
+    for a in payload.attrs:
+        labels: list[object] | None = list(a.labels) if a.labels is not None else None
+        if a.categories:
+            cats = a.categories
+            labels = [None if not np.isfinite(v) else cats.get(int(v)) for v in a.values]
+        out.append(AttributeColumn(a.name, a.values, labels))
+    return out

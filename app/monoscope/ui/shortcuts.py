@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monoscope.core.explore.state import ExplorerState
 from monoscope.ui.views.histograms import HistogramPanel
 from monoscope.ui.views.map_view import MapView
 from monoscope.ui.views.prompts import PromptsPanel
@@ -103,13 +104,14 @@ class WindowShortcuts:
 
     def __init__(self, win: QMainWindow, prompts: PromptsPanel, map_view: MapView,
                  tabs: QTabWidget, hists: HistogramPanel,
-                 outliers: Callable[[], list[int]]) -> None:
+                 outliers: Callable[[], list[int]], state: ExplorerState | None = None) -> None:
         self.win = win
         self.prompts = prompts
         self.map = map_view
         self.tabs = tabs
         self.hists = hists
         self.outliers = outliers
+        self.state = state
         self.actions: dict[str, QAction] = {}
         self.dialog: ShortcutsDialog | None = None
         bar = win.menuBar()
@@ -133,6 +135,9 @@ class WindowShortcuts:
         self._act(go, "previous_point", "Previous p&oint on the map", ("Alt+Left", "P"),
                   lambda: self.step_point(-1))
         self._act(go, "clear_selection", "&Clear the selection", ("Esc",), self.clear_selection)
+        self._act(go, "undo_selection", "&Undo the selection", ("Ctrl+Z",), self.undo)
+        self._act(go, "redo_selection", "&Redo the selection", ("Ctrl+Shift+Z", "Ctrl+Y"),
+                  self.redo)
         go.addSeparator()
         for i in range(N_TAB_KEYS):
             self._act(go, f"tab_{i + 1}", f"Tab {i + 1}", (f"Ctrl+{i + 1}",),
@@ -171,11 +176,20 @@ class WindowShortcuts:
         return self.map.step_point(delta)
 
     def clear_selection(self) -> None:
-        """Esc: no selected text, no region, no histogram brush."""
-        self.map.clear_selection()
+        """Esc: no selection (undoable) and no marked text."""
+        if self.state is not None:
+            self.state.clear_selection()
+        else:
+            self.map.clear_selection()
         self.map.select_index(None)
-        for h in self.hists.hists.values():
-            h.set_brush(None)
+
+    def undo(self) -> bool:
+        """Ctrl+Z: the selection before the last gesture."""
+        return self.state.undo() if self.state is not None else False
+
+    def redo(self) -> bool:
+        """Ctrl+Shift+Z: the selection the last undo left."""
+        return self.state.redo() if self.state is not None else False
 
     def show_page(self) -> ShortcutsDialog:
         """Help ▸ Keyboard shortcuts: the table of every shortcut, read from the actions."""

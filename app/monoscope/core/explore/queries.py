@@ -9,7 +9,7 @@ nothing here writes to the study.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -317,8 +317,10 @@ def _prompt_vectors(study: Study, prompt_id: int) -> tuple[I64, I64, F32]:
     return ids, run_ids, vecs
 
 
-def nearest_source(study: Study, text_id: int, k: int = 5) -> list[dict[str, Any]]:
-    """The k source texts of the same prompt closest in cosine to this text."""
+def nearest_source(study: Study, text_id: int, k: int = 5,
+                   among: Collection[int] | None = None) -> list[dict[str, Any]]:
+    """The k source texts of the same prompt closest in cosine to this text (only those in
+    ``among``, the explorer's selection, when given)."""
     pid = reads.text_prompt(study, text_id)
     if pid is None:
         return []
@@ -326,7 +328,10 @@ def nearest_source(study: Study, text_id: int, k: int = 5) -> list[dict[str, Any
     me = np.flatnonzero(ids == text_id)
     if not len(me):
         return []
-    src = np.flatnonzero((rid < 0) & (ids != text_id))
+    src_mask = (rid < 0) & (ids != text_id)
+    if among is not None:
+        src_mask &= np.isin(ids, np.fromiter(among, dtype=np.int64))
+    src = np.flatnonzero(src_mask)
     sims = vecs[src] @ vecs[me[0]]
     order = np.argsort(-sims)[:k]
     return [{"text_id": int(ids[src[i]]), "similarity": float(sims[i]),
@@ -362,10 +367,16 @@ def typicality(study: Study, prompt_id: int, run_id: int | None = None, k: int =
 
 
 def generic_and_atypical(study: Study, prompt_id: int, run_id: int | None = None,
-                         n: int = 8) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The n most generic (closest to the human texts) and n most atypical generated texts."""
+                         n: int = 8, among: Collection[int] | None = None
+                         ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The n most generic (closest to the human texts) and n most atypical generated texts
+    (of those in ``among``, the explorer's selection, when given; the distances are to all
+    the prompt's source texts either way)."""
     t = typicality(study, prompt_id, run_id)
-    order = np.argsort(t.knn_distance)
+    keep = (np.isin(t.text_id, np.fromiter(among, dtype=np.int64)) if among is not None
+            else np.ones(len(t.text_id), bool))
+    cand = np.flatnonzero(keep)
+    order = cand[np.argsort(t.knn_distance[cand])]
     shown = [*order[:n], *order[::-1][:n]]
     heads = reads.text_heads(study, [int(t.text_id[i]) for i in shown], 121)
 

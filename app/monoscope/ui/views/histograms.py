@@ -1,7 +1,12 @@
-"""Attribute histograms linked to the map: source vs each run on the same bins, normalised.
+"""Attribute distributions linked to the map: source vs each run, as histograms (same bins,
+each set normalised), eCDFs or box/strip plots (the panel's toggle), the people's spread as a
+band (the source's 10–90 % quantiles, from the stored values) in the last two.
 
-Drag across a histogram to brush a value range (the map highlights those texts); double-click
-clears it. A selection made on the map is drawn over every histogram as a dark outline.
+Each plot is a selection gesture of the explorer's one selection: drag across a plot to select
+the texts in that value range (Shift adds to the selection, Ctrl keeps the texts also in it),
+click a bar of a category (topics) to select its texts, double-click to clear the selection.
+The selection, however made, is drawn over every plot in the selection colour (its own
+histogram or eCDF, its points ringed in the strip).
 
 The caption under each histogram shows stored numbers only (the measure stage's rows, see
 `monoscope.core.analysis.measure`): per group its texts and dispersion, per run its monoculture index
@@ -20,14 +25,30 @@ import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from monoscope.core.analysis.measure import SET_ATTRIBUTES
+from monoscope.core.explore import distributions as dist
 from monoscope.core.explore.labels import ATTRIBUTE_LABELS, attribute_label
 from monoscope.ui import theme
 from monoscope.ui.views.pointcloud import RGB
 
 NICE_NAMES = ATTRIBUTE_LABELS  # the one mapping of plain attribute names
+MODES = {"hist": "Histogram", "ecdf": "eCDF", "box": "Box"}  # the panel's plot kinds
+HINTS = {
+    "hist": "Same bins, each set normalised.",
+    "ecdf": "Share of each set's texts ≤ x.",
+    "box": "Each text a point; box = quartiles.",
+}
 
 
 @dataclass
@@ -120,7 +141,8 @@ def caption_lines(rows: Sequence[dict[str, Any]], keys: Sequence[str], labels: S
 
 
 class BrushViewBox(pg.ViewBox):  # type: ignore[misc]
-    """Left-drag sets the brushed x-range; double-click clears it."""
+    """Left-drag selects the texts in an x-range (a gesture per drag), a click on a bar of a
+    categorical plot selects that category, a double-click clears the selection."""
 
     def __init__(self, hist: AttributeHistogram) -> None:
         super().__init__(enableMouse=False)
@@ -131,31 +153,56 @@ class BrushViewBox(pg.ViewBox):  # type: ignore[misc]
             ev.ignore()
             return
         ev.accept()
+        if ev.isStart():
+            self.hist.start_gesture(modifier_mode(ev.modifiers()))
         a = self.mapSceneToView(ev.buttonDownScenePos()).x()
         b = self.mapSceneToView(ev.scenePos()).x()
-        self.hist.set_brush(min(a, b), max(a, b))
+        self.hist.set_brush(min(a, b), max(a, b), new=False)
 
     def mouseClickEvent(self, ev: Any) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
         if ev.double():
             ev.accept()
-            self.hist.set_brush(None)
+            self.hist.clear_requested.emit()
+        elif self.hist.categorical and self.hist.mode == "hist":
+            ev.accept()
+            x = self.mapSceneToView(ev.scenePos()).x()
+            self.hist.click_category(x, modifier_mode(ev.modifiers()))
         else:
             ev.ignore()
 
 
-class AttributeHistogram(QWidget):
-    """One attribute: overlaid normalised distributions plus dispersion numbers."""
+def modifier_mode(mods: Any) -> str:
+    """How a gesture combines with the selection: Shift adds, Ctrl intersects."""
+    if mods & Qt.KeyboardModifier.ShiftModifier:
+        return "add"
+    if mods & Qt.KeyboardModifier.ControlModifier:
+        return "intersect"
+    return "replace"
 
-    brushed = Signal(str, object)  # attribute name, (lo, hi) or None
+
+class AttributeHistogram(QWidget):
+    """One attribute: the groups' distributions (histogram, eCDF or box/strip), the selection
+    over them, and the stored dispersion numbers."""
+
+    # attribute name, bool mask over the points or None, label, mode, gesture token
+    gestured = Signal(str, object, str, str, str)
+    clear_requested = Signal()
 
     def __init__(self, data: AttributeData, group: npt.NDArray[np.int8], labels: Sequence[str],
                  colors: Sequence[RGB], parent: QWidget | None = None,
-                 keys: Sequence[str] | None = None, whole_dataset: bool = False) -> None:
+                 keys: Sequence[str] | None = None, whole_dataset: bool = False,
+                 mode: str = "hist") -> None:
         super().__init__(parent)
         self.data = data
         self.group = group
+        self.labels = list(labels)
+        self.colors = list(colors)
         self.categorical = data.categorical
         self.kind = data.kind
+        self.mode = mode
         self.vb = BrushViewBox(self)
         self.plot = pg.PlotWidget(viewBox=self.vb)
         self.plot.setMinimumHeight(130)
@@ -163,18 +210,21 @@ class AttributeHistogram(QWidget):
         pi = self.plot.getPlotItem()
         pi.hideButtons()
         pi.setTitle(attribute_label(data.name), size="9pt")
-        pi.setLabel("left", "share")
         pi.getAxis("left").enableAutoSIPrefix(False)
         pi.getAxis("left").setWidth(34)
         fg = theme.foreground()
         self.region = pg.LinearRegionItem(brush=pg.mkBrush(*fg, 40), movable=True)
         self.region.setZValue(-5)
         self.region.hide()
-        self.region.sigRegionChanged.connect(self._region_moved)
+        # moving the drawn range: a new gesture from the first move after the last one ended
+        self.region.sigRegionChanged.connect(self._region_dragged)
+        self.region.sigRegionChangeFinished.connect(self._region_released)
         self.plot.addItem(self.region, ignoreBounds=True)
-        self.sel_curve = pg.PlotDataItem(pen=pg.mkPen(fg, width=2, style=Qt.PenStyle.DashLine))
+        sel = theme.selection_color()
+        self.sel_curve = pg.PlotDataItem(pen=pg.mkPen(*sel, width=2, style=Qt.PenStyle.DashLine))
         self.sel_curve.setZValue(10)
-        self.plot.addItem(self.sel_curve)
+        self.sel_points = pg.ScatterPlotItem(size=10, pen=pg.mkPen(*sel, width=2), brush=None)
+        self.sel_points.setZValue(11)
         self.stats = QLabel()
         self.stats.setTextFormat(Qt.TextFormat.RichText)
         self.stats.setWordWrap(True)
@@ -185,30 +235,48 @@ class AttributeHistogram(QWidget):
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.stats)
         self.range: tuple[float, float] | None = None
-        self._items: list[Any] = []  # the drawn distributions
-        self._spare: list[Any] = []  # the previous prompt's, reused while drawing
-        self.update_data(data, group, labels, colors, keys=keys, whole_dataset=whole_dataset)
+        self.keys = list(keys) if keys is not None else ["source", *(
+            f"group:{i}" for i in range(1, len(labels)))]
+        self.whole_dataset = whole_dataset
+        self.selection: npt.NDArray[np.bool_] | None = None
+        self._token = 0  # the current gesture (a drag, a click)
+        self._gesture_mode = "replace"
+        self._released = True  # the next move of the range starts a gesture
+        self.edges = self._edges()
+        self.items: list[Any] = []  # what the current mode drew
+        self.group_items: dict[int, Any] = {}  # group -> its curve (eCDF) or strip scatter
+        self.ecdfs: dict[int, dist.Ecdf] = {}  # eCDF mode: each group's eCDF as drawn
+        self.boxes: dict[int, dist.Box] = {}  # box mode: each group's box as drawn
+        self.band: tuple[float, float] | None = None  # the source band drawn (lo, hi)
+        self._strip_y: npt.NDArray[np.float64] = np.zeros(0)  # box mode: row of each point
+        self._draw_plot()
+        self._caption()
 
     def update_data(self, data: AttributeData, group: npt.NDArray[np.int8],
                     labels: Sequence[str], colors: Sequence[RGB],
                     keys: Sequence[str] | None = None, whole_dataset: bool = False) -> None:
-        """Show another prompt's values in this plot (the widget, its axes and its brush
-        region are kept: building a plot costs far more than drawing one)."""
+        """Show another prompt's values of the same attribute in this plot: the widget, its
+        axes and its range item are kept (building a plot costs far more than drawing one;
+        a prompt switch redraws, it does not rebuild)."""
         self.data = data
         self.group = group
+        self.labels = list(labels)
+        self.colors = list(colors)
         self.categorical = data.categorical
         self.kind = data.kind
         self.plot.getPlotItem().setTitle(attribute_label(data.name), size="9pt")
-        if self.range is not None:
-            self.region.hide()
-            self.range = None
-        self.sel_curve.setData([], [])
-        self._spare, self._items = self._items, []
+        self.region.hide()
+        self.range = None
         self.keys = list(keys) if keys is not None else ["source", *(
             f"group:{i}" for i in range(1, len(labels)))]
         self.whole_dataset = whole_dataset
-        self._draw(labels, colors)
+        self.selection = None
+        self._released = True
+        self.edges = self._edges()
+        self._draw_plot()
+        self._caption()
 
+    # -- drawing -------------------------------------------------------------------------
     def _edges(self) -> npt.NDArray[np.float64]:
         v = self.data.values[np.isfinite(self.data.values)]
         if self.categorical:
@@ -219,63 +287,152 @@ class AttributeHistogram(QWidget):
             return np.linspace(c - 0.5, c + 0.5, 3)
         return np.histogram_bin_edges(v, bins=min(30, max(8, int(np.sqrt(len(v))))))
 
-    def _curve(self, x: Any, y: Any, pen: Any, brush: Any = None) -> None:
-        """A step curve of the histogram; reuses a curve of the previous prompt when one is
-        left (adding items to a plot is its slowest part)."""
-        spare = next((i for i in self._spare if isinstance(i, pg.PlotDataItem)), None)
-        if spare is None:
-            item = pg.PlotDataItem()
-            self.plot.addItem(item)
-        else:
-            self._spare.remove(spare)
-            item = spare
-        item.setData(x, y, stepMode="center", fillLevel=None if brush is None else 0,
-                     pen=pen, fillBrush=brush)
-        self._items.append(item)
+    @property
+    def drawn_mode(self) -> str:
+        """What is drawn: categories are always bars (an eCDF of topic ids means nothing)."""
+        return "hist" if self.categorical else self.mode
 
-    def _bars(self, **opts: Any) -> None:
-        spare = next((i for i in self._spare if isinstance(i, pg.BarGraphItem)), None)
-        if spare is None:
-            item = pg.BarGraphItem(**opts)
-            self.plot.addItem(item)
-        else:
-            self._spare.remove(spare)
-            item = spare
-            item.setOpts(**opts)
-        self._items.append(item)
+    def set_mode(self, mode: str) -> None:
+        """Histogram, eCDF or box/strip ('hist', 'ecdf', 'box')."""
+        if mode not in MODES:
+            raise ValueError(f"unknown plot kind {mode!r}: use one of {', '.join(MODES)}")
+        if mode == self.mode:
+            return
+        self.mode = mode
+        self._draw_plot()
+        self.set_selection(self.selection)
 
-    def _drop_spare(self) -> None:
-        for item in self._spare:
-            self.plot.removeItem(item)
-        self._spare = []
+    def _draw_plot(self) -> None:
+        pi = self.plot.getPlotItem()
+        for item in self.items:
+            pi.removeItem(item)
+        self.items, self.group_items = [], {}
+        self.ecdfs, self.boxes, self.band = {}, {}, None
+        for item in (self.sel_curve, self.sel_points):
+            if item.scene() is not None:
+                pi.removeItem(item)
+        left = pi.getAxis("left")
+        left.setTicks(None)
+        pi.getAxis("bottom").setTicks(None)
+        {"hist": self._draw_hist, "ecdf": self._draw_ecdf, "box": self._draw_box}[
+            self.drawn_mode]()
+        pi.addItem(self.sel_points if self.drawn_mode == "box" else self.sel_curve)
+        lo, hi = float(self.edges[0]), float(self.edges[-1])
+        pi.setXRange(lo, hi, padding=0.02)
 
-    def _draw(self, labels: Sequence[str], colors: Sequence[RGB]) -> None:
-        self.edges = self._edges()
+    def _add(self, item: Any) -> Any:
+        self.plot.addItem(item)
+        self.items.append(item)
+        return item
+
+    def _draw_hist(self) -> None:
+        pi = self.plot.getPlotItem()
+        pi.setLabel("left", "share")
         v = self.data.values
-        n_groups = len(labels)
+        n_groups = len(self.labels)
         width = 0.8 / max(1, n_groups)
         for g in range(n_groups):
             sel = (self.group == g) & np.isfinite(v)
-            vals = v[sel]
-            counts, _ = np.histogram(vals, bins=self.edges)
+            counts, _ = np.histogram(v[sel], bins=self.edges)
             share = counts / max(1, counts.sum())
-            color = colors[g]
+            color = self.colors[g]
             if self.categorical:
                 centers = (self.edges[:-1] + self.edges[1:]) / 2
-                self._bars(x=centers - 0.4 + width * (g + 0.5), height=share, width=width,
-                           brush=pg.mkBrush(*color, 200), pen=None)
+                self._add(pg.BarGraphItem(
+                    x=centers - 0.4 + width * (g + 0.5), height=share, width=width,
+                    brush=pg.mkBrush(*color, 200), pen=None))
             elif g == 0:
-                self._curve(self.edges, share, pg.mkPen(*color, width=1),
-                            pg.mkBrush(*color, 90))
+                self._add(pg.PlotDataItem(
+                    self.edges, share, stepMode="center", fillLevel=0,
+                    brush=pg.mkBrush(*color, 90), pen=pg.mkPen(*color, width=1)))
             else:
-                self._curve(self.edges, share, pg.mkPen(*color, width=2))
-        self._drop_spare()
-        # numbers: the measure stage's stored rows (nothing is computed here)
+                self._add(pg.PlotDataItem(self.edges, share, stepMode="center",
+                                          pen=pg.mkPen(*color, width=2)))
+        if self.categorical and self.data.categories:
+            ticks = [(float(c), self.data.categories.get(int(c), str(int(c)))[:14])
+                     for c in (self.edges[:-1] + self.edges[1:]) / 2]
+            pi.getAxis("bottom").setTicks([ticks])
+        pi.enableAutoRange(axis="y")
+
+    def _source_band(self, y0: float, y1: float) -> None:
+        """The people's spread: the source's 10–90 % quantiles of the stored values."""
+        self.band = dist.band(self.data.values[self.group == 0])
+        if self.band is None:
+            return
+        lo, hi = self.band
+        grey = theme.source_color()
+        a = pg.PlotDataItem([lo, hi], [y0, y0], pen=None)
+        b = pg.PlotDataItem([lo, hi], [y1, y1], pen=None)
+        fill = pg.FillBetweenItem(a, b, brush=pg.mkBrush(*grey, 55))
+        fill.setZValue(-8)
+        self._add(fill)
+        for x in (lo, hi):
+            edge = self._add(pg.InfiniteLine(x, angle=90, pen=pg.mkPen(
+                *grey, 160, width=1, style=Qt.PenStyle.DotLine)))
+            edge.setZValue(-7)
+
+    def _draw_ecdf(self) -> None:
+        pi = self.plot.getPlotItem()
+        pi.setLabel("left", "share ≤ x")
+        self._source_band(0.0, 1.0)
+        for g, vals in enumerate(dist.by_group(self.data.values, self.group, len(self.labels))):
+            if not len(vals):
+                continue
+            e = dist.ecdf(vals)
+            self.ecdfs[g] = e
+            xs, ys = e.steps()
+            color = self.colors[g]
+            item = self._add(pg.PlotDataItem(xs, ys, pen=pg.mkPen(
+                *color, width=1.5 if g == 0 else 2)))
+            item.setZValue(2 + g)
+            self.group_items[g] = item
+        pi.setYRange(0.0, 1.0, padding=0.04)
+
+    def _draw_box(self) -> None:
+        """One row per group (the source on top): the box of its values and the values as a
+        strip of points, jittered a little within the row (the same jitter every time)."""
+        pi = self.plot.getPlotItem()
+        pi.setLabel("left", "")
+        n_groups = len(self.labels)
+        row = n_groups - 1 - self.group.astype(np.float64)  # the source on top
+        jitter = (np.random.default_rng(0).random(len(self.group)) - 0.5) * 0.5
+        self._strip_y = row + jitter
+        self._source_band(-0.5, n_groups - 0.5)
+        v = self.data.values
+        for g in range(n_groups):
+            b = dist.box(v[self.group == g])
+            if b is None:
+                continue
+            self.boxes[g] = b
+            y = float(n_groups - 1 - g)
+            color = self.colors[g]
+            pen = pg.mkPen(*color, width=1.5)
+            self._add(pg.PlotDataItem([b.low, b.q1, np.nan, b.q3, b.high],
+                                      [y] * 5, pen=pen, connect="finite"))
+            self._add(pg.PlotDataItem([b.q1, b.q3, b.q3, b.q1, b.q1],
+                                      [y - 0.3, y - 0.3, y + 0.3, y + 0.3, y - 0.3], pen=pen,
+                                      fillLevel=None))
+            self._add(pg.PlotDataItem([b.median, b.median], [y - 0.3, y + 0.3],
+                                      pen=pg.mkPen(*color, width=3)))
+            m = (self.group == g) & np.isfinite(v)
+            strip = self._add(pg.ScatterPlotItem(
+                x=v[m], y=self._strip_y[m], size=5, pen=None, brush=pg.mkBrush(*color, 150)))
+            strip.setZValue(3)
+            self.group_items[g] = strip
+        ticks = [(float(n_groups - 1 - g), _row_name(self.keys[g] if g < len(self.keys) else
+                                                     str(g)))
+                 for g in range(n_groups)]
+        pi.getAxis("left").setTicks([ticks])
+        pi.setYRange(-0.5, n_groups - 0.5, padding=0.02)
+
+    def _caption(self) -> None:
+        """Numbers: the measure stage's stored rows (nothing is computed here)."""
+        n_groups = len(self.labels)
         self.caption = caption_lines(self.data.rows or [], self.keys[:n_groups],
-                                     list(labels), self.kind, self.data.name, self.whole_dataset)
+                                     self.labels, self.kind, self.data.name, self.whole_dataset)
         html = []
         for g, line in enumerate(self.caption):
-            color = colors[g]
+            color = self.colors[g]
             text = line.replace("&", "&amp;").replace("<", "&lt;")
             if "▼" in text or "▲" in text:
                 text = f"<b>{text}</b>"
@@ -284,32 +441,63 @@ class AttributeHistogram(QWidget):
             html.append("<span style='color:#777'>not measured yet: numbers appear when the "
                         "measure stage has run (F5)</span>")
         self.stats.setText("<br>".join(html))
-        if self.categorical and self.data.categories:
-            ticks = [(float(c), self.data.categories.get(int(c), str(int(c)))[:14])
-                     for c in (self.edges[:-1] + self.edges[1:]) / 2]
-            self.plot.getPlotItem().getAxis("bottom").setTicks([ticks])
-        else:
-            self.plot.getPlotItem().getAxis("bottom").setTicks(None)
-        self.plot.getPlotItem().setXRange(float(self.edges[0]), float(self.edges[-1]),
-                                          padding=0.02)
 
-    def set_brush(self, lo: float | None, hi: float | None = None) -> None:
-        """Brush [lo, hi] (None clears); emits `brushed`."""
+    # -- gestures ------------------------------------------------------------------------
+    def start_gesture(self, mode: str) -> None:
+        """A new drag (or region move) begins: one undo step, combined by ``mode``."""
+        self._token += 1
+        self._gesture_mode = mode
+        self._released = False
+
+    def token(self) -> str:
+        return f"range:{self.data.name}:{self._token}"
+
+    def set_brush(self, lo: float | None, hi: float | None = None, new: bool = True,
+                  mode: str = "replace") -> None:
+        """Select the texts in [lo, hi] (a new gesture unless ``new`` is False: a drag going
+        on); None clears this plot's range (and the selection it made)."""
         if lo is None or hi is None:
+            was = self.range is not None
             self.region.hide()
             self.range = None
-            self.brushed.emit(self.data.name, None)
+            if was:
+                self.clear_requested.emit()
             return
+        if new:
+            self.start_gesture(mode)
         self.region.blockSignals(True)
         self.region.setRegion((lo, hi))
         self.region.blockSignals(False)
         self.region.show()
         self._region_moved()
 
+    def _region_dragged(self) -> None:
+        if self._released:
+            self.start_gesture(_keyboard_mode())
+        self._region_moved()
+
+    def _region_released(self) -> None:
+        self._released = True
+
     def _region_moved(self) -> None:
         lo, hi = self.region.getRegion()
         self.range = (float(lo), float(hi))
-        self.brushed.emit(self.data.name, self.range)
+        mask = self.brushed_mask()
+        label = f"{attribute_label(self.data.name)} {_num(lo)}–{_num(hi)}"
+        self.gestured.emit(self.data.name, mask, label, self._gesture_mode, self.token())
+
+    def click_category(self, x: float, mode: str = "replace") -> None:
+        """Select the texts of the category whose bar is at x (a bar click)."""
+        cat = round(x)
+        v = self.data.values
+        with np.errstate(invalid="ignore"):
+            mask = np.isfinite(v) & (np.round(v) == cat)
+        name = (self.data.categories or {}).get(cat, str(cat))
+        self.start_gesture(mode)
+        self.region.hide()
+        self.range = None
+        self.gestured.emit(self.data.name, mask, f"{attribute_label(self.data.name)} = {name}",
+                           mode, self.token())
 
     def brushed_mask(self) -> npt.NDArray[np.bool_] | None:
         """Points whose value lies in the brushed range (None when nothing is brushed)."""
@@ -319,13 +507,44 @@ class AttributeHistogram(QWidget):
         with np.errstate(invalid="ignore"):
             return (v >= self.range[0]) & (v <= self.range[1])
 
+    def hide_range(self) -> None:
+        """The selection is no longer this plot's range (another gesture, undo, clear)."""
+        self.region.hide()
+        self.range = None
+
+    # -- the selection -------------------------------------------------------------------
     def set_selection(self, mask: npt.NDArray[np.bool_] | None) -> None:
+        """Draw the selected texts over the plot (None or empty: nothing)."""
+        self.selection = mask
+        self.sel_curve.setData([], [], stepMode=None)
+        self.sel_points.setData([], [])
         if mask is None or not mask.any():
-            self.sel_curve.setData([], [])
             return
-        vals = self.data.values[mask & np.isfinite(self.data.values)]
-        counts, _ = np.histogram(vals, bins=self.edges)
-        self.sel_curve.setData(self.edges, counts / max(1, counts.sum()), stepMode="center")
+        ok = mask & np.isfinite(self.data.values)
+        vals = self.data.values[ok]
+        if self.drawn_mode == "hist":
+            counts, _ = np.histogram(vals, bins=self.edges)
+            self.sel_curve.setData(self.edges, counts / max(1, counts.sum()), stepMode="center")
+        elif self.drawn_mode == "ecdf":
+            xs, ys = dist.ecdf(vals).steps()
+            self.sel_curve.setData(xs, ys, stepMode=None)
+        else:
+            self.sel_points.setData(x=vals, y=self._strip_y[ok])
+
+
+def _row_name(key: str) -> str:
+    """A box plot row's short name: 'src', or the run's '#id' (the colour says the rest)."""
+    if key == "source":
+        return "src"
+    return "#" + key.split(":", 1)[1] if ":" in key else key
+
+
+def _num(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def _keyboard_mode() -> str:
+    return modifier_mode(QApplication.keyboardModifiers())
 
 
 def _short(label: str, n: int = 22) -> str:
@@ -333,49 +552,99 @@ def _short(label: str, n: int = 22) -> str:
 
 
 class HistogramPanel(QWidget):
-    """A scrollable column of attribute histograms for the points on the map."""
+    """A scrollable column of attribute plots for the points on the map, with a toggle
+    between histograms, eCDFs and box/strip plots."""
 
-    brushed = Signal(object)  # combined bool mask over the points, or None
+    # a selection gesture: bool mask over the points (None: it selects nothing), label, mode,
+    # gesture token (the same for the updates of one drag)
+    selected = Signal(object, str, str, str)
+    clear_requested = Signal()  # a double-click on a plot
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.hists: dict[str, AttributeHistogram] = {}
+        self.mode = "hist"
+        self.selection: npt.NDArray[np.bool_] | None = None
+        self._emitting: str | None = None  # the plot whose gesture is being told
         self.inner = QWidget()
         self.col = QVBoxLayout(self.inner)
         self.col.setContentsMargins(2, 2, 2, 2)
-        self.hint = QLabel("Same bins, each set normalised. ×: monoculture index, the run's "
-                           "dispersion / the source's on the same prompts at the same n (<1 = "
-                           "narrower); people: the range people score against themselves at "
-                           "that n (▼▲ = outside it). Drag across a plot to highlight those "
-                           "texts on the map; double-click clears.")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(2, 2, 2, 0)
+        self.mode_group = QButtonGroup(self)
+        self.mode_buttons: dict[str, QToolButton] = {}
+        for key, text in MODES.items():
+            b = QToolButton()
+            b.setText(text)
+            b.setCheckable(True)
+            b.setChecked(key == self.mode)
+            b.setToolTip({"hist": "Histograms: each set normalised on the same bins",
+                          "ecdf": "Empirical CDFs: every text one step; the grey band is the "
+                                  "people's 10–90 % range",
+                          "box": "Box and strip plots: every text a point; the grey band is the "
+                                 "people's 10–90 % range"}[key])
+            b.clicked.connect(lambda _=False, k=key: self.set_mode(k))
+            self.mode_group.addButton(b)
+            self.mode_buttons[key] = b
+            bar.addWidget(b)
+        bar.addStretch(1)
+        self.hint = QLabel()
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: #666;")
+        self._set_hint()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.inner)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(bar)
         lay.addWidget(self.hint)
         lay.addWidget(scroll, 1)
+
+    def _set_hint(self) -> None:
+        """One short line; the captions' symbols are explained in its tooltip."""
+        band = "" if self.mode == "hist" else " Grey band: people's 10–90 %."
+        self.hint.setText(f"{HINTS[self.mode]}{band} Drag to select (Shift adds, Ctrl "
+                          "narrows), double-click clears.")
+        self.hint.setToolTip(
+            "×: monoculture index, the run's dispersion / the source's on the same prompts at "
+            "the same n (<1 = narrower); people: the range people score against themselves "
+            "at that n (▼▲ = outside it). The grey band of the eCDF and box plots spans the "
+            "human texts' 10 % to 90 % quantiles of the stored values.")
+
+    def set_mode(self, mode: str) -> None:
+        """Show every attribute as 'hist', 'ecdf' or 'box'."""
+        if mode not in MODES:
+            raise ValueError(f"unknown plot kind {mode!r}: use one of {', '.join(MODES)}")
+        self.mode = mode
+        self.mode_buttons[mode].setChecked(True)
+        self._set_hint()
+        for h in self.hists.values():
+            h.set_mode(mode)
 
     def set_data(self, attrs: Sequence[AttributeData], group: npt.NDArray[np.int8],
                  labels: Sequence[str], colors: Sequence[RGB],
                  keys: Sequence[str] | None = None, whole_dataset: bool = False) -> None:
-        """One histogram per attribute; ``keys`` = group key per label ('source',
+        """One plot per attribute; ``keys`` = group key per label ('source',
         'run:<id>'), for the stored rows; ``whole_dataset`` = captions from aggregates."""
-        shown = [a for a in attrs if np.isfinite(a.values).any()]
         old = self.hists
         self.hists = {}
+        self.selection = None
         while self.col.count():
             self.col.takeAt(0)
-        for a in shown:
+        for a in attrs:
+            if not np.isfinite(a.values).any():
+                continue
             h = old.pop(a.name, None)
-            if h is None:
-                h = AttributeHistogram(a, group, labels, colors, keys=keys,
-                                       whole_dataset=whole_dataset)
-                h.brushed.connect(self._brushed)
-            else:
+            if h is not None and h.mode == self.mode:  # the same plot, redrawn
                 h.update_data(a, group, labels, colors, keys=keys, whole_dataset=whole_dataset)
+            else:
+                if h is not None:
+                    old[a.name] = h
+                h = AttributeHistogram(a, group, labels, colors, keys=keys,
+                                       whole_dataset=whole_dataset, mode=self.mode)
+                h.gestured.connect(self._gestured)
+                h.clear_requested.connect(self.clear_requested)
             self.col.addWidget(h)
             self.hists[a.name] = h
         for h in old.values():  # attributes this scope does not have
@@ -383,21 +652,26 @@ class HistogramPanel(QWidget):
             h.deleteLater()
         self.col.addStretch(1)
 
-    def brush(self, name: str, lo: float | None, hi: float | None = None) -> None:
-        self.hists[name].set_brush(lo, hi)
+    def brush(self, name: str, lo: float | None, hi: float | None = None,
+              mode: str = "replace") -> None:
+        """Select the texts with ``name`` in [lo, hi] as one gesture (None: clear that
+        plot's range and the selection it made)."""
+        self.hists[name].set_brush(lo, hi, mode=mode)
 
-    def _brushed(self, name: str, rng: object) -> None:
-        masks = [m for h in self.hists.values() if (m := h.brushed_mask()) is not None]
-        if not masks:
-            self.brushed.emit(None)
-            return
-        combined = masks[0].copy()
-        for m in masks[1:]:
-            combined &= m
-        self.brushed.emit(combined)
+    def _gestured(self, name: str, mask: object, label: str, mode: str, token: str) -> None:
+        self._emitting = name
+        try:
+            self.selected.emit(mask, label, mode, token)
+        finally:
+            self._emitting = None
 
     def set_selection(self, mask: npt.NDArray[np.bool_] | None) -> None:
-        for h in self.hists.values():
+        """The explorer's selection over every plot; a plot's range stays drawn only while
+        the selection is that plot's gesture going on."""
+        self.selection = mask
+        for name, h in self.hists.items():
+            if name != self._emitting:
+                h.hide_range()
             h.set_selection(mask)
 
     def export(self, name: str, path: str | Path) -> Path:

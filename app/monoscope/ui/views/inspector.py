@@ -9,7 +9,11 @@ Missing modes (`set_missing_modes`, from the map load's stored rows): for the pr
 (the inspected text's run, else the one picked), the source topics holding ≥ the stored share
 of the human texts that the run never wrote about, with the topic's words and share. Clicking
 one lists that topic's human texts and emits `texts_lit(ids)` (the window lights them on the
-map); clicking a text opens it (`text_requested`)."""
+map); clicking a text opens it (`text_requested`).
+
+Its lists follow the explorer's one selection: while one is active the owner reads them among
+the selected texts only and says so (`set_filter_note`), as the first, grey line of each
+list."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import json
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -54,6 +58,7 @@ class Inspector(QWidget):
         self.detail: dict[str, Any] | None = None
         self.nearest: list[dict[str, Any]] = []
         self.prompt: str | None = None  # the prompt the texts must belong to (None: any)
+        self.filter_note = ""  # e.g. "Among the 16 selected texts" (the lists are filtered)
         self.header = QLabel(HINT)
         self.header.setWordWrap(True)
         self.header.setTextFormat(Qt.TextFormat.RichText)
@@ -185,6 +190,7 @@ class Inspector(QWidget):
             self.show_missing_for(f"run:{detail['run_id']}")
         self.meta.setHtml(self._meta_html(detail))
         self.near_list.clear()
+        self._note(self.near_list)
         for n in nearest:
             self._add(self.near_list, n["text_id"], f"cos {n['similarity']:.3f} · {n['snippet']}")
 
@@ -212,14 +218,38 @@ class Inspector(QWidget):
         return ("<h4>Attributes</h4><table cellpadding=2>" + "".join(rows) + "</table>"
                 "<h4>Provenance</h4><table cellpadding=2>" + "".join(prov) + "</table>")
 
+    def set_filter_note(self, note: str) -> None:
+        """Say that the lists hold the selected texts only ('' : no selection)."""
+        self.filter_note = note
+
+    def _note(self, lst: QListWidget) -> None:
+        if self.filter_note:
+            item = QListWidgetItem(self.filter_note)
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            item.setForeground(QColor(120, 120, 120))
+            lst.addItem(item)
+
+    def list_ids(self, lst: QListWidget) -> list[int]:
+        """The text ids a list shows, in order (without its notes)."""
+        out = []
+        for i in range(lst.count()):
+            tid = lst.item(i).data(Qt.ItemDataRole.UserRole)
+            if tid is not None:
+                out.append(int(tid))
+        return out
+
     def set_lists(self, generic: list[dict[str, Any]], atypical: list[dict[str, Any]]) -> None:
         self.generic_list.clear()
         self.atypical_list.clear()
         for lst, rows in ((self.generic_list, generic), (self.atypical_list, atypical)):
+            self._note(lst)
             for r in rows:
                 self._add(lst, r["text_id"], f"dist {r['distance']:.3f} · {r['snippet']}")
             if not rows:
-                item = QListWidgetItem("No generated texts with embeddings for this prompt.")
+                item = QListWidgetItem(
+                    "No generated texts with embeddings among the selected texts."
+                    if self.filter_note else
+                    "No generated texts with embeddings for this prompt.")
                 lst.addItem(item)
 
     # -- missing modes ---------------------------------------------------------------------

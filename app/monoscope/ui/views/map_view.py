@@ -4,8 +4,10 @@ Source points are neutral grey dots, each run has its own colour and marker shap
 palette, `monoscope.core.explore.palette`); the runs' points are drawn over the source, also on
 a dense whole-dataset map (see `PointCloud.overlay`). The source density is outlined by two
 closed contours (50 % solid, 90 % dashed) drawn on top, so a run never hides where the human
-mass is. Hover shows a snippet, click selects a text, Rectangle/Lasso modes select a region;
-the selection has a colour no run uses. `step_point` walks the points in the map's order
+mass is. Hover shows a snippet, click selects a text, Rectangle/Lasso modes select a region
+(Shift adds to the selection, Ctrl keeps the texts also in it: `region_selected`); the owner
+shows the explorer's one selection with `show_selection`, its points in their colours and the
+rest greyed; the clicked text's ring has a colour no run uses. `step_point` walks the points in the map's order
 (given outliers first, then the rest), one at a time, from the keyboard.
 
 The view reads nothing itself: hovering a point emits `text_hovered(text_id)` and the owner
@@ -41,7 +43,7 @@ from monoscope.ui.views.pointcloud import RGB, PointCloud
 class SelectViewBox(pg.ViewBox):  # type: ignore[misc]
     """ViewBox that pans/zooms, or draws a rectangle or lasso when a select mode is on."""
 
-    def __init__(self, on_polygon: Callable[[npt.NDArray[np.float64]], None]) -> None:
+    def __init__(self, on_polygon: Callable[[npt.NDArray[np.float64], str], None]) -> None:
         super().__init__()
         self.select_mode = "pan"
         self._on_polygon = on_polygon
@@ -74,14 +76,24 @@ class SelectViewBox(pg.ViewBox):  # type: ignore[misc]
         if ev.isFinish():
             poly = np.array([(p.x(), p.y()) for p in self._path], dtype=np.float64)
             self._outline.setPath(QPainterPath())
-            self._on_polygon(poly)
+            self._on_polygon(poly, modifier_mode(ev.modifiers()))
+
+
+def modifier_mode(mods: Any) -> str:
+    """How a selection gesture combines with the selection: Shift adds, Ctrl intersects."""
+    if mods & Qt.KeyboardModifier.ShiftModifier:
+        return "add"
+    if mods & Qt.KeyboardModifier.ControlModifier:
+        return "intersect"
+    return "replace"
 
 
 class MapView(QWidget):
     """Map of points in groups (0 = source, i = run i) with legend, toggles and selection."""
 
     text_selected = Signal(int)  # text id
-    selection_changed = Signal(object)  # bool mask over the points, or None
+    selection_changed = Signal(object)  # None: the Clear button (a region: region_selected)
+    region_selected = Signal(object, str, str)  # bool mask, "rectangle"/"lasso", mode
     text_hovered = Signal(int)  # text id under the cursor (answer with show_snippet)
     points_changed = Signal()  # set_points drew new points (highlights start empty)
 
@@ -101,6 +113,9 @@ class MapView(QWidget):
         sel = theme.selection_color()
         self.cloud.highlight_color = sel
         self.cloud.outline = theme.background()
+        bg = theme.background()
+        self.cloud.context_color = (  # grey between the background and the text colour
+            (bg[0] * 2 + fg[0]) // 3, (bg[1] * 2 + fg[1]) // 3, (bg[2] * 2 + fg[2]) // 3)
         # the 90 % contour (dashed) bounds the fitted view; the 50 % one is solid
         self.contours = pg.PlotDataItem(
             pen=pg.mkPen((*fg, 170), width=1.1, style=Qt.PenStyle.DashLine), connect="finite")
@@ -142,7 +157,10 @@ class MapView(QWidget):
             b.toggled.connect(self._mode_toggled(name))
         clear = QToolButton()
         clear.setText("Clear selection")
+        clear.setToolTip("Clear the selection everywhere (Esc); Ctrl+Z undoes it")
         clear.clicked.connect(self.clear_selection)
+        clear.setEnabled(False)
+        self.clear_button = clear
         modes.addWidget(clear)
         modes.addStretch(1)
         self.info = QLabel("")
@@ -299,30 +317,40 @@ class MapView(QWidget):
         self.vb.select_mode = {"Pan": "pan", "Rectangle": "rect", "Lasso": "lasso"}[name]
 
     def set_highlight(self, mask: npt.NDArray[np.bool_] | None) -> None:
-        """Emphasise points (e.g. brushed in a histogram) without changing the selection."""
+        """Show these points in their colours and the rest greyed (None: all in colour)."""
         self.cloud.set_highlight(mask)
         n = 0 if mask is None else int(np.count_nonzero(mask))
         self.info.setText(f"{len(self.text_id):,} points" + (f", {n:,} highlighted" if mask
                                                                is not None else ""))
 
+    def show_selection(self, mask: npt.NDArray[np.bool_] | None, counter: str = "") -> None:
+        """The explorer's selection on this map (None: none) and its counter text."""
+        self.selection = mask
+        if mask is not None or self.cloud.highlight is not None:  # no redraw for none again
+            self.set_highlight(mask)
+        if counter:
+            self.info.setText(counter)
+        self.clear_button.setEnabled(mask is not None)
+
     def highlighted_ids(self) -> npt.NDArray[np.int64]:
         mask = self.cloud.highlight
         return self.text_id[mask] if mask is not None else np.zeros(0, np.int64)
 
-    def _polygon_selected(self, poly: npt.NDArray[np.float64]) -> None:
-        self.select_polygon(poly)
+    def _polygon_selected(self, poly: npt.NDArray[np.float64], mode: str) -> None:
+        self.select_polygon(poly, mode)
 
-    def select_polygon(self, poly: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
-        """Select the visible points inside a polygon (data coordinates)."""
+    def select_polygon(self, poly: npt.NDArray[np.float64], mode: str = "replace"
+                       ) -> npt.NDArray[np.bool_]:
+        """The visible points inside a polygon (data coordinates), announced as a selection
+        gesture (`region_selected`; ``mode`` replace/add/intersect); the owner shows the
+        resulting selection."""
         mask = self.cloud.in_polygon(poly)
-        self.selection = mask
-        self.set_highlight(mask)
-        self.selection_changed.emit(mask)
+        kind = "rectangle" if self.vb.select_mode == "rect" else "lasso"
+        self.region_selected.emit(mask, kind, mode)
         return mask
 
     def clear_selection(self) -> None:
-        self.selection = None
-        self.set_highlight(None)
+        """The Clear button: ask the owner to clear the selection (`selection_changed(None)`)."""
         self.selection_changed.emit(None)
 
     def pick(self, x: float, y: float, radius_px: float = 7.0) -> int | None:

@@ -9,6 +9,10 @@ in one `ImageItem`. When at most `point_limit` points are in view it draws them 
 points on top (``overlay``), each in its colour and marker shape with a thin outline, so a few
 hundred generated texts stay visible among ten thousand human ones. Picking goes through one
 k-d tree per group.
+
+A highlight (the explorer's selection) filters the picture: the highlighted points keep their
+groups' colours and shapes, every other visible point is drawn as grey context (one faint
+layer in the raster, small grey dots as points), still there but out of the way.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtGui import QImage, QPainter
 
 F32 = npt.NDArray[np.float32]
 RGB = tuple[int, int, int]
@@ -86,9 +90,10 @@ class PointCloud:
         self.image.setZValue(-10)
         view.addItem(self.image)
         self.scatters: list[pg.ScatterPlotItem] = []
-        self.hi_scatter = pg.ScatterPlotItem(size=9, pen=pg.mkPen("k", width=1.5), brush=None)
-        self.hi_scatter.setZValue(30)  # above the runs' points, below the selection ring
-        view.addItem(self.hi_scatter)
+        # the points outside the highlight, as grey context below every group's points
+        self.ctx_scatter = pg.ScatterPlotItem(size=5, pen=None, symbol="o")
+        self.ctx_scatter.setZValue(-1)
+        view.addItem(self.ctx_scatter)
         self.x = np.zeros(0, np.float32)
         self.y = np.zeros(0, np.float32)
         self.group = np.zeros(0, np.int8)
@@ -98,6 +103,7 @@ class PointCloud:
         self.order: list[int] = []
         self.highlight: npt.NDArray[np.bool_] | None = None
         self.highlight_color: RGB = (20, 20, 20)
+        self.context_color: RGB = (170, 170, 170)  # points outside the highlight
         self.max_alpha = 0.8
         self._trees: list[object | None] = []
         self._members: list[npt.NDArray[np.int64]] = []
@@ -259,7 +265,7 @@ class PointCloud:
             self.image.clear()
             for s in self.scatters:
                 s.clear()
-            self.hi_scatter.clear()
+            self.ctx_scatter.clear()
             self.mode = "empty"
             self.overlay = False
             return
@@ -281,8 +287,8 @@ class PointCloud:
         for s in self.scatters:  # hidden, not only emptied: empty items still cost a paint call
             s.clear()
             s.hide()
-        self.hi_scatter.clear()
-        self.hi_scatter.hide()
+        self.ctx_scatter.clear()
+        self.ctx_scatter.hide()
         sx, sy = w / (x1 - x0), h / (y1 - y0)
         if self.overlay:
             high = None if self._shigh is None else self._shigh & ~self._srun
@@ -300,7 +306,9 @@ class PointCloud:
         """Counts per (layer, row, column); rows -1 and h catch points above/below the view.
 
         ``layers``/``high``: the sorted points' layers and highlight (default: every visible
-        group in its layer, `_shigh`); the overlay passes the source alone."""
+        group in its layer, `_shigh`); the overlay passes the source alone. With a highlight,
+        the visible points outside it go to the context layer (the last) instead of their
+        group's."""
         slayer = self._slayer if layers is None else layers
         shigh = self._shigh if layers is None else high
         n = hi - lo
@@ -317,15 +325,15 @@ class PointCloud:
         np.copyto(iy, fbuf, casting="unsafe")
         iy += 1  # row 0 and row h+1 are the off-view gutters
         stride = (h + 2) * w
-        flat = np.multiply(slayer[lo:hi], stride)
+        n_layers = len(self.colors) + 2  # + hidden dump + context
+        lay = slayer[lo:hi]
+        if shigh is not None:
+            dump = len(self.colors)
+            lay = np.where(shigh[lo:hi] | (lay == dump), lay, np.int32(n_layers - 1))
+        flat = np.multiply(lay, stride)
         iy *= w
         flat += iy
         flat += ix
-        n_layers = len(self.colors) + 2  # + hidden dump + highlight
-        if shigh is not None:
-            hsel = shigh[lo:hi]
-            extra = flat[hsel] - slayer[lo:hi][hsel] * stride + (n_layers - 1) * stride
-            flat = np.concatenate([flat, extra])
         counts = np.bincount(flat, minlength=n_layers * stride).reshape(n_layers, h + 2, w)
         return counts[:, 1 : h + 1, :]
 
@@ -333,15 +341,24 @@ class PointCloud:
         """Colour = the groups' colours mixed by their density, opacity = log of the total count.
 
         Mixing (not painting one set over another) means no set hides another whatever the
-        draw order: where runs and people overlap the pixel shows both hues. A highlight is
-        painted over the result in one strong colour, with everything else faded.
+        draw order: where runs and people overlap the pixel shows both hues. With a highlight,
+        the context layer (points outside it) is a faint grey where no highlighted point is.
         """
         n_groups = len(self.colors)
         _, h, w = counts.shape
         flat = counts.reshape(counts.shape[0], -1)
         total = flat[:n_groups].sum(axis=0)
-        hit = np.flatnonzero(total)
         out = np.zeros((h * w, 4), dtype=np.uint8)
+        if self._shigh is not None:
+            ctx = flat[n_groups + 1]
+            only = np.flatnonzero((ctx > 0) & (total == 0))
+            if len(only):
+                lc = np.log1p(ctx[only].astype(np.float32))
+                a = self.max_alpha * 0.3 * (0.45 + 0.55 * lc / float(lc.max()))
+                col = np.asarray(self.context_color, dtype=np.float32)
+                out[only, 2::-1] = col[None, :] * a[:, None]
+                out[only, 3] = a * 255
+        hit = np.flatnonzero(total)
         if not len(hit):
             return out.reshape(h, w, 4)
         c = flat[:n_groups, hit].astype(np.float32)
@@ -352,17 +369,10 @@ class PointCloud:
         mix = c.T @ cols  # (pixels, 3), still to be divided by the weight sum
         wsum = c.sum(axis=0)
         tot = np.log1p(total[hit].astype(np.float32))
-        amax = self.max_alpha * (0.35 if self._shigh is not None else 1.0)
-        alpha = amax * (0.45 + 0.55 * tot / float(tot.max()))
+        alpha = self.max_alpha * (0.45 + 0.55 * tot / float(tot.max()))
+        if self._shigh is not None:  # the highlighted few stand out at full strength
+            alpha = np.maximum(alpha, 0.9)
         rgb_pm = mix * (alpha / wsum)[:, None]  # premultiplied colour
-        if self._shigh is not None:
-            hc = flat[n_groups + 1, hit]
-            on = hc > 0
-            ha = np.zeros(len(hit), dtype=np.float32)
-            ha[on] = 0.75 + 0.25 * np.log1p(hc[on]) / np.log1p(float(hc.max()))
-            hcol = np.asarray(self.highlight_color, dtype=np.float32)
-            rgb_pm = rgb_pm * (1 - ha[:, None]) + ha[:, None] * hcol
-            alpha = alpha * (1 - ha) + ha
         # BGRA byte order of premultiplied ARGB32 on little-endian machines; values are
         # convex combinations, so already within 0..255
         out[hit, 2::-1] = rgb_pm
@@ -377,9 +387,8 @@ class PointCloud:
             self.mode = "points"
             self.image.hide()
         wanted = range(len(self.scatters)) if groups is None else groups
-        dim = self.highlight is not None
-        hx: list[F32] = []
-        hy: list[F32] = []
+        cx: list[F32] = []
+        cy: list[F32] = []
         for g in wanted:
             s = self.scatters[g]
             s.show()
@@ -387,15 +396,17 @@ class PointCloud:
             m = self._members[g] if self.visible[g] else self._members[g][:0]
             xs, ys = self.x[m], self.y[m]
             sel = (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
-            s.setBrush(pg.mkBrush(*self.colors[g], 70 if dim else 200))
+            s.setBrush(pg.mkBrush(*self.colors[g], 200))
+            if self.highlight is not None:  # the rest as grey context
+                on = self.highlight[m]
+                cx.append(xs[sel & ~on])
+                cy.append(ys[sel & ~on])
+                sel &= on
             s.setData(x=xs[sel], y=ys[sel])
-            if self.highlight is not None:
-                h = sel & self.highlight[m]
-                hx.append(xs[h])
-                hy.append(ys[h])
-        self.hi_scatter.show()
-        if hx:
-            self.hi_scatter.setPen(pg.mkPen(QColor(*self.highlight_color), width=1.5))
-            self.hi_scatter.setData(x=np.concatenate(hx), y=np.concatenate(hy))
+        if cx:
+            self.ctx_scatter.show()
+            self.ctx_scatter.setZValue(-1 if groups is None else 9)
+            self.ctx_scatter.setBrush(pg.mkBrush(*self.context_color, 150))
+            self.ctx_scatter.setData(x=np.concatenate(cx), y=np.concatenate(cy))
         else:
-            self.hi_scatter.clear()
+            self.ctx_scatter.clear()

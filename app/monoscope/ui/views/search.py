@@ -1,12 +1,13 @@
-"""Search panel: full-text or semantic search over the dataset's texts (tab "Search") and the
-texts of the current map selection or histogram brush (tab "Selection"), each a table that
+"""Search panel: full-text or semantic search over the dataset's texts, a table of hits that
 exports to CSV.
 
-The panel reads nothing itself: queries and rows run as `TaskRunner` jobs through the read
-model `monoscope.core.explore.search`. It reads the dataset, the prompt, the selection and the
-brush from the window's `ExplorerState`, and tells the window through signals which texts to
-light on the map (`hits_changed`) and which text to open (`text_activated`). In "current
-prompt" scope a prompt change re-runs the last query on the new prompt.
+The panel reads nothing itself: queries run as `TaskRunner` jobs through the read model
+`monoscope.core.explore.search`. It reads the dataset and the prompt from the window's
+`ExplorerState`, and tells the window through signals which texts were found
+(`hits_changed`: the window makes them the explorer's selection, added to it when Shift was
+held as the search started, `combine_mode`) and which text to open (`text_activated`). In
+"current prompt" scope a prompt change re-runs the last query on the new prompt. The
+selection's own table is the Selection dock (`selection_table.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -27,7 +29,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QTableView,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -38,7 +39,6 @@ from monoscope.core.explore.search import (
     SearchResult,
     export_csv,
     search,
-    selection_rows,
 )
 from monoscope.core.explore.state import Change, ExplorerState
 from monoscope.core.store import Study
@@ -115,10 +115,10 @@ def _table(model: HitsModel) -> QTableView:
 
 
 class SearchPanel(QWidget):
-    """The search and selection tables (see the module docstring)."""
+    """The search box and its hits (see the module docstring)."""
 
-    text_activated = Signal(int)  # a hit or selected text clicked (or Enter): open it
-    hits_changed = Signal(object)  # int64 array of the text ids to light, or None
+    text_activated = Signal(int)  # a hit clicked (or Enter): open it
+    hits_changed = Signal(object)  # int64 array of the text ids found, or None
 
     def __init__(self, runner: TaskRunner, state: ExplorerState,
                  study: Callable[[], Study | None], parent: QWidget | None = None) -> None:
@@ -129,14 +129,14 @@ class SearchPanel(QWidget):
         self.result: SearchResult | None = None
         self.text_limit = 500  # hits listed in text mode (every match is lit on the map)
         self.semantic_limit = 25  # nearest texts found, listed and lit in semantic mode
-        self.selection_hits: list[Hit] = []
-        self.selection_source = ""  # "selection", "brush" or ""
+        self.combine_mode = "replace"  # how the hits join the selection (Shift: "add")
 
         self.query = QLineEdit()
         self.query.setPlaceholderText("Search texts (Enter)…")
         self.query.setClearButtonEnabled(True)
         self.query.setToolTip("Text: every word must occur in the text (ranked by BM25). "
                               "Semantic: the texts closest in meaning (MiniLM embeddings). "
+                              "The hits become the selection (Shift+Enter adds them to it). "
                               "Ctrl+Shift+F puts the cursor here.")
         self.query.returnPressed.connect(self.run)
         self.mode = QComboBox()
@@ -165,39 +165,12 @@ class SearchPanel(QWidget):
         self.hits_model = HitsModel(score=True)
         self.hits_view = _table(self.hits_model)
         self._wire(self.hits_view)
-        page = QWidget()
-        pl = QVBoxLayout(page)
-        pl.setContentsMargins(2, 2, 2, 2)
-        pl.addLayout(bar)
-        pl.addWidget(self.status)
-        pl.addWidget(self.hits_view, 1)
-
-        self.sel_status = QLabel("")
-        self.sel_status.setWordWrap(True)
-        self.export_sel_button = QPushButton("Export CSV…")
-        self.export_sel_button.setToolTip("Write the selected texts to a CSV file")
-        self.export_sel_button.clicked.connect(lambda: self._export_dialog("selection"))
-        sbar = QHBoxLayout()
-        sbar.addWidget(self.sel_status, 1)
-        sbar.addWidget(self.export_sel_button)
-        self.sel_model = HitsModel(score=False)
-        self.sel_view = _table(self.sel_model)
-        self._wire(self.sel_view)
-        spage = QWidget()
-        sl = QVBoxLayout(spage)
-        sl.setContentsMargins(2, 2, 2, 2)
-        sl.addLayout(sbar)
-        sl.addWidget(self.sel_view, 1)
-
-        self.tabs = QTabWidget()
-        self.tabs.addTab(page, "Search")
-        self.tabs.addTab(spage, "Selection")
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.tabs)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(bar)
+        lay.addWidget(self.status)
+        lay.addWidget(self.hits_view, 1)
         self._size_columns(self.hits_view, [36, 60, 160, 120])
-        self._size_columns(self.sel_view, [64, 160, 120])
-        self._set_selection_rows([], "")
         state.subscribe(self._state_changed)
 
     def _wire(self, view: QTableView) -> None:
@@ -211,7 +184,6 @@ class SearchPanel(QWidget):
 
     # -- search --------------------------------------------------------------------------
     def focus_query(self) -> None:
-        self.tabs.setCurrentIndex(0)
         self.query.setFocus()
         self.query.selectAll()
 
@@ -222,8 +194,13 @@ class SearchPanel(QWidget):
         """'prompt' (the current prompt) or 'dataset'."""
         self.scope.setCurrentIndex(max(0, self.scope.findData(scope)))
 
-    def run(self, query: str | None = None) -> None:
-        """Run the query in the box (or ``query``, put in the box) in a worker."""
+    def run(self, query: str | None = None, mode: str | None = None) -> None:
+        """Run the query in the box (or ``query``, put in the box) in a worker; its hits
+        replace the selection, or join it by ``mode`` ('add': Shift held as it starts)."""
+        if mode is None:
+            shift = QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier
+            mode = "add" if shift else "replace"
+        self.combine_mode = mode
         if isinstance(query, str):
             self.query.setText(query)
         text = self.query.text().strip()
@@ -249,7 +226,7 @@ class SearchPanel(QWidget):
 
     def _rerun(self) -> None:
         if self.result is not None and self.query.text().strip():
-            self.run()
+            self.run(mode="replace")
 
     def clear_results(self, message: str = "") -> None:
         self.result = None
@@ -277,38 +254,20 @@ class SearchPanel(QWidget):
         """Every text id of the last result (what the map lights), None without one."""
         return None if self.result is None else self.result.ids
 
-    # -- selection -----------------------------------------------------------------------
+    def selection_label(self) -> str:
+        """How a selection made of the last result's hits is named."""
+        if self.result is None:
+            return ""
+        kind = "search" if self.result.mode == "text" else "semantic search"
+        q = self.result.query if len(self.result.query) <= 30 else self.result.query[:29] + "…"
+        return f"{kind} “{q}”"
+
     def _state_changed(self, change: Change) -> None:
         if "dataset_id" in change:
             self.clear_results("")
         elif ("prompt" in change or "whole_dataset" in change) and (
                 self.scope.currentData() == "prompt"):
             self._rerun()
-        if "selection" in change or "brush" in change:
-            self._load_selection()
-
-    def _load_selection(self) -> None:
-        sel, brush = self.state.selection, self.state.brush
-        ids, source = (sel, "selection") if sel is not None else (brush, "brush") if (
-            brush is not None) else (None, "")
-        study = self._study()
-        if ids is None or study is None:
-            self._set_selection_rows([], "")
-            return
-        job = self.runner.submit("search-selection", _selection_task, (study, list(ids)))
-        job.finished.connect(lambda rows: self._set_selection_rows(rows, source))
-
-    def _set_selection_rows(self, rows: list[Hit], source: str) -> None:
-        self.selection_hits = rows
-        self.selection_source = source
-        self.sel_model.set_hits(rows)
-        if not source:
-            self.sel_status.setText("No selection: select points on the map (Rectangle or "
-                                    "Lasso) or brush a histogram.")
-        else:
-            what = "map selection" if source == "selection" else "histogram brush"
-            self.sel_status.setText(f"{len(rows):,} texts in the {what}")
-        self.tabs.setTabText(1, f"Selection ({len(rows):,})" if source else "Selection")
 
     # -- open and export -----------------------------------------------------------------
     def _activated(self, index: QModelIndex) -> None:
@@ -317,9 +276,11 @@ class SearchPanel(QWidget):
             self.text_activated.emit(int(tid))
 
     def export(self, which: str, path: str | Path) -> Path:
-        """Write the hits ('hits') or the selection's rows ('selection') to CSV."""
-        return export_csv(self.hits_model.hits if which == "hits" else self.selection_hits,
-                          path)
+        """Write the hits listed ('hits') to CSV."""
+        if which != "hits":
+            raise ValueError("the search panel exports its hits; the selection's table is the "
+                             "Selection dock's")
+        return export_csv(self.hits_model.hits, path)
 
     def _export_dialog(self, which: str) -> None:
         from monoscope.core.errors import MonoscopeError
@@ -338,8 +299,3 @@ class SearchPanel(QWidget):
 
 def _search_task(req: SearchRequest, state: TaskState) -> SearchResult:
     return search(req, state)
-
-
-def _selection_task(req: tuple[Study, list[int]], state: TaskState) -> list[Hit]:
-    study, ids = req
-    return selection_rows(study, ids)
