@@ -295,8 +295,8 @@ def run_generation(
         if connect is not None and not getattr(eng, "servers", None):
             try:
                 connect()  # probe the servers: capacity, fields, health
-            except ServersGone:
-                runs_repo.set_status(study, run_id, "interrupted")
+            except ServersGone as exc:  # nothing started: the run keeps its status
+                runs_repo.merge_meta(study, run_id, {"interrupted": str(exc)})
                 raise
         meta = runs_repo.start_session(study, run_id, eng.version(), liveness.owner())
         run = dict(run, meta=json.dumps(meta))
@@ -370,8 +370,11 @@ def _execute(
     except (TaskCancelled, KeyboardInterrupt):
         _end_session(study, run_id, "cancelled", count["tokens"], time.perf_counter() - t0)
         raise
-    except ServersGone:  # every server went away: resume later with the same command
-        _end_session(study, run_id, "interrupted", count["tokens"], time.perf_counter() - t0)
+    except ServersGone as exc:  # every server went away: resume later with the same command
+        # stored as a session that ended while running (no live owner): `run_table` shows
+        # it as interrupted, like a killed run, and the next run of the command resumes it
+        _end_session(study, run_id, "running", count["tokens"], time.perf_counter() - t0)
+        runs_repo.merge_meta(study, run_id, {"interrupted": str(exc)})
         raise
     except BaseException:
         _end_session(study, run_id, "failed", count["tokens"], time.perf_counter() - t0)

@@ -241,6 +241,7 @@ def start_session(study: Study, run_id: int, engine_version: str, live: dict[str
         dead = meta.get("live") or {}
         meta = _add_session(meta, int(dead.get("tokens", 0)), float(dead.get("seconds", 0.0)))
         meta["live"] = live
+        meta.pop("interrupted", None)  # a fleet run whose servers were gone resumes
         cur.execute(
             "UPDATE runs SET status='running', started_at=coalesce(started_at, now()), "
             "engine_version=?, meta=? WHERE id=?",
