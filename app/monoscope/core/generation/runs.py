@@ -63,6 +63,7 @@ class RunRequest:
     base_url: str | None = None
     base_urls: Sequence[str] = ()  # more servers (http); with base_url, the run's fleet
     servers_file: str | None = None  # one `URL [SLOTS]` per line (http)
+    server_slots: dict[str, int] = field(default_factory=dict)  # URL -> requests in flight
     vllm_cap: int = 64  # requests in flight per vLLM server (it reports no slot count)
     remote_model: str | None = None
     http_concurrency: int = 4  # unused by fleet runs (they size from what each server reports)
@@ -160,14 +161,15 @@ def _servers(req: RunRequest) -> list[dict[str, Any]]:
     """The http run's servers as stored in `runs.meta.servers` ([] for llama.cpp runs)."""
     if req.engine != "http":
         return []
-    from monoscope.core.generation.fleet import FleetError, parse_servers
+    from monoscope.core.generation.fleet import FleetError, parse_servers, root_url
 
     try:
         specs = parse_servers([*([req.base_url] if req.base_url else []), *req.base_urls],
                               req.servers_file)
     except FleetError as exc:
         raise RunError(str(exc)) from None
-    return [s.to_json() for s in specs]
+    slots = {root_url(u): n for u, n in req.server_slots.items()}
+    return [dict(s.to_json(), slots=slots.get(s.root, s.slots)) for s in specs]
 
 
 def _preflight(req: RunRequest, model: ModelRecord, template: str,
