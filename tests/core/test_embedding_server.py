@@ -63,7 +63,7 @@ def test_server_vectors_recorded_with_model_and_server(server: str, study: Study
         "SELECT content_hash, model, backend, dim, server, vector FROM embeddings "
         "ORDER BY content_hash").fetchall()
     assert len(rows) == 3
-    for h, model, backend, dim, srv, vec in rows:
+    for _h, model, backend, dim, srv, vec in rows:
         assert (model, backend, dim, srv) == ("SmolLM2-135M-Instruct.Q4_1", "http", 576, server)
         v = np.asarray(vec)
         assert v.shape == (576,) and abs(np.linalg.norm(v) - 1.0) < 1e-5
