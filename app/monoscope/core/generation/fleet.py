@@ -4,8 +4,9 @@
 reports its slots (`/props` ``total_slots``) and its sampling fields
 (``default_generation_settings``); vLLM and llama-cpp-python's server publish their request
 schema (`/openapi.json`), from which the fields they would silently ignore are known; one
-one-token request with ``n: 2`` tells whether the server really returns several completions
-per request (llama-cpp-python's accepts ``n`` and ignores it). Nothing is assumed: what could
+one-token request with ``n: 2`` (then ``n_cmpl: 2``, llama-server's own name) tells whether the
+server really returns several completions per request (llama-cpp-python's accepts ``n`` and
+ignores it). Nothing is assumed: what could
 not be checked is recorded as unverified.
 
 `FleetEngine` implements the `Engine` protocol over several servers: each server keeps as many
@@ -150,7 +151,8 @@ class ServerInfo:
     model: str | None = None
     slots: int = 1
     slots_from: str = "default"  # user | /props total_slots | vllm cap | one request at a time
-    multi: bool = False  # several completions per request (``n``) really returned
+    multi: bool = False  # several completions per request really returned
+    multi_field: str = "n"  # the field asking for them (``n``; llama-server also ``n_cmpl``)
     fields: frozenset[str] | None = None  # request fields the server declares; None: unknown
     fields_from: str = "unverified"  # openapi | /props | unverified
     server_header: str | None = None
@@ -254,17 +256,21 @@ def probe(spec: ServerSpec, timeout_s: float = 10.0, vllm_cap: int = DEFAULT_VLL
     if spec.slots:
         info.slots, info.slots_from = int(spec.slots), "user"
     info.healthy = True
-    if test_multi:
+    for name in ("n", "n_cmpl") if test_multi else ():
         try:
-            body = {"prompt": "The", "max_tokens": 1, "n": 2, "seed": 1, "temperature": 1.0}
+            body: dict[str, Any] = {"prompt": "The", "max_tokens": 1, name: 2, "seed": 1,
+                                    "temperature": 1.0}
             if info.model:
                 body["model"] = info.model
             got, _ = _request(spec.root + "/v1/completions", body, timeout_s, api_key)
-            info.multi = len(got.get("choices") or []) == 2
+            info.multi, info.multi_field = len(got.get("choices") or []) == 2, name
         except FleetError:
             info.multi = False
         except _ServerFault as exc:
             info.healthy, info.error = False, str(exc)
+            break
+        if info.multi:
+            break
     info.probe_ms = (time.perf_counter() - t0) * 1000
     return info
 
@@ -452,8 +458,9 @@ class FleetEngine:
         first = unit.jobs[0]
         seed = first.seed % (2**31)
         fields, ignored = info.send_fields(params, seed)
-        body: dict[str, Any] = {"prompt": first.prompt_text, "n": len(unit.jobs), "stream": False,
-                                **fields}
+        body: dict[str, Any] = {"prompt": first.prompt_text, "stream": False, **fields}
+        if len(unit.jobs) > 1:
+            body[info.multi_field] = len(unit.jobs)
         if self.model or info.model:
             body["model"] = self.model or info.model
         if self.logprobs:
