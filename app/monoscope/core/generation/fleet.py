@@ -394,43 +394,45 @@ class FleetEngine:
         handed: set[tuple[int, int]] = set()
         pending: dict[Future[list[SampleResult]], tuple[_Server, _Unit]] = {}
         workers = min(MAX_THREADS, sum(s.limit for s in self.servers))
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            try:
-                while queue or pending:
-                    check()
-                    self._dispatch(queue, pending, pool, params)
-                    if not pending:
-                        if queue:
-                            raise ServersGone(self._gone_message(sum(len(u.jobs) for u in queue)))
-                        break
-                    done, _ = wait(list(pending), timeout=0.5, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        server, unit = pending.pop(fut)
+        pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        try:
+            while queue or pending:
+                check()
+                self._dispatch(queue, pending, pool, params)
+                if not pending:
+                    if queue:
+                        raise ServersGone(self._gone_message(sum(len(u.jobs) for u in queue)))
+                    break
+                done, _ = wait(list(pending), timeout=0.5, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    server, unit = pending.pop(fut)
+                    with self._lock:
+                        server.in_flight -= len(unit.jobs)
+                    try:
+                        results = fut.result()
+                    except _ServerFault as exc:
                         with self._lock:
-                            server.in_flight -= len(unit.jobs)
-                        try:
-                            results = fut.result()
-                        except _ServerFault as exc:
-                            with self._lock:
-                                server.down = server.down or str(exc)
-                            queue.appendleft(_Unit(unit.jobs, unit.attempt + 1,
-                                                   [*unit.redone_from, server.info.url]))
-                            continue
-                        for res in results:
-                            key = (res.job.prompt_id, res.job.sample_index)
-                            if key in handed:
-                                continue  # never hand a sample twice
-                            handed.add(key)
-                            with self._lock:
-                                server.samples += 1
-                                server.tokens += res.n_tokens
-                            if on_step is not None:
-                                on_step(res.n_tokens)
-                            on_result(res)
-            except BaseException:
-                for fut in pending:
-                    fut.cancel()
-                raise
+                            server.down = server.down or str(exc)
+                        queue.appendleft(_Unit(unit.jobs, unit.attempt + 1,
+                                               [*unit.redone_from, server.info.url]))
+                        continue
+                    for res in results:
+                        key = (res.job.prompt_id, res.job.sample_index)
+                        if key in handed:
+                            continue  # never hand a sample twice
+                        handed.add(key)
+                        with self._lock:
+                            server.samples += 1
+                            server.tokens += res.n_tokens
+                        if on_step is not None:
+                            on_step(res.n_tokens)
+                        on_result(res)
+        except BaseException:
+            # cancelled or failed: do not wait for requests still running on the servers
+            # (their answers are dropped; those samples stay missing for the next session)
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
 
     def _dispatch(self, queue: deque[_Unit], pending: dict[Future[list[SampleResult]],
                   tuple[_Server, _Unit]], pool: ThreadPoolExecutor, params: SamplingParams) -> None:
