@@ -71,6 +71,12 @@ def test_server_vectors_recorded_with_model_and_server(server: str, study: Study
     for body in set(BODIES):  # the stored vector is the server's own vector for that text
         assert float(by_hash[content_hash(body)] @ _direct(server, body)) > 0.9999
     assert annotate(study, req).computed == 0  # nothing twice
+    # this server lets later texts of a batch attend to earlier ones (causal model, no
+    # pooling): detected, so it gets one text per request
+    from monoscope.core.attributes.embedding import ServerEmbedder
+
+    emb = ServerEmbedder(server)
+    assert (emb.batched, emb.batch_size, emb.dim) == (False, 1, 576)
     kinds = embeddings_repo.vector_kinds(study)
     assert [(k["model"], k["dim"], k["n"], k["servers"]) for k in kinds] == [
         ("SmolLM2-135M-Instruct.Q4_1", 576, 3, [server])]

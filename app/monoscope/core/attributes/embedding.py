@@ -127,7 +127,8 @@ class ServerEmbedder:
 
     ``model`` is the name the server reports (``/v1/models``; a path or ``org/name`` is cut to
     its last part, so TEI's ``sentence-transformers/all-MiniLM-L6-v2`` is the local model's name),
-    ``dim`` the length of its vectors (from a first one-text request).
+    ``dim`` the length of its vectors (from a first one-text request); ``batched`` whether a
+    text's vector in a batch equals its vector alone (checked; when not, one text per request).
     """
 
     backend = SERVER_BACKEND
@@ -141,7 +142,14 @@ class ServerEmbedder:
         self.model = self.remote_name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
         for suffix in (".gguf", ".GGUF"):
             self.model = self.model.removesuffix(suffix)
-        self.dim = int(self._post(["dimension probe"]).shape[1])
+        alone = self._post(["A second probe text."])
+        self.dim = int(alone.shape[1])
+        # Detect, not assume, that a batch gives each text its own vector: llama-cpp-python's
+        # server with a causal model (no pooling) lets later texts of a batch see earlier ones.
+        pair = self._post(["A first probe text, longer than the other.", "A second probe text."])
+        self.batched = float(pair[1] @ alone[0]) > 0.999
+        if not self.batched:
+            self.batch_size = 1
 
     def _call(self, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
         import json
