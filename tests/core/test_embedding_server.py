@@ -61,7 +61,8 @@ def test_server_vectors_recorded_with_model_and_server(server: str, study: Study
     assert res.computed == 3  # distinct bodies
     rows = raw_connection(study).execute(
         "SELECT content_hash, model, backend, dim, server, vector FROM embeddings "
-        "ORDER BY content_hash").fetchall()
+        "JOIN embedding_servers USING (content_hash, model, backend) ORDER BY content_hash"
+    ).fetchall()
     assert len(rows) == 3
     for _h, model, backend, dim, srv, vec in rows:
         assert (model, backend, dim, srv) == ("SmolLM2-135M-Instruct.Q4_1", "http", 576, server)

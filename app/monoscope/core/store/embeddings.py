@@ -59,10 +59,14 @@ def write(study: Study, hashes: Sequence[str], vectors: Matrix, model: str, back
     with study.transaction() as cur:
         cur.register("_vec_rows", table)
         cur.execute(
-            "INSERT OR REPLACE INTO embeddings (content_hash, model, backend, dim, vector, server) "
-            "SELECT content_hash, ?, ?, ?, vector, ? FROM _vec_rows",
-            [model, backend, dim, server],
+            "INSERT OR REPLACE INTO embeddings (content_hash, model, backend, dim, vector) "
+            "SELECT content_hash, ?, ?, ?, vector FROM _vec_rows",
+            [model, backend, dim],
         )
+        if server is not None:
+            cur.execute(
+                "INSERT OR REPLACE INTO embedding_servers (content_hash, model, backend, server) "
+                "SELECT content_hash, ?, ?, ? FROM _vec_rows", [model, backend, server])
         cur.unregister("_vec_rows")
 
 
@@ -126,6 +130,7 @@ def vector_kinds(study: Study) -> list[dict[str, Any]]:
     """The study's stored vector families: model, backend, dim, vectors and the servers that
     made them (a server-made family lists its URLs), largest first."""
     return study.query(
-        "SELECT model, backend, dim, count(*) AS n, list(DISTINCT server ORDER BY server) "
-        "FILTER (WHERE server IS NOT NULL) AS servers FROM embeddings "
-        "GROUP BY model, backend, dim ORDER BY n DESC, model, backend")
+        "SELECT e.model, e.backend, e.dim, count(*) AS n, list(DISTINCT s.server ORDER BY "
+        "s.server) FILTER (WHERE s.server IS NOT NULL) AS servers FROM embeddings e "
+        "LEFT JOIN embedding_servers s USING (content_hash, model, backend) "
+        "GROUP BY e.model, e.backend, e.dim ORDER BY n DESC, e.model, e.backend")

@@ -117,7 +117,8 @@ class ServersBox(QGroupBox):
 
     @staticmethod
     def cells(info: ServerInfo) -> tuple[str, ...]:
-        health = f"up ({info.probe_ms:.0f} ms)" if info.healthy else f"down: {info.error or '?'}"
+        why = (info.error or "did not answer").rsplit(": ", 1)[-1][:60]  # full text: tooltip
+        health = f"up ({info.probe_ms:.0f} ms)" if info.healthy else f"down: {why}"
         multi = "several (n)" if info.multi else "one"
         fields = {"openapi": "checked (schema)", "/props": "checked (/props)"}.get(
             info.fields_from, "unverified")
