@@ -33,9 +33,12 @@ def add_annotate(sub: argparse._SubParsersAction[Any]) -> None:
         help="comma-separated names, e.g. sentiment.vader,text.words (see --list)",
     )
     p.add_argument(
-        "--backend", choices=["torch", "onnx-int8"], default="torch",
-        help="embedding backend: torch (exact, default) or onnx-int8 (about 2x faster)",
+        "--backend", choices=["torch", "onnx-int8", "http"], default="torch",
+        help="embedding backend: torch (exact, default), onnx-int8 (about 2x faster) or http "
+             "(an OpenAI-compatible /v1/embeddings server: --embed-server URL)",
     )
+    p.add_argument("--embed-server", default=None, metavar="URL",
+                   help="embeddings server for --backend http (e.g. http://gpu1:8081)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for the embedder (leave some free while generating)")
     p.add_argument("--list", action="store_true", help="list the attribute names and exit")
@@ -58,7 +61,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         return 0
     names = [n.strip() for n in args.attributes.split(",") if n.strip()] if args.attributes else None
     request = AnnotateRequest(study=args.study, dataset=args.dataset, attributes=names,
-                              backend=args.backend, threads=args.threads,
+                              backend=args.backend, embed_server=args.embed_server,
+                              threads=args.threads,
                               unsafe_no_sandbox=args.unsafe_no_sandbox)
     with Study(args.study, create=False) as st:
         result = annotate(st, request, ConsoleState())

@@ -42,7 +42,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--prompt-key", nargs="*", default=None, help="only these prompt keys")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--engine", choices=["llama.cpp", "http"], default="llama.cpp")
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible server for --engine http")
+    p.add_argument("--base-url", action="append", default=None, help=(
+        "OpenAI-compatible server for --engine http (llama-server, vLLM, llama-cpp-python); "
+        "repeat it for several servers: requests go where there is free capacity"))
+    p.add_argument("--servers", default=None, metavar="FILE", help=(
+        "file of servers for --engine http, one `URL [SLOTS]` per line (SLOTS = requests in "
+        "flight; default: what the server reports)"))
+    p.add_argument("--vllm-cap", type=int, default=64,
+                   help="requests in flight per vLLM server (default 64; vLLM reports no slots)")
     p.add_argument("--remote-model", default=None, help="model name to send to the server")
     p.add_argument("--http-concurrency", type=int, default=4, help="requests in flight (http)")
     p.add_argument("--n-parallel", type=int, default=16, help="sequences decoded per step")
@@ -91,7 +98,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 min_p=args.min_p, repeat_penalty=args.repeat_penalty, max_tokens=args.max_tokens,
                 stop=args.stop, decay=Decay.parse(args.decay) if args.decay else None,
                 prompts=args.prompts, prompt_keys=args.prompt_key, seed=args.seed,
-                engine=args.engine, base_url=args.base_url, remote_model=args.remote_model,
+                engine=args.engine, base_url=(args.base_url or [None])[0],
+                base_urls=(args.base_url or [])[1:], servers_file=args.servers,
+                vllm_cap=args.vllm_cap, remote_model=args.remote_model,
                 http_concurrency=args.http_concurrency,
                 n_parallel=args.n_parallel, n_ctx=args.n_ctx, n_gpu_layers=args.n_gpu_layers,
                 label=args.label, new=args.new,

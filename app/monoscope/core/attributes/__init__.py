@@ -16,6 +16,7 @@ from typing import Any
 from monoscope.core.attributes.base import (
     BACKENDS,
     EMBEDDING_MODEL,
+    SERVER_BACKEND,
     AnnotateRequest,
     Context,
     Extractor,
@@ -124,9 +125,13 @@ def _plan(names: list[str] | None, kind: str) -> list[Extractor]:
 def annotate(study: Study, request: AnnotateRequest, state: TaskState | None = None) -> AnnotateResult:
     """Annotate the requested datasets; returns what was done. Raises TaskCancelled if cancelled."""
     state = state or TaskState()
-    if request.backend not in BACKENDS:
+    if request.backend == SERVER_BACKEND and not request.embed_server:
+        raise UnknownAttribute("The http embedding backend needs --embed-server URL "
+                               "(an OpenAI-compatible /v1/embeddings server).")
+    if request.backend not in (*BACKENDS, SERVER_BACKEND):
         raise UnknownAttribute(
-            f"Unknown embedding backend {request.backend!r}; use one of {', '.join(BACKENDS)}."
+            f"Unknown embedding backend {request.backend!r}; use one of "
+            f"{', '.join(BACKENDS)} or {SERVER_BACKEND} (with --embed-server URL)."
         )
     known = datasets_repo.datasets(study)
     if request.dataset is not None:

@@ -22,6 +22,7 @@ from monoscope.core.tasks import TaskState
 __all__ = [
     "BACKENDS",
     "EMBEDDING_MODEL",
+    "SERVER_BACKEND",
     "AnnotateRequest",
     "Context",
     "Extractor",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 BACKENDS = ("torch", "onnx-int8")
+SERVER_BACKEND = "http"  # vectors from an OpenAI-compatible /v1/embeddings server
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
 
@@ -41,7 +43,8 @@ class AnnotateRequest:
     study: str = ""
     dataset: str | None = None
     attributes: Sequence[str] | None = None
-    backend: str = "torch"
+    backend: str = "torch"  # or "http" with embed_server
+    embed_server: str | None = None  # OpenAI-compatible /v1/embeddings server (backend "http")
     threads: int | None = None
     batch_size: int = 64
     # Run generated code even without the kernel sandbox (bubblewrap); results are marked.

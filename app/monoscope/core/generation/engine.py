@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from monoscope.core.generation.sampling import SamplingParams
 
@@ -32,7 +32,9 @@ class SampleResult:
 
     finish_reason: 'eos' (end-of-generation token), 'stop' (a stop string), 'length'
     (max tokens), 'context' (context full). mean_logprob is the mean raw (untempered)
-    log-probability of the generated tokens, perplexity = exp(−mean_logprob).
+    log-probability of the generated tokens, perplexity = exp(−mean_logprob). ``provenance``
+    (server engines) is merged into the sample's stored ``params``: the server, its request
+    seed, the sampling fields sent / applied / ignored (`monoscope.core.generation.fleet`).
     """
 
     job: Job
@@ -43,6 +45,7 @@ class SampleResult:
     mean_logprob: float | None
     perplexity: float | None
     wall_ms: float
+    provenance: dict[str, Any] | None = None
 
 
 ResultCallback = Callable[[SampleResult], None]

@@ -72,3 +72,20 @@ def tokens_per_s(meta: dict[str, Any]) -> float | None:
     tokens = int(meta.get("gen_tokens", 0)) + int(live.get("tokens", 0))
     seconds = float(meta.get("gen_seconds", 0.0)) + float(live.get("seconds", 0.0))
     return tokens / seconds if seconds > 0 else None
+
+
+def server_speeds(meta: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per server of a fleet run: samples, tokens and tokens/s over the sessions that used it
+    (finished sessions from ``meta.server_totals``, the live or dead one from ``live.servers``)."""
+    out: dict[str, dict[str, float]] = {}
+    live = meta.get("live") or {}
+    parts = [(url, v, float(v.get("seconds", 0.0))) for url, v in (meta.get("server_totals") or {}).items()]
+    parts += [(url, v, float(live.get("seconds", 0.0))) for url, v in (live.get("servers") or {}).items()]
+    for url, v, seconds in parts:
+        cur = out.setdefault(url, {"samples": 0.0, "tokens": 0.0, "seconds": 0.0})
+        cur["samples"] += float(v.get("samples", 0))
+        cur["tokens"] += float(v.get("tokens", 0))
+        cur["seconds"] += seconds
+    for cur in out.values():
+        cur["tok_s"] = cur["tokens"] / cur["seconds"] if cur["seconds"] > 0 else 0.0
+    return out

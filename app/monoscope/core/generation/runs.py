@@ -18,6 +18,7 @@ from typing import Any
 from monoscope.core.errors import ModelLoadError, MonoscopeError, PromptTooLong, TaskCancelled
 from monoscope.core.generation import liveness
 from monoscope.core.generation.engine import Engine, Job, SampleResult
+from monoscope.core.generation.fleet import ServersGone
 from monoscope.core.generation.registry import ModelRecord, inspect_model, model_row
 from monoscope.core.generation.sampling import Decay, SamplingParams, derive_seed
 from monoscope.core.generation.templates import (
@@ -60,8 +61,12 @@ class RunRequest:
     seed: int = 0
     engine: str = "llama.cpp"
     base_url: str | None = None
+    base_urls: Sequence[str] = ()  # more servers (http); with base_url, the run's fleet
+    servers_file: str | None = None  # one `URL [SLOTS]` per line (http)
+    server_slots: dict[str, int] = field(default_factory=dict)  # URL -> requests in flight
+    vllm_cap: int = 64  # requests in flight per vLLM server (it reports no slot count)
     remote_model: str | None = None
-    http_concurrency: int = 4
+    http_concurrency: int = 4  # unused by fleet runs (they size from what each server reports)
     n_parallel: int = 16
     n_ctx: int | None = None
     n_gpu_layers: int = 0
@@ -84,8 +89,10 @@ def plan_runs(study: Study, req: RunRequest) -> list[int]:
     """Create one `runs` row per point of the sampling grid; reuse identical earlier runs."""
     if req.engine not in ENGINES:
         raise RunError(f"Unknown engine {req.engine!r}; use one of {', '.join(ENGINES)}.")
-    if req.engine == "http" and not req.base_url:
-        raise RunError("The http engine needs --base-url (e.g. http://127.0.0.1:8080/v1).")
+    servers = _servers(req)
+    if req.engine == "http" and not servers:
+        raise RunError("The http engine needs --base-url URL (repeatable, e.g. "
+                       "http://127.0.0.1:8080) or --servers FILE.")
     if req.engine == "http" and req.decay is not None:
         raise RunError("Temperature decay needs per-token control: use the llama.cpp engine.")
     if req.decay is not None and req.decay.end is not None and len(set(req.temperatures)) > 1:
@@ -109,8 +116,9 @@ def plan_runs(study: Study, req: RunRequest) -> list[int]:
     sweep = (req.label or f"sweep-{int(time.time())}") if len(grid) > 1 else None
     engine_meta = {
         "n_parallel": req.n_parallel, "n_ctx": req.n_ctx, "n_gpu_layers": req.n_gpu_layers,
-        "base_url": req.base_url, "remote_model": req.remote_model,
-        "http_concurrency": req.http_concurrency,
+        "base_url": servers[0]["url"] if servers else req.base_url,
+        "remote_model": req.remote_model, "http_concurrency": req.http_concurrency,
+        **({"servers": servers, "vllm_cap": req.vllm_cap} if req.engine == "http" else {}),
         "chat": chat, "system": tpl.system, "base": tpl.base, "user": tpl.user,
         **req.extra,
     }
@@ -130,6 +138,11 @@ def plan_runs(study: Study, req: RunRequest) -> list[int]:
                              engine=req.engine)
             for sampling in samplings])
     todo = [pos for pos, same in enumerate(ids) if same is None]
+    if req.engine == "http":  # a resumed run uses the servers named now
+        for rid in ids:
+            if rid is not None:
+                runs_repo.merge_meta(study, rid, {"servers": servers, "vllm_cap": req.vllm_cap,
+                                                  "base_url": servers[0]["url"]})
     new_ids = runs_repo.create_runs(study, model_row(model) if model is not None else None, [
         runs_repo.NewRun(
             dataset_id=ds_id,
@@ -142,6 +155,21 @@ def plan_runs(study: Study, req: RunRequest) -> list[int]:
     for pos, new_id in zip(todo, new_ids, strict=True):
         ids[pos] = new_id
     return [int(i) for i in ids if i is not None]
+
+
+def _servers(req: RunRequest) -> list[dict[str, Any]]:
+    """The http run's servers as stored in `runs.meta.servers` ([] for llama.cpp runs)."""
+    if req.engine != "http":
+        return []
+    from monoscope.core.generation.fleet import FleetError, parse_servers, root_url
+
+    try:
+        specs = parse_servers([*([req.base_url] if req.base_url else []), *req.base_urls],
+                              req.servers_file)
+    except FleetError as exc:
+        raise RunError(str(exc)) from None
+    slots = {root_url(u): n for u, n in req.server_slots.items()}
+    return [dict(s.to_json(), slots=slots.get(s.root, s.slots)) for s in specs]
 
 
 def _preflight(req: RunRequest, model: ModelRecord, template: str,
@@ -203,10 +231,12 @@ class RunSummary:
 def _make_engine(run: dict[str, Any], model: dict[str, Any] | None) -> Engine:
     meta = json.loads(run["meta"] or "{}")
     if run["engine"] == "http":
-        from monoscope.core.generation.http_engine import OpenAIEngine
+        from monoscope.core.generation.fleet import FleetEngine, ServerSpec
 
-        name = meta.get("remote_model") or (model["name"] if model else None)
-        return OpenAIEngine(meta["base_url"], model=name, concurrency=meta.get("http_concurrency") or 4)
+        servers = meta.get("servers") or [{"url": meta["base_url"], "slots": None}]
+        return FleetEngine([ServerSpec(s["url"], s.get("slots")) for s in servers],
+                           model=meta.get("remote_model"),
+                           vllm_cap=int(meta.get("vllm_cap") or 64))
     from monoscope.core.generation.llama_engine import LlamaCppEngine
 
     assert model is not None
@@ -263,6 +293,13 @@ def run_generation(
             getattr(eng, "eos_text", "") if local else "", missing,
         )
         _check_lengths(eng, jobs, prompts, params)
+        connect = getattr(eng, "connect", None)
+        if connect is not None and not getattr(eng, "servers", None):
+            try:
+                connect()  # probe the servers: capacity, fields, health
+            except ServersGone as exc:  # nothing started: the run keeps its status
+                runs_repo.merge_meta(study, run_id, {"interrupted": str(exc)})
+                raise
         meta = runs_repo.start_session(study, run_id, eng.version(), liveness.owner())
         run = dict(run, meta=json.dumps(meta))
         return _execute(study, run, eng, jobs, params, state, expected, len(have))
@@ -308,6 +345,13 @@ def _execute(
 
             names = personas()
             sample_params["person"] = names[j.sample_index % len(names)]
+        if res.provenance:
+            sample_params.update(res.provenance)
+            url = res.provenance.get("server")
+            if url:  # per-server samples and tokens of this session (the runs dock)
+                per = live.setdefault("servers", {}).setdefault(str(url), {"samples": 0, "tokens": 0})
+                per["samples"] += 1
+                per["tokens"] += res.n_tokens
         # heartbeat + this session's speed, committed with the sample (survives kill -9)
         live.update(heartbeat=time.time(), tokens=count["tokens"] + res.n_tokens,
                     seconds=time.perf_counter() - t0)
@@ -327,6 +371,12 @@ def _execute(
         eng.generate(jobs, params, commit, check=state.check)
     except (TaskCancelled, KeyboardInterrupt):
         _end_session(study, run_id, "cancelled", count["tokens"], time.perf_counter() - t0)
+        raise
+    except ServersGone as exc:  # every server went away: resume later with the same command
+        # stored as a session that ended while running (no live owner): `run_table` shows
+        # it as interrupted, like a killed run, and the next run of the command resumes it
+        _end_session(study, run_id, "running", count["tokens"], time.perf_counter() - t0)
+        runs_repo.merge_meta(study, run_id, {"interrupted": str(exc)})
         raise
     except BaseException:
         _end_session(study, run_id, "failed", count["tokens"], time.perf_counter() - t0)
@@ -356,4 +406,5 @@ def run_table(study: Study) -> list[dict[str, Any]]:
         meta = json.loads(r.pop("meta") or "{}")
         r["status"] = liveness.effective_status(str(r["status"]), meta)
         r["tok_s"] = liveness.tokens_per_s(meta)
+        r["servers"] = liveness.server_speeds(meta)
     return rows

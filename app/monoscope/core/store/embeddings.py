@@ -47,8 +47,10 @@ def count_embedded(study: Study, dataset_id: int, model: str, backend: str) -> i
         [dataset_id, model, backend]))
 
 
-def write(study: Study, hashes: Sequence[str], vectors: Matrix, model: str, backend: str) -> None:
-    """Insert or replace vectors (rows aligned with hashes) in one transaction."""
+def write(study: Study, hashes: Sequence[str], vectors: Matrix, model: str, backend: str,
+          server: str | None = None) -> None:
+    """Insert or replace vectors (rows aligned with hashes) in one transaction; ``server``:
+    the inference server that made them (None: computed in process)."""
     dim = int(vectors.shape[1])
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel())
     offsets = pa.array(np.arange(0, (len(hashes) + 1) * dim, dim, dtype=np.int32))
@@ -61,6 +63,10 @@ def write(study: Study, hashes: Sequence[str], vectors: Matrix, model: str, back
             "SELECT content_hash, ?, ?, ?, vector FROM _vec_rows",
             [model, backend, dim],
         )
+        if server is not None:
+            cur.execute(
+                "INSERT OR REPLACE INTO embedding_servers (content_hash, model, backend, server) "
+                "SELECT content_hash, ?, ?, ? FROM _vec_rows", [model, backend, server])
         cur.unregister("_vec_rows")
 
 
@@ -118,3 +124,13 @@ def most_common(study: Study, dataset_id: int, prefer_model: str, prefer_backend
         "(e.backend = ?) "
         "DESC, n DESC LIMIT 1", [dataset_id, prefer_model, prefer_backend])
     return (str(rows[0]["model"]), str(rows[0]["backend"])) if rows else None
+
+
+def vector_kinds(study: Study) -> list[dict[str, Any]]:
+    """The study's stored vector families: model, backend, dim, vectors and the servers that
+    made them (a server-made family lists its URLs), largest first."""
+    return study.query(
+        "SELECT e.model, e.backend, e.dim, count(*) AS n, list(DISTINCT s.server ORDER BY "
+        "s.server) FILTER (WHERE s.server IS NOT NULL) AS servers FROM embeddings e "
+        "LEFT JOIN embedding_servers s USING (content_hash, model, backend) "
+        "GROUP BY e.model, e.backend, e.dim ORDER BY n DESC, e.model, e.backend")

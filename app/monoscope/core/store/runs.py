@@ -215,7 +215,14 @@ def sample_count(study: Study, run_id: int) -> int:
 
 def _add_session(meta: dict[str, Any], tokens: int, seconds: float) -> dict[str, Any]:
     """Meta with a session's tokens and seconds added to the run's totals, ``live`` removed."""
-    meta.pop("live", None)
+    live = meta.pop("live", None) or {}
+    totals = meta.setdefault("server_totals", {}) if live.get("servers") else None
+    for url, per in (live.get("servers") or {}).items():  # a fleet run's per-server numbers
+        assert totals is not None
+        cur = totals.setdefault(url, {"samples": 0, "tokens": 0, "seconds": 0.0})
+        cur["samples"] += int(per.get("samples", 0))
+        cur["tokens"] += int(per.get("tokens", 0))
+        cur["seconds"] += seconds
     meta["gen_tokens"] = int(meta.get("gen_tokens", 0)) + tokens
     meta["gen_seconds"] = float(meta.get("gen_seconds", 0.0)) + seconds
     return meta
@@ -234,6 +241,7 @@ def start_session(study: Study, run_id: int, engine_version: str, live: dict[str
         dead = meta.get("live") or {}
         meta = _add_session(meta, int(dead.get("tokens", 0)), float(dead.get("seconds", 0.0)))
         meta["live"] = live
+        meta.pop("interrupted", None)  # a fleet run whose servers were gone resumes
         cur.execute(
             "UPDATE runs SET status='running', started_at=coalesce(started_at, now()), "
             "engine_version=?, meta=? WHERE id=?",
@@ -293,6 +301,16 @@ def end_session(study: Study, run_id: int, status: str, tokens: int, seconds: fl
             "finished_at END WHERE id=?",
             [json.dumps(meta), status, status == "finished", run_id],
         )
+
+
+def merge_meta(study: Study, run_id: int, patch: dict[str, Any]) -> dict[str, Any]:
+    """Update keys of a run's meta (e.g. the servers a resumed http run uses); the new meta."""
+    with study.transaction() as cur:
+        row = cur.execute("SELECT meta FROM runs WHERE id=?", [run_id]).fetchone()
+        meta = json.loads(row[0]) if row and row[0] else {}
+        meta.update(patch)
+        cur.execute("UPDATE runs SET meta=? WHERE id=?", [json.dumps(meta), run_id])
+    return meta
 
 
 def set_status(study: Study, run_id: int, status: str, finished: bool = False) -> None:

@@ -63,6 +63,7 @@ from monoscope.ui.views.run_spec import (
     preset_descriptions,
     tokens_per_second,
 )
+from monoscope.ui.views.servers_box import ServersBox
 from monoscope.ui.workers import TaskRunner
 
 __all__ = [
@@ -135,6 +136,7 @@ class RunDialog(QDialog):
         self.model_info = QLabel()
         self.model_info.setWordWrap(True)
         self.model_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.servers = ServersBox(self.runner)  # empty: generate in process
 
         # -- template
         self.template_box = QComboBox()
@@ -279,7 +281,7 @@ class RunDialog(QDialog):
         rl.addLayout(sub, 1, 0, 1, 4)
         rl.addWidget(self.label_edit, 2, 0, 1, 4)
         lay = QVBoxLayout(self)
-        for part in (mbox, tbox, sbox, rbox, self.estimate, self.error, self.buttons):
+        for part in (mbox, self.servers, tbox, sbox, rbox, self.estimate, self.error, self.buttons):
             lay.addWidget(part)
 
     # -- reactions --------------------------------------------------------------------------
@@ -454,8 +456,12 @@ class RunDialog(QDialog):
         except SamplingError as exc:
             raise RunInputError(str(exc)) from None
         keys, n_prompts = self._prompt_keys(int(did))
+        try:
+            extra = self.servers.extra()
+        except MonoscopeError as exc:
+            raise RunInputError(str(exc)) from None
         return RunSpec(int(did), model, template, grid, self.n_per_prompt.value(),
-                       self.seed.value(), keys, self.label_edit.text().strip(), n_prompts)
+                       self.seed.value(), keys, self.label_edit.text().strip(), n_prompts, extra)
 
     def _replicate(self) -> None:
         self.wants_replication = True

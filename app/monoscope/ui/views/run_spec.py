@@ -54,13 +54,19 @@ class RunSpec:
         from monoscope.core.generation.runs import RunRequest
 
         first = self.sampling[0]
+        urls = [str(s["url"]) for s in self.extra.get("servers", [])]
+        fleet: dict[str, Any] = {}
+        if urls:  # generate on the dialog's servers; the local GGUF gives the chat template
+            fleet = {"engine": "http", "base_url": urls[0], "base_urls": urls[1:],
+                     "server_slots": {str(s["url"]): int(s["slots"])
+                                      for s in self.extra["servers"] if s.get("slots")}}
         return RunRequest(
             dataset=dataset, model=self.model, template=self.template, n=self.n_per_prompt,
             temperatures=sorted({s.temperature for s in self.sampling}),
             top_ps=sorted({s.top_p for s in self.sampling}), top_ks=(first.top_k,),
             min_p=first.min_p, repeat_penalty=first.repeat_penalty, max_tokens=first.max_tokens,
             decay=first.decay, prompt_keys=list(self.prompt_keys) if self.prompt_keys else None,
-            seed=self.seed, label=self.label or None,
+            seed=self.seed, label=self.label or None, **fleet,
         )
 
 

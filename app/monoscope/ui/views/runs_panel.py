@@ -65,6 +65,15 @@ def sampling_summary(raw: Any) -> str:
 RunRows = tuple[list[dict[str, Any]], dict[int, str]]
 
 
+def server_speeds(servers: dict[str, dict[str, float]]) -> str:
+    """A fleet run's per-server throughput for the speed cell: `` · host:port 61 tok/s, …``."""
+    if not servers:
+        return ""
+    parts = [f"{url.split('://', 1)[-1]} {v.get('tok_s', 0.0):.0f} tok/s ({v.get('samples', 0):.0f})"
+             for url, v in sorted(servers.items())]
+    return " · " + ", ".join(parts)
+
+
 def load_run_rows(study: Study, state: TaskState) -> RunRows:
     """Task: every run's row for the table (`run_table`) and its sampling parameters."""
     from monoscope.core.generation.runs import run_table
@@ -207,6 +216,7 @@ class RunsPanel(QWidget):
             done = int(r["samples"] or 0)
             tok_s = r.get("tok_s")
             speed = f"{tok_s:.0f} tok/s" if isinstance(tok_s, int | float) and tok_s > 0 else ""
+            speed += server_speeds(r.get("servers") or {})
             cells = (str(rid), str(r["label"]), str(r["model"] or ""), sampling_summary(sampling.get(rid)),
                      str(r["status"]), f"{done}/{total}", None, speed)
             for col, text in enumerate(cells):
