@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baseline_study import baseline_copy  # noqa: E402
 
 
 def child(study: str, switches: int) -> None:
@@ -64,7 +66,10 @@ def child(study: str, switches: int) -> None:
 
 def run_child(app_dir: Path, study: Path, copy: Path, switches: int
               ) -> tuple[list[float], list[float]]:
-    shutil.copy(study, copy)
+    if app_dir == ROOT / "app":
+        shutil.copy(study, copy)
+    else:  # an older version: without the tables of migrations it does not know
+        baseline_copy(study, copy, ROOT / "app", app_dir)
     env = {**os.environ, "PYTHONPATH": str(app_dir), "QT_QPA_PLATFORM": "offscreen",
            "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(copy),

@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baseline_study import baseline_copy  # noqa: E402
+
 GOAL_SWITCH_MS, GOAL_FOLLOW_S, GOAL_IDLE_MB = 50.0, 20.0, 800.0
 
 
@@ -125,7 +128,10 @@ def run_and_follow(app: Any, w: Any, keys: list[str]) -> dict[str, object]:
 
 def run_child(app_dir: Path, study: Path, copy: Path, switches: int, with_run: bool
               ) -> dict[str, Any]:
-    shutil.copy(study, copy)
+    if app_dir == ROOT / "app":
+        shutil.copy(study, copy)
+    else:  # an older version: without the tables of migrations it does not know
+        baseline_copy(study, copy, ROOT / "app", app_dir)
     env = {**os.environ, "PYTHONPATH": str(app_dir), "QT_QPA_PLATFORM": "offscreen",
            "HF_HUB_OFFLINE": "1"}
     args = [sys.executable, str(Path(__file__).resolve()), "--child", str(copy),
