@@ -69,7 +69,7 @@ def test_dialog_builds_a_valid_spec(qtbot, fig_study) -> None:
     assert spec.sampling[0].decay.kind == "linear" and spec.sampling[0].temperature == 1.2
 
 
-def test_dialog_rejects_bad_input_with_a_message(qtbot, fig_study) -> None:
+def test_dialog_rejects_bad_input_with_a_message(qtbot, fig_study, tmp_path: Path) -> None:
     dlg = RunDialog(fig_study, 1)
     qtbot.addWidget(dlg)
     assert dlg.runner.wait(30)  # the dialog reads the study in a worker
@@ -93,7 +93,7 @@ def test_dialog_rejects_bad_input_with_a_message(qtbot, fig_study) -> None:
     dlg.model_box.setCurrentIndex(1)
     assert "different family" in dlg.model_box.currentText()
     assert "completion prompts" in dlg.model_info.text()
-    dlg.grab().save("/tmp/ui2_run_dialog.png")
+    dlg.grab().save(str(tmp_path / "run_dialog.png"))
     # A file that is not GGUF is refused with what to do.
     bad = Path(fig_study.path).with_name("fake.gguf")
     bad.write_bytes(b"NOTGGUF" * 10)
@@ -188,7 +188,7 @@ def test_real_run_from_panel_cancel_then_resume(qtbot, tmp_path: Path) -> None:
     row = panel._rows[run_id]
     assert panel.table.item(row, 5).text() == "4/4" and panel.table.item(row, 4).text() == "finished"
     assert "T=0.8" in panel.table.item(row, 3).text()
-    panel.grab().save("/tmp/ui2_runs_panel.png")
+    panel.grab().save(str(tmp_path / "runs_panel.png"))
     runner.shutdown()
     st.close()
 
@@ -285,7 +285,7 @@ def test_real_pipeline_from_the_panel(qtbot, tmp_path: Path) -> None:
     st.close()
 
 
-def test_about_dialog_lists_every_asset_licence(qtbot) -> None:
+def test_about_dialog_lists_every_asset_licence(qtbot, tmp_path: Path) -> None:
     from monoscope import __version__
     from monoscope.core import assets
     from monoscope.ui.about import AboutDialog
@@ -301,7 +301,7 @@ def test_about_dialog_lists_every_asset_licence(qtbot) -> None:
 
     head = " ".join(lab.text() for lab in dlg.findChildren(QLabel))
     assert f"Monoscope {__version__}" in head and "Generative Monoculture" in head
-    dlg.grab().save("/tmp/ui2_about.png")
+    dlg.grab().save(str(tmp_path / "about.png"))
 
 
 def test_dialog_offers_the_paper_replication(qtbot, fig_study) -> None:
