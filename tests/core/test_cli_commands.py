@@ -156,3 +156,59 @@ def test_replicate_reviews_smallest_run_end_to_end(study_path: Path, tmp_path: P
                  "--out", str(out), "--yes", "--quiet"]) == 0
     again = capsys.readouterr().out
     assert "0 samples to generate" in again and "generated 0 new samples" in again
+
+
+def _tiny_reviews(path: Path) -> Path:
+    """The films demo's file format (category, text, movie_name, has_plot_and_reviews) with two
+    films of 30 snippets each, the fewest the demo takes as prompts."""
+    import bz2
+    import csv
+
+    words = ["kind", "dull", "joyful", "long", "lovely", "flat", "sharp", "tense", "witty", "noisy"]
+    with bz2.open(path, "wt", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["category", "text", "movie_name", "has_plot_and_reviews"])
+        for film in ("dragon_film", "cop_film"):
+            w.writerow(["plot", f"The plot of {film}.", film, "True"])
+            for i in range(30):
+                w.writerow(["fresh" if i % 2 else "rotten",
+                            f"{film} review {i}: {words[i % 10]} and {words[i * 3 % 10]}.",
+                            film, "True"])
+    return path
+
+
+@pytest.mark.slow
+def test_headless_demo_on_the_smallest_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """`monoscope demo --headless --no-generate` with a two-film reviews file: both demos
+    imported, annotated, projected and measured, the report and three screenshots written;
+    a second call does no repeated work."""
+    monkeypatch.setenv("MONOSCOPE_ASSET_ROTTEN_TOMATOES",
+                       str(_tiny_reviews(tmp_path / "rt.csv.bz2")))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    out = tmp_path / "demo"
+    args = ["demo", "--dir", str(out), "--no-generate", "--headless"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "import films: 60 texts" in printed and "project films: 2 maps" in printed
+    assert (out / "report" / "index.html").is_file()
+    for view in ("map", "overview", "compare"):
+        png = out / "screenshots" / f"{view}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", view
+    with Study(out / "demo.duckdb", read_only=True, create=False) as st:
+        assert [r["name"] for r in st.query("SELECT name FROM datasets ORDER BY id")] == [
+            "films", "algorithms"]
+        films = st.dataset_id("films")
+        assert st.scalar("SELECT count(*) FROM prompts WHERE dataset_id = ?", [films]) == 2
+        # every film snippet has its embedding and its VADER sentiment
+        assert st.scalar(
+            "SELECT count(*) FROM texts t JOIN prompts p ON p.id = t.prompt_id "
+            "JOIN embeddings e ON e.content_hash = t.content_hash "
+            "JOIN attributes a ON a.text_id = t.id AND a.name = 'sentiment.vader' "
+            "WHERE p.dataset_id = ?", [films]) == 60
+        assert st.scalar("SELECT count(*) FROM measure_sets WHERE dataset_id = ?", [films]) == 1
+    assert main(args) == 0
+    again = capsys.readouterr().out
+    assert "import films: already present" in again
+    assert "annotate films: 0 values computed" in again
+    assert "annotate algorithms: 0 values computed" in again
