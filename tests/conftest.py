@@ -32,3 +32,15 @@ def study(study_path: Path) -> Iterator[Study]:
 @pytest.fixture
 def state() -> TaskState:
     return TaskState()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    """The random order's seed, also under ``-q`` (which hides pytest-randomly's header)."""
+    if not config.pluginmanager.hasplugin("randomly"):
+        return
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int):
+        terminalreporter.write_line(
+            f"random test order: seed {seed} (repeat it with --randomly-seed={seed}; "
+            "-p no:randomly runs in file order)")

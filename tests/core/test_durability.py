@@ -24,9 +24,10 @@ ENV = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=os.pathsep.join(
     [str(Path(__file__).resolve().parents[2] / "app"), os.environ.get("PYTHONPATH", "")]))
 
 
-def cli(*args: str, stdin: int | None = None) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, stdin: int | None = None, env: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "monoscope", *args], capture_output=True, text=True,
-                          timeout=120, env=ENV)
+                          timeout=120, env=env or ENV)
 
 
 def small_csv(path: Path, rows: int = 20, width: int = 20) -> Path:
@@ -232,18 +233,21 @@ HOLDER = textwrap.dedent(
 )
 
 
-def test_reading_works_while_another_process_writes(study_path: Path) -> None:
+def test_reading_works_while_another_process_writes(study_path: Path, tmp_path: Path) -> None:
     Study(study_path).close()
+    tmp = tmp_path / "tmp"  # the readers' snapshots go here: no other test's can be mistaken
+    tmp.mkdir()
+    env = dict(ENV, TMPDIR=str(tmp))
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(study_path)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True, env=ENV)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        info = cli("info", str(study_path))
+        info = cli("info", str(study_path), env=env)
         assert info.returncode == 0, info.stderr
         assert f"open for writing in process {holder.pid} (" in info.stdout
         assert "written-while-open" in info.stdout  # committed work is visible to the reader
-        assert cli("runs", str(study_path)).returncode == 0
-        locked = cli("init", str(study_path))  # a writer is still refused, naming the holder
+        assert cli("runs", str(study_path), env=env).returncode == 0
+        locked = cli("init", str(study_path), env=env)  # a writer is still refused, naming the holder
         assert locked.returncode == 1
         assert f"open for writing in process {holder.pid} ({sys.executable} -c" in locked.stderr
         assert "Traceback" not in locked.stderr
@@ -251,7 +255,7 @@ def test_reading_works_while_another_process_writes(study_path: Path) -> None:
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(timeout=60)
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("monoscope-snapshot-*/" + study_path.name))
+    assert list(tmp.iterdir()) == []  # the snapshots were removed
     with Study(study_path, read_only=True) as st:
         assert st.scalar("SELECT count(*) FROM datasets") == 1
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import random
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from monoscope.core.analysis import metrics
 from monoscope.core.explore import queries as q
 from monoscope.core.store import Study
 from monoscope.core.store import datasets as datasets_repo
@@ -17,14 +18,46 @@ from monoscope.testing.fixture_study import build_fixture_study
 
 
 @pytest.fixture(scope="module")
-def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Study]:
-    st = build_fixture_study(Path(tmp_path_factory.mktemp("fx")) / "fx.duckdb", n_prompts=6)
+def fx_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template, built once; each test opens its own copy (some measure into it)."""
+    path = Path(tmp_path_factory.mktemp("fx")) / "fx.duckdb"
+    build_fixture_study(path, n_prompts=6).close()
+    return path
+
+
+@pytest.fixture
+def fx(fx_file: Path, tmp_path: Path) -> Iterator[Study]:
+    dst = tmp_path / "fx.duckdb"
+    shutil.copy(fx_file, dst)
+    st = Study(dst)
     yield st
     st.close()
 
 
 def _ds(st: Study) -> int:
     return datasets_repo.datasets(st)[0].id
+
+
+def _bits(labels: list[str]) -> float:
+    """Shannon entropy in bits, by hand (not the code's metrics.entropy)."""
+    n = len(labels)
+    return -sum(c / n * math.log2(c / n) for c in (labels.count(x) for x in set(labels)))
+
+
+def _vectors(st: Study, prompt_id: int, run_id: int | None) -> list[list[float]]:
+    rows = st.query(
+        "SELECT e.vector FROM texts t JOIN embeddings e ON e.content_hash = t.content_hash "
+        "WHERE t.prompt_id = ? AND " + ("t.run_id = ?" if run_id else "t.origin = 'source'"),
+        [prompt_id, run_id] if run_id else [prompt_id])
+    return [list(r["vector"]) for r in rows]
+
+
+def _mean_pair_cosine(vecs: list[list[float]]) -> float:
+    unit = [[x / math.sqrt(sum(y * y for y in v)) for x in v] for v in vecs]
+    n = len(unit)
+    total = sum(sum(a * b for a, b in zip(unit[i], unit[j], strict=True))
+                for i in range(n) for j in range(n) if i != j)
+    return total / (n * (n - 1))
 
 
 def test_prompt_table_counts_and_index(fx: Study) -> None:
@@ -54,15 +87,28 @@ def test_prompt_table_counts_and_index(fx: Study) -> None:
         "SELECT a.label FROM attributes a JOIN texts t ON t.id=a.text_id WHERE t.prompt_id=? "
         "AND t.run_id=? AND a.name='sentiment.vader'", [pid, run])]
     rnd = random.Random(5)
-    expected_src = sum(metrics.entropy(rnd.sample(src, len(gen))) for _ in range(4000)) / 4000
-    assert t.index[2, 0] == pytest.approx(metrics.entropy(gen) / expected_src, rel=0.03)
-    assert metrics.entropy(src) > expected_src  # the whole source would have flattered it
+    expected_src = sum(_bits(rnd.sample(src, len(gen))) for _ in range(4000)) / 4000
+    assert t.index[2, 0] == pytest.approx(_bits(gen) / expected_src, rel=0.03)
+    assert _bits(src) > expected_src  # the whole source would have flattered it
+    # the stored dispersions themselves, in bits: the run's 20 labels and the whole source
+    assert t.dispersion[2, 0] == pytest.approx(_bits(gen), abs=1e-12)
+    assert t.source_dispersion[2] == pytest.approx(_bits(src), abs=1e-12)
     # The fixture's instruct run is built narrower than its base run: the index shows it.
     assert np.nanmean(t.index[:, 0]) < np.nanmean(t.index[:, 1])
     topic = q.prompt_table(fx, ds, "topic", set_id)
     assert np.nanmean(topic.index[:, 0]) < 1.0  # instruct writes about 2 of 5 topics
     emb = q.prompt_table(fx, ds, "embedding", set_id)
     assert np.isfinite(emb.index).all() and np.nanmean(emb.index[:, 0]) < 1.0
+    # Every cell against an independent value: 1 − the mean cosine over pairs i ≠ j, by a
+    # plain double loop. The expected dispersion of a random 20 of the 30 source texts equals
+    # the whole source's (a U-statistic), so the stored index (the run over the mean of 200
+    # source subsets) sits within the Monte Carlo error of the exact ratio.
+    for i, pid in enumerate(emb.prompt_id.tolist()):
+        for j, run in enumerate(emb.runs):
+            g_disp = 1.0 - _mean_pair_cosine(_vectors(fx, pid, run.id))
+            s_disp = 1.0 - _mean_pair_cosine(_vectors(fx, pid, None))
+            assert emb.dispersion[i, j] == pytest.approx(g_disp, abs=1e-5)
+            assert emb.index[i, j] == pytest.approx(g_disp / s_disp, rel=0.02), (i, j)
     # the people's own range at n = 20 is there for every cell and contains 1
     assert (emb.human_lo < 1).all() and (emb.human_hi > 1).all()
 

@@ -183,17 +183,37 @@ def test_table_against_hand_computed_values(study: Study) -> None:
     assert any("n = " in note for note in t.notes)
 
 
+@pytest.mark.slow
 def test_estimate_counts_finished_work_as_free(study: Study) -> None:
+    """One of the five configs is run for real beforehand: the estimate then gives it no
+    samples and no seconds, and leaves the other four exactly as they were."""
+    from monoscope.core.generation.runs import plan_runs, run_generation
+    from monoscope.core.replicate.pipeline import _run_request
+
     _tiny(study)
-    cfgs = expand(ReplicateRequest("reviews", "films", models=("smollm2",), prompts=2, n=3,
-                                   max_tokens=10))
-    est = estimate(study, study.dataset_id("films"), cfgs)
-    assert est.missing_samples == 5 * 2 * 3
-    assert all(r.run_id is None and r.tokens_per_s == 240.0 for r in est.runs)
-    # 10 tokens × 0.9 fill / 240 tok/s per sample, plus 3 s load per run
-    assert est.runs[0].seconds == pytest.approx(6 * 10 * 0.9 / 240 + 3.0)
-    assert est.embed_texts == 30 + 17  # new samples + every text of the dataset (no vectors)
-    assert "30 samples to generate" in est.describe()
+    req = ReplicateRequest("reviews", "films", models=("smollm2",), prompts=2, n=3,
+                           max_tokens=10)
+    cfgs = expand(req)
+    assert len(cfgs) == 5
+    ds = study.dataset_id("films")
+    before = estimate(study, ds, cfgs)
+    assert [(r.run_id, r.done, r.expected) for r in before.runs] == [(None, 0, 6)] * 5
+    assert before.missing_samples == 5 * 2 * 3  # five runs, two prompts, three samples each
+    (rid,) = plan_runs(study, _run_request(req, cfgs[1]))
+    assert run_generation(study, rid, TaskState()).status == "finished"
+
+    after = estimate(study, ds, cfgs)
+    done = after.runs[1]
+    assert (done.run_id, done.done, done.expected, done.seconds) == (rid, 6, 6, 0.0)
+    for i in (0, 2, 3, 4):  # untouched: no run of theirs exists, nothing they read changed
+        assert after.runs[i].run_id is None and after.runs[i].done == 0
+        assert after.runs[i].seconds == before.runs[i].seconds > 0
+    assert after.missing_samples == 4 * 2 * 3
+    # to embed: the samples still to make, the 17 texts of the fixture and the run's 6
+    assert before.embed_texts == 30 + 17 and after.embed_texts == 24 + 17 + 6
+    assert after.seconds == pytest.approx(before.seconds - before.runs[1].seconds)
+    assert "24 samples to generate" in after.describe()
+    assert "(4 with work left)" in after.describe()
 
 
 def test_paper_preset_refuses_without_a_terminal(study_path: Path,

@@ -290,7 +290,6 @@ def test_a_gigabyte_of_output_is_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
         return real(path, cap)
 
     monkeypatch.setattr(sandbox, "_read_capped", measured)
-    start = time.monotonic()
     res = hostile(
         "import sys\nchunk = b'x' * (1 << 20)\n"
         "for _ in range(1024):\n    sys.stdout.buffer.write(chunk)\n",
@@ -298,7 +297,6 @@ def test_a_gigabyte_of_output_is_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
     )
     assert res.status == "error" and len(res.stdout) <= 1024 * 1024
     assert max(sizes) <= 16 * 1024 * 1024  # the captured file stopped at the size limit
-    assert time.monotonic() - start < 15
 
 
 def test_no_connection_reaches_a_server_on_the_host() -> None:

@@ -108,7 +108,7 @@ def test_compare_view(qtbot, fig_study, tmp_path: Path) -> None:
     view.set_prompt(None)
     qtbot.waitUntil(lambda: view.data is not None and view.data.prompt_key is None, timeout=30_000)
     _export_both(view, tmp_path, "compare")
-    view.grab().save("/tmp/ui2_compare.png")
+    view.grab().save(str(tmp_path / "compare.png"))
 
 
 def test_source_aggregates_cover_exactly_the_runs_prompts(qtbot, fig_study) -> None:
@@ -197,4 +197,4 @@ def test_sweep_data_and_view(qtbot, fig_study, tmp_path: Path) -> None:
     assert any(isinstance(i, pg.InfiniteLine) and i.value() == 1.0 for i in view.plot.items)
     assert view.source_items and "people" in view.caption.text()
     _export_both(view, tmp_path, "sweep")
-    view.grab().save("/tmp/ui2_sweep.png")
+    view.grab().save(str(tmp_path / "sweep.png"))

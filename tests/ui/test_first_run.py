@@ -136,7 +136,7 @@ def test_import_dialog_then_map_without_leaving_the_window(
     assert dlg.table.item(1, 2).text() == "Too long and rather dull."
     assert "3 prompts</b> from 12 rows (12 with a text)" in dlg.prompts_label.text()
     assert "b1 (4), b2 (4), b3 (4)" in dlg.prompts_label.text()
-    dlg.grab().save("/tmp/ui_import_dialog.png")
+    dlg.grab().save(str(tmp_path / "import_dialog.png"))
     assert dlg.import_button.isEnabled()
     dlg.import_button.click()
     _settle(qtbot, win)
@@ -158,7 +158,7 @@ def test_import_dialog_then_map_without_leaving_the_window(
     assert len(win.map.text_id) == 4 and "PCA map" in win.map.title.text()
     assert {"sentiment.vader", "text.words"} <= set(win.hists.hists)
     assert not win.actions_.progress.isVisible()
-    win.grab().save("/tmp/ui_after_import.png")
+    win.grab().save(str(tmp_path / "after_import.png"))
     win.close()
 
 

@@ -206,8 +206,13 @@ def test_open_demo_and_import_a_dropped_csv(qtbot: Any, settings: Any, tmp_path:
     and imports the real films demo; a dropped CSV goes through the import dialog and the real
     table importer and becomes a second dataset (the map chains are only recorded here; they
     run for real in test_first_run)."""
+    from monoscope.core import assets
     from monoscope.ui.main_window import MainWindow
 
+    # the demo's reviews from the set-up's data folder (fetching them is test_assets' work):
+    # no network here
+    reviews = assets.locate("rotten-tomatoes", fetch_if_missing=False)
+    monkeypatch.setenv("MONOSCOPE_ASSET_ROTTEN_TOMATOES", str(reviews))
     monkeypatch.setenv("MONOSCOPE_DATA_DIR", str(tmp_path / "data"))
     win = MainWindow(settings=settings)
     win.setProperty("quiet_errors", True)

@@ -91,5 +91,5 @@ def test_overview_widget_bars_and_click(qtbot, fig_study, tmp_path: Path) -> Non
 
     png, svg = view.export(tmp_path / "ov.png"), view.export(tmp_path / "ov.svg")
     assert png.stat().st_size > 5000 and b"<svg" in svg.read_bytes()[:2000]
-    view.grab().save("/tmp/ui2_overview.png")
+    view.grab().save(str(tmp_path / "overview.png"))
     runner.shutdown()

@@ -3,6 +3,7 @@ llama.cpp, real MiniLM embeddings and attributes, a PCA projection fitted on the
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.ui]
 
 
 @pytest.fixture(scope="module")
-def real_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def real_study_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template, built once (a real run takes a while); tests open their own copy."""
     from monoscope.core.analysis.projection import ProjectionRequest, project
     from monoscope.core.attributes import annotate
     from monoscope.core.attributes.base import AnnotateRequest
@@ -44,6 +46,14 @@ def real_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
         project(st, ProjectionRequest(dataset="films", scopes=("dataset", "prompts"),
                                       method="pca"), state)
     return path
+
+
+@pytest.fixture
+def real_study(real_study_file: Path, tmp_path: Path) -> Path:
+    """A private copy: a test that runs more samples leaves the template as built."""
+    dst = tmp_path / "real.duckdb"
+    shutil.copy(real_study_file, dst)
+    return dst
 
 
 def test_window_on_real_stages(qtbot: Any, settings: Any, real_study: Path) -> None:
