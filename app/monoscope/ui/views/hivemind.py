@@ -170,6 +170,8 @@ class HivemindView(FigureViewMixin, QWidget):
         if self.study is None:
             self._clear(NO_DATA)
             return
+        if self.defer_while_hidden():
+            return
         self.status.setText("Loading…")
         job = self.runner.submit(self.task_key, figure_task(compute_hivemind),
                                  (self.study, self.dataset_id))
