@@ -312,3 +312,62 @@ def test_schema_doc_and_json_carry_every_stored_measure(study: Study, state: Tas
     assert params <= listed, sorted(params - listed)
     for key in out:  # every top-level key of the JSON is in the documented example
         assert f'"{key}"' in doc, key
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # vendi_score's scipy.sparse.csr lookup
+def test_stage_vendi_dual_equals_the_full_matrix_and_the_vendi_score_package(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stage's Vendi (`Pool.stats`) takes the eigenvalues of the d×d dual UᵀU/m when a
+    set has more texts than dimensions (m > d), of the m×m cosine matrix otherwise, once per
+    draw for all four orders. Both routes give the same values as the other route and as the
+    ``vendi-score`` package (its dual `score_dual` for n > d, its `score_K` on the n×n for
+    n < d, each exact there) to 1e-9, on the whole set and on drawn subsets (chunked or not)."""
+    import numpy as np
+
+    from monoscope.core.analysis import measure as stage
+    from monoscope.core.analysis import metrics
+
+    vendi = pytest.importorskip("vendi_score.vendi")  # vendi-score==0.0.3 (dev extra)
+    orders = {"vendi_q0.5": 0.5, "vendi": 1.0, "vendi_q2": 2.0, "vendi_qinf": math.inf}
+    shapes: list[tuple[int, ...]] = []
+    eigvalsh = np.linalg.eigvalsh
+
+    def spy(a: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+        shapes.append(a.shape)
+        return eigvalsh(a)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(np.linalg, "eigvalsh", spy)
+    rng = np.random.default_rng(3)
+    for n, d in ((90, 16), (14, 40)):
+        x = rng.normal(size=(n, d)) + 0.8 * rng.normal(size=d)  # a shared direction
+        u = x / np.linalg.norm(x, axis=1, keepdims=True)
+        pool = stage.Pool("embedding", stage.EMBEDDING, vectors=x)
+        shapes.clear()
+        whole = pool.stats(np.arange(n, dtype=np.int64)[None, :])
+        assert shapes == [(1, min(n, d), min(n, d))]  # one decomposition, the smaller side
+        full = eigvalsh(u @ u.T / n)  # the n×n route
+        dual = eigvalsh(u.T @ u / n)  # the d×d route
+        for stat, q in orders.items():
+            got = float(whole[stat][0])
+            q_pkg = "inf" if math.isinf(q) else q
+            pkg = float(vendi.score_dual(x, q=q_pkg)) if n > d else float(
+                vendi.score_K(x @ x.T, q=q_pkg, normalize=True))
+            assert got == pytest.approx(pkg, rel=1e-9), (n, d, stat)
+            assert got == pytest.approx(float(metrics.renyi_vendi(full, q)), rel=1e-9)
+            assert got == pytest.approx(float(metrics.renyi_vendi(dual, q)), rel=1e-9)
+            assert got == pytest.approx(metrics.vendi_score_q(x, q), rel=1e-9)
+        # drawn subsets of m texts, m > d (dual) and m < d (m×m), against the m×m per draw
+        for m in sorted({n - 3, min(n, d) - 4}):
+            idx = np.argsort(rng.random((7, n)), axis=1)[:, :m].astype(np.int64)
+            shapes.clear()
+            drawn = pool.stats(idx)
+            assert shapes == [(7, min(m, d), min(m, d))]
+            for stat, q in orders.items():
+                want = [float(metrics.renyi_vendi(eigvalsh(u[r] @ u[r].T / m), q)) for r in idx]
+                np.testing.assert_allclose(drawn[stat], want, rtol=1e-9, err_msg=stat)
+            monkeypatch.setattr(stage, "EMBED_CHUNK", 2 * m * max(m, d))  # 2 draws a chunk
+            chunked = stage.Pool("embedding", stage.EMBEDDING, vectors=x).stats(idx)
+            monkeypatch.setattr(stage, "EMBED_CHUNK", 1 << 22)
+            assert chunked.keys() == drawn.keys()
+            for stat in drawn:
+                np.testing.assert_array_equal(chunked[stat], drawn[stat], err_msg=stat)

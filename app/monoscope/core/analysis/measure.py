@@ -65,6 +65,7 @@ CORPUS_DRAWS = 50
 COVERAGE_DRAWS = 50  # pairs of subsets behind coverage / precision
 LEXICAL_DRAWS = 50  # subsample draws behind the matched lexical measures (costlier)
 LEXICAL_ROUGE_MAX = 300  # homogenization (pairwise ROUGE-L) only on sets up to this size
+EMBED_CHUNK = 1 << 22  # elements of a (draws, m, max(m, d)) block in `Pool.stats` (32 MB)
 HIVEMIND_DRAWS = 50  # random splits behind a group's own (diagonal) cross-set cosine
 MISSING_SHARE = 0.10  # a source category holding >= this share of a prompt's texts is a mode
 MISSING_MODE_ATTRIBUTES = ("topic",)  # attributes whose categories are modes
@@ -420,7 +421,13 @@ class Pool:
             out["dispersion"] = 1.0 - j
         elif self.kind == "embedding":
             assert self.gram is not None
-            sub = self.gram[idx[:, :, None], idx[:, None, :]]
+            d = self.unit.shape[1]
+            step = max(1, EMBED_CHUNK // max(m * max(m, d), 1))
+            if b > step:  # many draws: in chunks, so no (draws, m, m) array is held at once
+                parts = [self.stats(idx[i:i + step], dispersion_only) for i in range(0, b, step)]
+                return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+            whole = b == 1 and m == self.n and bool((idx[0] == np.arange(m)).all())
+            sub = self.gram[None] if whole else self.gram[idx[:, :, None], idx[:, None, :]]
             if m < 2:
                 cos = np.full(b, np.nan)
             else:
@@ -430,7 +437,14 @@ class Pool:
             out["dispersion"] = 1.0 - cos
             if dispersion_only:
                 return out
-            eig = np.linalg.eigvalsh(sub / m)
+            # one eigendecomposition per draw serves every order q; when m > d, of the d×d
+            # dual UᵀU/m (same non-zero eigenvalues as K/m, whose other m − d are zeros):
+            # O(m·d² + d³) instead of O(m³)
+            if m > d:
+                ub = self.unit[None] if whole else self.unit[idx]
+                eig = np.linalg.eigvalsh(np.matmul(ub.transpose(0, 2, 1), ub) / m)
+            else:
+                eig = np.linalg.eigvalsh(sub / m)
             for q, stat in ((1.0, "vendi"), (0.5, "vendi_q0.5"), (2.0, "vendi_q2"),
                             (math.inf, "vendi_qinf")):
                 out[stat] = metrics.renyi_vendi(eig, q)
