@@ -525,6 +525,9 @@ class MainWindow(QMainWindow):
         self.map.set_points(pts.text_id, pts.x, pts.y, pts.group, payload.labels, colors,
                             title=f"{title} · {pts.method.upper()} map fitted on the human texts",
                             trees=payload.trees, symbols=theme.group_symbols(pts.run_ids))
+        topic = next((a for a in payload.attrs if a.name == "topic"), None)
+        self.map.set_topics(None if topic is None else topic.values,
+                            {} if topic is None else dict(topic.categories or {}))
         self.hists.set_data(payload.attrs, pts.group, payload.labels, colors,
                             keys=payload.run_keys, whole_dataset=payload.key is None)
         pending = self._restore_selection

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monoscope.ui.views.map_labels import TopicLabels
 from monoscope.ui.views.pointcloud import RGB, PointCloud
 
 
@@ -123,6 +124,8 @@ class MapView(QWidget):
         for item in (self.contours, self.contours50):
             item.setZValue(8)
             self.vb.addItem(item, ignoreBounds=True)
+        self.topics = TopicLabels(self.vb, color=fg, fill=bg)
+        self.topics.shown_mask = self.cloud._visible_mask
         self.ring = pg.ScatterPlotItem(size=18, pen=pg.mkPen(sel, width=3), brush=None)
         self.ring.setZValue(40)
         self.vb.addItem(self.ring, ignoreBounds=True)
@@ -162,6 +165,16 @@ class MapView(QWidget):
         clear.setEnabled(False)
         self.clear_button = clear
         modes.addWidget(clear)
+        topics = QToolButton()
+        topics.setText("Topic labels")
+        topics.setCheckable(True)
+        topics.setChecked(True)
+        topics.setToolTip("Write each topic's label at the centre of its points (the labels "
+                          "with the most points in view win where they would overlap)")
+        topics.toggled.connect(self.topics.set_enabled)
+        topics.setEnabled(False)
+        self.topics_button = topics
+        modes.addWidget(topics)
         modes.addStretch(1)
         self.info = QLabel("")
         modes.addWidget(self.info)
@@ -196,9 +209,19 @@ class MapView(QWidget):
                             symbols=self.symbols)
         self._build_legend(group, labels, colors)
         self._draw_contours()
+        self.topics.set_data(self.cloud.x, self.cloud.y, None, {})
+        self.topics_button.setEnabled(False)
         self.reset_view()
         self.info.setText(f"{len(self.text_id):,} points")
         self.points_changed.emit()
+
+    def set_topics(self, topic: npt.NDArray[np.float64] | None,
+                   labels: dict[int, str]) -> None:
+        """Each point's topic id (NaN: none; aligned with the points) and the topics' stored
+        labels: written on the map at their points' medians (`map_labels`)."""
+        ok = topic is not None and len(topic) == len(self.text_id) and bool(labels)
+        self.topics.set_data(self.cloud.x, self.cloud.y, topic if ok else None, labels)
+        self.topics_button.setEnabled(ok)
 
     def clear(self, message: str = "") -> None:
         self.set_points(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32),
@@ -243,7 +266,7 @@ class MapView(QWidget):
                 "border: 1px solid #444; } QCheckBox::indicator:unchecked { border: 1px solid "
                 "#888; background: transparent; }")
             cb.setToolTip(f"{label}: {int(counts[g]):,} texts. Click to show or hide this set.")
-            cb.toggled.connect(lambda on, gg=g: self.cloud.set_visible(gg, on))
+            cb.toggled.connect(lambda on, gg=g: self._group_toggled(gg, on))
             self.legend_box.addWidget(cb)
             self._checks.append(cb)
         if labels:
@@ -253,6 +276,10 @@ class MapView(QWidget):
             note.setStyleSheet("color: #666;")
             self.legend_box.addWidget(note)
         self.legend_box.addStretch(1)
+
+    def _group_toggled(self, group: int, on: bool) -> None:
+        self.cloud.set_visible(group, on)
+        self.topics.render()
 
     def set_group_visible(self, group: int, on: bool) -> None:
         self._checks[group].setChecked(on)
