@@ -138,6 +138,14 @@ class MainWindow(QMainWindow):
         self.dock_inspector = self._dock("Inspector", self.inspector,
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.splitDockWidget(self.dock_hists, self.dock_inspector, Qt.Orientation.Vertical)
+        # the side docks keep the full height: the bottom docks (Runs, Search, Selection,
+        # tabbed together) sit under the figures only, never under the histograms
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        # the map's own docks step aside while a figure tab is in front (it gets the width)
+        # and come back with the map
+        self._map_docks_hidden: list[QDockWidget] = []
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.runs_panel = RunsPanel(runner=self.runner)
         self.dock_runs = self._add_runs_panel(self.runs_panel)
 
@@ -243,6 +251,36 @@ class MainWindow(QMainWindow):
         elif name in self._holders:
             self.tabs.setCurrentWidget(self._holders[name])
 
+    def _tab_changed(self, index: int) -> None:
+        """A figure tab in front: the Histograms and Inspector docks (they belong to the map)
+        hide so the figure gets the width; back on the map, the ones hidden so return."""
+        if index == 0:
+            for dock in self._map_docks_hidden:
+                dock.show()
+            self._map_docks_hidden = []
+            return
+        for dock in (self.dock_hists, self.dock_inspector):
+            if dock.isVisible() and not dock.isFloating():
+                self._map_docks_hidden.append(dock)
+                dock.hide()
+
+    def layout_state(self) -> QByteArray:
+        """The dock layout as saved (settings, the study's view): the map's docks as they are
+        on the map, also while a figure tab has set them aside."""
+        hidden = self._map_docks_hidden
+        if not hidden:
+            return self.saveState()
+        self.setUpdatesEnabled(False)
+        try:
+            for dock in hidden:
+                dock.show()
+            state = self.saveState()
+            for dock in hidden:
+                dock.hide()
+        finally:
+            self.setUpdatesEnabled(True)
+        return state
+
     def current_view(self) -> FigureView:
         """The view of the tab in front (the map view for the Map tab)."""
         return self._tab_views[max(0, self.tabs.currentIndex())]
@@ -262,14 +300,14 @@ class MainWindow(QMainWindow):
 
     def _size_docks(self) -> None:
         w, h = self.width(), self.height()
-        self.resizeDocks([self.dock_prompts, self.dock_hists], [int(w * 0.24), int(w * 0.3)],
+        self.resizeDocks([self.dock_prompts, self.dock_hists], [int(w * 0.22), int(w * 0.27)],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.dock_hists, self.dock_inspector], [int(h * 0.55), int(h * 0.45)],
                          Qt.Orientation.Vertical)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/state", self.layout_state())
         self.close_study()
         super().closeEvent(event)
 
@@ -303,6 +341,8 @@ class MainWindow(QMainWindow):
         self._restore = view
         if view is not None:
             if view.layout:
+                self._map_docks_hidden = []
+                self.tabs.setCurrentIndex(0)  # the saved layout is the map's
                 self.restoreState(QByteArray.fromBase64(view.layout.encode()))
             if 0 <= view.tab < self.tabs.count():
                 self.tabs.setCurrentIndex(view.tab)
@@ -310,7 +350,7 @@ class MainWindow(QMainWindow):
 
     def view_state(self) -> ViewState:
         """What the window shows now, as saved with the study."""
-        layout = bytes(self.saveState().toBase64().data()).decode()
+        layout = bytes(self.layout_state().toBase64().data()).decode()
         return ViewState.of(self.state.snapshot(), self.tabs.currentIndex(), layout)
 
     def _save_view(self) -> None:

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monoscope.ui.views.flow_layout import FlowLayout
 from monoscope.ui.views.map_labels import TopicLabels
 from monoscope.ui.views.pointcloud import RGB, PointCloud
 
@@ -138,8 +139,9 @@ class MapView(QWidget):
 
         self.title = QLabel("")
         self.title.setWordWrap(True)
-        self.legend_box = QHBoxLayout()
-        self.legend_box.setSpacing(12)
+        # the legend wraps onto more lines (a new run never widens the window)
+        self.legend = QWidget()
+        self.legend_box = FlowLayout(self.legend, spacing=12)
         modes = QHBoxLayout()
         self.mode_group = QButtonGroup(self)
         for name, tip in (("Pan", "Drag to pan, wheel to zoom"),
@@ -175,7 +177,7 @@ class MapView(QWidget):
         modes.addWidget(self.info)
         top = QVBoxLayout()
         top.addWidget(self.title)
-        top.addLayout(self.legend_box)
+        top.addWidget(self.legend)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
@@ -238,7 +240,7 @@ class MapView(QWidget):
         self._checks = []
         counts = np.bincount(group.astype(np.int64), minlength=len(labels))
         for g, (label, color) in enumerate(zip(labels, colors, strict=True)):
-            short = label if len(label) <= 24 else label[:23] + "…"
+            short = label if len(label) <= 48 else label[:47] + "…"
             cb = QCheckBox(f"{short} ({int(counts[g]):,})")
             cb.setChecked(True)
             from monoscope.ui import theme
@@ -260,7 +262,6 @@ class MapView(QWidget):
                             "smoothed density of the human source texts")
             note.setStyleSheet("color: #666;")
             self.legend_box.addWidget(note)
-        self.legend_box.addStretch(1)
 
     def _group_toggled(self, group: int, on: bool) -> None:
         self.cloud.set_visible(group, on)
