@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monoscope.core.explore import palette
 from monoscope.core.explore.compare_data import (
     COMPARE_METRICS,
     CompareData,
@@ -46,7 +47,6 @@ from monoscope.core.explore.compare_data import (
     compute_compare,
     normalised_hist,
 )
-from monoscope.core.explore import palette
 from monoscope.core.explore.figure_data import METRICS, SOURCE, Group, default_dataset, groups
 from monoscope.core.explore.state import ExplorerState
 from monoscope.core.store import Study
