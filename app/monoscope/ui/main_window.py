@@ -298,7 +298,18 @@ class MainWindow(QMainWindow):
             self._sized = True
             QTimer.singleShot(0, self._size_docks)
 
+    def _fit_prompts_dock(self) -> None:
+        """First launch, once the table is in: the Prompts dock as wide as its columns, between
+        22 % and 30 % of the window."""
+        self._fit_prompts = False
+        view = self.prompts.view
+        want = view.horizontalHeader().length() + view.verticalScrollBar().sizeHint().width() + 30
+        w = self.width()
+        self.resizeDocks([self.dock_prompts], [int(min(max(want, w * 0.22), w * 0.3))],
+                         Qt.Orientation.Horizontal)
+
     def _size_docks(self) -> None:
+        self._fit_prompts = True
         w, h = self.width(), self.height()
         self.resizeDocks([self.dock_prompts, self.dock_hists], [int(w * 0.22), int(w * 0.27)],
                          Qt.Orientation.Horizontal)
@@ -443,6 +454,8 @@ class MainWindow(QMainWindow):
                 self._restore_selection = (view.prompt, view.selection)
         keep = current if current in table.key else None
         self.prompts.set_table(table, keep_key=keep)
+        if getattr(self, "_fit_prompts", False):
+            self._fit_prompts_dock()
         self.status.setText(f"{len(table)} prompts, {len(runs)} runs")
         key = keep or self.prompts.first_key()
         if key is not None:
