@@ -298,8 +298,8 @@ class RunDialog(QDialog):
         scroll.setMinimumHeight(320)
         lay = QVBoxLayout(self)
         lay.addWidget(scroll, 1)
-        for part in (self.estimate, self.error, self.buttons):
-            lay.addWidget(part)
+        for tail in (self.estimate, self.error, self.buttons):
+            lay.addWidget(tail)
         screen = self.screen().availableGeometry() if self.screen() is not None else None
         tall = form.sizeHint().height() + 120
         self.resize(self.sizeHint().width(), tall if screen is None else
