@@ -93,6 +93,36 @@ def test_compare_view(qtbot, fig_study, tmp_path: Path) -> None:
     # Same bins on both sides; source shares: 10 of 16 texts positive (0.8), 6 negative (0.2).
     hist = normalised_hist(data.source_values, data.edges)
     assert hist.max() == pytest.approx(10 / 16) and hist.sum() == pytest.approx(1.0)
+    # The main map's look: locked aspect, the source's closed contours, the palette's colour
+    # and marker per run, every point in view with a margin.
+    import numpy as np
+
+    from monoscope.core.explore import palette
+
+    for i, rid in enumerate((1, 4)):
+        vb = view.maps[i].getViewBox()
+        assert vb.state["aspectLocked"] == 1.0
+        cloud = view.clouds[i]
+        assert cloud.colors == [palette.SOURCE_LIGHT, palette.run_colour(rid)]
+        assert cloud.symbols == ["o", palette.run_marker(rid)]
+        run_pts = cloud.scatters[1]
+        assert run_pts.opts["symbol"] == palette.run_marker(rid)
+        assert run_pts.opts["brush"].color().getRgb()[:3] == palette.run_colour(rid)
+        assert len(run_pts.data) == len(data_pts := view.data.sides[i].points[0]) == 12
+        for item in view.contours[i]:  # 90 % and 50 %: closed curves
+            cx, cy = item.getData()
+            assert np.isfinite(cx).sum() > 10
+            first = [0, *(np.flatnonzero(~np.isfinite(cx))[:-1] + 1)]
+            last = np.flatnonzero(~np.isfinite(cx)) - 1
+            for a, b in zip(first, last, strict=True):
+                assert (cx[a], cy[a]) == pytest.approx((cx[b], cy[b]), abs=1e-6)
+        (x0, x1), (y0, y1) = vb.viewRange()
+        xs = np.concatenate([cloud.x, cx[np.isfinite(cx)]])
+        ys = np.concatenate([cloud.y, cy[np.isfinite(cy)]])
+        assert x0 < xs.min() and xs.max() < x1 and y0 < ys.min() and ys.max() < y1
+        assert len(data_pts) == 12
+    assert np.asarray(view.maps[0].viewRange()) == pytest.approx(
+        np.asarray(view.maps[1].viewRange()))
     # The two maps share their axes: zooming one moves the other.
     view.maps[0].setXRange(-1, 1, padding=0)
     assert view.maps[1].viewRange()[0] == pytest.approx([-1, 1])

@@ -129,7 +129,7 @@ def test_missing_modes_in_the_inspector(window: Any, qtbot: Any) -> None:
     assert window.prompts.select_key(key) and window.wait_idle(60)
     insp = window.inspector
     insp.tabs.setCurrentIndex(insp.tabs.count() - 1)
-    assert insp.tabs.tabText(insp.tabs.currentIndex()) == "Missing modes"
+    assert insp.tabs.tabText(insp.tabs.currentIndex()) == "Missing"
     assert [insp.missing_run.itemData(i) for i in range(insp.missing_run.count())] == \
         ["run:1", "run:2"]
     topics = {r["topic"]: r["label"] for r in window.study.query(

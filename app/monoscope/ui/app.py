@@ -81,11 +81,7 @@ def screenshot(args: argparse.Namespace, app: object) -> int:
         if args.prompt:
             win.show_prompt(args.prompt)
             win.wait_idle(120)
-        win.show_view(args.view)
-        if args.view in ("overview", "compare", "sweep", "accumulation", "hivemind"):
-            # the figure gets the width
-            win.dock_hists.hide()
-            win.dock_inspector.hide()
+        win.show_view(args.view)  # a figure tab gets the width (the map's docks step aside)
         if args.view == "inspector":
             _inspect_first_generated(win)
         win.wait_idle(120)

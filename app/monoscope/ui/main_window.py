@@ -138,6 +138,14 @@ class MainWindow(QMainWindow):
         self.dock_inspector = self._dock("Inspector", self.inspector,
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.splitDockWidget(self.dock_hists, self.dock_inspector, Qt.Orientation.Vertical)
+        # the side docks keep the full height: the bottom docks (Runs, Search, Selection,
+        # tabbed together) sit under the figures only, never under the histograms
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        # the map's own docks step aside while a figure tab is in front (it gets the width)
+        # and come back with the map
+        self._map_docks_hidden: list[QDockWidget] = []
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.runs_panel = RunsPanel(runner=self.runner)
         self.dock_runs = self._add_runs_panel(self.runs_panel)
 
@@ -243,6 +251,36 @@ class MainWindow(QMainWindow):
         elif name in self._holders:
             self.tabs.setCurrentWidget(self._holders[name])
 
+    def _tab_changed(self, index: int) -> None:
+        """A figure tab in front: the Histograms and Inspector docks (they belong to the map)
+        hide so the figure gets the width; back on the map, the ones hidden so return."""
+        if index == 0:
+            for dock in self._map_docks_hidden:
+                dock.show()
+            self._map_docks_hidden = []
+            return
+        for dock in (self.dock_hists, self.dock_inspector):
+            if dock.isVisible() and not dock.isFloating():
+                self._map_docks_hidden.append(dock)
+                dock.hide()
+
+    def layout_state(self) -> QByteArray:
+        """The dock layout as saved (settings, the study's view): the map's docks as they are
+        on the map, also while a figure tab has set them aside."""
+        hidden = self._map_docks_hidden
+        if not hidden:
+            return self.saveState()
+        self.setUpdatesEnabled(False)
+        try:
+            for dock in hidden:
+                dock.show()
+            state = self.saveState()
+            for dock in hidden:
+                dock.hide()
+        finally:
+            self.setUpdatesEnabled(True)
+        return state
+
     def current_view(self) -> FigureView:
         """The view of the tab in front (the map view for the Map tab)."""
         return self._tab_views[max(0, self.tabs.currentIndex())]
@@ -260,16 +298,27 @@ class MainWindow(QMainWindow):
             self._sized = True
             QTimer.singleShot(0, self._size_docks)
 
+    def _fit_prompts_dock(self) -> None:
+        """First launch, once the table is in: the Prompts dock as wide as its columns, between
+        22 % and 30 % of the window."""
+        self._fit_prompts = False
+        view = self.prompts.view
+        want = view.horizontalHeader().length() + view.verticalScrollBar().sizeHint().width() + 30
+        w = self.width()
+        self.resizeDocks([self.dock_prompts], [int(min(max(want, w * 0.22), w * 0.3))],
+                         Qt.Orientation.Horizontal)
+
     def _size_docks(self) -> None:
+        self._fit_prompts = True
         w, h = self.width(), self.height()
-        self.resizeDocks([self.dock_prompts, self.dock_hists], [int(w * 0.24), int(w * 0.3)],
+        self.resizeDocks([self.dock_prompts, self.dock_hists], [int(w * 0.22), int(w * 0.27)],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.dock_hists, self.dock_inspector], [int(h * 0.55), int(h * 0.45)],
                          Qt.Orientation.Vertical)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/state", self.layout_state())
         self.close_study()
         super().closeEvent(event)
 
@@ -303,6 +352,8 @@ class MainWindow(QMainWindow):
         self._restore = view
         if view is not None:
             if view.layout:
+                self._map_docks_hidden = []
+                self.tabs.setCurrentIndex(0)  # the saved layout is the map's
                 self.restoreState(QByteArray.fromBase64(view.layout.encode()))
             if 0 <= view.tab < self.tabs.count():
                 self.tabs.setCurrentIndex(view.tab)
@@ -310,7 +361,7 @@ class MainWindow(QMainWindow):
 
     def view_state(self) -> ViewState:
         """What the window shows now, as saved with the study."""
-        layout = bytes(self.saveState().toBase64().data()).decode()
+        layout = bytes(self.layout_state().toBase64().data()).decode()
         return ViewState.of(self.state.snapshot(), self.tabs.currentIndex(), layout)
 
     def _save_view(self) -> None:
@@ -403,6 +454,8 @@ class MainWindow(QMainWindow):
                 self._restore_selection = (view.prompt, view.selection)
         keep = current if current in table.key else None
         self.prompts.set_table(table, keep_key=keep)
+        if getattr(self, "_fit_prompts", False):
+            self._fit_prompts_dock()
         self.status.setText(f"{len(table)} prompts, {len(runs)} runs")
         key = keep or self.prompts.first_key()
         if key is not None:
@@ -525,6 +578,9 @@ class MainWindow(QMainWindow):
         self.map.set_points(pts.text_id, pts.x, pts.y, pts.group, payload.labels, colors,
                             title=f"{title} · {pts.method.upper()} map fitted on the human texts",
                             trees=payload.trees, symbols=theme.group_symbols(pts.run_ids))
+        topic = next((a for a in payload.attrs if a.name == "topic"), None)
+        self.map.set_topics(None if topic is None else topic.values,
+                            {} if topic is None else dict(topic.categories or {}))
         self.hists.set_data(payload.attrs, pts.group, payload.labels, colors,
                             keys=payload.run_keys, whole_dataset=payload.key is None)
         pending = self._restore_selection

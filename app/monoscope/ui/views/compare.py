@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monoscope.core.explore import palette
 from monoscope.core.explore.compare_data import (
     COMPARE_METRICS,
     CompareData,
@@ -57,6 +58,8 @@ from monoscope.ui.views.figure_common import (
     group_color,
 )
 from monoscope.ui.views.histograms import outside_marker
+from monoscope.ui.views.map_view import contour_items, fit_view, source_contours
+from monoscope.ui.views.pointcloud import PointCloud
 from monoscope.ui.workers import TaskRunner
 
 
@@ -169,10 +172,19 @@ class CompareView(FigureViewMixin, QWidget):
         self.maps[1].setYLink(self.maps[0])
         self.hists[1].setXLink(self.hists[0])
         self.hists[1].setYLink(self.hists[0])
+        # the main map's look: the palette's colours and markers per run (`PointCloud`), the
+        # source's 50 % / 90 % density contours, a locked aspect and a margin (`map_view`)
+        self.clouds: list[PointCloud] = []
+        self.contours: list[tuple[pg.PlotDataItem, pg.PlotDataItem]] = []
         for p in self.maps:
-            p.setAspectLocked(False)
+            p.setAspectLocked(True)
             p.hideAxis("left")
             p.hideAxis("bottom")
+            p.hideButtons()
+            cloud = PointCloud(p.getViewBox())
+            cloud.outline = (255, 255, 255)  # the canvas is white
+            self.clouds.append(cloud)
+            self.contours.append(contour_items(p.getViewBox(), (25, 25, 25)))
         for p in self.hists:
             p.setLabel("left", "share of texts")
             p.getAxis("left").enableAutoSIPrefix(False)  # shares, not SI units
@@ -314,39 +326,49 @@ class CompareView(FigureViewMixin, QWidget):
         if data is None:
             return
         self.data = data
-        for p in (*self.maps, *self.hists):
-            p.clear()
+        for h in self.hists:
+            h.clear()
         edges = data.edges
         centers = (edges[:-1] + edges[1:]) / 2
         src_h = normalised_hist(data.source_values, edges)
         where = data.prompt_key or "the runs' prompts"
+        sx, sy = data.source_points
+        curves = source_contours(np.asarray(sx, np.float32), np.asarray(sy, np.float32))
+        src_rgb = palette.group_colour(SOURCE)
         for i, side in enumerate(data.sides):
-            color = group_color(side.group.key)
+            key = side.group.key
+            color = group_color(key)
             m = self.maps[i]
             n = "?" if side.n is None else side.n
             label = side.group.label if len(side.group.label) <= 40 else \
                 side.group.label[:39] + "…"
-            m.setTitle(f"#{side.group.run_id} {label}<br>vs source ({where}; {side.prompts} "
-                       f"prompt{'s' if side.prompts != 1 else ''}, n = {n}/prompt)",
-                       size="10pt")
-            m.addLegend(offset=(5, 5))
-            sx, sy = data.source_points
-            m.addItem(pg.ScatterPlotItem(sx, sy, size=7, pen=None,
-                                         brush=pg.mkBrush(group_color(SOURCE, 110)),
-                                         name=f"source ({len(sx)})"))
             gx, gy = side.points
-            m.addItem(pg.ScatterPlotItem(gx, gy, size=6, pen=pg.mkPen(color[:3], width=1),
-                                         brush=pg.mkBrush(*color[:3], 90),
-                                         name=f"run #{side.group.run_id} ({len(gx)})"))
+            # the legend is the title (outside the plot): each set's marker in its colour
+            m.setTitle(
+                f"{_glyph(key, color[:3])} #{side.group.run_id} {_esc(label)} ({len(gx)})"
+                f"<br>{_glyph(SOURCE, src_rgb)} source ({len(sx)}; {where}; {side.prompts} "
+                f"prompt{'s' if side.prompts != 1 else ''}, n = {n}/prompt)", size="10pt")
+            self.clouds[i].set_data(
+                np.concatenate([sx, gx]).astype(np.float32),
+                np.concatenate([sy, gy]).astype(np.float32),
+                np.concatenate([np.zeros(len(sx), np.int8), np.ones(len(gx), np.int8)]),
+                [src_rgb, color[:3]], symbols=[palette.group_marker(SOURCE),
+                                               palette.group_marker(key)])
+            for item, (px, py) in zip(self.contours[i][::-1], curves, strict=True):
+                item.setData(px, py, connect="finite")
             h = self.hists[i]
-            h.addLegend(offset=(5, 5))
+            src_c = group_color(SOURCE)
+            h.setTitle(f"<span style='color: rgb{src_c[:3]}'>■</span> source "
+                       f"({len(data.source_values)} texts) &nbsp; <span style='color: "
+                       f"rgb{color[:3]}'>■</span> run #{side.group.run_id} "
+                       f"({len(side.values)} texts)", size="9pt")  # the legend, outside
             h.addItem(pg.PlotDataItem(edges, src_h, stepMode="center", fillLevel=0,
                                       brush=pg.mkBrush(group_color(SOURCE, 90)),
-                                      pen=pg.mkPen(group_color(SOURCE)[:3], width=2),
-                                      name=f"source ({len(data.source_values)} texts)"))
-            h.addItem(pg.PlotDataItem(edges, normalised_hist(side.values, edges), stepMode="center",
-                                      fillLevel=0, brush=pg.mkBrush(*color[:3], 80),
-                                      pen=pg.mkPen(color[:3], width=2), name=f"run #{side.group.run_id} ({len(side.values)} texts)"))
+                                      pen=pg.mkPen(src_c[:3], width=2)))
+            h.addItem(pg.PlotDataItem(edges, normalised_hist(side.values, edges),
+                                      stepMode="center", fillLevel=0,
+                                      brush=pg.mkBrush(*color[:3], 80),
+                                      pen=pg.mkPen(color[:3], width=2)))
             h.setLabel("bottom", data.attribute)
             lines = side_text(side, data.prompt_key or "all its prompts").split("\n")
             html = [f"<b style='color: rgb{color[:3]}'>{_esc(lines[0])}</b>"]
@@ -373,12 +395,14 @@ class CompareView(FigureViewMixin, QWidget):
         self.loaded.emit()
 
     def _fit_maps(self, data: CompareData) -> None:
-        xs = [data.source_points[0], *(s.points[0] for s in data.sides)]
-        ys = [data.source_points[1], *(s.points[1] for s in data.sides)]
-        x, y = np.concatenate(xs), np.concatenate(ys)
-        if x.size:
-            self.maps[0].setXRange(float(x.min()), float(x.max()), padding=0.05)
-            self.maps[0].setYRange(float(y.min()), float(y.max()), padding=0.05)
+        """Both maps (linked) fit every point of both sides and the contours, with the main
+        map's margin."""
+        bounds = [b for c in self.clouds if (b := c.bounds()) is not None]
+        if bounds:
+            r = bounds[0]
+            for b in bounds[1:]:
+                r = r.united(b)
+            fit_view(self.maps[0].getViewBox(), r, self.contours[0][0])
 
     def metric_numbers(self) -> dict[str, dict[str, float]]:
         """The numbers shown: 'source' and each run key -> metric -> value (for tests, export)."""
@@ -390,6 +414,16 @@ class CompareView(FigureViewMixin, QWidget):
             out[f"{SOURCE}@{s.group.key}"] = dict(s.source_numbers)
         return out
 
+
+
+_GLYPHS = {"o": "●", "s": "■", "t": "▼", "t1": "▲", "t2": "▶", "t3": "◀", "d": "◆",
+           "p": "⬟", "h": "⬢", "star": "★"}
+
+
+def _glyph(key: str, rgb: tuple[int, ...]) -> str:
+    """A group's marker as a coloured character (the maps' legend in their titles)."""
+    char = _GLYPHS.get(palette.group_marker(key), "●")
+    return f"<span style='color: rgb({rgb[0]},{rgb[1]},{rgb[2]})'>{char}</span>"
 
 
 def _esc(text: str) -> str:

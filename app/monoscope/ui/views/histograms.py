@@ -595,6 +595,7 @@ class HistogramPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.inner)
+        scroll.setMinimumHeight(200)  # a plot and its caption, whatever the bottom docks take
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(bar)

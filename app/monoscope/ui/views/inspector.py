@@ -77,11 +77,16 @@ class Inspector(QWidget):
         self.generic_list = self._list()
         self.atypical_list = self._list()
         tabs = QTabWidget()
-        tabs.addTab(self.meta, "Attributes && provenance")
-        tabs.addTab(self.near_list, "Nearest human texts")
-        tabs.addTab(self.generic_list, "Most generic")
-        tabs.addTab(self.atypical_list, "Most atypical")
-        tabs.addTab(self._missing_page(), "Missing modes")
+        # short names, no scroll arrows: every tab stays in sight in a narrow dock (the
+        # full names are the tooltips)
+        tabs.setUsesScrollButtons(False)
+        tabs.setElideMode(Qt.TextElideMode.ElideRight)
+        for page, name, tip in ((self.meta, "Details", "Attributes && provenance"),
+                                (self.near_list, "Nearest", "Nearest human texts"),
+                                (self.generic_list, "Generic", "Most generic generated texts"),
+                                (self.atypical_list, "Atypical", "Most atypical generated texts"),
+                                (self._missing_page(), "Missing", "Missing modes")):
+            tabs.setTabToolTip(tabs.addTab(page, name), tip.replace("&&", "&"))
         self.tabs = tabs
         top = QWidget()
         tl = QVBoxLayout(top)

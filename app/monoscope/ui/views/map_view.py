@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QPointF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -37,6 +37,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monoscope.ui.views.flow_layout import FlowLayout
+from monoscope.ui.views.map_labels import TopicLabels
 from monoscope.ui.views.pointcloud import RGB, PointCloud
 
 
@@ -117,12 +119,9 @@ class MapView(QWidget):
         self.cloud.context_color = (  # grey between the background and the text colour
             (bg[0] * 2 + fg[0]) // 3, (bg[1] * 2 + fg[1]) // 3, (bg[2] * 2 + fg[2]) // 3)
         # the 90 % contour (dashed) bounds the fitted view; the 50 % one is solid
-        self.contours = pg.PlotDataItem(
-            pen=pg.mkPen((*fg, 170), width=1.1, style=Qt.PenStyle.DashLine), connect="finite")
-        self.contours50 = pg.PlotDataItem(pen=pg.mkPen((*fg, 210), width=1.6), connect="finite")
-        for item in (self.contours, self.contours50):
-            item.setZValue(8)
-            self.vb.addItem(item, ignoreBounds=True)
+        self.contours, self.contours50 = contour_items(self.vb, fg)
+        self.topics = TopicLabels(self.vb, color=fg, fill=bg)
+        self.topics.shown_mask = self.cloud._visible_mask
         self.ring = pg.ScatterPlotItem(size=18, pen=pg.mkPen(sel, width=3), brush=None)
         self.ring.setZValue(40)
         self.vb.addItem(self.ring, ignoreBounds=True)
@@ -140,8 +139,9 @@ class MapView(QWidget):
 
         self.title = QLabel("")
         self.title.setWordWrap(True)
-        self.legend_box = QHBoxLayout()
-        self.legend_box.setSpacing(12)
+        # the legend wraps onto more lines (a new run never widens the window)
+        self.legend = QWidget()
+        self.legend_box = FlowLayout(self.legend, spacing=12)
         modes = QHBoxLayout()
         self.mode_group = QButtonGroup(self)
         for name, tip in (("Pan", "Drag to pan, wheel to zoom"),
@@ -162,12 +162,22 @@ class MapView(QWidget):
         clear.setEnabled(False)
         self.clear_button = clear
         modes.addWidget(clear)
+        topics = QToolButton()
+        topics.setText("Topic labels")
+        topics.setCheckable(True)
+        topics.setChecked(True)
+        topics.setToolTip("Write each topic's label at the centre of its points (the labels "
+                          "with the most points in view win where they would overlap)")
+        topics.toggled.connect(self.topics.set_enabled)
+        topics.setEnabled(False)
+        self.topics_button = topics
+        modes.addWidget(topics)
         modes.addStretch(1)
         self.info = QLabel("")
         modes.addWidget(self.info)
         top = QVBoxLayout()
         top.addWidget(self.title)
-        top.addLayout(self.legend_box)
+        top.addWidget(self.legend)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
@@ -196,9 +206,19 @@ class MapView(QWidget):
                             symbols=self.symbols)
         self._build_legend(group, labels, colors)
         self._draw_contours()
+        self.topics.set_data(self.cloud.x, self.cloud.y, None, {})
+        self.topics_button.setEnabled(False)
         self.reset_view()
         self.info.setText(f"{len(self.text_id):,} points")
         self.points_changed.emit()
+
+    def set_topics(self, topic: npt.NDArray[np.float64] | None,
+                   labels: dict[int, str]) -> None:
+        """Each point's topic id (NaN: none; aligned with the points) and the topics' stored
+        labels: written on the map at their points' medians (`map_labels`)."""
+        ok = topic is not None and len(topic) == len(self.text_id) and bool(labels)
+        self.topics.set_data(self.cloud.x, self.cloud.y, topic if ok else None, labels)
+        self.topics_button.setEnabled(ok)
 
     def clear(self, message: str = "") -> None:
         self.set_points(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32),
@@ -208,17 +228,7 @@ class MapView(QWidget):
     def reset_view(self, margin: float = 0.07) -> None:
         """Fit the points and the source contours, with a margin so the markers at the edge
         are drawn whole."""
-        r = self.cloud.bounds()
-        if r is None:
-            return
-        cx, cy = self.contours.getData()
-        if cx is not None and len(cx) and np.isfinite(cx).any():
-            from PySide6.QtCore import QRectF
-
-            x0, x1 = float(np.nanmin(cx)), float(np.nanmax(cx))
-            y0, y1 = float(np.nanmin(cy)), float(np.nanmax(cy))
-            r = r.united(QRectF(x0, y0, x1 - x0, y1 - y0))
-        self.vb.setRange(rect=r, padding=margin)
+        fit_view(self.vb, self.cloud.bounds(), self.contours, margin)
 
     def _build_legend(self, group: npt.NDArray[np.int8], labels: Sequence[str],
                       colors: Sequence[RGB]) -> None:
@@ -230,7 +240,7 @@ class MapView(QWidget):
         self._checks = []
         counts = np.bincount(group.astype(np.int64), minlength=len(labels))
         for g, (label, color) in enumerate(zip(labels, colors, strict=True)):
-            short = label if len(label) <= 24 else label[:23] + "…"
+            short = label if len(label) <= 48 else label[:47] + "…"
             cb = QCheckBox(f"{short} ({int(counts[g]):,})")
             cb.setChecked(True)
             from monoscope.ui import theme
@@ -243,7 +253,7 @@ class MapView(QWidget):
                 "border: 1px solid #444; } QCheckBox::indicator:unchecked { border: 1px solid "
                 "#888; background: transparent; }")
             cb.setToolTip(f"{label}: {int(counts[g]):,} texts. Click to show or hide this set.")
-            cb.toggled.connect(lambda on, gg=g: self.cloud.set_visible(gg, on))
+            cb.toggled.connect(lambda on, gg=g: self._group_toggled(gg, on))
             self.legend_box.addWidget(cb)
             self._checks.append(cb)
         if labels:
@@ -252,58 +262,20 @@ class MapView(QWidget):
                             "smoothed density of the human source texts")
             note.setStyleSheet("color: #666;")
             self.legend_box.addWidget(note)
-        self.legend_box.addStretch(1)
+
+    def _group_toggled(self, group: int, on: bool) -> None:
+        self.cloud.set_visible(group, on)
+        self.topics.render()
 
     def set_group_visible(self, group: int, on: bool) -> None:
         self._checks[group].setChecked(on)
 
-    def _draw_contours(self, bins: int = 60) -> None:
-        """Outline the regions holding 50 % and 90 % of the smoothed source density, as closed
-        curves: the grid reaches past the smoothed mass and is bordered by empty cells, so no
-        contour runs into the edge."""
+    def _draw_contours(self) -> None:
+        """Outline the regions holding 50 % and 90 % of the smoothed source density."""
         src = self.cloud.group == 0
-        if src.sum() < 10:
-            self.contours.setData([], [])
-            self.contours50.setData([], [])
-            return
-        xs, ys = self.cloud.x[src], self.cloud.y[src]
-        # Half of Scott's bandwidth (in bins): smooth enough for 30 texts, sharp for 30,000.
-        n = float(src.sum())
-        scott = n ** (-1 / 6)
-        # a coarser grid for few texts (their density is smooth anyway): the contour tracing
-        # costs grows with the grid, and a prompt switch redraws it
-        bins = int(np.clip(4 * np.sqrt(n), 24, bins))
-        edges, sigmas = [], []
-        for v in (xs, ys):
-            lo, hi = float(v.min()), float(v.max())
-            cell = (hi - lo + 1e-6) / bins
-            sig = max(0.8, 0.5 * scott * float(np.std(v)) / cell)  # in cells
-            pad = int(np.ceil(3 * sig)) + 2  # cells past the data: the kernel's reach
-            edges.append(lo - pad * cell + cell * np.arange(bins + 2 * pad + 1))
-            sigmas.append(sig)
-        ex, ey = edges
-        hist, ex, ey = np.histogram2d(xs, ys, bins=[ex, ey])
-        dens = np.pad(_smooth(hist, sigmas), 1)  # an empty border: curves close
-        flat = np.sort(dens.ravel())[::-1]
-        cum = np.cumsum(flat) / flat.sum()
-        for item, mass in ((self.contours50, 0.5), (self.contours, 0.9)):
-            level = float(flat[min(int(np.searchsorted(cum, mass)), len(flat) - 1)])
-            px: list[float] = []
-            py: list[float] = []
-            # trace only the box of cells at or above the level, plus a ring below it (the
-            # same closed curves; isocurve's cost grows with the cells it is given)
-            rows = np.flatnonzero((dens >= level).any(axis=1))
-            cols = np.flatnonzero((dens >= level).any(axis=0))
-            r0, c0 = max(int(rows[0]) - 1, 0), max(int(cols[0]) - 1, 0)
-            sub = dens[r0:int(rows[-1]) + 2, c0:int(cols[-1]) + 2]
-            for line in pg.functions.isocurve(sub, level, connected=True, extendToEdge=False):
-                arr = np.asarray(line, dtype=np.float64)
-                # index i of the padded grid is cell i - 1; cell centres at edge + 0.5 cell
-                px.extend(ex[0] + (arr[:, 0] + r0 - 0.5) * (ex[1] - ex[0]))
-                py.extend(ey[0] + (arr[:, 1] + c0 - 0.5) * (ey[1] - ey[0]))
-                px.append(np.nan)
-                py.append(np.nan)
-            item.setData(np.asarray(px), np.asarray(py), connect="finite")
+        lines = source_contours(self.cloud.x[src], self.cloud.y[src])
+        for item, (px, py) in zip((self.contours50, self.contours), lines, strict=True):
+            item.setData(px, py, connect="finite")
 
     # -- selection -----------------------------------------------------------------------
     def _mode_toggled(self, name: str) -> Callable[[bool], None]:
@@ -469,6 +441,85 @@ class MapView(QWidget):
 
     def point_color(self, g: int) -> QColor:
         return QColor(*self.cloud.colors[g])
+
+
+def contour_items(view: pg.ViewBox, fg: RGB) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
+    """The map's two source-density contours in a view: (90 % dashed, 50 % solid), drawn
+    over the points (the main map and Compare's maps draw them alike)."""
+    c90 = pg.PlotDataItem(pen=pg.mkPen((*fg, 170), width=1.1, style=Qt.PenStyle.DashLine),
+                          connect="finite")
+    c50 = pg.PlotDataItem(pen=pg.mkPen((*fg, 210), width=1.6), connect="finite")
+    for item in (c90, c50):
+        item.setZValue(8)
+        view.addItem(item, ignoreBounds=True)
+    return c90, c50
+
+
+def fit_view(view: pg.ViewBox, bounds: QRectF | None, contours: pg.PlotDataItem,
+             margin: float = 0.07) -> None:
+    """Fit the points' ``bounds`` and the 90 % contour, with a margin so the markers at the
+    edge are drawn whole."""
+    r = bounds
+    if r is None:
+        return
+    cx, cy = contours.getData()
+    if cx is not None and len(cx) and np.isfinite(cx).any():
+        x0, x1 = float(np.nanmin(cx)), float(np.nanmax(cx))
+        y0, y1 = float(np.nanmin(cy)), float(np.nanmax(cy))
+        r = r.united(QRectF(x0, y0, x1 - x0, y1 - y0))
+    view.setRange(rect=r, padding=margin)
+
+
+Line = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
+
+
+def source_contours(xs: npt.NDArray[np.float32], ys: npt.NDArray[np.float32], bins: int = 60
+                    ) -> tuple[Line, Line]:
+    """The closed curves around 50 % and 90 % of the smoothed density of the source points
+    (x and y with NaN between curves; empty for fewer than 10 points): the grid reaches past
+    the smoothed mass and is bordered by empty cells, so no contour runs into the edge."""
+    empty = (np.zeros(0), np.zeros(0))
+    if len(xs) < 10:
+        return empty, empty
+    # Half of Scott's bandwidth (in bins): smooth enough for 30 texts, sharp for 30,000.
+    n = float(len(xs))
+    scott = n ** (-1 / 6)
+    # a coarser grid for few texts (their density is smooth anyway): the contour tracing
+    # costs grows with the grid, and a prompt switch redraws it
+    bins = int(np.clip(4 * np.sqrt(n), 24, bins))
+    edges, sigmas = [], []
+    for v in (xs, ys):
+        lo, hi = float(v.min()), float(v.max())
+        cell = (hi - lo + 1e-6) / bins
+        sig = max(0.8, 0.5 * scott * float(np.std(v)) / cell)  # in cells
+        pad = int(np.ceil(3 * sig)) + 2  # cells past the data: the kernel's reach
+        edges.append(lo - pad * cell + cell * np.arange(bins + 2 * pad + 1))
+        sigmas.append(sig)
+    ex, ey = edges
+    hist, ex, ey = np.histogram2d(xs, ys, bins=[ex, ey])
+    dens = np.pad(_smooth(hist, sigmas), 1)  # an empty border: curves close
+    flat = np.sort(dens.ravel())[::-1]
+    cum = np.cumsum(flat) / flat.sum()
+    out: list[Line] = []
+    for mass in (0.5, 0.9):
+        level = float(flat[min(int(np.searchsorted(cum, mass)), len(flat) - 1)])
+        px: list[float] = []
+        py: list[float] = []
+        # trace only the box of cells at or above the level, plus a ring below it (the
+        # same closed curves; isocurve's cost grows with the cells it is given)
+        rows = np.flatnonzero((dens >= level).any(axis=1))
+        cols = np.flatnonzero((dens >= level).any(axis=0))
+        r0, c0 = max(int(rows[0]) - 1, 0), max(int(cols[0]) - 1, 0)
+        sub = dens[r0:int(rows[-1]) + 2, c0:int(cols[-1]) + 2]
+        for line in pg.functions.isocurve(sub, level, connected=True, extendToEdge=False):
+            arr = np.asarray(line, dtype=np.float64)
+            # index i of the padded grid is cell i - 1; cell centres at edge + 0.5 cell
+            px.extend(ex[0] + (arr[:, 0] + r0 - 0.5) * (ex[1] - ex[0]))
+            py.extend(ey[0] + (arr[:, 1] + c0 - 0.5) * (ey[1] - ey[0]))
+            px.append(np.nan)
+            py.append(np.nan)
+        out.append((np.asarray(px), np.asarray(py)))
+    return out[0], out[1]
 
 
 def _smooth(a: npt.NDArray[np.float64], sigma: list[float]) -> npt.NDArray[np.float64]:

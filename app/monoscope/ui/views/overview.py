@@ -100,6 +100,7 @@ class OverviewView(FigureViewMixin, QWidget):
         self._job: Job | None = None
 
         self.dataset_box = QComboBox()
+        self.dataset_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.dataset_box.currentIndexChanged.connect(self._dataset_changed)
         self.status = QLabel("Open a study to see its overview.")
         self.caption = QLabel("")

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -38,6 +39,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QRadioButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -280,9 +282,28 @@ class RunDialog(QDialog):
         sub.addStretch(1)
         rl.addLayout(sub, 1, 0, 1, 4)
         rl.addWidget(self.label_edit, 2, 0, 1, 4)
+        # the form scrolls, the estimate and the buttons stay: the dialog fits a 1280×800
+        # screen (the form alone is ~850 px tall)
+        form = QWidget()
+        fl = QVBoxLayout(form)
+        fl.setContentsMargins(0, 0, 0, 0)
+        for part in (mbox, self.servers, tbox, sbox, rbox):
+            fl.addWidget(part)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(form)
+        scroll.setMinimumWidth(form.sizeHint().width() + 20)
+        scroll.setMinimumHeight(320)
         lay = QVBoxLayout(self)
-        for part in (mbox, self.servers, tbox, sbox, rbox, self.estimate, self.error, self.buttons):
-            lay.addWidget(part)
+        lay.addWidget(scroll, 1)
+        for tail in (self.estimate, self.error, self.buttons):
+            lay.addWidget(tail)
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        tall = form.sizeHint().height() + 120
+        self.resize(self.sizeHint().width(), tall if screen is None else
+                    min(tall, screen.height() - 60))
 
     # -- reactions --------------------------------------------------------------------------
     def current_model(self) -> str:

@@ -240,8 +240,12 @@ class SelectionTable(QWidget):
         head = self.view.horizontalHeader()
         if head.sortIndicatorSection() >= 0 and head.isSortIndicatorShown():
             self.model.sort(head.sortIndicatorSection(), head.sortIndicatorOrder())
+        fm = self.view.horizontalHeader().fontMetrics()
         for i in range(self.model.columnCount()):
-            self.view.setColumnWidth(i, [56, 110, 120, 260][i] if i < 4 else 120)
+            head_w = fm.horizontalAdvance(str(self.model.headerData(
+                i, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole) or "")) + 28
+            # the header whole (its text and the sort arrow), at least the usual width
+            self.view.setColumnWidth(i, max([56, 110, 120, 260][i] if i < 4 else 110, head_w))
 
     # -- open and export -----------------------------------------------------------------
     def _activated(self, index: QModelIndex) -> None:
