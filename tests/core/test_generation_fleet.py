@@ -132,7 +132,8 @@ def test_killed_server_samples_are_redone_elsewhere(model: Any, pair: list[Llama
         assert r["seed"] == derive_seed(0, r["key"], r["sample_index"]) == prov["seed"]
         assert prov["request_seed"] == r["seed"] % 2**31
         assert prov["applied"] == {"temperature": 0.8, "top_p": 1.0, "seed": prov["request_seed"],
-                                   "max_tokens": 12, "top_k": 40, "min_p": 0.05}
+                                   "max_tokens": 12, "top_k": 40, "min_p": 0.05,
+                                   "repeat_penalty": 1.0}  # declared: sent, neutral included
         assert prov["ignored"] == [] and prov["checked"] == "openapi"
     redone = [r for r in rows if r["params"].get("redone_from")]
     assert redone, "the killed server had samples in flight; they must be redone elsewhere"

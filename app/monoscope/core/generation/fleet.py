@@ -169,11 +169,15 @@ class ServerInfo:
         """(request fields with the server's names, our fields it would ignore)."""
         wanted: dict[str, Any] = {"temperature": params.temperature, "top_p": params.top_p,
                                   "seed": seed, "max_tokens": params.max_tokens}
-        if params.top_k:
-            wanted["top_k"] = params.top_k
-        if params.min_p:
+        # a field the server declares is always sent, its neutral value included: otherwise the
+        # server's own default applies silently (llama-server and llama-cpp-python's server
+        # default to top_k 40 and min_p 0.05)
+        declared = self.fields or frozenset()
+        if params.top_k or "top_k" in declared:
+            wanted["top_k"] = params.top_k or (-1 if self.kind == "vllm" else 0)  # 0/-1: off
+        if params.min_p or "min_p" in declared:
             wanted["min_p"] = params.min_p
-        if params.repeat_penalty != 1.0:
+        if params.repeat_penalty != 1.0 or declared & {"repeat_penalty", "repetition_penalty"}:
             wanted["repeat_penalty"] = params.repeat_penalty
         if params.stop:
             wanted["stop"] = list(params.stop)
@@ -282,6 +286,21 @@ def probe_all(specs: Sequence[ServerSpec], timeout_s: float = 10.0,
         return []
     with ThreadPoolExecutor(max_workers=min(16, len(specs))) as pool:
         return list(pool.map(lambda s: probe(s, timeout_s, vllm_cap, test_multi=test_multi), specs))
+
+
+def choice_logprobs(choice: dict[str, Any]) -> list[float]:
+    """A completion choice's token log-probabilities: OpenAI's legacy ``token_logprobs`` list
+    (vLLM, llama-cpp-python) or llama-server's ``content`` list of ``{token, logprob}``."""
+    lp = choice.get("logprobs")
+    if not isinstance(lp, dict):
+        return []
+    if isinstance(lp.get("token_logprobs"), list):
+        return [float(x) for x in lp["token_logprobs"] if x is not None]
+    content = lp.get("content")
+    if isinstance(content, list):
+        return [float(t["logprob"]) for t in content
+                if isinstance(t, dict) and t.get("logprob") is not None]
+    return []
 
 
 # -- the engine ----------------------------------------------------------------------------------
@@ -442,7 +461,10 @@ class FleetEngine:
                 return
             server = max(live, key=lambda s: (s.free / s.limit, s.free))
             unit = queue.popleft()
-            if server.info.multi and len(unit.jobs) == 1:
+            # llama-server's usage counts only the first completion of a request: several per
+            # request only when each one's token count comes with it (its logprobs)
+            group = server.info.multi and (self.logprobs or server.info.kind != "llama-server")
+            if group and len(unit.jobs) == 1:
                 # several samples of the same prompt in one request (n completions, one seed)
                 take = min(server.free, self.max_per_request)
                 while (len(unit.jobs) < take and queue and len(queue[0].jobs) == 1
@@ -467,6 +489,8 @@ class FleetEngine:
             body["model"] = self.model or info.model
         if self.logprobs:
             body["logprobs"] = 1
+        if info.kind == "llama-server":
+            body["verbose"] = True  # its answer then carries the settings it applied
         t0 = time.perf_counter()
         try:
             data, _ = _request(info.url + "/v1/completions", body, self.timeout_s, self.api_key)
@@ -485,8 +509,7 @@ class FleetEngine:
         applied, overridden, checked = self._applied(info, fields, ignored, data)
         out: list[SampleResult] = []
         for k, (job, choice) in enumerate(zip(unit.jobs, choices, strict=False)):
-            lps = [x for x in ((choice.get("logprobs") or {}).get("token_logprobs") or [])
-                   if x is not None]
+            lps = choice_logprobs(choice)
             mean = sum(lps) / len(lps) if lps else None
             if len(unit.jobs) == 1:
                 n_tokens = int(usage.get("completion_tokens") or len(lps))
@@ -505,6 +528,8 @@ class FleetEngine:
             if len(unit.jobs) > 1:
                 prov["completions"] = len(unit.jobs)
                 prov["completion_index"] = k
+                if info.kind == "llama-server":  # it seeds completion k with seed + k
+                    prov["sample_seed"] = seed + k
             if unit.redone_from:
                 prov["redone_from"] = list(unit.redone_from)
             out.append(SampleResult(
@@ -519,6 +544,8 @@ class FleetEngine:
         from the response when the server echoes its settings (llama-server), else from the
         request schema it declares (fields it does not declare are ignored), else unverified."""
         settings = data.get("generation_settings")
+        if settings is None:  # llama-server's OpenAI route echoes them under `verbose: true`
+            settings = (data.get("__verbose") or {}).get("generation_settings")
         if isinstance(settings, dict):  # llama-server echoes what it applied
             settings = settings.get("params", settings)
             applied: dict[str, Any] = {}
