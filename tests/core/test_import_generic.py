@@ -253,7 +253,7 @@ def test_large_import_keeps_file_order_across_row_groups(study: Study, tmp_path:
     src.write_text("key,body,stars\n" + "\n".join(rows) + "\n", encoding="utf-8")
     report = import_table(study, src, dataset="big", mapping=ColumnMap.parse("key=key,text=body,rating=stars"))
     expected, seen, index = [], set(), {}
-    for i, line in enumerate(rows):
+    for line in rows:
         key, body, stars = line.split(",")
         if not body or (key, body) in seen:
             continue
