@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,16 @@ def small_csv(path: Path, rows: int = 20, width: int = 20) -> Path:
         fh.write("film,review\n")
         for i in range(rows):
             fh.write(f"f{i % 3},review {i} " + "abcdefghij klmnop"[i % 17:] * (width // 17 + 1) + f" {i}\n")
+    return path
+
+
+def random_csv(path: Path, rows: int, width: int) -> Path:
+    """Reviews of ``width`` random hex digits: text no compression can squeeze below half."""
+    rng = random.Random(7)
+    with path.open("w") as fh:
+        fh.write("film,review\n")
+        for i in range(rows):
+            fh.write(f"f{i % 3},{rng.getrandbits(4 * width):0{width}x}\n")
     return path
 
 
@@ -121,7 +132,8 @@ def test_full_disk_is_a_message_and_the_study_stays_consistent(tiny_disk: Path, 
     ok = cli("import", str(study), str(small_csv(tmp_path / "small.csv")), "--dataset", "small",
              "--map", "key=film,text=review")
     assert ok.returncode == 0, ok.stderr
-    big = small_csv(tmp_path / "big.csv", rows=30000, width=600)  # ~18 MB of text, 8 MB disk
+    big = random_csv(tmp_path / "big.csv", rows=40000, width=600)  # 24 MB of hex digits (>= 12 MB
+    # however compressed), 8 MB disk; small_csv's repeated letters compress to ~6 MB and fit
     full = cli("import", str(study), str(big), "--dataset", "big", "--map", "key=film,text=review")
     assert full.returncode == 1
     assert f"no space left on {tiny_disk} (tmpfs); nothing was written" in full.stderr

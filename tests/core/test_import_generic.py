@@ -238,3 +238,55 @@ def test_cancelled_import_changes_nothing(study: Study, tmp_path: Path) -> None:
     with pytest.raises(TaskCancelled):
         import_table(study, write_csv(tmp_path / "r.csv"), dataset="c", mapping=MAP, state=state)
     assert study.table_counts() == before
+
+
+def test_large_import_keeps_file_order_across_row_groups(study: Study, tmp_path: Path) -> None:
+    """130k rows (more than one DuckDB row group): each text gets its own row's prompt, body,
+    hash, rating and sample index, and ids follow the file, with empties and duplicates dropped
+    all along the file."""
+    n = 130_000
+    rows = []
+    for i in range(n):
+        body = "" if i % 997 == 0 else f"review {i // 3 if i % 5 == 0 else i}"  # empties, duplicates
+        rows.append(f"k{i % 7},{body},{i % 5 + 1}")
+    src = tmp_path / "big.csv"
+    src.write_text("key,body,stars\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    report = import_table(study, src, dataset="big", mapping=ColumnMap.parse("key=key,text=body,rating=stars"))
+    expected, seen, index = [], set(), {}
+    for line in rows:
+        key, body, stars = line.split(",")
+        if not body or (key, body) in seen:
+            continue
+        seen.add((key, body))
+        index[key] = index.get(key, -1) + 1
+        expected.append((key, index[key], body, content_hash(body), float(stars)))
+    assert report.rows_read == n
+    assert (report.texts, report.skipped_empty) == (len(expected), sum(1 for i in range(n) if i % 997 == 0))
+    assert report.duplicates == n - report.skipped_empty - len(expected) > 0
+    got = study.query("SELECT p.key, t.sample_index, t.body, t.content_hash, t.rating FROM texts t "
+                      "JOIN prompts p ON p.id = t.prompt_id ORDER BY t.id")
+    assert [tuple(r.values()) for r in got] == expected
+
+
+def test_rows_staged_out_of_order_are_written_in_row_order(study: Study) -> None:
+    """An importer may fill the staging table in any order (the demos insert window results):
+    the texts still get ids, and sample indexes, in row_no order."""
+    from monoscope.core.importers.common import load_staged
+    from monoscope.core.store import staging
+    from monoscope.core.tasks import TaskState
+
+    order = [5, 2, 8, 1, 7, 3, 6, 4]  # row_no as staged
+    with staging.import_transaction(study) as stage:
+        staging.create_stage_tables(stage)
+        staging.add_stage_rows(stage, [(r, "ab"[r % 2], None, None, f"text {r}" if r != 6 else "text 2",
+                                        None, float(r), None, None) for r in order])
+        report = load_staged(stage, dataset="shuffled", kind="text", source_uri="test", meta={},
+                             append=False, state=TaskState(), describe_row=str)
+    assert (report.texts, report.duplicates) == (7, 1)  # row 6 repeats row 2 under key 'a'
+    got = study.query("SELECT p.key, t.sample_index, t.body, t.rating FROM texts t "
+                      "JOIN prompts p ON p.id = t.prompt_id ORDER BY t.id")
+    assert [tuple(r.values()) for r in got] == [
+        ("b", 0, "text 1", 1.0), ("a", 0, "text 2", 2.0), ("b", 1, "text 3", 3.0),
+        ("a", 1, "text 4", 4.0), ("b", 2, "text 5", 5.0), ("b", 3, "text 7", 7.0),
+        ("a", 2, "text 8", 8.0)]
+    assert [r["key"] for r in study.query("SELECT key FROM prompts ORDER BY id")] == ["b", "a"]

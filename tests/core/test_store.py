@@ -53,6 +53,29 @@ def test_older_study_is_migrated(study_path: Path) -> None:
         assert st.scalar("SELECT name FROM datasets") == "old"
 
 
+def test_texts_keep_only_their_primary_key_index(study_path: Path) -> None:
+    """Migration 004 drops the secondary indexes of texts, also in a study that has texts."""
+    con = duckdb.connect(str(study_path))
+    con.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+        "applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp, app_version VARCHAR)"
+    )
+    for number, name, sql in migrations()[:2]:
+        con.execute(sql)
+        con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [number, name])
+    con.execute("INSERT INTO texts (prompt_id, origin, sample_index, body, content_hash) "
+                "VALUES (1, 'source', 0, 'kept', md5('kept'))")
+    assert {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes() "
+                                      "WHERE table_name = 'texts'").fetchall()} == {
+        "idx_texts_prompt", "idx_texts_hash"}
+    con.close()
+    with Study(study_path) as st:
+        assert st.query("SELECT index_name FROM duckdb_indexes() WHERE table_name = 'texts'") == []
+        assert st.query("SELECT id, body FROM texts") == [{"id": 1, "body": "kept"}]
+        assert st.scalar("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'texts' "
+                         "AND constraint_type = 'PRIMARY KEY'") == 1
+
+
 def test_newer_study_is_refused_untouched(study_path: Path) -> None:
     Study(study_path).close()
     con = duckdb.connect(str(study_path))

@@ -67,17 +67,20 @@ def prompt_tests_by_key(study: Study, dataset_id: int, key: str) -> list[tuple[s
 
 # -- staged source texts -----------------------------------------------------------------------
 def keep_new_texts(stage: Stage, dataset_id: int | None, max_bytes: int) -> int:
-    """Pick the staged rows to write into ``_kept``: the first row of each (key, text), leaving
-    out empty texts, texts over ``max_bytes`` and, when appending to ``dataset_id``, texts it
-    already holds under that key. Returns how many rows were kept."""
+    """Pick the staged rows to write into ``_kept`` (row_no, key, h, sample_no): the first row of
+    each (key, text), leaving out empty texts, texts over ``max_bytes`` and, when appending to
+    ``dataset_id``, texts it already holds under that key; ``sample_no`` numbers a key's kept
+    rows from 1 in file order. Returns how many rows were kept."""
     existing = (
         "SELECT p.key, t.content_hash AS h FROM texts t JOIN prompts p ON p.id = t.prompt_id "
         f"WHERE p.dataset_id = {int(dataset_id)} AND t.origin = 'source'"
         if dataset_id is not None else "SELECT NULL::VARCHAR AS key, NULL::VARCHAR AS h WHERE false"
     )
+    # numbered here, on these narrow rows: numbering the joined rows sorted their bodies too
     stage.cur.execute(
         f"""CREATE OR REPLACE TEMP TABLE _kept AS
-        SELECT c.row_no, c.key, c.h FROM (
+        SELECT c.row_no, c.key, c.h, row_number() OVER (PARTITION BY c.key ORDER BY c.row_no) AS sample_no
+        FROM (
             SELECT min(row_no) AS row_no, key, h
             FROM (SELECT row_no, key, md5(body) AS h FROM _stage
                   WHERE NOT ({EMPTY_BODY}) AND strlen(body) <= {int(max_bytes)})
@@ -85,6 +88,15 @@ def keep_new_texts(stage: Stage, dataset_id: int | None, max_bytes: int) -> int:
         ) c ANTI JOIN ({existing}) e ON e.key = c.key AND e.h = c.h"""
     )
     return stage.count("SELECT count(*) FROM _kept")
+
+
+def _stage_in_row_order(stage: Stage) -> None:
+    """Make ``_stage``'s rows lie in row_no order, rewriting it if an importer filled it in
+    another order (the generic import's rows already lie so: the k-th row holds row_no k)."""
+    # rowids of a table made in this transaction start at a large offset
+    if stage.count("SELECT count(*) FILTER (WHERE row_no IS DISTINCT FROM rowid - first + 1) "
+                   "FROM _stage, (SELECT min(rowid) AS first FROM _stage)"):
+        stage.cur.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _stage ORDER BY row_no")
 
 
 @dataclass(frozen=True)
@@ -124,20 +136,30 @@ def write_staged(stage: Stage, dataset_id: int | None, *, name: str, kind: str,
         GROUP BY k.key ORDER BY min(k.row_no)"""
     )
     new_prompts = stage.count(f"SELECT count(*) FROM prompts WHERE dataset_id = {ds_id}") - before
+    # The texts' ids are drawn in file order. Each staged row gets its prompt, sample index and
+    # hash (NULL: not kept) in a narrow table in the order of _stage's rows, which is pasted
+    # beside _stage (POSITIONAL JOIN): no join or sort carries the bodies (~0.2 s less CPU per
+    # 100k texts than joining _kept to _stage and sorting the result).
+    _stage_in_row_order(stage)
     cur.execute(
-        f"""INSERT INTO texts (prompt_id, origin, run_id, sample_index, body, content_hash, label, rating, meta)
-        SELECT p.id, 'source', NULL,
-               coalesce(m.next_index, 0) + row_number() OVER (PARTITION BY k.key ORDER BY k.row_no) - 1,
-               s.body, k.h, s.label, s.rating, s.meta
-        FROM _kept k JOIN _stage s USING (row_no)
-        JOIN prompts p ON p.dataset_id = {ds_id} AND p.key = k.key
+        f"""CREATE OR REPLACE TEMP TABLE _rows AS
+        SELECT p.id AS prompt_id, k.h,
+               (coalesce(m.next_index, 0) + k.sample_no - 1)::INTEGER AS sample_index
+        FROM _stage s LEFT JOIN _kept k USING (row_no)
+        LEFT JOIN prompts p ON p.dataset_id = {ds_id} AND p.key = k.key
         LEFT JOIN (SELECT prompt_id, max(sample_index) + 1 AS next_index FROM texts
                    WHERE origin = 'source' GROUP BY prompt_id) m ON m.prompt_id = p.id
-        ORDER BY k.row_no"""
+        ORDER BY s.rowid"""
+    )
+    cur.execute(
+        """INSERT INTO texts (prompt_id, origin, run_id, sample_index, body, content_hash, label, rating, meta)
+        SELECT r.prompt_id, 'source', NULL, r.sample_index, s.body, r.h, s.label, s.rating, s.meta
+        FROM _stage s POSITIONAL JOIN _rows r WHERE r.h IS NOT NULL"""
     )
     tests = _insert_tests(stage, ds_id)
     prompts = stage.count(f"SELECT count(*) FROM prompts WHERE dataset_id = {ds_id}")
     cur.execute("DROP TABLE IF EXISTS _kept")
+    cur.execute("DROP TABLE IF EXISTS _rows")
     return StagedWrite(ds_id, new_prompts, prompts, tests)
 
 
