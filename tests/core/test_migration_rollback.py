@@ -11,7 +11,8 @@ import pytest
 from monoscope.core.store import SCHEMA_VERSION, Study
 from monoscope.core.store import study as study_mod
 
-GOOD = "CREATE TABLE added_by_three (x INTEGER);"
+GOOD = "CREATE TABLE added_by_next (x INTEGER);"
+N = SCHEMA_VERSION  # the shipped migrations; the test's own come after them
 BROKEN = (
     "CREATE TABLE half_done (x INTEGER);\n"
     "ALTER TABLE datasets ADD COLUMN extra INTEGER;\n"
@@ -34,15 +35,16 @@ def _shape(st: Study) -> dict[str, object]:
     }
 
 
-@pytest.mark.parametrize("extra", [[(3, "broken", BROKEN)],
-                                   [(3, "fine", GOOD), (4, "broken", BROKEN)]],
+@pytest.mark.parametrize("extra", [[(N + 1, "broken", BROKEN)],
+                                   [(N + 1, "fine", GOOD), (N + 2, "broken", BROKEN)]],
                          ids=["fails-first", "fails-after-a-good-one"])
 def test_failed_migration_rolls_back(study_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      extra: list[tuple[int, str, str]]) -> None:
     with Study(study_path) as st:
         st.write("INSERT INTO datasets (name, kind) VALUES ('kept', 'text')")
         before = _shape(st)
-    assert before["version"] == SCHEMA_VERSION == 2
+    assert before["version"] == SCHEMA_VERSION
+    assert before["recorded"] == list(range(1, N + 1))
     shipped = study_mod.migrations()
     monkeypatch.setattr(study_mod, "migrations", lambda: [*shipped, *extra])
     monkeypatch.setattr(study_mod, "SCHEMA_VERSION", extra[-1][0])  # this build knows them
@@ -53,8 +55,8 @@ def test_failed_migration_rolls_back(study_path: Path, monkeypatch: pytest.Monke
     monkeypatch.undo()
     good = [m for m in extra if m[1] == "fine"]
     if good:  # the good migration before the broken one stays applied, on its own
-        assert after["version"] == 3 and after["recorded"] == [1, 2, 3]
-        assert after["tables"] == sorted([*before["tables"], "added_by_three"])  # type: ignore[misc]
+        assert after["version"] == N + 1 and after["recorded"] == list(range(1, N + 2))
+        assert after["tables"] == sorted([*before["tables"], "added_by_next"])  # type: ignore[misc]
         assert {k: after[k] for k in ("dataset_columns", "datasets")} == {
             k: before[k] for k in ("dataset_columns", "datasets")}
     else:
