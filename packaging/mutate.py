@@ -1,0 +1,248 @@
+"""Mutation testing of one module with mutmut, on a focused test selection (not part of CI).
+
+    python packaging/mutate.py core/analysis/metrics.py          # all mutants of the module
+    python packaging/mutate.py core/analysis/metrics.py --again  # re-test last run's survivors
+    python packaging/mutate.py core/sandbox/boot.py:BOOTSTRAP    # the sandbox bootstrap's code
+    python packaging/mutate.py --list                            # modules and their tests
+
+mutmut copies the source it mutates into ``mutants/`` and only knows the ``src/`` layout, so
+each module gets a work folder (``$MONOSCOPE_MUTATE_DIR``, default
+``~/.cache/monoscope/mutate/<module>``) holding ``src/monoscope`` (a copy of ``app/monoscope``),
+``tests``, ``resources`` and a ``pyproject.toml`` whose ``[tool.mutmut]`` names the module and
+its tests. mutmut runs each mutant only against the selected tests that reach the mutated
+function (``-x``: the first failure kills it).
+
+The sandbox bootstrap (``boot.py``'s ``BOOTSTRAP``) is Python code held in a string and run by
+a bare child interpreter, which mutmut cannot reach; ``boot.py:BOOTSTRAP`` mutates that code
+with mutmut's own operators and runs the sandbox tests once per mutant in a subprocess.
+
+The score printed at the end: killed / survived / equivalent (mutants named in
+``EQUIVALENT[module]`` of ``packaging/mutate_equivalent.py``, each with its reason), plus
+mutants that timed out (counted as killed, as mutmut does), had no covering test or were
+skipped. Results are written to ``<work>/score.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from mutate_equivalent import EQUIVALENT  # noqa: E402
+
+# The tests whose names relate to each module (fast, focused; the new test_mutants_* files
+# hold the tests written against this module's surviving mutants).
+TESTS: dict[str, list[str]] = {
+    "core/analysis/metrics.py": [
+        "tests/core/test_metrics.py", "tests/core/test_metrics_field.py",
+        "tests/core/test_mutants_metrics.py",
+    ],
+    "core/analysis/measure.py": [
+        "tests/core/test_measure.py", "tests/core/test_measure_field.py",
+        "tests/core/test_mutants_measure.py",
+    ],
+    "core/sandbox/__init__.py": [
+        "tests/core/test_sandbox.py", "tests/core/test_sandbox_hostile.py",
+        "tests/core/test_mutants_sandbox.py",
+    ],
+    "core/sandbox/bwrap.py": [
+        "tests/core/test_sandbox.py", "tests/core/test_sandbox_hostile.py",
+        "tests/core/test_mutants_sandbox.py",
+    ],
+    "core/sandbox/boot.py": [
+        "tests/core/test_sandbox.py", "tests/core/test_sandbox_hostile.py",
+        "tests/core/test_mutants_sandbox.py",
+    ],
+    "core/store/study.py": ["tests/core/test_store.py", "tests/core/test_durability.py"],
+    "core/importers/readers.py": [
+        "tests/core/test_import_hygiene.py", "tests/core/test_import_generic.py",
+    ],
+    "core/importers/common.py": [
+        "tests/core/test_import_hygiene.py", "tests/core/test_import_generic.py",
+        "tests/core/test_import_sources.py",
+    ],
+}
+BOOT = "core/sandbox/boot.py:BOOTSTRAP"
+TESTS[BOOT] = TESTS["core/sandbox/boot.py"]
+
+
+def _work_dir(module: str) -> Path:
+    root = Path(os.environ.get("MONOSCOPE_MUTATE_DIR") or Path.home() / ".cache/monoscope/mutate")
+    return root / re.sub(r"[^A-Za-z0-9]+", "_", module).strip("_")
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", QT_QPA_PLATFORM="offscreen",
+               TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
+    return env
+
+
+def _copy_tree(work: Path, keep_mutants: bool) -> None:
+    """Fresh copies of the package, tests and resources in ``work`` (mutmut's ``src`` layout)."""
+    work.mkdir(parents=True, exist_ok=True)
+    for name, src in (("src/monoscope", REPO / "app/monoscope"), ("tests", REPO / "tests"),
+                      ("resources", REPO / "resources")):
+        dst = work / name
+        shutil.rmtree(dst, ignore_errors=True)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if not keep_mutants:
+        shutil.rmtree(work / "mutants", ignore_errors=True)
+    elif (work / "mutants").is_dir():  # re-test with the current tests
+        shutil.rmtree(work / "mutants/tests", ignore_errors=True)
+        shutil.copytree(REPO / "tests", work / "mutants/tests",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
+def _pyproject(work: Path, module: str, tests: list[str]) -> None:
+    text = (REPO / "pyproject.toml").read_text()
+    text = text.split("\n[tool.mutmut]")[0]
+    present = [t for t in tests if (REPO / t).is_file()]
+    text += (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["src"]\n'
+        f'only_mutate = ["src/monoscope/{module}"]\n'
+        f"pytest_add_cli_args_test_selection = {json.dumps(present)}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist"]\n'
+        'also_copy = ["resources"]\n'
+        "timeout_multiplier = 5.0\n"
+        "timeout_constant = 20.0\n"
+        "use_git_change_detection = false\n"
+    )
+    (work / "pyproject.toml").write_text(text)
+
+
+def _results(work: Path, module: str) -> dict[str, str]:
+    """mutant name -> mutmut's status, read from ``mutmut results --all true``."""
+    done = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=work,
+                          env=_env(), capture_output=True, text=True, check=False)
+    out: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        name, sep, status = line.strip().partition(": ")
+        if sep and "__mutmut_" in name:
+            out[name] = status.strip()
+    return out
+
+
+def _score(work: Path, module: str, statuses: dict[str, str]) -> dict[str, object]:
+    equivalent = EQUIVALENT.get(module, {})
+    counts: dict[str, int] = {}
+    survivors: list[str] = []
+    for name, status in sorted(statuses.items()):
+        if status == "survived" and name in equivalent:
+            status = "equivalent"
+        counts[status] = counts.get(status, 0) + 1
+        if status == "survived":
+            survivors.append(name)
+    killed = counts.get("killed", 0) + counts.get("timeout", 0)
+    live = killed + counts.get("survived", 0)
+    score = {
+        "module": module,
+        "total": len(statuses),
+        "killed": killed,
+        "survived": counts.get("survived", 0),
+        "equivalent": counts.get("equivalent", 0),
+        "other": {k: v for k, v in counts.items()
+                  if k not in ("killed", "timeout", "survived", "equivalent")},
+        "percent_killed_of_non_equivalent": round(100.0 * killed / live, 1) if live else None,
+        "survivors": survivors,
+    }
+    (work / "score.json").write_text(json.dumps(score, indent=1))
+    return score
+
+
+def _print(score: dict[str, object]) -> None:
+    print(f"\n== {score['module']}: {score['total']} mutants")
+    print(f"   killed {score['killed']}, survived {score['survived']}, "
+          f"equivalent {score['equivalent']}, other {score['other']}")
+    print(f"   score: {score['percent_killed_of_non_equivalent']} % of non-equivalent "
+          "mutants killed")
+    surv = score["survivors"]
+    assert isinstance(surv, list)
+    if surv:
+        print("   survivors (see: mutmut show NAME, run in the work folder):")
+        for name in surv:
+            print("    ", name)
+
+
+def run_mutmut(module: str, tests: list[str], children: int, again: bool) -> dict[str, object]:
+    work = _work_dir(module)
+    previous = json.loads((work / "score.json").read_text()) if again and (
+        work / "score.json").is_file() else None
+    _copy_tree(work, keep_mutants=previous is not None)
+    _pyproject(work, module, tests)
+    cmd = [str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(children)]
+    if previous is not None:
+        cmd += list(previous["survivors"])
+        if not previous["survivors"]:
+            return _score(work, module, _results(work, module))
+        # forget their verdicts so mutmut runs them again with the new tests
+        subprocess.run([sys.executable, "-c", _FORGET, *previous["survivors"]], cwd=work,
+                       check=True)
+    print("work folder:", work, flush=True)
+    t0 = time.monotonic()
+    subprocess.run(cmd, cwd=work, env=_env(), check=False)
+    print(f"mutmut took {time.monotonic() - t0:.0f} s", flush=True)
+    return _score(work, module, _results(work, module))
+
+
+# Resets the stored exit code of the named mutants in mutants/**/*.meta (mutmut then re-runs them).
+_FORGET = r"""
+import json, sys, pathlib
+names = set(sys.argv[1:])
+for meta in pathlib.Path("mutants").rglob("*.meta"):
+    data = json.loads(meta.read_text())
+    codes = data.get("exit_code_by_key", {})
+    hit = [n for n in codes if n in names]
+    for n in hit:
+        codes[n] = None
+    if hit:
+        meta.write_text(json.dumps(data))
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("module", nargs="?", help="path under app/monoscope, e.g. core/analysis/metrics.py")
+    ap.add_argument("--tests", nargs="+", help="test files to use instead of the module's own")
+    ap.add_argument("--children", type=int, default=2, help="parallel mutants (default 2)")
+    ap.add_argument("--again", action="store_true",
+                    help="re-test only the survivors of the last run (after adding tests)")
+    ap.add_argument("--list", action="store_true", help="list the modules and their tests")
+    args = ap.parse_args(argv)
+    if args.list or not args.module:
+        for mod, tests in TESTS.items():
+            print(f"{mod}: {' '.join(tests)}")
+        return 0
+    module = args.module.removeprefix("app/monoscope/").removeprefix("monoscope/")
+    tests = args.tests or TESTS.get(module)
+    if not tests:
+        print(f"No test selection for {module}: pass --tests FILE ...", file=sys.stderr)
+        return 2
+    if module == BOOT:
+        from mutate_bootstrap import run_bootstrap
+
+        score = run_bootstrap(_work_dir(module), REPO, tests, _env(), args.again)
+        score = _score(_work_dir(module), module, score)
+    else:
+        if shutil.which("mutmut", path=str(Path(sys.executable).parent)) is None:
+            print("mutmut is missing: pip install -e '.[mutation]'", file=sys.stderr)
+            return 2
+        score = run_mutmut(module, tests, args.children, args.again)
+    _print(score)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

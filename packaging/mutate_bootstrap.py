@@ -1,0 +1,153 @@
+"""Mutation testing of the sandbox bootstrap (``BOOTSTRAP`` in ``core/sandbox/boot.py``).
+
+The bootstrap is Python source held in a string and run by a bare child interpreter
+(``python -I -S -c BOOTSTRAP``), so mutmut's in-process trampolines cannot reach it. This
+mutates the code inside the string with mutmut's own operators (only nodes inside ``_boot``),
+writes each mutant into a copy of the package and runs the sandbox tests against it in a fresh
+``pytest -x`` process. Exit code 0 = survived; anything else (or the time-out) = killed.
+Used by ``packaging/mutate.py core/sandbox/boot.py:BOOTSTRAP``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BOOT = "app/monoscope/core/sandbox/boot.py"
+_LITERAL = re.compile(r'(BOOTSTRAP = r""")(.*?)(""")', re.S)
+
+
+def mutants(source: str) -> list[tuple[str, str]]:
+    """(diff line, mutated bootstrap source) for every mutation mutmut makes inside ``_boot``."""
+    from types import SimpleNamespace
+
+    import libcst as cst
+    from mutmut.mutation import pragma_handling
+    from mutmut.mutation.file_mutation import create_mutations, deep_replace
+
+    # mutmut reads its project config here; the bootstrap has none of its own
+    pragma_handling.config = lambda: SimpleNamespace(do_not_mutate_patterns=[])  # type: ignore
+    module, found, _, _ = create_mutations("BOOTSTRAP", source)
+    out: list[tuple[str, str]] = []
+    for m in found:
+        if m.contained_by_top_level_function is None:
+            continue
+        new = deep_replace(module, m.original_node, m.mutated_node)
+        assert isinstance(new, cst.Module)
+        code = new.code
+        if code == source:
+            continue
+        before = module.code_for_node(m.original_node).strip().splitlines()[0][:80]
+        after = module.code_for_node(m.mutated_node).strip().splitlines()
+        out.append((f"{before}  ->  {after[0][:80] if after else '(removed)'}", code))
+    return out
+
+
+def _prepare(work: Path, repo: Path) -> None:
+    for name, src in (("src/monoscope", repo / "app/monoscope"), ("tests", repo / "tests"),
+                      ("resources", repo / "resources")):
+        dst = work / name
+        shutil.rmtree(dst, ignore_errors=True)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copy2(repo / "pyproject.toml", work / "pyproject.toml")
+
+
+# Runs in the work folder: imports pytest and the package once, then forks one child per
+# mutant that swaps the bootstrap in and runs the tests (``-x``); one JSON line per mutant.
+_RUNNER = r"""
+import json, os, signal, sys, time
+import pytest
+import monoscope.core.sandbox as sandbox
+import monoscope.core.sandbox.boot as boot
+jobs = json.load(open(sys.argv[1]))
+timeout = float(sys.argv[2])
+tests = sys.argv[3:]
+args = ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist", *tests]
+for name, code in jobs:
+    log = os.open(f"logs/{name}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        os.dup2(log, 1); os.dup2(log, 2)
+        if code is not None:
+            sandbox.BOOTSTRAP = boot.BOOTSTRAP = code
+        os._exit(int(pytest.main(args)))
+    os.close(log)
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        got, st = os.waitpid(pid, os.WNOHANG)
+        if got:
+            status = os.waitstatus_to_exitcode(st)
+            break
+        time.sleep(0.05)
+    if status is None:
+        os.killpg(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        verdict = "timeout"
+    else:
+        verdict = "survived" if status == 0 else "killed"
+    print(json.dumps([name, verdict]), flush=True)
+"""
+
+
+def _run(work: Path, jobs: list[tuple[str, str | None]], tests: list[str],
+         env: dict[str, str], timeout: float) -> dict[str, str]:
+    (work / "logs").mkdir(exist_ok=True)
+    (work / "jobs.json").write_text(json.dumps(jobs))
+    proc = subprocess.Popen([sys.executable, "-c", _RUNNER, "jobs.json", str(timeout), *tests],
+                            cwd=work, env={**env, "PYTHONPATH": str(work / "src")},
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    out: dict[str, str] = {}
+    t0 = time.monotonic()
+    for line in proc.stdout:
+        name, verdict = json.loads(line)
+        out[name] = verdict
+        print(f"[{len(out)}/{len(jobs)} {time.monotonic() - t0:.0f}s] {name}: {verdict}",
+              flush=True)
+    proc.wait()
+    return out
+
+
+def run_bootstrap(work: Path, repo: Path, tests: list[str], env: dict[str, str],
+                  again: bool) -> dict[str, str]:
+    """Run every bootstrap mutant (or, with ``again``, last run's survivors); name -> status."""
+    work.mkdir(parents=True, exist_ok=True)
+    boot_text = (repo / BOOT).read_text()
+    match = _LITERAL.search(boot_text)
+    assert match, "BOOTSTRAP = r\"\"\"...\"\"\" not found in boot.py"
+    source = match.group(2)
+    found = mutants(source)
+    results_path = work / "results.json"
+    old: dict[str, str] = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    present = [t for t in tests if (repo / t).is_file()]
+    _prepare(work, repo)
+    print(f"work folder: {work}; {len(found)} bootstrap mutants; tests: {' '.join(present)}",
+          flush=True)
+    clean = _run(work, [("clean", None)], present, env, 900)
+    if clean.get("clean") != "survived":
+        raise SystemExit(f"the unmutated bootstrap fails the selected tests ({work}/logs/clean.log)")
+    diffs = {f"BOOTSTRAP__mutant_{i}": diff for i, (diff, _) in enumerate(found, start=1)}
+    jobs: list[tuple[str, str | None]] = []
+    results: dict[str, str] = {}
+    for i, (_, code) in enumerate(found, start=1):
+        name = f"BOOTSTRAP__mutant_{i}"
+        if again and old.get(name) not in (None, "survived"):
+            results[name] = old[name]
+        else:
+            jobs.append((name, code))
+    results.update(_run(work, jobs, present, env, 300))
+    results = {n: results[n] for n in diffs if n in results}
+    results_path.write_text(json.dumps(results, indent=1))
+    (work / "mutants.json").write_text(json.dumps(diffs, indent=1))
+    for name, verdict in results.items():
+        if verdict == "survived":
+            print(f"  {name}: {diffs[name]}")
+    return results
