@@ -25,6 +25,7 @@ skipped. Results are written to ``<work>/score.json``.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import re
@@ -135,8 +136,12 @@ def _results(work: Path, module: str) -> dict[str, str]:
     return out
 
 
-def _score(work: Path, module: str, statuses: dict[str, str]) -> dict[str, object]:
+def _score(work: Path, module: str, statuses: dict[str, str],
+           only: list[str] | None = None) -> dict[str, object]:
     equivalent = EQUIVALENT.get(module, {})
+    if only:
+        statuses = {n: s for n, s in statuses.items()
+                    if any(fnmatch.fnmatch(n, f"*.{pat}__mutmut_*") for pat in only)}
     counts: dict[str, int] = {}
     survivors: list[str] = []
     for name, status in sorted(statuses.items()):
@@ -149,6 +154,7 @@ def _score(work: Path, module: str, statuses: dict[str, str]) -> dict[str, objec
     live = killed + counts.get("survived", 0)
     score = {
         "module": module,
+        "only": only or [],
         "total": len(statuses),
         "killed": killed,
         "survived": counts.get("survived", 0),
@@ -176,25 +182,30 @@ def _print(score: dict[str, object]) -> None:
             print("    ", name)
 
 
-def run_mutmut(module: str, tests: list[str], children: int, again: bool) -> dict[str, object]:
+def run_mutmut(module: str, tests: list[str], children: int, again: bool,
+               only: list[str] | None) -> dict[str, object]:
     work = _work_dir(module)
     previous = json.loads((work / "score.json").read_text()) if again and (
         work / "score.json").is_file() else None
+    if previous is not None and not only:
+        only = list(previous.get("only") or []) or None
     _copy_tree(work, keep_mutants=previous is not None)
     _pyproject(work, module, tests)
     cmd = [str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(children)]
     if previous is not None:
         cmd += list(previous["survivors"])
         if not previous["survivors"]:
-            return _score(work, module, _results(work, module))
+            return _score(work, module, _results(work, module), only)
         # forget their verdicts so mutmut runs them again with the new tests
         subprocess.run([sys.executable, "-c", _FORGET, *previous["survivors"]], cwd=work,
                        check=True)
+    elif only:
+        cmd += [f"*.{pat}__mutmut_*" for pat in only]
     print("work folder:", work, flush=True)
     t0 = time.monotonic()
     subprocess.run(cmd, cwd=work, env=_env(), check=False)
     print(f"mutmut took {time.monotonic() - t0:.0f} s", flush=True)
-    return _score(work, module, _results(work, module))
+    return _score(work, module, _results(work, module), only)
 
 
 # Resets the stored exit code of the named mutants in mutants/**/*.meta (mutmut then re-runs them).
@@ -219,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--children", type=int, default=2, help="parallel mutants (default 2)")
     ap.add_argument("--again", action="store_true",
                     help="re-test only the survivors of the last run (after adding tests)")
+    ap.add_argument("--only", nargs="+", metavar="FUNCTION",
+                    help="only these functions' mutants (mutmut names: x_ratio, "
+                         "xǁPoolǁstats; globs allowed)")
     ap.add_argument("--list", action="store_true", help="list the modules and their tests")
     args = ap.parse_args(argv)
     if args.list or not args.module:
@@ -239,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which("mutmut", path=str(Path(sys.executable).parent)) is None:
             print("mutmut is missing: pip install -e '.[mutation]'", file=sys.stderr)
             return 2
-        score = run_mutmut(module, tests, args.children, args.again)
+        score = run_mutmut(module, tests, args.children, args.again, args.only)
     _print(score)
     return 0
 

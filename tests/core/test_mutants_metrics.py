@@ -1,0 +1,181 @@
+"""The measures, checked on hand-computed values and reference packages (written against the
+mutants of `metrics` that survived the older tests; see docs/testing.md)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+from scipy.stats import bootstrap, ks_2samp, mannwhitneyu, wasserstein_distance
+
+from monoscope.core.analysis import metrics as m
+
+# -- one-set measures ------------------------------------------------------------------------
+
+def test_missing_values_are_skipped_not_crashed_on() -> None:
+    # None (a NULL from the study) is not a finite value: skipped like nan
+    assert m.std([1.0, None, 3.0, math.nan]) == 1.0
+    assert m.diff_of_means([1.0, None], [4.0, math.inf]) == 3.0
+    assert m.perplexity_mask([None, 0.5, 20.0, 20.5, 0.0, -1.0, math.nan]).tolist() == [
+        False, True, True, False, False, False, False]  # default threshold 20, 0 < ppl
+
+
+def test_tokenize_reads_curly_apostrophes_as_straight_ones() -> None:
+    assert m.tokenize("Don\u2019t") == m.tokenize("Don't") == ["do", "not"]
+    assert m.tokenize("\u2018It\u2019s\u2019") == ["it", "is"]
+
+
+def test_unigram_counts_measures_by_hand() -> None:
+    assert m.unigram_entropy({"a": 1, "b": 1, "c": 0}) == 1.0  # zero counts are no words
+    assert m.unigram_entropy({"a": 3, "b": 1}) == pytest.approx(
+        -(0.75 * math.log2(0.75) + 0.25 * math.log2(0.25)))  # 0.811 bits: below 1
+    assert m.unigram_entropy({"a": 5}) == 0.0
+    assert math.isnan(m.unigram_entropy({})) and math.isnan(m.unigram_entropy({"a": 0}))
+    assert m.unigram_entropy({"a": 1, "b": 1}, base=math.e) == pytest.approx(math.log(2))
+    assert m.vocabulary_size({"a": 2, "b": 0, "c": 1}) == 2
+    # cosine of (2, 1, 0) and (1, 0, 1) over {a, b, c}: 2 / (sqrt 5 * sqrt 2)
+    assert m.count_cosine({"a": 2, "b": 1}, {"a": 1, "c": 1}) == pytest.approx(2 / math.sqrt(10))
+    assert m.count_cosine({"a": 3}, {"a": 1}) == pytest.approx(1.0)  # |b| = 1 is not empty
+    assert math.isnan(m.count_cosine({}, {"a": 1})) and math.isnan(m.count_cosine({"a": 1}, {}))
+
+
+def test_distinct_n_defaults_to_bigrams() -> None:
+    texts = ["a b a b a", "a b c"]
+    # bigrams: ab ba ab ba | ab bc -> {ab, ba, bc} of 6; trigrams: aba bab aba | abc -> 3 of 4
+    assert m.distinct_n(texts) == m.distinct_n(texts, 2) == 0.5
+    assert m.distinct_n(texts, 3) == 0.75
+    with pytest.raises(ValueError, match="^n must be at least 1$"):
+        m.distinct_n(texts, 0)
+
+
+# -- the lexical set on subsets: the packed and the tuple route ------------------------------
+
+def _check_lexical_set(texts: list[str], sizes: tuple[int, ...], skip: int = 0) -> None:
+    """Random subsets of texts[skip:] (texts[:skip] only shape the shared vocabulary)."""
+    lex = m.LexicalSet(texts, rouge=False)
+    n = len(texts) - skip
+    rng = np.random.default_rng(5)
+    for size in sizes:
+        idx = skip + np.argsort(rng.random((4, n)), axis=1)[:, :size]
+        got = lex.stats(idx)
+        for d, row in enumerate(idx):
+            sub = [texts[i] for i in row]
+            want = {"compression_ratio": m.compression_ratio(sub),
+                    "ngram_diversity": m.ngram_diversity(sub),
+                    "self_repetition": m.self_repetition(sub),
+                    "self_bleu": m.self_bleu(sub)}
+            for key, w in want.items():
+                g = got[key][d]
+                assert (math.isnan(g) and math.isnan(w)) or g == pytest.approx(
+                    w, rel=1e-9, abs=1e-12), (size, row, key, g, w)
+
+
+def test_lexical_set_with_a_vocabulary_too_large_to_pack() -> None:
+    """60,000 distinct words: 4 word ids no longer fit an int64 key (base**4 > 2**63), so the
+    n-grams are counted as tuples; the subsets still equal the one-set functions."""
+    words = [f"w{i}" for i in range(60_000)]
+    rng = np.random.default_rng(1)
+    texts = [" ".join(words)]  # only widens the vocabulary
+    texts += [" ".join(rng.choice(words[:50], 30)) for _ in range(3)]  # repeated n-grams
+    texts += [texts[1], "w1 w2 w3 w4 w1 w2 w3 w4", "w5", "w7 w8"]
+    _check_lexical_set(texts, (1, 2, 5), skip=1)
+
+
+def test_lexical_set_of_texts_too_short_for_any_n_gram() -> None:
+    _check_lexical_set(["one", "two", "three", ""], (1, 2, 4))
+    _check_lexical_set(["one two", "three", "\n", "\t\n", "   ", "a b c d e"], (1, 2, 3, 6))
+
+
+# -- distributions ---------------------------------------------------------------------------
+
+def _jsd_by_hand(a: list[int], b: list[int]) -> float:
+    p = np.array(a, float) / sum(a)
+    q = np.array(b, float) / sum(b)
+    mid = (p + q) / 2
+
+    def kl(x: np.ndarray, y: np.ndarray) -> float:
+        return float(sum(xi * math.log2(xi / yi) for xi, yi in zip(x, y, strict=True) if xi > 0))
+
+    return (kl(p, mid) + kl(q, mid)) / 2
+
+
+def test_jensen_shannon_counts_stacked_and_at_one_count() -> None:
+    a = np.array([[[1, 0, 0], [2, 1, 0]], [[0, 0, 0], [0, 3, 1]]])
+    b = np.array([[[0, 1, 0], [1, 1, 1]], [[1, 1, 0], [0, 0, 0]]])
+    got = m.jensen_shannon_counts(a, b)
+    assert got.shape == (2, 2) and got.dtype == np.float64
+    assert got[0, 0] == pytest.approx(1.0)  # one count each, disjoint: 1 bit
+    assert got[0, 1] == pytest.approx(_jsd_by_hand([2, 1, 0], [1, 1, 1]))
+    assert np.isnan(got[1, 0]) and np.isnan(got[1, 1])  # one side without counts
+    one = m.jensen_shannon_counts([1, 0], [1, 0])
+    assert one == 0.0
+    assert m.jensen_shannon_counts([1, 1], [2, 0]) == pytest.approx(_jsd_by_hand([1, 1], [2, 0]))
+
+
+def test_missing_modes_default_share_and_ties() -> None:
+    src = ["b"] * 2 + ["a"] * 2 + ["c"] * 15 + ["d"]  # shares .1 .1 .75 .05
+    assert m.missing_modes(src, ["c"]) == [("a", 0.1), ("b", 0.1)]  # >= 0.1, ties by name
+    assert m.missing_modes(src, ["c"], min_share=0.2) == []
+    assert m.missing_modes([2, 10, 10, 2], []) == [(10, 0.5), (2, 0.5)]  # by str: "10" < "2"
+
+
+# -- source vs generated: empty sides, one value, and scipy ---------------------------------
+
+@pytest.mark.parametrize("fn", [m.diff_of_means, m.wasserstein])
+def test_value_comparisons_with_an_empty_or_a_single_value(fn) -> None:  # type: ignore[no-untyped-def]
+    assert math.isnan(fn([], [1.0, 2.0])) and math.isnan(fn([1.0, 2.0], []))
+    assert math.isnan(fn([math.nan], [1.0]))
+    want = 1.5 if fn is m.diff_of_means else wasserstein_distance([1.0], [2.0, 3.0])
+    assert fn([1.0], [2.0, 3.0]) == want
+    assert fn([2.0, 3.0], [1.0]) == -want if fn is m.diff_of_means else want
+
+
+@pytest.mark.parametrize("fn, ref", [(m.ks, ks_2samp), (m.mann_whitney, mannwhitneyu)])
+def test_two_sample_tests_with_an_empty_or_a_single_value(fn, ref) -> None:  # type: ignore[no-untyped-def]
+    for s, g in [([], [1.0, 2.0]), ([1.0, 2.0], []), ([], [])]:
+        r = fn(s, g)
+        assert isinstance(r.statistic, float) and isinstance(r.pvalue, float)
+        assert math.isnan(r.statistic) and math.isnan(r.pvalue)
+    for s, g in [([1.0], [2.0, 3.0, 4.0]), ([5.0, 0.5, 2.0], [1.0])]:
+        r, want = fn(s, g), ref(s, g)
+        assert (r.statistic, r.pvalue) == (float(want.statistic), float(want.pvalue))
+
+
+# -- aggregates over prompts -----------------------------------------------------------------
+
+def test_aggregate_of_nothing_and_of_one_prompt() -> None:
+    a = m.aggregate([])
+    assert math.isnan(a.mean) and math.isnan(a.ci_low) and math.isnan(a.ci_high)
+    assert a.n == 0 and isinstance(a.n, int)
+    assert m.aggregate([math.nan, 3.0]).as_dict() == {"mean": 3.0, "ci_low": 3.0,
+                                                       "ci_high": 3.0, "n": 1}
+    two = m.aggregate([1.0, 3.0])
+    assert two.n == 2 and two.mean == 2.0 and two.ci_low == 1.0 and two.ci_high == 3.0
+
+
+def test_aggregate_mask_selects_prompts() -> None:
+    a = m.aggregate([1.0, 100.0, 3.0], mask=[1, 0, 1])  # 0/1 as well as booleans
+    assert (a.mean, a.n) == (2.0, 2)
+    assert m.aggregate([1.0, 100.0, 3.0], mask=np.array([True, False, True])).mean == 2.0
+
+
+def test_aggregate_is_seeded_with_documented_defaults() -> None:
+    v = np.random.default_rng(0).normal(size=25)
+    a = m.aggregate(v)
+    assert a == m.aggregate(v) == m.aggregate(v, n_boot=2000, confidence=0.95, seed=0)
+    assert a != m.aggregate(v, seed=1) and a != m.aggregate(v, n_boot=2001)
+
+
+def test_aggregate_interval_is_scipys_percentile_bootstrap() -> None:
+    v = np.random.default_rng(2).exponential(size=40)
+    a = m.aggregate(v, n_boot=40_000)
+    ref = bootstrap((v,), np.mean, n_resamples=40_000, method="percentile",
+                    confidence_level=0.95, random_state=np.random.default_rng(9)).confidence_interval
+    se = v.std() / math.sqrt(v.size)
+    assert a.mean == pytest.approx(v.mean(), rel=1e-12)
+    assert abs(a.ci_low - ref.low) < 0.03 * se and abs(a.ci_high - ref.high) < 0.03 * se
+    # every value can be drawn: one large value among zeros lifts the upper bound
+    spike = m.aggregate([100.0] + [0.0] * 9)
+    assert spike.ci_low == 0.0 and spike.ci_high > 20.0
