@@ -52,13 +52,14 @@ def test_distinct_n_defaults_to_bigrams() -> None:
 
 # -- the lexical set on subsets: the packed and the tuple route ------------------------------
 
-def _check_lexical_set(texts: list[str], sizes: tuple[int, ...], skip: int = 0) -> None:
+def _check_lexical_set(texts: list[str], sizes: tuple[int, ...], skip: int = 0,
+                       draws: int = 4) -> None:
     """Random subsets of texts[skip:] (texts[:skip] only shape the shared vocabulary)."""
     lex = m.LexicalSet(texts, rouge=False)
     n = len(texts) - skip
     rng = np.random.default_rng(5)
     for size in sizes:
-        idx = skip + np.argsort(rng.random((4, n)), axis=1)[:, :size]
+        idx = skip + np.argsort(rng.random((draws, n)), axis=1)[:, :size]
         got = lex.stats(idx)
         for d, row in enumerate(idx):
             sub = [texts[i] for i in row]
@@ -81,6 +82,25 @@ def test_lexical_set_with_a_vocabulary_too_large_to_pack() -> None:
     texts += [" ".join(rng.choice(words[:50], 30)) for _ in range(3)]  # repeated n-grams
     texts += [texts[1], "w1 w2 w3 w4 w1 w2 w3 w4", "w5", "w7 w8"]
     _check_lexical_set(texts, (1, 2, 5), skip=1)
+
+
+def test_lexical_set_with_many_draws_over_a_mid_sized_vocabulary() -> None:
+    """20,000 words: 4 word ids still pack in an int64 but not together with 300 draw
+    numbers, so n-grams are sorted by (key, draw) instead."""
+    rng = np.random.default_rng(2)
+    words = [f"v{i}" for i in range(20_000)]
+    texts = [" ".join(words)] + [" ".join(rng.choice(words[:6], int(rng.integers(1, 9))))
+                                 for _ in range(12)]
+    _check_lexical_set(texts, (3,), skip=1, draws=300)
+
+
+def test_lexical_set_of_texts_sharing_many_n_grams() -> None:
+    """Two-word vocabularies: the texts of a draw share most of their n-grams (self-repetition
+    and Self-BLEU count them across texts)."""
+    rng = np.random.default_rng(3)
+    texts = [" ".join(rng.choice(["a", "b"], int(rng.integers(3, 12)))) for _ in range(14)]
+    texts += ["a b a b a b", "a b a b a b", "b b b b", "a", "A b a b"]
+    _check_lexical_set(texts, (2, 3, 5, 12), draws=30)
 
 
 def test_lexical_set_of_texts_too_short_for_any_n_gram() -> None:
