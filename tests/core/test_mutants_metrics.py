@@ -4,7 +4,6 @@ mutants of `metrics` that survived the older tests; see docs/testing.md)."""
 from __future__ import annotations
 
 import math
-from collections import Counter
 
 import numpy as np
 import pytest
@@ -46,7 +45,7 @@ def test_distinct_n_defaults_to_bigrams() -> None:
     # bigrams: ab ba ab ba | ab bc -> {ab, ba, bc} of 6; trigrams: aba bab aba | abc -> 3 of 4
     assert m.distinct_n(texts) == m.distinct_n(texts, 2) == 0.5
     assert m.distinct_n(texts, 3) == 0.75
-    with pytest.raises(ValueError, match="^n must be at least 1$"):
+    with pytest.raises(ValueError, match=r"^n must be at least 1$"):
         m.distinct_n(texts, 0)
 
 
