@@ -352,3 +352,88 @@ def test_the_bootstrap_arguments_are_in_its_reading_order() -> None:
     args = sandbox_boot.boot_args(3, 4, 5 << 20, 6, 7 << 20, 8, 9, True, "/tmp")
     assert args == ["3", "4", str(5 << 20), "6", str(7 << 20), "8", "9", "1", "/tmp"]
     assert sandbox_boot.boot_args(1, 2, 3, 4, 5, 6, 7, False, "/w")[7] == "0"
+
+
+def test_default_limits_reach_the_child() -> None:
+    code = (
+        "import os\nprint(open('/proc/self/limits').read(), end='')\n"
+        "st = os.statvfs('.')\nprint('TMP', st.f_blocks * st.f_frsize)\n"
+    )
+    res = run_program(code)
+    assert res.status == "pass", res.stderr
+    lines = res.stdout.splitlines()
+    got = _limits_of_child(CaseResult("pass", True, 0.0, 0, 0, "\n".join(lines[:-1]), ""))
+    assert got["Max cpu time"] == ("5", "6")  # the 5 s wall timeout
+    assert got["Max address space"] == (str(512 << 20),) * 2
+    assert got["Max file size"] == (str(16 << 20),) * 2
+    assert got["Max processes"] == ("16", "16") and got["Max open files"] == ("64", "64")
+    assert lines[-1] == f"TMP {64 << 20}"  # the private /tmp's size
+
+
+@pytest.mark.parametrize("extra, cut", [(0, False), (1, True)])
+def test_output_cap_boundary(extra: int, cut: bool) -> None:
+    res = run_program(f"import sys\nsys.stdout.write('x' * {1024 + extra})\n",
+                      limits=Limits(timeout_s=20.0, output_kb=1))
+    assert len(res.stdout) == 1024
+    if cut:
+        assert (res.status, res.message) == ("error", "output larger than the sandbox cap")
+    else:
+        assert res.status == "pass"
+
+
+@pytest.mark.parametrize("code, status", [(128, "error"), (193, "error"), (0, "pass")])
+def test_plain_exit_codes_around_the_signal_range(code: int, status: str) -> None:
+    """bwrap reports a child killed by signal N as 128 + N (1 <= N < NSIG); other codes stay."""
+    res = run_program(f"import sys\nsys.exit({code})\n", limits=LIMITS)
+    assert (res.status, res.returncode) == (status, code)
+
+
+def test_killed_by_a_signal_with_last_words_and_sigkill_as_timeout() -> None:
+    res = run_program("import os, sys\nsys.stderr.write('bye\\n'); sys.stderr.flush()\n"
+                      "os.kill(os.getpid(), 11)\n", guard=False, limits=LIMITS)
+    assert (res.returncode, res.message) == (-11, "killed by signal 11 bye")
+    res = run_program("import os\nos.kill(os.getpid(), 9)\n", guard=False, limits=LIMITS)
+    assert (res.status, res.returncode) == ("timeout", -9)  # the hard CPU limit's signal
+    assert res.message == "time limit exceeded (wall or CPU)"
+    res = run_program("while True:\n    pass\n", limits=Limits(timeout_s=1.0))
+    assert res.status == "timeout" and res.peak_kb > 1000  # killed before reporting: rusage
+
+
+@pytest.mark.parametrize("tail, status", [("", "memory"), ("x" * 2000, "error")])
+def test_a_memory_error_is_recognised_in_the_last_2000_characters(tail: str, status: str
+                                                                   ) -> None:
+    res = run_program(f"import sys\nsys.stderr.write('MemoryError' + {tail!r})\nsys.exit(1)\n",
+                      limits=LIMITS)
+    assert (res.status, res.returncode) == (status, 1)
+
+
+def test_nothing_is_left_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                request: pytest.FixtureRequest) -> None:
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    res = run_program("open('x', 'w').write('y')\nprint('ok')\n", limits=LIMITS)
+    assert res.stdout == "ok\n" and list(tmp_path.iterdir()) == []  # the i/o folder is gone
+    request.getfixturevalue("no_wall")
+    res = guard_alone("import os\nopen('x', 'w').write('y')\n"
+                      "print(os.environ['HOME'] == os.getcwd(), sorted(os.environ))\n")
+    assert res.stdout.split(" ", 1)[0] == "True"  # HOME is the private work dir ...
+    assert res.stdout.split(" ", 1)[1].strip() == "['HOME', 'LC_ALL', 'PATH']"
+    assert list(tmp_path.iterdir()) == []  # ... and it is removed with the i/o folder
+
+
+def test_guard_alone_kills_the_programs_strays(no_wall: None) -> None:
+    """Without the PID namespace the program's process group is killed when it ends."""
+    token = f"monoscope-stray-{os.getpid()}-{id(object())}"
+    res = run_program(
+        "import os, time\n"
+        f"if os.fork() == 0:\n    os.execv('/bin/sleep', ['{token}', '30'])\n"
+        "time.sleep(0.2)\nprint('parent done')\n",
+        guard=False, unsafe_no_sandbox=True, limits=LIMITS)
+    assert res.stdout == "parent done\n"
+    alive = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(token.encode()):
+                alive.append(pid)
+        except OSError:
+            pass
+    assert alive == []
