@@ -93,13 +93,27 @@ def test_lexical_set_with_many_draws_over_a_mid_sized_vocabulary() -> None:
     _check_lexical_set(texts, (3,), skip=1, draws=300)
 
 
-def test_lexical_set_of_texts_sharing_many_n_grams() -> None:
+@pytest.mark.parametrize("route", ["dense", "sorted"])
+def test_lexical_set_of_texts_sharing_many_n_grams(route: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Two-word vocabularies: the texts of a draw share most of their n-grams (self-repetition
-    and Self-BLEU count them across texts)."""
+    and Self-BLEU count them across texts). Self-BLEU's clipped counts come from dense
+    (draw, n-gram) arrays, or by sorting when those would be too large."""
+    if route == "sorted":
+        monkeypatch.setattr(m, "_DENSE_MAX", 0)
     rng = np.random.default_rng(3)
     texts = [" ".join(rng.choice(["a", "b"], int(rng.integers(3, 12)))) for _ in range(14)]
     texts += ["a b a b a b", "a b a b a b", "b b b b", "a", "A b a b"]
     _check_lexical_set(texts, (2, 3, 5, 12), draws=30)
+
+
+def test_lexical_set_ngram_diversity_at_exactly_four_words() -> None:
+    lex = m.LexicalSet(["w x y z", "w x y", "v"], rouge=False)
+    got = lex.stats(np.array([[0]]))["ngram_diversity"]
+    assert got.tolist() == [m.ngram_diversity(["w x y z"])] == [4.0]  # 1 + 1 + 1 + 1
+    assert np.isnan(lex.stats(np.array([[1]]))["ngram_diversity"]).all()  # under 4 words
+    assert lex.stats(np.array([[1, 2]]))["ngram_diversity"].tolist() == [
+        m.ngram_diversity(["w x y", "v"])]
 
 
 def test_lexical_set_of_texts_too_short_for_any_n_gram() -> None:
