@@ -48,8 +48,14 @@ TESTS: dict[str, list[str]] = {
         "tests/core/test_metrics.py", "tests/core/test_metrics_field.py",
         "tests/core/test_mutants_metrics.py",
     ],
+    # the measure stage's tests build studies (slow): its selection leaves out the CLI runs
     "core/analysis/measure.py": [
-        "tests/core/test_measure.py", "tests/core/test_measure_field.py",
+        *(f"tests/core/test_measure.py::{t}" for t in (
+            "test_per_prompt_values_match_hand_computation",
+            "test_perplexity_filter_changes_the_aggregate",
+            "test_perplexity_filter_boundary_is_inclusive",
+            "test_json_is_strict_and_runs_resolve", "test_per_prompt_table_sorted_by_index")),
+        "tests/core/test_measure_field.py::test_quality_gated_code_dispersion",
         "tests/core/test_mutants_measure.py",
     ],
     "core/sandbox/__init__.py": [
@@ -80,6 +86,11 @@ DESELECT = {
           "test_an_ordinary_user_gets_the_same_wall_through_a_user_namespace"]
     for mod in ("core/sandbox/__init__.py", "core/sandbox/bwrap.py", "core/sandbox/boot.py")
 }
+# ... and the measure stage's two CLI/whole-stage perplexity tests (minutes per mutant here)
+DESELECT["core/analysis/measure.py"] = [
+    x for t in ("test_ppl_max_7_on_the_report_fixture_keeps_5_6_and_7",
+                "test_ppl_filter_in_the_stage_matches_a_hand_count")
+    for x in ("--deselect", f"tests/core/test_mutants_measure.py::{t}")]
 BOOT = "core/sandbox/boot.py:BOOTSTRAP"
 TESTS[BOOT] = TESTS["core/sandbox/boot.py"]
 
@@ -116,7 +127,7 @@ def _copy_tree(work: Path, keep_mutants: bool) -> None:
 def _pyproject(work: Path, module: str, tests: list[str]) -> None:
     text = (REPO / "pyproject.toml").read_text()
     text = text.split("\n[tool.mutmut]")[0]
-    present = [t for t in tests if (REPO / t).is_file()]
+    present = [t for t in tests if (REPO / t.split("::")[0]).is_file()]
     text += (
         "\n[tool.mutmut]\n"
         'source_paths = ["src"]\n'

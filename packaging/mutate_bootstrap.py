@@ -127,7 +127,7 @@ def run_bootstrap(work: Path, repo: Path, tests: list[str], env: dict[str, str],
     found = mutants(source)
     results_path = work / "results.json"
     old: dict[str, str] = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    present = [t for t in tests if (repo / t).is_file()]
+    present = [t for t in tests if (repo / t.split("::")[0]).is_file()]
     _prepare(work, repo)
     print(f"work folder: {work}; {len(found)} bootstrap mutants; tests: {' '.join(present)}",
           flush=True)
