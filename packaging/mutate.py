@@ -204,42 +204,55 @@ def _print(score: dict[str, object]) -> None:
 def run_mutmut(module: str, tests: list[str], children: int, again: bool,
                only: list[str] | None) -> dict[str, object]:
     work = _work_dir(module)
-    previous = json.loads((work / "score.json").read_text()) if again and (
-        work / "score.json").is_file() else None
-    if previous is not None and not only:
-        only = list(previous.get("only") or []) or None
-    _copy_tree(work, keep_mutants=previous is not None)
+    if again:
+        return _again(work, module, tests)
+    _copy_tree(work, keep_mutants=False)
+    for old in ("again.json", "score_before.json"):
+        (work / old).unlink(missing_ok=True)
     _pyproject(work, module, tests)
     cmd = [str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(children)]
-    if previous is not None:
-        cmd += list(previous["survivors"])
-        if not previous["survivors"]:
-            return _score(work, module, _results(work, module), only)
-        # forget their verdicts so mutmut runs them again with the new tests
-        subprocess.run([sys.executable, "-c", _FORGET, *previous["survivors"]], cwd=work,
-                       check=True)
-    elif only:
+    if only:
         cmd += [f"*.{pat}__mutmut_*" for pat in only]
     print("work folder:", work, flush=True)
     t0 = time.monotonic()
     subprocess.run(cmd, cwd=work, env=_env(), check=False)
     print(f"mutmut took {time.monotonic() - t0:.0f} s", flush=True)
-    return _score(work, module, _results(work, module), only)
+    score = _score(work, module, _results(work, module), only)
+    shutil.copy2(work / "score.json", work / "score_before.json")
+    return score
 
 
-# Resets the stored exit code of the named mutants in mutants/**/*.meta (mutmut then re-runs them).
-_FORGET = r"""
-import json, sys, pathlib
-names = set(sys.argv[1:])
-for meta in pathlib.Path("mutants").rglob("*.meta"):
-    data = json.loads(meta.read_text())
-    codes = data.get("exit_code_by_key", {})
-    hit = [n for n in codes if n in names]
-    for n in hit:
-        codes[n] = None
-    if hit:
-        meta.write_text(json.dumps(data))
-"""
+def _again(work: Path, module: str, tests: list[str]) -> dict[str, object]:
+    """Re-test last run's survivors against the current tests.
+
+    mutmut would throw away every verdict when the test selection changes, so this runs the
+    survivors itself in mutmut's ``mutants/`` copy: a warm pytest process forks one child per
+    mutant with ``MUTANT_UNDER_TEST`` set (mutmut's trampolines read it) and runs the whole
+    selection with ``-x``, the newest tests (``test_mutants_*``) first."""
+    from mutate_bootstrap import run_jobs
+
+    if not (work / "score.json").is_file():
+        raise SystemExit(f"no earlier run in {work}: run without --again first")
+    previous = json.loads((work / "score.json").read_text())
+    only = list(previous.get("only") or []) or None
+    shutil.rmtree(work / "mutants/tests", ignore_errors=True)
+    shutil.copytree(REPO / "tests", work / "mutants/tests",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    present = [t for t in tests if (REPO / t.split("::")[0]).is_file()]
+    present.sort(key=lambda t: "test_mutants_" not in t)
+    args = [*present, *DESELECT.get(module, [])]
+    statuses = _results(work, module)
+    again_path = work / "again.json"
+    done = json.loads(again_path.read_text()) if again_path.is_file() else {}
+    statuses.update(done)
+    todo = [n for n in previous["survivors"] if statuses.get(n) == "survived"]
+    print(f"work folder: {work}; re-testing {len(todo)} survivors", flush=True)
+    got = run_jobs(work / "mutants", [(n, None, n) for n in todo], args, _env(),
+                   work / "mutants/src", 600, work / "logs")
+    done.update(got)
+    again_path.write_text(json.dumps(done, indent=1))
+    statuses.update(got)
+    return _score(work, module, statuses, only)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,16 +67,19 @@ import monoscope.core.sandbox as sandbox
 import monoscope.core.sandbox.boot as boot
 jobs = json.load(open(sys.argv[1]))
 timeout = float(sys.argv[2])
-tests = sys.argv[3:]
+logs = sys.argv[3]
+tests = sys.argv[4:]
 args = ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist", *tests]
-for name, code in jobs:
-    log = os.open(f"logs/{name}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+for name, code, mutant in jobs:
+    log = os.open(f"{logs}/{name}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     pid = os.fork()
     if pid == 0:
         os.setsid()
         os.dup2(log, 1); os.dup2(log, 2)
         if code is not None:
             sandbox.BOOTSTRAP = boot.BOOTSTRAP = code
+        if mutant is not None:  # a mutmut mutant: its trampolines read this
+            os.environ["MUTANT_UNDER_TEST"] = mutant
         os._exit(int(pytest.main(args)))
     os.close(log)
     deadline = time.monotonic() + timeout
@@ -97,12 +100,16 @@ for name, code in jobs:
 """
 
 
-def _run(work: Path, jobs: list[tuple[str, str | None]], tests: list[str],
-         env: dict[str, str], timeout: float) -> dict[str, str]:
-    (work / "logs").mkdir(exist_ok=True)
-    (work / "jobs.json").write_text(json.dumps(jobs))
-    proc = subprocess.Popen([sys.executable, "-c", _RUNNER, "jobs.json", str(timeout), *tests],
-                            cwd=work, env={**env, "PYTHONPATH": str(work / "src")},
+def run_jobs(cwd: Path, jobs: list[tuple[str, str | None, str | None]], tests: list[str],
+             env: dict[str, str], src: Path, timeout: float, logs: Path) -> dict[str, str]:
+    """Run the tests once per job (name, bootstrap source or None, mutmut mutant or None) in
+    forked children of one warm process in ``cwd``; name -> survived / killed / timeout.
+    Each child's output goes to ``logs/<name>.log``."""
+    logs.mkdir(exist_ok=True)
+    (logs / "jobs.json").write_text(json.dumps(jobs))
+    proc = subprocess.Popen([sys.executable, "-c", _RUNNER, str(logs / "jobs.json"),
+                             str(timeout), str(logs), *tests],
+                            cwd=cwd, env={**env, "PYTHONPATH": str(src)},
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     out: dict[str, str] = {}
@@ -114,6 +121,12 @@ def _run(work: Path, jobs: list[tuple[str, str | None]], tests: list[str],
               flush=True)
     proc.wait()
     return out
+
+
+def _run(work: Path, jobs: list[tuple[str, str | None]], tests: list[str],
+         env: dict[str, str], timeout: float) -> dict[str, str]:
+    return run_jobs(work, [(n, c, None) for n, c in jobs], tests, env, work / "src", timeout,
+                    work / "logs")
 
 
 def run_bootstrap(work: Path, repo: Path, tests: list[str], env: dict[str, str],
