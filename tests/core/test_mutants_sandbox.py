@@ -437,3 +437,47 @@ def test_guard_alone_kills_the_programs_strays(no_wall: None) -> None:
         except OSError:
             pass
     assert alive == []
+
+
+def test_run_tests_runs_at_most_two_sandboxes_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from monoscope.core import sandbox
+
+    real = sandbox.run_program
+    lock = threading.Lock()
+    live, peak, threads = [0], [0], set()
+
+    def counting(*args: object, **kwargs: object) -> CaseResult:
+        with lock:
+            live[0] += 1
+            peak[0] = max(peak[0], live[0])
+            threads.add(threading.current_thread().name)
+        try:
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                live[0] -= 1
+
+    monkeypatch.setattr(sandbox, "run_program", counting)
+    code = "import time\ntime.sleep(0.4)\nprint(input())\n"
+    cases = [TestCase(str(i), str(i)) for i in range(6)]
+    for parallelism, want in [(8, 2), (None, 2), (1, 1)]:
+        peak[0] = 0
+        threads.clear()
+        kw = {} if parallelism is None else {"parallelism": parallelism}
+        res = run_tests(code, cases, limits=LIMITS, **kw)  # type: ignore[arg-type]
+        assert res.status == "pass" and [c.stdout for c in res.cases] == [
+            f"{i}\n" for i in range(6)]
+        assert peak[0] == want, parallelism
+        if want == 1:
+            assert threads == {threading.current_thread().name}  # no pool for one at a time
+        else:
+            assert all(t.startswith("sandbox_") for t in threads), threads
+    peak[0] = 0
+    one = run_tests(code, cases[:1], limits=LIMITS, parallelism=2)
+    assert one.status == "pass" and peak[0] == 1
+    assert run_tests(code, [], limits=LIMITS).cases == []
+    # the limits reach every case
+    cut = run_tests("print('x' * 2000)\n", cases[:2], limits=Limits(timeout_s=20.0, output_kb=1))
+    assert [c.message for c in cut.cases] == ["output larger than the sandbox cap"] * 2
