@@ -247,6 +247,10 @@ def _again(work: Path, module: str, tests: list[str]) -> dict[str, object]:
     statuses.update(done)
     todo = [n for n in previous["survivors"] if statuses.get(n) == "survived"]
     print(f"work folder: {work}; re-testing {len(todo)} survivors", flush=True)
+    clean = run_jobs(work / "mutants", [("clean", None, None)], args, _env(),
+                     work / "mutants/src", 1800, work / "logs")
+    if clean.get("clean") != "survived":
+        raise SystemExit(f"the unmutated module fails the selected tests ({work}/logs/clean.log)")
     got = run_jobs(work / "mutants", [(n, None, n) for n in todo], args, _env(),
                    work / "mutants/src", 600, work / "logs")
     done.update(got)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -429,14 +430,21 @@ def test_guard_alone_kills_the_programs_strays(no_wall: None) -> None:
         "time.sleep(0.2)\nprint('parent done')\n",
         guard=False, unsafe_no_sandbox=True, limits=LIMITS)
     assert res.stdout == "parent done\n"
-    alive = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(token.encode()):
-                alive.append(pid)
-        except OSError:
-            pass
-    assert alive == []
+
+    def alive() -> list[str]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(token.encode()):
+                    found.append(pid)
+            except OSError:
+                pass
+        return found
+
+    deadline = time.monotonic() + 10  # SIGKILLed: gone within moments, not after its 30 s
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert alive() == []
 
 
 def test_run_tests_runs_at_most_two_sandboxes_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
