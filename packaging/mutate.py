@@ -156,7 +156,7 @@ def _results(work: Path, module: str) -> dict[str, str]:
 
 
 def _score(work: Path, module: str, statuses: dict[str, str],
-           only: list[str] | None = None) -> dict[str, object]:
+           only: list[str] | None = None, tests: list[str] | None = None) -> dict[str, object]:
     equivalent = EQUIVALENT.get(module, {})
     if only:
         statuses = {n: s for n, s in statuses.items()
@@ -174,6 +174,7 @@ def _score(work: Path, module: str, statuses: dict[str, str],
     score = {
         "module": module,
         "only": only or [],
+        "tests": tests or [],
         "total": len(statuses),
         "killed": killed,
         "survived": counts.get("survived", 0),
@@ -217,7 +218,8 @@ def run_mutmut(module: str, tests: list[str], children: int, again: bool,
     t0 = time.monotonic()
     subprocess.run(cmd, cwd=work, env=_env(), check=False)
     print(f"mutmut took {time.monotonic() - t0:.0f} s", flush=True)
-    score = _score(work, module, _results(work, module), only)
+    present = sorted({t.split("::")[0] for t in tests if (REPO / t.split("::")[0]).is_file()})
+    score = _score(work, module, _results(work, module), only, present)
     shutil.copy2(work / "score.json", work / "score_before.json")
     return score
 
@@ -251,12 +253,21 @@ def _again(work: Path, module: str, tests: list[str]) -> dict[str, object]:
                      work / "mutants/src", 1800, work / "logs")
     if clean.get("clean") != "survived":
         raise SystemExit(f"the unmutated module fails the selected tests ({work}/logs/clean.log)")
-    got = run_jobs(work / "mutants", [(n, None, n) for n in todo], args, _env(),
-                   work / "mutants/src", 600, work / "logs")
+    # the old tests let these survive: only tests new since then can kill them, and of those
+    # only the ones that reach the mutated function (found like mutmut's stats)
+    new = [t for t in present if t.split("::")[0] not in previous.get("tests", [])]
+    run_jobs(work / "mutants", [("stats", None, "stats")], [*new, *DESELECT.get(module, [])],
+             _env(), work / "mutants/src", 1800, work / "logs")
+    tests_of = json.loads((work / "logs/stats.json").read_text())
+    todo_run = [n for n in todo if tests_of.get(n.rpartition("__mutmut_")[0])]
+    print(f"{len(todo_run)} of them reached by the new tests ({', '.join(new)})", flush=True)
+    got = run_jobs(work / "mutants", [(n, None, n) for n in todo_run],
+                   [*DESELECT.get(module, [])], {**_env(), "MUTATE_TESTS_OF":
+                   str(work / "logs/stats.json")}, work / "mutants/src", 600, work / "logs")
     done.update(got)
     again_path.write_text(json.dumps(done, indent=1))
     statuses.update(got)
-    return _score(work, module, statuses, only)
+    return _score(work, module, statuses, only, previous.get("tests"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,6 +66,8 @@ import pytest
 import monoscope.core.sandbox as sandbox
 import monoscope.core.sandbox.boot as boot
 jobs = json.load(open(sys.argv[1]))
+tests_of = json.load(open(os.environ["MUTATE_TESTS_OF"])) if os.environ.get("MUTATE_TESTS_OF") \
+    else None
 timeout = float(sys.argv[2])
 logs = sys.argv[3]
 tests = sys.argv[4:]
@@ -78,9 +80,28 @@ for name, code, mutant in jobs:
         os.dup2(log, 1); os.dup2(log, 2)
         if code is not None:
             sandbox.BOOTSTRAP = boot.BOOTSTRAP = code
+        plugins = []
+        if mutant == "stats":  # which test reaches which mutmut-mutated function
+            import mutmut.mutation.trampoline as tramp
+            hits, seen = set(), {}
+            tramp.record_trampoline_hit = lambda name, caller=None: hits.add(name)
+
+            class Stats:
+                def pytest_runtest_teardown(self, item, nextitem):
+                    for h in hits:
+                        seen.setdefault(h, []).append(item.nodeid)
+                    hits.clear()
+
+                def pytest_sessionfinish(self, session):
+                    json.dump(seen, open(f"{logs}/stats.json", "w"))
+
+            plugins.append(Stats())
+            args = [a for a in args if a != "-x"]
         if mutant is not None:  # a mutmut mutant: its trampolines read this
             os.environ["MUTANT_UNDER_TEST"] = mutant
-        os._exit(int(pytest.main(args)))
+        if code is None and mutant is not None and mutant != "stats" and tests_of is not None:
+            args += tests_of[mutant.rpartition("__mutmut_")[0]]
+        os._exit(int(pytest.main(args, plugins=plugins)))
     os.close(log)
     deadline = time.monotonic() + timeout
     status = None
