@@ -261,11 +261,14 @@ def _again(work: Path, module: str, tests: list[str]) -> dict[str, object]:
     tests_of = json.loads((work / "logs/stats.json").read_text())
     todo_run = [n for n in todo if tests_of.get(n.rpartition("__mutmut_")[0])]
     print(f"{len(todo_run)} of them reached by the new tests ({', '.join(new)})", flush=True)
+    def keep(name: str, verdict: str) -> None:  # saved as it goes: a stopped run resumes
+        done[name] = verdict
+        again_path.write_text(json.dumps(done, indent=1))
+
     got = run_jobs(work / "mutants", [(n, None, n) for n in todo_run],
                    [*DESELECT.get(module, [])], {**_env(), "MUTATE_TESTS_OF":
-                   str(work / "logs/stats.json")}, work / "mutants/src", 600, work / "logs")
-    done.update(got)
-    again_path.write_text(json.dumps(done, indent=1))
+                   str(work / "logs/stats.json")}, work / "mutants/src", 600, work / "logs",
+                   keep)
     statuses.update(got)
     return _score(work, module, statuses, only, previous.get("tests"))
 

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 BOOT = "app/monoscope/core/sandbox/boot.py"
@@ -83,17 +84,22 @@ for name, code, mutant in jobs:
         plugins = []
         if mutant == "stats":  # which test reaches which mutmut-mutated function
             import mutmut.mutation.trampoline as tramp
-            hits, seen = set(), {}
+            hits, seen, took = set(), {}, {}
             tramp.record_trampoline_hit = lambda name, caller=None: hits.add(name)
 
             class Stats:
+                def pytest_runtest_logreport(self, report):
+                    took[report.nodeid] = took.get(report.nodeid, 0.0) + report.duration
+
                 def pytest_runtest_teardown(self, item, nextitem):
                     for h in hits:
                         seen.setdefault(h, []).append(item.nodeid)
                     hits.clear()
 
                 def pytest_sessionfinish(self, session):
-                    json.dump(seen, open(f"{logs}/stats.json", "w"))
+                    # fastest first: -x stops at the first test that kills the mutant
+                    out = {h: sorted(t, key=lambda n: took.get(n, 0.0)) for h, t in seen.items()}
+                    json.dump(out, open(f"{logs}/stats.json", "w"))
 
             plugins.append(Stats())
             args = [a for a in args if a != "-x"]
@@ -122,7 +128,8 @@ for name, code, mutant in jobs:
 
 
 def run_jobs(cwd: Path, jobs: list[tuple[str, str | None, str | None]], tests: list[str],
-             env: dict[str, str], src: Path, timeout: float, logs: Path) -> dict[str, str]:
+             env: dict[str, str], src: Path, timeout: float, logs: Path,
+             on_result: Callable[[str, str], None] | None = None) -> dict[str, str]:
     """Run the tests once per job (name, bootstrap source or None, mutmut mutant or None) in
     forked children of one warm process in ``cwd``; name -> survived / killed / timeout.
     Each child's output goes to ``logs/<name>.log``."""
@@ -138,6 +145,8 @@ def run_jobs(cwd: Path, jobs: list[tuple[str, str | None, str | None]], tests: l
     for line in proc.stdout:
         name, verdict = json.loads(line)
         out[name] = verdict
+        if on_result is not None:
+            on_result(name, verdict)
         print(f"[{len(out)}/{len(jobs)} {time.monotonic() - t0:.0f}s] {name}: {verdict}",
               flush=True)
     proc.wait()

@@ -84,13 +84,13 @@ def test_lexical_set_with_a_vocabulary_too_large_to_pack() -> None:
 
 
 def test_lexical_set_with_many_draws_over_a_mid_sized_vocabulary() -> None:
-    """20,000 words: 4 word ids still pack in an int64 but not together with 300 draw
+    """20,000 words: 4 word ids still pack in an int64 but not together with 120 draw
     numbers, so n-grams are sorted by (key, draw) instead."""
     rng = np.random.default_rng(2)
     words = [f"v{i}" for i in range(20_000)]
     texts = [" ".join(words)] + [" ".join(rng.choice(words[:6], int(rng.integers(1, 9))))
                                  for _ in range(12)]
-    _check_lexical_set(texts, (3,), skip=1, draws=300)
+    _check_lexical_set(texts, (3,), skip=1, draws=120)
 
 
 @pytest.mark.parametrize("route", ["dense", "sorted"])
@@ -212,3 +212,138 @@ def test_aggregate_interval_is_scipys_percentile_bootstrap() -> None:
     # every value can be drawn: one large value among zeros lifts the upper bound
     spike = m.aggregate([100.0] + [0.0] * 9)
     assert spike.ci_low == 0.0 and spike.ci_high > 20.0
+
+
+# -- embeddings: distinct-k, k-NN coverage, Vendi ---------------------------------------------
+
+def _components(sim: np.ndarray, rows: list[int], thr: float) -> int:
+    """Connected components of the graph sim >= thr among rows (breadth-first, by hand)."""
+    left, n = set(rows), 0
+    while left:
+        n += 1
+        todo = [left.pop()]
+        while todo:
+            i = todo.pop()
+            near = {j for j in left if sim[i, j] >= thr}
+            left -= near
+            todo += near
+    return n
+
+
+def _greedy(sim: np.ndarray, rows: list[int], thr: float) -> int:
+    firsts: list[int] = []
+    for i in rows:
+        if not any(sim[f, i] >= thr for f in firsts):
+            firsts.append(i)
+    return len(firsts)
+
+
+@pytest.mark.parametrize("size, b", [(1, 2), (5, 3), (40, 2), (70, 1), (70, 3), (300, 1)])
+def test_distinct_k_from_similarity_equals_graph_components(size: int, b: int) -> None:
+    rng = np.random.default_rng(size * 10 + b)
+    n = max(size, 8) + 5
+    # few edges, many of them exactly at the threshold (>= joins)
+    sim = rng.choice([0.1, 0.69, 0.7, 0.9], size=(n, n), p=[0.96, 0.01, 0.015, 0.015])
+    sim = np.triu(sim, 1) + np.triu(sim, 1).T + np.eye(n)
+    idx = np.argsort(rng.random((b, n)), axis=1)[:, :size]
+    for method, ref in (("single-link", _components), ("greedy", _greedy)):
+        got = m.distinct_k_from_similarity(sim, idx, 0.7, method)
+        assert got.dtype == np.int64 and got.shape == (b,)
+        assert got.tolist() == [ref(sim, row.tolist(), 0.7) for row in idx], method
+
+
+def test_distinct_k_edges_and_messages() -> None:
+    assert m.distinct_k_from_similarity(np.eye(3), np.zeros((2, 0), dtype=int)).tolist() == [0, 0]
+    assert m.distinct_k_from_similarity(np.eye(3), np.zeros((2, 0), dtype=int)).dtype == np.int64
+    assert m.distinct_k([[1.0, 0.0]]) == 1 and m.distinct_k(np.zeros((0, 2))) == 0
+    with pytest.raises(ValueError, match=r"^method must be 'single-link' or 'greedy' for a "):
+        m.distinct_k_from_similarity(np.eye(2), [[0, 1]], method="text")
+    with pytest.raises(ValueError, match=r"^idx must be \(draws, m\), got shape \(2,\)$"):
+        m.distinct_k_from_similarity(np.eye(2), [0, 1])
+    with pytest.raises(ValueError, match=r"^method must be one of"):
+        m.distinct_k([[1.0, 0.0]], method="nope")
+    with pytest.raises(ValueError, match=r"^expected a 2-D array of vectors \(n, d\)"):
+        m.vendi_score([1.0, 2.0])
+
+
+def _knn_by_sklearn(a: np.ndarray, b: np.ndarray, k: int) -> float:
+    from sklearn.neighbors import NearestNeighbors
+
+    pooled = np.vstack([a, b])
+    kk = min(k, len(pooled) - 1)
+    nn = NearestNeighbors(n_neighbors=kk + 1, metric="cosine").fit(pooled)
+    _, ind = nn.kneighbors(a)
+    hits = [any(j >= len(a) for j in row if j != i)
+            for i, row in enumerate(ind)]  # self dropped (ties aside)
+    return float(np.mean(hits))
+
+
+def test_coverage_and_precision_equal_sklearns_neighbours() -> None:
+    rng = np.random.default_rng(7)
+    s = rng.normal(size=(30, 3))
+    g = rng.normal(size=(12, 3)) + np.array([1.5, 0.0, 0.0])
+    for k in (1, 2, 5, 8, 100):
+        assert m.coverage(s, g, k) == _knn_by_sklearn(s, g, k), k
+        assert m.precision(s, g, k) == _knn_by_sklearn(g, s, k), k
+    assert m.coverage(s, g) == m.coverage(s, g, 5) and m.precision(s, g) == m.precision(s, g, 5)
+    assert m.coverage(s, g) != m.coverage(s, g, 6)
+    # chunks of rows give the same answer
+    one = m._has_other_in_knn(s, g, 3)
+    assert np.array_equal(m._has_other_in_knn(s, g, 3, chunk=4), one)
+    assert np.array_equal(m._has_other_in_knn(s, g, 3, chunk=7), one)
+    assert m.coverage(s[:1], g, 3) == _knn_by_sklearn(s[:1], g, 3)  # one source text
+    assert m.coverage(s, np.zeros((0, 3))) == 0.0
+    assert math.isnan(m.coverage(np.zeros((0, 3)), g)) and math.isnan(m.precision(s, g[:0]))
+
+
+def test_renyi_vendi_orders_by_hand() -> None:
+    eig = [0.5, 0.25, 0.25]
+    assert m.renyi_vendi(eig) == m.renyi_vendi(eig, 1.0)
+    assert m.renyi_vendi(eig) == pytest.approx(math.exp(-(0.5 * math.log(0.5)
+                                                           + 0.5 * math.log(0.25))))
+    assert m.renyi_vendi(eig, 2.0) == pytest.approx(1 / (0.25 + 0.0625 * 2))
+    assert m.renyi_vendi(eig, math.inf) == pytest.approx(2.0)  # 1 / max p
+    assert m.renyi_vendi(eig, 0.0) == pytest.approx(3.0)
+    assert m.renyi_vendi([1.0, 1e-12], 0.0) == 1.0  # <= 1e-12 is a numerical zero
+    rows = np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 0.0], [0.9, 0.1, 0.0]])
+    for q in (0.0, 0.5, 1.0, 2.0, math.inf):
+        got = m.renyi_vendi(rows, q)
+        assert got.dtype == np.float64 and got.shape == (3,)
+        assert np.isnan(got[1]) and got[0] == pytest.approx(2.0)
+        assert got[2] == pytest.approx(float(m.renyi_vendi(rows[2], q)))
+    with pytest.raises(ValueError, match=r"^q must be >= 0$"):
+        m.renyi_vendi(eig, -1.0)
+
+
+def test_vendi_of_one_and_of_orthogonal_texts() -> None:
+    assert m.vendi_score_q([[3.0, 4.0]]) == pytest.approx(1.0)
+    eye = np.eye(4) * 2.0
+    assert m.vendi_score_q(eye) == pytest.approx(4.0)
+    vecs = np.random.default_rng(1).normal(size=(6, 3))
+    assert m.vendi_score_q(vecs) == m.vendi_score_q(vecs, 1.0) == m.vendi_score(vecs)
+    assert m.vendi_score_q(vecs) != m.vendi_score_q(vecs, 2.0)
+
+
+def test_zero_vectors_have_cosine_zero() -> None:
+    u = m._unit_rows(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    assert u.tolist() == [[0.6, 0.8], [0.0, 0.0]]
+    assert m.mean_pairwise_cosine([[1.0, 0.0], [0.0, 0.0], [1.0, 0.0]]) == pytest.approx(1 / 3)
+
+
+# -- ROUGE-L against rouge-score ---------------------------------------------------------------
+
+def test_pairwise_rouge_l_equals_rouge_score_with_and_without_stemming() -> None:
+    from rouge_score import rouge_scorer
+
+    texts = ["The runners were running fast", "a runner runs fast", "", "Running, running!"]
+    for stem in (False, True):
+        ref = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=stem)
+        got = m.pairwise_rouge_l(texts, use_stemmer=stem) if stem else m.pairwise_rouge_l(texts)
+        for i, a in enumerate(texts):
+            for j, b in enumerate(texts):
+                want = 1.0 if i == j else ref.score(a, b)["rougeL"].fmeasure
+                assert got[i, j] == pytest.approx(want, abs=1e-12), (stem, i, j)
+    plain, stemmed = m.pairwise_rouge_l(texts), m.pairwise_rouge_l(texts, use_stemmer=True)
+    assert plain[0, 1] < stemmed[0, 1]  # "running" ~ "runs" only when stemmed
+    assert m.homogenization(texts) == pytest.approx((plain.sum() - 4) / 12)
+    assert m.homogenization(texts, use_stemmer=True) == pytest.approx((stemmed.sum() - 4) / 12)
