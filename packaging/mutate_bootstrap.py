@@ -171,6 +171,7 @@ def run_bootstrap(work: Path, repo: Path, tests: list[str], env: dict[str, str],
     results_path = work / "results.json"
     old: dict[str, str] = json.loads(results_path.read_text()) if results_path.is_file() else {}
     present = [t for t in tests if (repo / t.split("::")[0]).is_file()]
+    present.sort(key=lambda t: "test_mutants_" not in t)  # the newest tests first (-x)
     _prepare(work, repo)
     print(f"work folder: {work}; {len(found)} bootstrap mutants; tests: {' '.join(present)}",
           flush=True)

@@ -483,8 +483,10 @@ def test_run_tests_runs_at_most_two_sandboxes_at_once(monkeypatch: pytest.Monkey
         else:
             assert all(t.startswith("sandbox_") for t in threads), threads
     peak[0] = 0
+    threads.clear()
     one = run_tests(code, cases[:1], limits=LIMITS, parallelism=2)
     assert one.status == "pass" and peak[0] == 1
+    assert threads == {threading.current_thread().name}  # one case: no pool
     assert run_tests(code, [], limits=LIMITS).cases == []
     # the limits reach every case
     cut = run_tests("print('x' * 2000)\n", cases[:2], limits=Limits(timeout_s=20.0, output_kb=1))
