@@ -28,6 +28,7 @@ import argparse
 import fnmatch
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -260,6 +261,8 @@ def _again(work: Path, module: str, tests: list[str]) -> dict[str, object]:
              _env(), work / "mutants/src", 1800, work / "logs")
     tests_of = json.loads((work / "logs/stats.json").read_text())
     todo_run = [n for n in todo if tests_of.get(n.rpartition("__mutmut_")[0])]
+    # in a seeded random order: a run stopped early leaves a uniform sample of the survivors
+    random.Random(0).shuffle(todo_run)
     print(f"{len(todo_run)} of them reached by the new tests ({', '.join(new)})", flush=True)
     def keep(name: str, verdict: str) -> None:  # saved as it goes: a stopped run resumes
         done[name] = verdict

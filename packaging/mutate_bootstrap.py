@@ -66,6 +66,12 @@ import json, os, signal, sys, time
 import pytest
 import monoscope.core.sandbox as sandbox
 import monoscope.core.sandbox.boot as boot
+for heavy in ("scipy.stats", "sklearn.neighbors", "sacrebleu", "rouge_score.rouge_scorer",
+              "monoscope.core.analysis.measure", "monoscope.cli"):
+    try:  # imported once here, inherited by every forked child
+        __import__(heavy)
+    except Exception:
+        pass
 jobs = json.load(open(sys.argv[1]))
 tests_of = json.load(open(os.environ["MUTATE_TESTS_OF"])) if os.environ.get("MUTATE_TESTS_OF") \
     else None
