@@ -34,6 +34,15 @@ BOOTSTRAP = {
                 "list is an int, a tuple or None (dir_fd, times, gid), never a path",
 }
 
+_S = "monoscope.core.sandbox."
+SANDBOX = {
+    f"{_S}x_run_tests__mutmut_1": "default parallelism 3 instead of 2: run_tests caps the "
+                                  "workers at 2 either way",
+    f"{_S}x_run_tests__mutmut_17": "`len(tests) or 2` instead of `or 1`: only differs for no "
+                                   "test cases, where the pool maps over nothing",
+}
+
 EQUIVALENT: dict[str, dict[str, str]] = {
     "core/sandbox/boot.py:BOOTSTRAP": BOOTSTRAP,
+    "core/sandbox/__init__.py": SANDBOX,
 }
