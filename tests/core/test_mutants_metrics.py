@@ -188,6 +188,18 @@ def test_aggregate_of_nothing_and_of_one_prompt() -> None:
     assert two.n == 2 and two.mean == 2.0 and two.ci_low == 1.0 and two.ci_high == 3.0
 
 
+def test_aggregate_skips_missing_prompts() -> None:
+    a = m.aggregate([1.0, None, 3.0, math.nan])
+    assert (a.mean, a.n) == (2.0, 2)
+
+
+def test_lexical_set_of_empty_draws() -> None:
+    got = m.LexicalSet(["a b c d", "e f"], rouge=True).stats(np.zeros((2, 0), dtype=np.int64))
+    assert set(got) == {"compression_ratio", "ngram_diversity", "self_repetition", "self_bleu",
+                        "homogenization"}
+    assert all(v.shape == (2,) and np.isnan(v).all() for v in got.values())
+
+
 def test_aggregate_mask_selects_prompts() -> None:
     a = m.aggregate([1.0, 100.0, 3.0], mask=[1, 0, 1])  # 0/1 as well as booleans
     assert (a.mean, a.n) == (2.0, 2)
