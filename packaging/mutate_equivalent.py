@@ -30,6 +30,8 @@ BOOTSTRAP = {
     **dict.fromkeys([f"{_B}196", f"{_B}197"], "the mode-string check is a second look at what "
                     "the O_* flags already say for every writing 'open' event of CPython 3.11 "
                     "(io.open and os.open pass the flags); 'XXwax+XX' is a superset anyway"),
+    f"{_B}230": "the program's globals without a '__builtins__' key: exec() puts the builtins "
+                "in itself",
     f"{_B}207": "args[:3] instead of args[:2]: the third argument of every path event in the "
                 "list is an int, a tuple or None (dir_fd, times, gid), never a path",
 }
