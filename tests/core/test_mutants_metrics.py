@@ -23,6 +23,7 @@ def test_missing_values_are_skipped_not_crashed_on() -> None:
 
 def test_tokenize_reads_curly_apostrophes_as_straight_ones() -> None:
     assert m.tokenize("Don\u2019t") == m.tokenize("Don't") == ["do", "not"]
+    assert m.tokenize("Don\u2018t") == ["do", "not"]  # the left quote used as an apostrophe
     assert m.tokenize("\u2018It\u2019s\u2019") == ["it", "is"]
 
 
@@ -193,6 +194,21 @@ def test_aggregate_skips_missing_prompts() -> None:
     assert (a.mean, a.n) == (2.0, 2)
 
 
+def test_compression_ratio_refuses_unknown_choices() -> None:
+    with pytest.raises(ValueError, match=r"^algorithm must be 'gzip' or 'xz'$"):
+        m.compression_ratio(["a b"], algorithm="zip")
+    with pytest.raises(ValueError, match=r"^variant must be 'single' or 'diversity-0.3.1'$"):
+        m.compression_ratio(["a b"], variant="double")
+
+
+def test_lexical_set_of_no_texts_and_of_empty_texts() -> None:
+    none = m.LexicalSet([], rouge=False).stats(np.zeros((2, 0), dtype=np.int64))
+    assert all(v.shape == (2,) and np.isnan(v).all() for v in none.values())
+    empty = m.LexicalSet(["", "", "a"], rouge=False)
+    assert empty.stats(np.array([[0, 1]]))["self_bleu"].tolist() == [m.self_bleu(["", ""])]
+    assert empty.stats(np.array([[0, 2]]))["self_bleu"].tolist() == [m.self_bleu(["", "a"])]
+
+
 def test_lexical_set_of_empty_draws() -> None:
     got = m.LexicalSet(["a b c d", "e f"], rouge=True).stats(np.zeros((2, 0), dtype=np.int64))
     assert set(got) == {"compression_ratio", "ngram_diversity", "self_repetition", "self_bleu",
@@ -299,6 +315,7 @@ def test_coverage_and_precision_equal_sklearns_neighbours() -> None:
         assert m.precision(s, g, k) == _knn_by_sklearn(g, s, k), k
     assert m.coverage(s, g) == m.coverage(s, g, 5) and m.precision(s, g) == m.precision(s, g, 5)
     assert m.coverage(s, g) != m.coverage(s, g, 6)
+    assert m.precision(g, s) == m.coverage(s, g, 5) != m.coverage(s, g, 6)  # default k = 5
     # chunks of rows give the same answer
     one = m._has_other_in_knn(s, g, 3)
     assert np.array_equal(m._has_other_in_knn(s, g, 3, chunk=4), one)
