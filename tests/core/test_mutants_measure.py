@@ -142,6 +142,9 @@ def test_ustat_se_by_hand_and_for_a_mean() -> None:
     assert ms.ustat_se(np.array([1.0, 2.0]), np.array([[0, 1], [1, 0]]), 2) == 0.0  # m = n
     assert ms.ustat_se(np.array([1.0, math.nan, math.nan]), idx[:3], 4) == 0.0  # 1 finite
     assert ms.ustat_se(np.array([1.0, 2.0]), np.array([[0], [0]]), 3) == 0.0  # one text seen
+    # the smallest case that has an se: two draws, two finite values, two texts seen once each
+    two = ms.ustat_se(np.array([1.0, 3.0]), np.array([[0], [1]]), 3)
+    assert two == pytest.approx(math.sqrt(1 / 3 * np.var([1.0, 3.0], ddof=1)))
     # the mean of m of n values: h_i - mean = (x_i - mean)(n - m) / (m (n - 1)), so the
     # first-order se is sd / sqrt(n) * (n - m) / (n - 1)
     x = np.random.default_rng(3).normal(size=30)
@@ -173,6 +176,12 @@ def test_boot_over_prompts() -> None:
                      for row, zr in zip(idx, noise, strict=True)])
     reps = 3.0 + (reps - 3.0) * math.sqrt(3 / 2)
     assert ms._boot(v3, se3, 500, 7) == pytest.approx((3.0, *np.quantile(reps, [0.025, 0.975])))
+    # two prompts: the same rule (sqrt(2 / 1) widening), and no shortcut without se
+    v2 = np.array([1.0, 4.0])
+    i2, _ = ms._boot_draws(2, 500, 7)
+    reps2 = 2.5 + (np.array([np.mean(v2[row]) for row in i2]) - 2.5) * math.sqrt(2)
+    assert ms._boot(v2, np.zeros(2), 500, 7) == pytest.approx(
+        (2.5, *np.quantile(reps2, [0.025, 0.975])))
     plain = np.array([np.mean(v3[row]) for row in idx])
     plain = 3.0 + (plain - 3.0) * math.sqrt(3 / 2)
     assert ms._boot(v3, np.zeros(3), 500, 7) == pytest.approx(
@@ -195,6 +204,9 @@ def test_comparable_values_and_the_median_n() -> None:
     labels = ms.Pool("categorical", "s", codes=np.array([0, 1, 1]),
                      values=np.full(3, math.nan), positive=1)
     assert ms._comparable(labels).tolist() == [0.0, 1.0, 1.0]
+    first = ms.Pool("categorical", "s", codes=np.array([0, 1, 0]),
+                    values=np.full(3, math.nan), positive=0)  # POSITIVE may be code 0
+    assert ms._comparable(first).tolist() == [1.0, 0.0, 1.0]
     neither = ms.Pool("categorical", "t", codes=np.array([0, 1]), values=np.full(2, math.nan))
     assert np.isnan(ms._comparable(neither)).all()
     assert ms._median_n([]) is None and ms._median_n([3, 10, 5]) == 5 and ms._median_n([3, 4]) == 3
