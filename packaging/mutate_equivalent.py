@@ -44,7 +44,25 @@ SANDBOX = {
                                    "test cases, where the pool maps over nothing",
 }
 
+_M = "monoscope.core.analysis.measure."
+MEASURE = {
+    f"{_M}x__boot__mutmut_29": "the se-perturbed replicates when every se is 0: v + 0 * noise "
+                               "equals v",
+    f"{_M}x__comparable__mutmut_8": "astype(None) is astype(float64)",
+    f"{_M}x_attribute_kind__mutmut_13": "how many labels are looked at to tell a categorical "
+                                        "attribute (1000 or 1001): a sampling bound",
+    f"{_M}x_subsets__mutmut_3": "np.arange's default dtype is int64 here",
+    f"{_M}x_subsets__mutmut_5": "np.arange's default dtype is int64 here",
+    f"{_M}x_subsets__mutmut_12": "np.argsort's default axis is the last (-1 = 1)",
+    f"{_M}x_ustat_se__mutmut_4": "b >= 2, m < n and fewer than 2 finite values: every seen "
+                                 "text has the same h, so the variance and the se are 0 anyway",
+    f"{_M}x_ustat_se__mutmut_5": "one draw never has 2 finite values: `ok.sum() < 2` returns 0 "
+                                 "whether or not `b < 2 and m >= n` holds",
+    f"{_M}x_ustat_se__mutmut_8": "m = n: every draw holds every text, all h are equal, se 0",
+}
+
 EQUIVALENT: dict[str, dict[str, str]] = {
+    "core/analysis/measure.py": MEASURE,
     "core/sandbox/boot.py:BOOTSTRAP": BOOTSTRAP,
     "core/sandbox/__init__.py": SANDBOX,
 }
