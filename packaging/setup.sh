@@ -4,12 +4,14 @@
 # and the bundled assets.
 #   bash packaging/setup.sh            # app + assets
 #   bash packaging/setup.sh --dev      # + test/lint tools
+#   bash packaging/setup.sh --dev --mutation   # + mutmut (packaging/mutate.py)
 # MONOSCOPE_VENV picks the environment folder (default: .venv in the repository).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 dev=0
-for a in "$@"; do [ "$a" = "--dev" ] && dev=1; done
+mutation=0
+for a in "$@"; do [ "$a" = "--dev" ] && dev=1; [ "$a" = "--mutation" ] && mutation=1; done
 venv=${MONOSCOPE_VENV:-$here/.venv}
 py=${PYTHON:-python3}
 export HF_HUB_OFFLINE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -41,7 +43,9 @@ if [ ! -x "$venv/bin/python" ]; then
   "$py" -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip wheel
 fi
-extras=""; [ $dev = 1 ] && extras="[dev]"
+extras=""; [ $dev = 1 ] && extras="dev"
+[ $mutation = 1 ] && extras="${extras:+$extras,}mutation"
+extras=${extras:+[$extras]}
 stamp="$venv/.monoscope-stamp"
 # The stamp names this checkout too: the install is editable, so a cached environment must
 # point at the tree being set up, not at an earlier clone of it.
