@@ -161,6 +161,7 @@ def _columns(study: Study, configs: list[Config], run_ids: list[int]) -> list[Co
 def _measure_and_report(study: Study, ds_id: int, res: ReplicationResult, out: Path,
                         state: TaskState) -> None:
     from monoscope.core.analysis.measure import MeasureRequest
+    from monoscope.core.explore.queries import topic_fit
     from monoscope.core.replicate.report import write_report
 
     try:
@@ -196,6 +197,9 @@ def _measure_and_report(study: Study, ds_id: int, res: ReplicationResult, out: P
     pf = res.request.ppl_max
     table.notes.append(f"perplexity filter: 0 < ppl ≤ {pf:g} on generated texts" if pf
                        else "perplexity filter: off")
+    fit = topic_fit(study, ds_id)
+    if fit and "topic" in attrs:
+        table.notes.append(f"topics: {fit}")
     table.notes += res.notes
     res.tables = [table]
     res.report = write_report(res, mres, rows, out)
