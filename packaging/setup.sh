@@ -41,7 +41,7 @@ if [ ! -x "$venv/bin/python" ]; then
   "$py" -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip wheel
 fi
-extras=""; [ $dev = 1 ] && extras="[dev]"
+extras="[topics]"; [ $dev = 1 ] && extras="[dev,topics]"
 stamp="$venv/.monoscope-stamp"
 # The stamp names this checkout too: the install is editable, so a cached environment must
 # point at the tree being set up, not at an earlier clone of it.
