@@ -66,8 +66,14 @@ def fit_bertopic(bodies: Sequence[str], vectors: npt.NDArray[np.float32], seed: 
     cluster."""
     import warnings
 
-    from bertopic import BERTopic
-    from hdbscan import HDBSCAN
+    try:
+        from bertopic import BERTopic
+        from hdbscan import HDBSCAN
+    except ModuleNotFoundError as exc:
+        raise TopicModelError(
+            f"BERTopic is not installed ({exc.name} is missing): run `bash packaging/setup.sh` "
+            "or `pip install 'monoscope[topics]'`, or use `annotate --topic-model kmeans`."
+        ) from None
     from sklearn.feature_extraction.text import CountVectorizer
     from umap import UMAP
 

@@ -123,7 +123,8 @@ def _run_request(request: ReplicateRequest, cfg: Config) -> RunRequest:
         temperatures=(cfg.temperature,), top_ps=(cfg.top_p,), top_ks=(cfg.top_k,),
         max_tokens=cfg.max_tokens, decay=DECAYS[cfg.decay] if cfg.decay else None,
         prompts=cfg.prompts, seed=request.seed, n_parallel=request.n_parallel,
-        label=cfg.label, extra={"replicate": f"{request.protocol}/{request.preset}"})
+        label=cfg.label, extra={"replicate": f"{request.protocol}/{request.preset}"},
+        min_p=cfg.min_p, verbalized_k=cfg.verbalized_k, system_prompt=cfg.system_prompt)
 
 
 def want_kind(request: ReplicateRequest) -> str:
@@ -154,7 +155,8 @@ def _columns(study: Study, configs: list[Config], run_ids: list[int]) -> list[Co
         cols.append(Column(f"run:{rid}", cfg.label, {
             "model": cfg.model, "template": cfg.template, "temperature": cfg.temperature,
             "top_p": cfg.top_p, "top_k": cfg.top_k, "decay": cfg.decay, "n": cfg.n,
-            "max_tokens": cfg.max_tokens, "run_id": rid}))
+            "max_tokens": cfg.max_tokens, "run_id": rid, "min_p": cfg.min_p,
+            "verbalized_k": cfg.verbalized_k, "system_prompt": cfg.system_prompt}))
     return cols
 
 
