@@ -49,8 +49,11 @@ def test_parse_lenient_and_flagged() -> None:
                          "1 answers beyond k=3 kept only in the raw output"]
 
 
-@pytest.mark.parametrize("text", ["", "Just one review, no tags at all.",
-                                  "<response><text>never closed", "<response> </response>"])
+@pytest.mark.parametrize("text", [
+    "", "Just one review, no tags at all.", "<response><text>never closed",
+    "<response> </response>",
+    # what SmolLM2-135M wrote when asked for 5: no <text>, the probability outside the block
+    "<response>5</response><probability>60</probability></response> \n\nMovies. You can do."])
 def test_parse_malformed_keeps_the_whole_output(text: str) -> None:
     got = parse(text, 5)
     assert not got.parsed

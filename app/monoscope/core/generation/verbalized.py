@@ -60,18 +60,21 @@ def parse(text: str, k: int) -> Parsed:
     """Split a call's output into at most k answers; the whole text, flagged, when none parses.
 
     A response block counts when its ``<text>`` is non-empty; a block without ``<text>`` tags
-    but with a ``<probability>`` takes the words before the probability as its text.
+    but with a ``<probability>`` takes the words beside the probability as its text; a block
+    with neither (``<response>5</response>``) is not an answer.
     """
     answers: list[Answer] = []
     notes: list[str] = []
     for block in _BLOCK.findall(text):
         m = _TEXT.search(block)
-        body = m.group(1) if m else _PROB.sub("", block)
-        body = body.strip()
+        pm = _PROB.search(block)
+        if m is None and pm is None:
+            notes.append("response without <text> or <probability> skipped")
+            continue
+        body = (m.group(1) if m else _PROB.sub("", block)).strip()
         if not body:
             notes.append("empty response skipped")
             continue
-        pm = _PROB.search(block)
         prob = _probability(pm.group(1)) if pm else None
         if pm is None:
             notes.append("response without probability")
