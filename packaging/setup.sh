@@ -43,9 +43,9 @@ if [ ! -x "$venv/bin/python" ]; then
   "$py" -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip wheel
 fi
-extras=""; [ $dev = 1 ] && extras="dev"
-[ $mutation = 1 ] && extras="${extras:+$extras,}mutation"
-extras=${extras:+[$extras]}
+extras="topics"; [ $dev = 1 ] && extras="dev,topics"
+[ $mutation = 1 ] && extras="$extras,mutation"
+extras="[$extras]"
 stamp="$venv/.monoscope-stamp"
 # The stamp names this checkout too: the install is editable, so a cached environment must
 # point at the tree being set up, not at an earlier clone of it.

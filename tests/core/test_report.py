@@ -45,7 +45,12 @@ def test_paper_bins_are_closed_on_the_right() -> None:
 
 def test_report_writes_html_png_svg(study: Study, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    res = build_report(_study(study), ReportRequest(out=out), TaskState())
+    _study(study)
+    for k in range(5):  # a stored BERTopic fit: the report names the model
+        raw_connection(study).execute("INSERT INTO topics (dataset_id, topic, label, size, "
+                                      "version) VALUES (1, ?, ?, 10, 'bertopic-1/torch')",
+                                      [k, f"topic {k}"])
+    res = build_report(study, ReportRequest(out=out), TaskState())
     names = {f.name for f in res.figures}
     assert {"sentiment", "cosine", "map", "sweep"} <= names
     html = (out / "index.html").read_text()
@@ -58,6 +63,8 @@ def test_report_writes_html_png_svg(study: Study, tmp_path: Path) -> None:
     for ref in re.findall(r"(?:src|href)='([^']+)'", html):
         assert (out / ref).exists(), ref
     assert "instruct T0.8" in html and "Per prompt, sorted by monoculture index" in html
+    assert ("Topics: BERTopic (UMAP + HDBSCAN + c-TF-IDF): 5 topics fitted on the source "
+            "texts.") in html
     doc = json.loads((out / "measure.json").read_text())
     assert doc["schema"] == "monoscope.measure/2" and len(doc["groups"]) == 3
 

@@ -41,6 +41,10 @@ def add_annotate(sub: argparse._SubParsersAction[Any]) -> None:
                    help="embeddings server for --backend http (e.g. http://gpu1:8081)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for the embedder (leave some free while generating)")
+    p.add_argument("--topic-model", choices=["kmeans", "bertopic"], default=None,
+                   help="topic model, remembered by the study (default: the study's choice, "
+                        "k-means unless chosen): kmeans + c-TF-IDF, or BERTopic (the paper's; "
+                        "UMAP + HDBSCAN on the stored embeddings). A change refits the topics")
     p.add_argument("--list", action="store_true", help="list the attribute names and exit")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.add_argument("--unsafe-no-sandbox", action="store_true",
@@ -63,7 +67,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     request = AnnotateRequest(study=args.study, dataset=args.dataset, attributes=names,
                               backend=args.backend, embed_server=args.embed_server,
                               threads=args.threads,
-                              unsafe_no_sandbox=args.unsafe_no_sandbox)
+                              unsafe_no_sandbox=args.unsafe_no_sandbox,
+                              topic_model=args.topic_model)
     with Study(args.study, create=False) as st:
         result = annotate(st, request, ConsoleState())
     if args.json:

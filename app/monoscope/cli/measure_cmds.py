@@ -51,6 +51,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--no-lexical", action="store_true", help="leave out the lexical set "
                    "measures (compression ratio, n-gram diversity, self-repetition, Self-BLEU, "
                    "homogenization), the costliest part")
+    p.add_argument("--gate-ppl-max", type=float, default=None, help="text quality gate: also "
+                   "measure every attribute among the texts that pass (rows '<name>|pass'): "
+                   "generated texts with 0 < perplexity <= this; human texts pass")
+    p.add_argument("--gate-judge", action="store_true", help="text quality gate: texts the "
+                   "LLM judge passed (annotate --attributes text.judge first)")
     p.add_argument("--force", action="store_true", help="measure again even if the stored "
                    "results are current")
     p.set_defaults(handler=cmd_measure)
@@ -91,7 +96,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
     req = MeasureRequest(dataset=args.dataset, runs=tuple(args.run),
                          attributes=tuple(args.attribute), ppl_max=args.ppl_max,
                          draws=args.draws, entropy=args.entropy, force=args.force,
-                         missing_share=args.missing_share, lexical=not args.no_lexical)
+                         missing_share=args.missing_share, lexical=not args.no_lexical,
+                         gate_ppl_max=args.gate_ppl_max, gate_judge=args.gate_judge)
     with Study(args.study, create=False) as st:
         res = measure(st, req, ConsoleState(quiet=args.json))
     if args.json:

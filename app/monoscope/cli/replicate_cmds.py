@@ -33,7 +33,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         q.add_argument("--model", action="append", default=None,
                        help="bundled model name or .gguf path; repeatable "
                             "(default: smollm2 and gemma3-base)")
-        q.add_argument("--preset", choices=["quick", "paper"], default="quick")
+        q.add_argument("--preset", choices=["quick", "paper", "mitigations"], default="quick",
+                       help="quick (~15 min), paper (hours), or mitigations (reviews: min-p "
+                            "sweep, verbalized sampling, personas, system prompts)")
         q.add_argument("--prompts", type=int, default=None, help="first N prompts (preset's)")
         q.add_argument("--n", type=int, default=None, help="samples per prompt (preset's)")
         q.add_argument("--max-tokens", type=int, default=None)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from monoscope.core import assets
+from monoscope.core.explore.labels import topic_model_label
 from monoscope.core.generation.liveness import effective_status
 from monoscope.core.store import SCHEMA_VERSION, Study, catalog, copy_study
 from monoscope.core.store.study import wal_path
@@ -65,6 +66,7 @@ def study_summary(st: Study) -> dict[str, Any]:
         "runs": runs,
         "wal_pending_bytes": summary.wal_pending_bytes,
         "open_for_writing_in": summary.open_for_writing_in,
+        "topic_model": summary.topic_model,
     }
 
 
@@ -88,8 +90,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     if not info["datasets"]:
         print("  (none) - import one with `monoscope import` or `monoscope demo`")
     for d in info["datasets"]:
+        topics = d.get("topics")
+        fit = (f"  topics: {topic_model_label(topics['model'])}, {topics['k']}"
+               if topics else "")
         print(f"  {d['name']:<16} {d['kind']:<5} {d['prompts']:>6,} prompts "
-              f"{d['source_texts']:>8,} source texts {d['generated_texts']:>8,} generated")
+              f"{d['source_texts']:>8,} source texts {d['generated_texts']:>8,} generated{fit}")
+    print(f"\ntopic model: {topic_model_label(info['topic_model'])} (annotate --topic-model "
+          "kmeans|bertopic; a change refits at the next annotate)")
     if info["runs"]:
         print("\nruns:")
         for r in info["runs"]:

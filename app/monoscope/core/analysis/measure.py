@@ -51,7 +51,9 @@ VERSION = "2.3"  # bump when an estimator changes: stored sets of another versio
 EMBEDDING = "embedding"  # pseudo-attribute name for the embedding measures
 WORDING = "wording"  # pseudo-attribute of the corpus-level wording measures
 LEXICAL = "lexical"  # pseudo-attribute of the lexical set measures (Shaib et al.)
-GATE = "|pass"  # suffix of an attribute measured among passing code solutions only
+GATE = "|pass"  # suffix of an attribute measured among passing code solutions only (or texts
+# passing the text gate)
+JUDGE = "text.judge"  # the LLM judge's verdict on a text (label pass / fail)
 SOURCE = "source"
 SET_ATTRIBUTES = ("code.algorithms", "code.data_structures")
 BINARY = frozenset({"POSITIVE", "NEGATIVE"})
@@ -95,6 +97,11 @@ class MeasureRequest:
     lexical: bool = True  # compression ratio, n-gram diversity, self-repetition, ... (costlier)
     missing_share: float = MISSING_SHARE  # min share of a prompt's human texts to be a mode
     quality_gate: bool = True  # code: every dispersion also among passing solutions only
+    # text: the same "|pass" rows among texts that pass an optional gate (off by default):
+    # generated texts with 0 < perplexity <= gate_ppl_max (human texts have no perplexity and
+    # pass) and/or texts the LLM judge labels "pass" (`text.judge`, source and generated)
+    gate_ppl_max: float | None = None
+    gate_judge: bool = False
     seed: int = 0
     force: bool = False  # measure again even when the stored set is current
 
@@ -682,6 +689,8 @@ def _compute(study: Study, dataset_id: int, req: MeasureRequest, state: TaskStat
         sel = (attrs.name == "code.correct") & (attrs.label == "pass")
         passing = np.isin(texts.text_id, attrs.text_id[sel])
         gated = np.where(passing, gidx, -1)
+    elif req.gate_ppl_max is not None or req.gate_judge:
+        gated = np.where(_text_gate(texts, attrs, req), gidx, -1)
     gate = bool((gated >= 0).any())
     total = (len(names) + int(want_embedding)) * (1 + int(gate)) + int(req.wording) \
         + int(want_lexical) + 1
@@ -695,7 +704,7 @@ def _compute(study: Study, dataset_id: int, req: MeasureRequest, state: TaskStat
                      else (np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)))
     for which, g_of in (("", gidx), (GATE, gated)) if gate else (("", gidx),):
         for name in names:
-            if which and name == "code.correct":
+            if which and name in ("code.correct", JUDGE):
                 continue
             state.check()
             sel = attrs.name == name
@@ -751,6 +760,22 @@ def _compute(study: Study, dataset_id: int, req: MeasureRequest, state: TaskStat
 
 Cells = dict[tuple[int, int], Pool]  # (prompt id, group index) -> pool
 WHOLE = ("whole",)  # `Pool.stats_cached` key of the whole set
+
+
+def _text_gate(texts: Any, attrs: Any, req: MeasureRequest) -> npt.NDArray[np.bool_]:
+    """Texts that pass the text quality gate (`MeasureRequest.gate_ppl_max` / `gate_judge`).
+
+    Perplexity: generated texts with 0 < ppl ≤ max pass; source texts pass (people's texts
+    have no perplexity). Judge: texts whose `text.judge` label is ``pass``; a text without a
+    judgement does not pass. With both, a text must pass both.
+    """
+    ok = np.ones(len(texts), dtype=bool)
+    if req.gate_ppl_max is not None:
+        ok &= texts.is_source | metrics.perplexity_mask(texts.perplexity, req.gate_ppl_max)
+    if req.gate_judge:
+        sel = (attrs.name == JUDGE) & (attrs.label == "pass")
+        ok &= np.isin(texts.text_id, attrs.text_id[sel])
+    return ok
 
 
 def _attribute_pools(name: str, kind: str, prompt_ids: I64, gidx: I64, values: F64,

@@ -50,6 +50,7 @@ EXTRACTOR_MODULES = [
     "monoscope.core.attributes.text",
     "monoscope.core.attributes.sentiment",
     "monoscope.core.attributes.topic",
+    "monoscope.core.attributes.judge_text",
     "monoscope.core.attributes.code.extractors",
 ]
 

@@ -49,6 +49,8 @@ class AnnotateRequest:
     batch_size: int = 64
     # Run generated code even without the kernel sandbox (bubblewrap); results are marked.
     unsafe_no_sandbox: bool = False
+    # Topic model: None = the study's stored choice (k-means unless chosen); a name is stored.
+    topic_model: str | None = None
 
 
 @dataclass

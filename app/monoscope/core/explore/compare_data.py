@@ -19,6 +19,7 @@ from monoscope.core.explore.figure_data import (
     METRICS,
     SOURCE,
     SOURCE_GROUP,
+    SWEEP_PARAMETERS,
     FloatArray,
     Group,
     attribute_values,
@@ -203,18 +204,56 @@ class SweepData:
     points: list[SweepPoint]
     source_varies: bool = False  # runs cover different prompts or n: one source per point
 
-    def lines(self) -> dict[str, list[SweepPoint]]:
-        """Points grouped into lines: one per (model, top-p), sorted by temperature."""
+    def parameters(self) -> list[str]:
+        """The run parameters (`SWEEP_PARAMETERS`) that take ≥ 2 values over the points."""
+        out = []
+        for name in SWEEP_PARAMETERS:
+            seen = {p.group.parameter(name) for p in self.points}
+            if len(seen - {None}) > 1:
+                out.append(name)
+        return out
+
+    def categories(self, along: str) -> list[str] | None:
+        """The sorted values of a parameter that is not a number (None for a numeric one)."""
+        vals = {p.group.parameter(along) for p in self.points} - {None}
+        if all(isinstance(v, float) for v in vals):
+            return None
+        return sorted(str(v) for v in vals)
+
+    def x(self, point: SweepPoint, along: str = "temperature") -> float | None:
+        """Where a point sits along a parameter (a category's position for a text one)."""
+        v = point.group.parameter(along)
+        if v is None:
+            return None
+        cats = self.categories(along)
+        return float(v) if cats is None else float(cats.index(str(v)))
+
+    def lines(self, along: str = "temperature") -> dict[str, list[SweepPoint]]:
+        """Points grouped into lines along a run parameter: one line per model and value of
+        every other parameter that varies (by default temperature, one line per
+        (model, top-p)), sorted along the parameter."""
+        others = [q for q in self.parameters() if q != along]
+        if along == "temperature" and "top_p" not in others:
+            others.append("top_p")
         out: dict[str, list[SweepPoint]] = {}
         for p in self.points:
-            if p.group.temperature is None or math.isnan(p.mean):
+            if p.group.parameter(along) is None or math.isnan(p.mean):
                 continue
-            top_p = p.group.top_p if p.group.top_p is not None else 1.0
-            name = f"{p.group.model or 'model'} top-p={top_p:g}"
-            out.setdefault(name, []).append(p)
+            parts = [p.group.model or "model"]
+            for q in others:
+                v = p.group.parameter(q)
+                if q == "top_p" and v is None:
+                    v = 1.0
+                parts.append(f"{SWEEP_SHORT.get(q, q)}={v:g}" if isinstance(v, float)
+                             else f"{SWEEP_SHORT.get(q, q)}={v}")
+            out.setdefault(" ".join(parts), []).append(p)
         for pts in out.values():
-            pts.sort(key=lambda q: q.group.temperature or 0.0)
+            pts.sort(key=lambda q: self.x(q, along) or 0.0)
         return out
+
+
+SWEEP_SHORT = {"temperature": "T", "top_p": "top-p", "top_k": "top-k", "min_p": "min-p",
+               "verbalized_k": "k", "system_prompt": "system", "template": "template"}
 
 
 def _triple(row: dict[str, Any] | None) -> tuple[float, float, float]:

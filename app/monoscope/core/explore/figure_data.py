@@ -48,6 +48,18 @@ class Group:
     model: str = ""
     sampling: dict[str, Any] = field(default_factory=dict)
     status: str = ""
+    params: dict[str, Any] = field(default_factory=dict)  # template + mitigations (RunRow.params)
+
+    def parameter(self, name: str) -> float | str | None:
+        """A run parameter the Sweep view can plot along (`SWEEP_PARAMETERS`): sampling first,
+        then the run's template and mitigations; a run without verbalized sampling gives 1
+        answer per call, one without a system-prompt choice the template's own."""
+        v = self.sampling.get(name, self.params.get(name))
+        if v is None and self.run_id is not None:
+            v = {"verbalized_k": 1, "system_prompt": "template's", "min_p": 0.0}.get(name)
+        if isinstance(v, bool):
+            return float(v)
+        return float(v) if isinstance(v, int | float) else None if v is None else str(v)
 
     @property
     def temperature(self) -> float | None:
@@ -80,11 +92,20 @@ def default_dataset(study: Study | None, dataset_id: int | None = None) -> int |
 
 SOURCE_GROUP = Group(SOURCE, "source (human)")
 
+# Run parameters a sweep can be plotted along (numeric ones on a number axis, the others as
+# categories), in the order the Sweep view offers them.
+SWEEP_PARAMETERS: dict[str, str] = {
+    "temperature": "temperature", "top_p": "top-p", "top_k": "top-k", "min_p": "min-p",
+    "verbalized_k": "answers per call (verbalized sampling)", "system_prompt": "system prompt",
+    "template": "prompt template",
+}
+
 
 def groups(study: Study, dataset_id: int) -> list[Group]:
     """The source group followed by every run of the dataset (oldest first)."""
     return [SOURCE_GROUP, *(Group(group_key(r.id), r.label, r.id, r.model or "", r.sampling,
-                                  r.status) for r in runs_repo.dataset_runs(study, dataset_id))]
+                                  r.status, r.params)
+                            for r in runs_repo.dataset_runs(study, dataset_id))]
 
 
 def sentiment_of(attributes: Sequence[str] | dict[str, str]) -> str | None:

@@ -27,3 +27,14 @@ ATTRIBUTE_LABELS: dict[str, str] = {
 def attribute_label(name: str) -> str:
     """The plain name of an attribute (its stored name when it has none)."""
     return ATTRIBUTE_LABELS.get(name, name)
+
+
+TOPIC_MODEL_LABELS: dict[str, str] = {
+    "kmeans": "k-means + c-TF-IDF",
+    "bertopic": "BERTopic (UMAP + HDBSCAN + c-TF-IDF)",
+}
+
+
+def topic_model_label(name: str) -> str:
+    """The plain name of a topic model (`kmeans`, `bertopic`)."""
+    return TOPIC_MODEL_LABELS.get(name, name)

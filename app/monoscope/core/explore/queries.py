@@ -19,6 +19,7 @@ import numpy.typing as npt
 from monoscope.core.store import Study, reads
 from monoscope.core.store import projections as maps_repo
 from monoscope.core.store import runs as runs_repo
+from monoscope.core.store import topics as topics_repo
 from monoscope.core.store.frames import column, load_prompt_vectors
 
 I64 = npt.NDArray[np.int64]
@@ -282,6 +283,17 @@ def attributes_values(study: Study, text_ids: I64, names: Sequence[str]
 def topic_labels(study: Study, dataset_id: int) -> dict[int, str]:
     """Topic id -> label of the dataset's topics."""
     return reads.topic_labels(study, dataset_id)
+
+
+def topic_fit(study: Study, dataset_id: int) -> str | None:
+    """Which topic model produced the dataset's stored topics, as a sentence for the report
+    ("BERTopic (…): 31 topics fitted on the source texts"), or None without a fit."""
+    from monoscope.core.explore.labels import topic_model_label
+
+    fit = topics_repo.fitted(study).get(dataset_id)
+    if fit is None:
+        return None
+    return f"{topic_model_label(fit[0])}: {fit[1]} topics fitted on the source texts"
 
 
 def snippet(study: Study, text_id: int, length: int = 160) -> str:

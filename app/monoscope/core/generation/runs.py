@@ -12,11 +12,11 @@ import itertools
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from monoscope.core.errors import ModelLoadError, MonoscopeError, PromptTooLong, TaskCancelled
-from monoscope.core.generation import liveness
+from monoscope.core.generation import liveness, verbalized
 from monoscope.core.generation.engine import Engine, Job, SampleResult
 from monoscope.core.generation.fleet import ServersGone
 from monoscope.core.generation.registry import ModelRecord, inspect_model, model_row
@@ -27,6 +27,7 @@ from monoscope.core.generation.templates import (
     default_preset,
     render_chat,
     resolve_template,
+    system_prompts,
 )
 from monoscope.core.store import Study
 from monoscope.core.store import datasets as datasets_repo
@@ -73,16 +74,45 @@ class RunRequest:
     label: str | None = None
     new: bool = False  # always plan new runs instead of reusing identical ones
     extra: dict[str, Any] = field(default_factory=dict)
+    # Mitigations (issue 14): a min-p sweep (None = just `min_p`), verbalized sampling (k
+    # answers with probabilities per call; 0 = off) and a system prompt (a name from
+    # presets.json's "system_prompts" or the text itself; None = the template's own).
+    min_ps: Sequence[float] | None = None
+    verbalized_k: int = 0
+    system_prompt: str | None = None
 
 
 def _grid(req: RunRequest) -> list[SamplingParams]:
+    min_ps = list(req.min_ps) if req.min_ps else [req.min_p]
     return [
         SamplingParams(
-            temperature=t, top_p=p, top_k=k, min_p=req.min_p, repeat_penalty=req.repeat_penalty,
+            temperature=t, top_p=p, top_k=k, min_p=mp, repeat_penalty=req.repeat_penalty,
             max_tokens=req.max_tokens, stop=tuple(req.stop), decay=req.decay,
         )
-        for t, p, k in itertools.product(req.temperatures, req.top_ps, req.top_ks)
+        for t, p, k, mp in itertools.product(req.temperatures, req.top_ps, req.top_ks, min_ps)
     ]
+
+
+def apply_mitigations(tpl: PromptTemplate, verbalized_k: int = 0, system: str | None = None
+                      ) -> tuple[PromptTemplate, dict[str, Any]]:
+    """The template with the request's system prompt and verbalized-sampling instruction, and
+    the run parameters that record them (`runs.meta.params`, read by the Sweep view)."""
+    params: dict[str, Any] = {}
+    if system is not None:
+        name, text = system_prompt(system)
+        params["system_prompt"] = name
+        base = tpl.base if tpl.base is not None else tpl.user
+        tpl = replace(tpl, system=text or None,
+                      base=f"{text}\n\n{base}" if text else base)
+    if verbalized_k:
+        if not 2 <= verbalized_k <= verbalized.MAX_K:
+            raise RunError(f"Verbalized sampling asks for 2 to {verbalized.MAX_K} answers per "
+                           f"call; got {verbalized_k}.")
+        extra = verbalized.instruction(verbalized_k)
+        tpl = replace(tpl, user=tpl.user + extra,
+                      base=(tpl.base if tpl.base is not None else tpl.user) + extra)
+        params["verbalized_k"] = verbalized_k
+    return tpl, params
 
 
 def plan_runs(study: Study, req: RunRequest) -> list[int]:
@@ -105,7 +135,9 @@ def plan_runs(study: Study, req: RunRequest) -> list[int]:
     ds_id = study.dataset_id(req.dataset)
     ds = datasets_repo.dataset(study, ds_id)
     domain = dataset_domain(ds.name, ds.kind, ds.meta)
-    tpl = resolve_template(req.template or default_preset(domain), domain)
+    tpl, run_params = apply_mitigations(
+        resolve_template(req.template or default_preset(domain), domain), req.verbalized_k,
+        req.system_prompt)
     model = _model_for(study, req)
     chat = model.info.is_chat if model else False
     model_id = model.id if model else None
@@ -122,6 +154,8 @@ def plan_runs(study: Study, req: RunRequest) -> list[int]:
         "chat": chat, "system": tpl.system, "base": tpl.base, "user": tpl.user,
         **req.extra,
     }
+    if run_params:
+        engine_meta["params"] = run_params
     # Check first (the model loads, every prompt fits the context), then write: a failed plan
     # leaves no model row and no planned run behind.
     if model is not None and req.engine == "llama.cpp":
@@ -146,8 +180,7 @@ def plan_runs(study: Study, req: RunRequest) -> list[int]:
     new_ids = runs_repo.create_runs(study, model_row(model) if model is not None else None, [
         runs_repo.NewRun(
             dataset_id=ds_id,
-            label=req.label or (f"{model_name} {tpl.name} T={grid[pos].temperature:g} "
-                                f"p={grid[pos].top_p:g}"),
+            label=req.label or _label(model_name, tpl.name, grid[pos], run_params),
             engine=req.engine, template=tpl.name, template_text=tpl_text,
             sampling=samplings[pos], n_per_prompt=req.n, seed=req.seed, prompt_filter=filt,
             sweep=sweep, meta=engine_meta)
@@ -170,6 +203,29 @@ def _servers(req: RunRequest) -> list[dict[str, Any]]:
         raise RunError(str(exc)) from None
     slots = {root_url(u): n for u, n in req.server_slots.items()}
     return [dict(s.to_json(), slots=slots.get(s.root, s.slots)) for s in specs]
+
+
+def _label(model: str, template: str, params: SamplingParams, run_params: dict[str, Any]) -> str:
+    out = f"{model} {template} T={params.temperature:g} p={params.top_p:g}"
+    if params.min_p:
+        out += f" min-p={params.min_p:g}"
+    if "verbalized_k" in run_params:
+        out += f" VS k={run_params['verbalized_k']}"
+    if "system_prompt" in run_params:
+        out += f" system={run_params['system_prompt']}"
+    return out
+
+
+def system_prompt(spec: str) -> tuple[str, str]:
+    """(name, text) of a system prompt: a name from presets.json's "system_prompts" ("none" is
+    the empty prompt), else the text itself (named "custom")."""
+    named = system_prompts()
+    if spec in named:
+        return spec, named[spec]
+    if not spec.strip():
+        raise RunError("An empty system prompt: pass a name ("
+                       + ", ".join(named) + ") or the prompt's text.")
+    return "custom", spec
 
 
 def _preflight(req: RunRequest, model: ModelRecord, template: str,
@@ -276,6 +332,9 @@ def run_generation(
     run, model, prompts, have = work.run, work.model, work.prompts, work.done
     if model is None and run["engine"] != "http":
         raise RunError(f"Run {run_id} has no model; plan it again with --model.")
+    k = verbalized_k(run)
+    if k:  # a call's answers are sample indices call·k … call·k + k−1
+        have = {(p, i // k) for p, i in have}
     n = run["n_per_prompt"]
     expected = len(prompts) * n
     missing = {(p["id"], i) for p in prompts for i in range(n)} - have
@@ -308,6 +367,12 @@ def run_generation(
             eng.close()
 
 
+def verbalized_k(run: dict[str, Any]) -> int:
+    """Answers asked per call of a verbalized-sampling run (0 for any other run)."""
+    meta = json.loads(run["meta"] or "{}")
+    return int((meta.get("params") or {}).get("verbalized_k") or 0)
+
+
 def _check_lengths(eng: Engine, jobs: list[Job], prompts: list[dict[str, Any]], params: SamplingParams) -> None:
     """Raise PromptTooLong before any work if a prompt plus max tokens exceeds the context."""
     limit = eng.context_limit()
@@ -333,6 +398,7 @@ def _execute(
     base_params = params.to_json()
     meta = json.loads(run["meta"] or "{}")
     live = meta["live"]
+    vs_k = int((meta.get("params") or {}).get("verbalized_k") or 0)
     count = {"samples": 0, "tokens": 0}
     t0 = time.perf_counter()
     state.begin(f"run {run_id}", expected, done0)
@@ -355,12 +421,14 @@ def _execute(
         # heartbeat + this session's speed, committed with the sample (survives kill -9)
         live.update(heartbeat=time.time(), tokens=count["tokens"] + res.n_tokens,
                     seconds=time.perf_counter() - t0)
-        runs_repo.commit_sample(study, run_id, runs_repo.NewSample(
+        sample = runs_repo.NewSample(
             prompt_id=j.prompt_id, sample_index=j.sample_index, seed=j.seed,
             params=sample_params, prompt_text=j.prompt_text, text=res.text,
             n_prompt_tokens=res.n_prompt_tokens, n_tokens=res.n_tokens,
             finish_reason=res.finish_reason, mean_logprob=res.mean_logprob,
-            perplexity=res.perplexity, wall_ms=res.wall_ms), meta)
+            perplexity=res.perplexity, wall_ms=res.wall_ms)
+        runs_repo.commit_samples(study, run_id, split_answers(sample, vs_k) if vs_k
+                                 else [sample], meta)
         count["samples"] += 1
         count["tokens"] += res.n_tokens
         el = time.perf_counter() - t0
@@ -386,6 +454,26 @@ def _execute(
         run_id, "finished", expected, count["samples"], done0 + count["samples"],
         count["tokens"], time.perf_counter() - t0,
     )
+
+
+def split_answers(call: runs_repo.NewSample, k: int) -> list[runs_repo.NewSample]:
+    """One verbalized-sampling call as its answers: sample index call·k + j, each with its
+    stated probability; the call's raw output kept in the first answer's text meta; the call's
+    token count on the first answer only (its perplexity, finish reason and timing on all).
+    Output that does not parse is one text, the whole output, flagged ``parsed: false``."""
+    got = verbalized.parse(call.text, k)
+    out = []
+    for j, ans in enumerate(got.answers):
+        info: dict[str, Any] = {"call": call.sample_index, "answer": j, "of": len(got.answers),
+                                "k": k, "probability": ans.probability, "parsed": got.parsed}
+        if got.notes:
+            info["notes"] = got.notes
+        params = {**call.params, "verbalized": info}
+        text_meta = {"verbalized": {**info, "raw": call.text} if j == 0 else info}
+        out.append(replace(call, sample_index=call.sample_index * k + j, text=ans.text,
+                           params=params, n_tokens=call.n_tokens if j == 0 else 0,
+                           text_meta=text_meta))
+    return out
 
 
 def _end_session(study: Study, run_id: int, status: str, tokens: int, seconds: float) -> None:

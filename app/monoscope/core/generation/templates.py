@@ -38,6 +38,11 @@ def personas() -> list[str]:
     return list(_presets_file()["personas"])
 
 
+def system_prompts() -> dict[str, str]:
+    """The named system prompts of the system-prompt variation ("none" = no system prompt)."""
+    return {str(k): str(v) for k, v in _presets_file().get("system_prompts", {}).items()}
+
+
 def preset_names() -> list[str]:
     return sorted(_presets_file()["presets"])
 

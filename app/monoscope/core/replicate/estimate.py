@@ -76,7 +76,11 @@ def prompt_keys(study: Study, dataset_id: int, first: int | None) -> list[str]:
 def existing_run(study: Study, dataset_id: int, cfg: Config, seed: int) -> int | None:
     """Id of a run with exactly this config's parameters (what `plan_runs` would reuse)."""
     ds = datasets_repo.dataset(study, dataset_id)
-    tpl = resolve_template(cfg.template, dataset_domain(ds.name, ds.kind, ds.meta))
+    from monoscope.core.generation.runs import apply_mitigations
+
+    tpl, _ = apply_mitigations(
+        resolve_template(cfg.template, dataset_domain(ds.name, ds.kind, ds.meta)),
+        cfg.verbalized_k, cfg.system_prompt)
     sampling = json.dumps(cfg.sampling().to_json(), sort_keys=True)
     filt = runs_repo.prompt_filter(prompt_keys(study, dataset_id, cfg.prompts), cfg.prompts)
     for model_id, chat in runs_repo.models_named(study, cfg.model):
@@ -109,7 +113,8 @@ def estimate(study: Study, dataset_id: int, configs: list[Config], seed: int = 0
         keys = prompt_keys(study, dataset_id, cfg.prompts)
         expected = len(keys) * cfg.n
         rid = existing_run(study, dataset_id, cfg, seed)
-        done = runs_repo.sample_count(study, rid) if rid is not None else 0
+        done = (runs_repo.sample_count(study, rid, cfg.verbalized_k or 1)
+                if rid is not None else 0)
         speed = measured_speed(study, cfg.model) or TOKENS_PER_S.get(cfg.model, DEFAULT_TOKENS_PER_S)
         todo = expected - done
         secs = (todo * cfg.max_tokens * _fill(study, cfg.model, cfg.max_tokens) / speed

@@ -123,7 +123,8 @@ def _run_request(request: ReplicateRequest, cfg: Config) -> RunRequest:
         temperatures=(cfg.temperature,), top_ps=(cfg.top_p,), top_ks=(cfg.top_k,),
         max_tokens=cfg.max_tokens, decay=DECAYS[cfg.decay] if cfg.decay else None,
         prompts=cfg.prompts, seed=request.seed, n_parallel=request.n_parallel,
-        label=cfg.label, extra={"replicate": f"{request.protocol}/{request.preset}"})
+        label=cfg.label, extra={"replicate": f"{request.protocol}/{request.preset}"},
+        min_p=cfg.min_p, verbalized_k=cfg.verbalized_k, system_prompt=cfg.system_prompt)
 
 
 def want_kind(request: ReplicateRequest) -> str:
@@ -154,13 +155,15 @@ def _columns(study: Study, configs: list[Config], run_ids: list[int]) -> list[Co
         cols.append(Column(f"run:{rid}", cfg.label, {
             "model": cfg.model, "template": cfg.template, "temperature": cfg.temperature,
             "top_p": cfg.top_p, "top_k": cfg.top_k, "decay": cfg.decay, "n": cfg.n,
-            "max_tokens": cfg.max_tokens, "run_id": rid}))
+            "max_tokens": cfg.max_tokens, "run_id": rid, "min_p": cfg.min_p,
+            "verbalized_k": cfg.verbalized_k, "system_prompt": cfg.system_prompt}))
     return cols
 
 
 def _measure_and_report(study: Study, ds_id: int, res: ReplicationResult, out: Path,
                         state: TaskState) -> None:
     from monoscope.core.analysis.measure import MeasureRequest
+    from monoscope.core.explore.queries import topic_fit
     from monoscope.core.replicate.report import write_report
 
     try:
@@ -196,6 +199,9 @@ def _measure_and_report(study: Study, ds_id: int, res: ReplicationResult, out: P
     pf = res.request.ppl_max
     table.notes.append(f"perplexity filter: 0 < ppl ≤ {pf:g} on generated texts" if pf
                        else "perplexity filter: off")
+    fit = topic_fit(study, ds_id)
+    if fit and "topic" in attrs:
+        table.notes.append(f"topics: {fit}")
     table.notes += res.notes
     res.tables = [table]
     res.report = write_report(res, mres, rows, out)

@@ -15,7 +15,7 @@ from monoscope.core.generation.sampling import Decay, SamplingParams
 from monoscope.core.generation.templates import personas
 
 PROTOCOLS = ("reviews", "code")
-PRESETS = ("quick", "paper")
+PRESETS = ("quick", "paper", "mitigations")
 REVIEW_TEMPERATURES = (0.5, 0.8, 1.0, 1.2, 1.5)
 REVIEW_TOP_PS = (0.90, 0.95, 0.98, 1.00)
 CODE_TEMPERATURES = (0.5, 1.0)
@@ -45,6 +45,26 @@ class Protocol:
     extra: tuple[tuple[str, float, float], ...] = ()  # (template, T, top-p) single points
     decays: bool = False
     headline: tuple[float, float] = (0.8, 0.9)  # the paper's Figure 1 setting
+    mitigations: tuple[Mitigation, ...] = ()  # single runs with a mitigation (issue 14)
+
+
+@dataclass(frozen=True)
+class Mitigation:
+    """One run of the mitigations preset: template, T, top-p, min-p, verbalized sampling's
+    answers per call (0 = off) and a system prompt (a presets.json name; None = the
+    template's)."""
+
+    template: str
+    temperature: float
+    top_p: float = 1.0
+    min_p: float = 0.0
+    verbalized_k: int = 0
+    system_prompt: str | None = None
+
+
+MIN_P_SWEEP = tuple(Mitigation("personalized", t, 1.0, mp)
+                    for t in (1.0, 1.5) for mp in (0.0, 0.05, 0.1, 0.2))
+VERBALIZED_K = 5
 
 
 def _full(temps: tuple[float, ...], top_ps: tuple[float, ...]) -> tuple[tuple[float, float], ...]:
@@ -63,6 +83,17 @@ PROTOCOL_PRESETS: dict[tuple[str, str], Protocol] = {
         prompts=None, n=10, max_tokens=500,
         grid=_full(REVIEW_TEMPERATURES, REVIEW_TOP_PS),
         templates=("personalized", "personation"), decays=True),
+    # The mitigations of issue 14 at the quick preset's sizes, each against the personalized
+    # prompt at T 1.0, top-p 1.0 (the min-p sweep's first point): min-p ∈ {0, .05, .1, .2} at
+    # T 1.0 / 1.5 (Nguyen et al. 2025), verbalized sampling with 5 answers per call (Zhang et
+    # al. 2025; 2 calls per prompt, so 10 texts like the others), the paper's personas, and
+    # three system prompts.
+    ("reviews", "mitigations"): Protocol(
+        prompts=20, n=10, max_tokens=64, grid=(), templates=(),
+        mitigations=(*MIN_P_SWEEP, Mitigation("personalized", 1.0, verbalized_k=VERBALIZED_K),
+                     Mitigation("personation", 1.0),
+                     *(Mitigation("personalized", 1.0, system_prompt=name)
+                       for name in ("creative", "critic", "diverse")))),
     ("code", "quick"): Protocol(
         prompts=None, n=5, max_tokens=192, grid=_full(CODE_TEMPERATURES, CODE_TOP_PS),
         templates=("code",), headline=(1.0, 1.0)),
@@ -106,6 +137,9 @@ class Config:
     max_tokens: int
     prompts: int | None
     decay: str | None = None  # key of DECAYS
+    min_p: float = 0.0
+    verbalized_k: int = 0  # verbalized sampling: answers per call (0 = off)
+    system_prompt: str | None = None  # a presets.json system prompt name
 
     @property
     def label(self) -> str:
@@ -113,11 +147,18 @@ class Config:
             d = DECAYS[self.decay]
             return (f"{self.model} {self.template} decay {self.decay} "
                     f"T {d.start:g}→{d.end:g} over {d.length}")
-        return f"{self.model} {self.template} T={self.temperature:g} p={self.top_p:g}"
+        out = f"{self.model} {self.template} T={self.temperature:g} p={self.top_p:g}"
+        if self.min_p:
+            out += f" min-p={self.min_p:g}"
+        if self.verbalized_k:
+            out += f" VS k={self.verbalized_k}"
+        if self.system_prompt is not None:
+            out += f" system={self.system_prompt}"
+        return out
 
     def sampling(self) -> SamplingParams:
         return SamplingParams(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-                              max_tokens=self.max_tokens,
+                              min_p=self.min_p, max_tokens=self.max_tokens,
                               decay=DECAYS[self.decay] if self.decay else None)
 
 
@@ -127,6 +168,9 @@ def protocol_for(request: ReplicateRequest) -> Protocol:
         raise ReplicateError(f"Unknown protocol {request.protocol!r}; use reviews or code.")
     if request.preset not in PRESETS:
         raise ReplicateError(f"Unknown preset {request.preset!r}; use quick or paper.")
+    if (request.protocol, request.preset) not in PROTOCOL_PRESETS:
+        raise ReplicateError(f"The {request.preset} preset is for the reviews protocol; use "
+                             "--preset quick or paper for code.")
     base = PROTOCOL_PRESETS[(request.protocol, request.preset)]
     for name in ("prompts", "n", "max_tokens"):
         v = getattr(request, name)
@@ -157,6 +201,14 @@ def expand(request: ReplicateRequest) -> list[Config]:
                        for key, d in DECAYS.items()]
         out += [Config(model, template, t, p, TOP_K, proto.n, proto.max_tokens, proto.prompts,
                        decay) for template, t, p, decay in points]
+        for m in proto.mitigations:
+            k = m.verbalized_k
+            # verbalized sampling: ⌈n / k⌉ calls of k answers (as many texts as the others),
+            # each call with room for its k answers
+            out.append(Config(model, m.template, m.temperature, m.top_p, TOP_K,
+                              -(-proto.n // k) if k else proto.n,
+                              min(1024, proto.max_tokens * k) if k else proto.max_tokens,
+                              proto.prompts, None, m.min_p, k, m.system_prompt))
     return out
 
 

@@ -28,7 +28,7 @@ from monoscope.core.errors import MonoscopeError
 from monoscope.core.explore.figure_data import sentiment_of
 from monoscope.core.explore.hivemind import HivemindData, hivemind_data
 from monoscope.core.explore.missing import MissingMode, result_missing_modes
-from monoscope.core.explore.queries import scope_points, topic_labels
+from monoscope.core.explore.queries import scope_points, topic_fit, topic_labels
 from monoscope.core.report import figures as F
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
@@ -110,8 +110,8 @@ def build_report(study: Study, request: ReportRequest, state: TaskState) -> Repo
     (out / "measure.json").write_text(res.to_json(), encoding="utf-8")
     index = out / "index.html"
     missing = result_missing_modes(res, topic_labels(study, res.dataset_id))
-    index.write_text(render_html(res, figs, sent, has_map=data is not None, missing=missing),
-                     encoding="utf-8")
+    index.write_text(render_html(res, figs, sent, has_map=data is not None, missing=missing,
+                                 topics=topic_fit(study, res.dataset_id)), encoding="utf-8")
     state.progress(5, 5, str(index))
     return ReportResult(index, figs, res)
 
@@ -191,7 +191,8 @@ def index_cell(res: MeasureResult, run_key: str, attribute: str) -> str:
 
 
 def render_html(res: MeasureResult, figs: list[F.Figure], sent: str | None,
-                has_map: bool = True, missing: list[MissingMode] | None = None) -> str:
+                has_map: bool = True, missing: list[MissingMode] | None = None,
+                topics: str | None = None) -> str:
     e = html.escape
     col, lab = F.colours(res), F.labels(res)
     parts = [f"<!doctype html><html><head><meta charset=utf-8><title>Monoscope report: "
@@ -200,7 +201,9 @@ def render_html(res: MeasureResult, figs: list[F.Figure], sent: str | None,
              f"<p class=note>{len(res.prompts)} prompts, {len(res.groups) - 1} runs. "
              f"Perplexity filter: {'0 &lt; ppl ≤ ' + _fmt(res.request.ppl_max, 1) if res.request.ppl_max else 'off'}. "
              f"Monoscope {e(__version__)}. Method: Wu et al., “Generative Monoculture in Large "
-             "Language Models” (ICLR 2025).</p>", "<h2>Groups</h2><table><tr><th class=l>group"
+             "Language Models” (ICLR 2025)."
+             + (f" Topics: {e(topics)}." if topics and "topic" in res.attributes else "")
+             + "</p>", "<h2>Groups</h2><table><tr><th class=l>group"
              "</th><th class=l>model</th><th class=l>sampling</th><th>texts</th></tr>"]
     for g in res.groups:
         samp = ", ".join(f"{k}={v}" for k, v in g.sampling.items() if k in

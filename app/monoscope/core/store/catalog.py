@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from monoscope.core.store import runs as runs_repo
+from monoscope.core.store import topics as topics_repo
 from monoscope.core.store.study import Study
 
 
@@ -64,18 +65,25 @@ class StudySummary:
     runs: list[dict[str, Any]]
     wal_pending_bytes: int  # committed work still only in the write-ahead log
     open_for_writing_in: str | None  # the lock holder, when this is a snapshot copy
+    topic_model: str = "kmeans"  # the study's chosen topic model (`annotate --topic-model`)
 
 
 def study_summary(study: Study) -> StudySummary:
-    """Everything `monoscope info` reports about a study."""
+    """Everything `monoscope info` reports about a study (each dataset's `topics`: the model
+    that fitted its stored topics and their number, or None)."""
+    fits = topics_repo.fitted(study)
+    datasets = [{**d, "topics": ({"model": fits[d["id"]][0], "k": fits[d["id"]][1]}
+                                 if d["id"] in fits else None)}
+                for d in dataset_summaries(study)]
     return StudySummary(
         path=str(study.path),
         schema_version=study.schema_version(),
         tables=study.table_counts(),
-        datasets=dataset_summaries(study),
+        datasets=datasets,
         runs=[{**r, "meta": _json_dict(r["meta"])} for r in runs_repo.run_rows(study)],
         wal_pending_bytes=study.wal_bytes(),
         open_for_writing_in=study.snapshot_of,
+        topic_model=topics_repo.chosen_model(study),
     )
 
 

@@ -208,9 +208,11 @@ def run_progress(study: Study, run_id: int) -> tuple[int, int]:
     return (int(done[0]) if done else 0), expected
 
 
-def sample_count(study: Study, run_id: int) -> int:
-    """Samples the run has generated so far."""
-    return int(study.scalar("SELECT count(*) FROM generations WHERE run_id = ?", [run_id]))
+def sample_count(study: Study, run_id: int, per_call: int = 1) -> int:
+    """Samples the run has generated so far (model calls, for a verbalized-sampling run whose
+    call i stored its answers as sample indices i·per_call …)."""
+    return int(study.scalar("SELECT count(*) FROM generations WHERE run_id = ? "
+                            "AND sample_index % ? = 0", [run_id, max(1, per_call)]))
 
 
 def _add_session(meta: dict[str, Any], tokens: int, seconds: float) -> dict[str, Any]:
@@ -266,29 +268,54 @@ class NewSample:
     mean_logprob: float | None
     perplexity: float | None
     wall_ms: float
+    text_meta: dict[str, Any] | None = None  # texts.meta (verbalized sampling: the answer's)
 
 
 def commit_sample(study: Study, run_id: int, sample: NewSample, meta: dict[str, Any]) -> int:
     """The text, its generation record and the run's meta (heartbeat) in one transaction, so
     a sample survives a kill the moment it is committed; the new text id."""
-    s = sample
+    return commit_samples(study, run_id, [sample], meta)[0]
+
+
+def commit_samples(study: Study, run_id: int, samples: Sequence[NewSample],
+                   meta: dict[str, Any]) -> list[int]:
+    """Several texts of one model call (verbalized sampling's answers) and the run's meta in
+    one transaction. A sample whose `text_meta` has a ``verbalized`` entry gets ``parent`` =
+    the text id of the call's first sample there and in its generation's params."""
+    ids: list[int] = []
     with study.transaction() as cur:
-        got = cur.execute(
-            "INSERT INTO texts (prompt_id, origin, run_id, sample_index, body, content_hash) "
-            "VALUES (?, 'generated', ?, ?, ?, ?) RETURNING id",
-            [s.prompt_id, run_id, s.sample_index, s.text, content_hash(s.text)],
-        ).fetchone()
-        assert got is not None
-        cur.execute(
-            "INSERT INTO generations (text_id, run_id, prompt_id, sample_index, seed, params, "
-            "prompt_text, n_prompt_tokens, n_tokens, finish_reason, mean_logprob, perplexity, "
-            "wall_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [got[0], run_id, s.prompt_id, s.sample_index, s.seed, json.dumps(s.params),
-             s.prompt_text, s.n_prompt_tokens, s.n_tokens, s.finish_reason, s.mean_logprob,
-             s.perplexity, s.wall_ms],
-        )
+        for s in samples:
+            text_meta, params = s.text_meta, s.params
+            if ids and text_meta is not None and "verbalized" in text_meta:
+                text_meta = {**text_meta, "verbalized": {**text_meta["verbalized"],
+                                                         "parent": ids[0]}}
+                params = {**params, "verbalized": text_meta["verbalized"]}
+            got = cur.execute(
+                "INSERT INTO texts (prompt_id, origin, run_id, sample_index, body, content_hash, "
+                "meta) VALUES (?, 'generated', ?, ?, ?, ?, ?) RETURNING id",
+                [s.prompt_id, run_id, s.sample_index, s.text, content_hash(s.text),
+                 None if text_meta is None else json.dumps(text_meta)],
+            ).fetchone()
+            assert got is not None
+            if not ids and text_meta is not None and "verbalized" in text_meta:
+                # the first sample of the call is its own parent
+                text_meta = {**text_meta, "verbalized": {**text_meta["verbalized"],
+                                                         "parent": int(got[0])}}
+                params = {**params, "verbalized": {
+                    k: v for k, v in text_meta["verbalized"].items() if k != "raw"}}
+                cur.execute("UPDATE texts SET meta = ? WHERE id = ?",
+                            [json.dumps(text_meta), got[0]])
+            cur.execute(
+                "INSERT INTO generations (text_id, run_id, prompt_id, sample_index, seed, params, "
+                "prompt_text, n_prompt_tokens, n_tokens, finish_reason, mean_logprob, perplexity, "
+                "wall_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [got[0], run_id, s.prompt_id, s.sample_index, s.seed, json.dumps(params),
+                 s.prompt_text, s.n_prompt_tokens, s.n_tokens, s.finish_reason, s.mean_logprob,
+                 s.perplexity, s.wall_ms],
+            )
+            ids.append(int(got[0]))
         cur.execute("UPDATE runs SET meta=? WHERE id=?", [json.dumps(meta), run_id])
-    return int(got[0])
+    return ids
 
 
 def end_session(study: Study, run_id: int, status: str, tokens: int, seconds: float) -> None:
@@ -434,6 +461,9 @@ class RunRow:
     status: str
     sampling: dict[str, Any] = field(default_factory=dict)
     n_texts: int = 0
+    # run parameters beyond sampling: the template's name and `meta.params` (mitigations:
+    # verbalized_k, system_prompt)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 def dataset_run_labels(study: Study, dataset_id: int) -> list[tuple[int, str]]:
@@ -446,12 +476,14 @@ def dataset_run_labels(study: Study, dataset_id: int) -> list[tuple[int, str]]:
 def dataset_runs(study: Study, dataset_id: int) -> list[RunRow]:
     """Runs of a dataset with model name and number of generated texts, by id."""
     rows = study.query(
-        "SELECT r.id, r.label, m.name AS model, r.engine, r.status, r.sampling, "
-        "(SELECT count(*) FROM texts t WHERE t.run_id = r.id) AS n FROM runs r "
+        "SELECT r.id, r.label, m.name AS model, r.engine, r.status, r.sampling, r.template, "
+        "r.meta, (SELECT count(*) FROM texts t WHERE t.run_id = r.id) AS n FROM runs r "
         "LEFT JOIN models m ON m.id = r.model_id WHERE r.dataset_id = ? ORDER BY r.id",
         [dataset_id],
     )
     return [RunRow(int(r["id"]), str(r["label"]), None if r["model"] is None else str(r["model"]),
                    str(r["engine"]), str(r["status"]),
-                   json.loads(r["sampling"]) if r["sampling"] else {}, int(r["n"]))
+                   json.loads(r["sampling"]) if r["sampling"] else {}, int(r["n"]),
+                   {"template": r["template"],
+                    **(json.loads(r["meta"] or "{}").get("params") or {})})
             for r in rows]

@@ -3,6 +3,10 @@
 A fit is one row per topic of a dataset (label, number of source texts, version). The fit and
 the source texts' assignments are written in ONE transaction, so a crash leaves both or neither
 (tests/core/test_topic_crash.py); dropping a fit drops its assignments with it.
+
+The topic model a study uses (`kmeans` or `bertopic`) is remembered in `study_meta` under
+`topics.model`; which model produced a stored fit is read from its version (`bertopic-…` or
+k-means' plain number).
 """
 
 from __future__ import annotations
@@ -14,6 +18,34 @@ import duckdb
 from monoscope.core.store import attributes as attributes_repo
 from monoscope.core.store.attributes import Value
 from monoscope.core.store.study import Study
+
+TOPIC_MODELS = ("kmeans", "bertopic")
+MODEL_KEY = "topics.model"
+
+
+def model_of_version(version: str) -> str:
+    """The topic model that wrote a fit of this version (`bertopic-1/torch` → bertopic)."""
+    return "bertopic" if version.startswith("bertopic") else "kmeans"
+
+
+def chosen_model(study: Study) -> str:
+    """The study's topic model: the one stored with `choose_model`, else k-means."""
+    name = study.get_meta(MODEL_KEY)
+    return str(name) if name in TOPIC_MODELS else "kmeans"
+
+
+def choose_model(study: Study, name: str) -> None:
+    """Remember the study's topic model (the next annotate refits when it changed)."""
+    if name not in TOPIC_MODELS:
+        raise ValueError(f"unknown topic model {name!r}; one of {', '.join(TOPIC_MODELS)}")
+    study.set_meta(MODEL_KEY, name)
+
+
+def fitted(study: Study) -> dict[int, tuple[str, int]]:
+    """Per dataset id with a stored fit: (topic model that fitted it, number of topics)."""
+    rows = study.query("SELECT dataset_id, min(version) AS version, count(*) AS k FROM topics "
+                       "GROUP BY dataset_id")
+    return {int(r["dataset_id"]): (model_of_version(str(r["version"])), int(r["k"])) for r in rows}
 
 
 def labels(study: Study, dataset_id: int, version: str) -> list[str]:

@@ -81,7 +81,7 @@ class ReplicateDialog(QDialog):
         for box in self.models.values():
             box.setChecked(True)
         self.preset = QComboBox()
-        self.preset.addItems(["quick", "paper"])
+        self.preset.addItems(["quick", "paper", "mitigations"])
         self.prompts = QSpinBox()
         self.prompts.setRange(0, 100_000)
         self.prompts.setSpecialValueText("preset")

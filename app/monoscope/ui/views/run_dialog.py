@@ -1,7 +1,11 @@
 """Run dialog: model, prompt template, sampling grid, n per prompt, prompt subset and seed.
 
-Returns a `RunSpec` (one spec may expand to a grid of runs, one per temperature × top-p) that
-the runs panel (`RunsPanel.start`) hands to the generation stage.
+Returns a `RunSpec` (one spec may expand to a grid of runs, one per temperature × top-p ×
+min-p and system prompt) that the runs panel (`RunsPanel.start`) hands to the generation stage.
+The *Mitigation* box holds the presets of issue 14 (`run_spec.MITIGATIONS`): a min-p sweep,
+verbalized sampling (k answers with probabilities per call, stored as k samples), the paper's
+personas and a system-prompt variation; each is recorded as run parameters, which the Sweep
+view plots along.
 
 Embedding::
 
@@ -56,12 +60,14 @@ from monoscope.ui.views.run_spec import (
     CHOOSE_FILE,
     CUSTOM,
     MEASURED_TOKENS_PER_S,
+    MITIGATIONS,
     RunInputError,
     RunSpec,
     describe_facts,
     estimate_seconds,
     model_facts,
     parse_floats,
+    parse_names,
     preset_descriptions,
     tokens_per_second,
 )
@@ -161,7 +167,7 @@ class RunDialog(QDialog):
         self.temps = QLineEdit("0.8")
         self.top_ps = QLineEdit("1.0")
         self.top_k = QSpinBox(minimum=0, maximum=100_000, value=50)
-        self.min_p = QDoubleSpinBox(minimum=0.0, maximum=0.99, singleStep=0.01, decimals=3, value=0.0)
+        self.min_ps = QLineEdit("0")
         self.repeat = QDoubleSpinBox(minimum=0.01, maximum=5.0, singleStep=0.05, decimals=2, value=1.0)
         self.max_tokens = QSpinBox(minimum=1, maximum=32_768, value=256)
         self.decay_on = QCheckBox("temperature decay")
@@ -170,6 +176,18 @@ class RunDialog(QDialog):
         self.decay_start = QDoubleSpinBox(minimum=0.0, maximum=100.0, decimals=2, value=10.0)
         self.decay_end = QDoubleSpinBox(minimum=0.0, maximum=10.0, decimals=2, value=1.0)
         self.decay_len = QSpinBox(minimum=1, maximum=10_000, value=20)
+
+        # -- mitigations
+        self.mitigation = QComboBox()
+        for key, m in MITIGATIONS.items():
+            self.mitigation.addItem(str(m["label"]), key)
+        self.vs_k = QSpinBox(minimum=0, maximum=20, value=0)
+        self.vs_k.setSpecialValueText("off")
+        self.vs_k.setToolTip("verbalized sampling: answers asked per call (each stored as its "
+                             "own sample with its stated probability); off = one answer")
+        self.system_prompts = QLineEdit()
+        self.system_prompts.setPlaceholderText("the template's own; or names, e.g. none, "
+                                               "assistant, creative (one run each)")
 
         # -- prompts and run
         self.n_per_prompt = QSpinBox(minimum=1, maximum=10_000, value=10)
@@ -202,11 +220,13 @@ class RunDialog(QDialog):
         replicate.clicked.connect(self._replicate)
         self._layout()
 
-        for w in (self.temps, self.top_ps, self.label_edit):
+        for w in (self.temps, self.top_ps, self.min_ps, self.system_prompts, self.label_edit):
             w.textChanged.connect(self._changed)
-        for s in (self.top_k, self.max_tokens, self.decay_len, self.n_per_prompt, self.first_k, self.seed):
+        for s in (self.top_k, self.max_tokens, self.decay_len, self.n_per_prompt, self.first_k,
+                  self.seed, self.vs_k):
             s.valueChanged.connect(self._changed)
-        for d in (self.min_p, self.repeat, self.decay_start, self.decay_end):
+        self.mitigation.currentIndexChanged.connect(self._mitigation_chosen)
+        for d in (self.repeat, self.decay_start, self.decay_end):
             d.valueChanged.connect(self._changed)
         for b in (self.decay_on, self.subset_all, self.subset_first, self.subset_sel):
             b.toggled.connect(self._changed)
@@ -251,13 +271,13 @@ class RunDialog(QDialog):
         tl.addRow("Template", self.template_box)
         tl.addRow("Text", self.template_edit)
         tl.addRow("Preview (first prompt)", self.preview)
-        sbox = QGroupBox("Sampling (one run per temperature × top-p)")
+        sbox = QGroupBox("Sampling (one run per temperature × top-p × min-p)")
         sl = QGridLayout(sbox)
         sl.addWidget(QLabel("temperatures"), 0, 0)
         sl.addWidget(self.temps, 0, 1)
         sl.addWidget(QLabel("top-p values"), 0, 2)
         sl.addWidget(self.top_ps, 0, 3)
-        for col, (name, w) in enumerate((("top-k", self.top_k), ("min-p", self.min_p),
+        for col, (name, w) in enumerate((("top-k", self.top_k), ("min-p values", self.min_ps),
                                          ("repeat penalty", self.repeat), ("max tokens", self.max_tokens))):
             sl.addWidget(QLabel(name), 1 + col // 2, (col % 2) * 2)
             sl.addWidget(w, 1 + col // 2, (col % 2) * 2 + 1)
@@ -268,6 +288,11 @@ class RunDialog(QDialog):
             dl.addWidget(QLabel(name))
             dl.addWidget(w)
         sl.addLayout(dl, 3, 0, 1, 4)
+        xbox = QGroupBox("Mitigation (recorded as run parameters; the Sweep view plots along them)")
+        xl = QFormLayout(xbox)
+        xl.addRow("Preset", self.mitigation)
+        xl.addRow("Verbalized sampling: answers per call", self.vs_k)
+        xl.addRow("System prompts", self.system_prompts)
         rbox = QGroupBox("Samples")
         rl = QGridLayout(rbox)
         rl.addWidget(QLabel("n per prompt"), 0, 0)
@@ -287,7 +312,7 @@ class RunDialog(QDialog):
         form = QWidget()
         fl = QVBoxLayout(form)
         fl.setContentsMargins(0, 0, 0, 0)
-        for part in (mbox, self.servers, tbox, sbox, rbox):
+        for part in (mbox, self.servers, tbox, sbox, xbox, rbox):
             fl.addWidget(part)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -306,6 +331,24 @@ class RunDialog(QDialog):
                     min(tall, screen.height() - 60))
 
     # -- reactions --------------------------------------------------------------------------
+    def set_mitigation(self, key: str) -> None:
+        """Choose a mitigation preset (`run_spec.MITIGATIONS`) and fill its fields."""
+        self.mitigation.setCurrentIndex(max(0, self.mitigation.findData(key)))
+
+    def _mitigation_chosen(self) -> None:
+        fields = MITIGATIONS[str(self.mitigation.currentData())]["fields"]
+        for name, edit in (("temperatures", self.temps), ("top_ps", self.top_ps),
+                           ("min_ps", self.min_ps), ("system_prompts", self.system_prompts)):
+            if name in fields:
+                edit.setText(str(fields[name]))
+        if "verbalized_k" in fields:
+            self.vs_k.setValue(int(fields["verbalized_k"]))
+        if "template" in fields:
+            idx = self.template_box.findData(fields["template"])
+            if idx >= 0:
+                self.template_box.setCurrentIndex(idx)
+        self._changed()
+
     def current_model(self) -> str:
         return str(self.model_box.currentData())
 
@@ -385,6 +428,15 @@ class RunDialog(QDialog):
         name = self.template_box.currentData()
         spec = self.template_edit.toPlainText() if name == CUSTOM else str(name)
         tpl = resolve_template(spec, self._domain())
+        try:
+            from monoscope.core.generation.runs import apply_mitigations
+            from monoscope.core.generation.templates import system_prompts
+
+            systems = parse_names(self.system_prompts.text(), system_prompts())
+            tpl, _ = apply_mitigations(tpl, self.vs_k.value() if self.vs_k.value() > 1 else 0,
+                                       systems[0] if systems else None)
+        except MonoscopeError:
+            pass  # build_spec says what is wrong
         title, context = first
         if self._facts.get("chat", True):
             msgs = tpl.messages(title, context, 0)
@@ -452,6 +504,13 @@ class RunDialog(QDialog):
             raise RunInputError("Choose a model.")
         temps = parse_floats(self.temps.text(), "temperatures", 0.0, 5.0)
         tops = parse_floats(self.top_ps.text(), "top-p", 0.0, 1.0, low_open=True)
+        min_ps = parse_floats(self.min_ps.text(), "min-p", 0.0, 0.99)
+        from monoscope.core.generation.templates import system_prompts
+
+        systems = parse_names(self.system_prompts.text(), system_prompts())
+        if self.vs_k.value() == 1:
+            raise RunInputError("Verbalized sampling asks for at least 2 answers per call "
+                                "(or set it off).")
         name = self.template_box.currentData()
         template = self.template_edit.toPlainText().strip() if name == CUSTOM else str(name)
         if name == CUSTOM:
@@ -470,9 +529,9 @@ class RunDialog(QDialog):
             grid = tuple(
                 SamplingParams(
                     temperature=t, top_p=p, top_k=self.top_k.value(),
-                    min_p=self.min_p.value(), repeat_penalty=self.repeat.value(),
+                    min_p=mp, repeat_penalty=self.repeat.value(),
                     max_tokens=self.max_tokens.value(), decay=decay)
-                for t, p in itertools.product(temps, tops)
+                for t, p, mp in itertools.product(temps, tops, min_ps)
             )
         except SamplingError as exc:
             raise RunInputError(str(exc)) from None
@@ -482,7 +541,8 @@ class RunDialog(QDialog):
         except MonoscopeError as exc:
             raise RunInputError(str(exc)) from None
         return RunSpec(int(did), model, template, grid, self.n_per_prompt.value(),
-                       self.seed.value(), keys, self.label_edit.text().strip(), n_prompts, extra)
+                       self.seed.value(), keys, self.label_edit.text().strip(), n_prompts, extra,
+                       verbalized_k=self.vs_k.value(), system_prompts=systems)
 
     def _replicate(self) -> None:
         self.wants_replication = True

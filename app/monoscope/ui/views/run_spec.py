@@ -40,17 +40,27 @@ class RunSpec:
     label: str = ""
     n_prompts: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # mitigations: verbalized sampling's answers per call (0 = off) and the system prompts to
+    # vary over (names from presets.json or texts; empty = the template's own)
+    verbalized_k: int = 0
+    system_prompts: tuple[str, ...] = ()
 
     @property
     def n_runs(self) -> int:
-        return len(self.sampling)
+        return len(self.sampling) * max(1, len(self.system_prompts))
 
     @property
     def n_samples(self) -> int:
         return self.n_runs * self.n_prompts * self.n_per_prompt
 
     def to_request(self, dataset: str) -> Any:
-        """The generation stage's `RunRequest` for this spec (one run per grid point)."""
+        """The generation stage's `RunRequest` for this spec (one run per grid point; the
+        first system prompt of a variation, see `to_requests`)."""
+        return self.to_requests(dataset)[0]
+
+    def to_requests(self, dataset: str) -> list[Any]:
+        """One `RunRequest` per system prompt of the variation (one when there is none), each
+        planning one run per temperature × top-p × min-p."""
         from monoscope.core.generation.runs import RunRequest
 
         first = self.sampling[0]
@@ -60,14 +70,52 @@ class RunSpec:
             fleet = {"engine": "http", "base_url": urls[0], "base_urls": urls[1:],
                      "server_slots": {str(s["url"]): int(s["slots"])
                                       for s in self.extra["servers"] if s.get("slots")}}
-        return RunRequest(
-            dataset=dataset, model=self.model, template=self.template, n=self.n_per_prompt,
-            temperatures=sorted({s.temperature for s in self.sampling}),
-            top_ps=sorted({s.top_p for s in self.sampling}), top_ks=(first.top_k,),
-            min_p=first.min_p, repeat_penalty=first.repeat_penalty, max_tokens=first.max_tokens,
-            decay=first.decay, prompt_keys=list(self.prompt_keys) if self.prompt_keys else None,
-            seed=self.seed, label=self.label or None, **fleet,
-        )
+        out = []
+        for system in self.system_prompts or (None,):
+            label = self.label or None
+            if label and system is not None and len(self.system_prompts) > 1:
+                label = f"{label} system={system}"
+            out.append(RunRequest(
+                dataset=dataset, model=self.model, template=self.template, n=self.n_per_prompt,
+                temperatures=sorted({s.temperature for s in self.sampling}),
+                top_ps=sorted({s.top_p for s in self.sampling}), top_ks=(first.top_k,),
+                min_p=first.min_p, min_ps=sorted({s.min_p for s in self.sampling}),
+                repeat_penalty=first.repeat_penalty, max_tokens=first.max_tokens,
+                decay=first.decay, prompt_keys=list(self.prompt_keys) if self.prompt_keys else None,
+                seed=self.seed, label=label, verbalized_k=self.verbalized_k,
+                system_prompt=system, **fleet))
+        return out
+
+
+# Mitigation presets of the run dialog (issue 14): what each sets. Keys of `fields`:
+# temperatures, top_ps, min_ps (comma-separated text), template (a preset name),
+# verbalized_k, system_prompts (comma-separated names).
+MITIGATIONS: dict[str, dict[str, Any]] = {
+    "none": {"label": "none (one run per temperature × top-p)", "fields": {}},
+    "min-p": {"label": "min-p sweep (Nguyen et al. 2025)",
+              "fields": {"temperatures": "1.0, 1.5", "top_ps": "1.0",
+                         "min_ps": "0, 0.05, 0.1, 0.2", "verbalized_k": 0,
+                         "system_prompts": ""}},
+    "verbalized": {"label": "verbalized sampling: k answers with probabilities (Zhang et al. 2025)",
+                   "fields": {"temperatures": "1.0", "top_ps": "1.0", "min_ps": "0",
+                              "verbalized_k": 5, "system_prompts": ""}},
+    "personas": {"label": "personas (the paper's personation prompt)",
+                 "fields": {"template": "personation", "verbalized_k": 0, "min_ps": "0",
+                            "system_prompts": ""}},
+    "system": {"label": "system-prompt variation",
+               "fields": {"system_prompts": "none, assistant, creative, critic, diverse",
+                          "verbalized_k": 0, "min_ps": "0"}},
+}
+
+
+def parse_names(text: str, known: dict[str, str]) -> tuple[str, ...]:
+    """System prompt names separated by commas, each checked against `known`."""
+    names = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise RunInputError(f"Unknown system prompt(s) {', '.join(unknown)}; use "
+                            f"{', '.join(known)} (presets.json's system_prompts).")
+    return names
 
 
 def parse_floats(text: str, what: str, low: float, high: float, low_open: bool = False) -> list[float]:

@@ -87,7 +87,7 @@ def generation_task(request: tuple[Study, RunSpec | None, list[int]], state: Tas
     study, spec, run_ids = request
     requests = []
     if spec is not None:
-        requests.append(spec.to_request(datasets_repo.dataset(study, spec.dataset_id).name))
+        requests += spec.to_requests(datasets_repo.dataset(study, spec.dataset_id).name)
     return chain_task(ChainTask(study, [Generate(requests=requests, run_ids=run_ids)]), state)
 
 

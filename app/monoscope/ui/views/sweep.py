@@ -1,4 +1,9 @@
-"""Sweep: a dispersion metric vs temperature, one line per (model, top-p), the source as a band.
+"""Sweep: a dispersion metric vs a run parameter (temperature by default, one line per
+(model, top-p)), the source as a band.
+
+*Along* picks the parameter: any that varies over the dataset's runs — temperature, top-p,
+top-k, min-p, verbalized sampling's answers per call, the system prompt or the template (the
+last two as categories); the runs' other varying parameters make the lines.
 
 Each point is one run (the stored aggregate: mean of the per-prompt metric over the run's
 prompts, with its 95 % bootstrap interval as an error bar). The source is measured on the
@@ -37,7 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from monoscope.core.explore.compare_data import SweepData, compute_sweep
-from monoscope.core.explore.figure_data import METRICS, SOURCE
+from monoscope.core.explore.figure_data import METRICS, SOURCE, SWEEP_PARAMETERS
 from monoscope.core.store import Study
 from monoscope.ui.loaders import figure_task
 from monoscope.ui.views.figure_common import (
@@ -53,7 +58,8 @@ NO_DATA = "Open a study with runs at several temperatures."
 
 
 class SweepView(FigureViewMixin, QWidget):
-    """Metric vs temperature per top-p with the source band; see the module docstring."""
+    """Metric vs a run parameter (temperature, min-p, …) with the source band; see the module
+    docstring."""
 
     task_key = "sweep"
 
@@ -75,6 +81,9 @@ class SweepView(FigureViewMixin, QWidget):
             self.metric_box.addItem(label, key)
         self.metric_box.setCurrentIndex(self.metric_box.findData("sentiment.entropy"))
         self.metric_box.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.along_box = QComboBox()
+        self.along_box.addItem(SWEEP_PARAMETERS["temperature"], "temperature")
+        self.along_box.currentIndexChanged.connect(lambda _i: self._redraw())
         export_btn = QPushButton("Export…")
         export_btn.clicked.connect(self._export_clicked)
         self.status = QLabel()
@@ -84,6 +93,8 @@ class SweepView(FigureViewMixin, QWidget):
         top = QHBoxLayout()
         top.addWidget(QLabel("Metric"))
         top.addWidget(self.metric_box)
+        top.addWidget(QLabel("Along"))
+        top.addWidget(self.along_box)
         top.addWidget(self.status, 1)
         top.addWidget(export_btn)
 
@@ -104,6 +115,32 @@ class SweepView(FigureViewMixin, QWidget):
     def set_metric(self, metric: str) -> None:
         self.metric_box.setCurrentIndex(self.metric_box.findData(metric))
 
+    @property
+    def along(self) -> str:
+        """The run parameter on the x axis."""
+        return str(self.along_box.currentData() or "temperature")
+
+    def set_along(self, name: str) -> None:
+        """Plot along a run parameter (one of the offered ones, see `along_box`)."""
+        i = self.along_box.findData(name)
+        if i >= 0:
+            self.along_box.setCurrentIndex(i)
+
+    def _offer_parameters(self, data: SweepData) -> None:
+        """The Along choices: temperature and every parameter that varies over the runs."""
+        names = ["temperature", *[n for n in data.parameters() if n != "temperature"]]
+        current = self.along
+        self.along_box.blockSignals(True)
+        self.along_box.clear()
+        for n in names:
+            self.along_box.addItem(SWEEP_PARAMETERS[n], n)
+        self.along_box.setCurrentIndex(max(0, self.along_box.findData(current)))
+        self.along_box.blockSignals(False)
+
+    def _redraw(self) -> None:
+        if self.data is not None:
+            self._show(self.data)
+
     def refresh(self) -> None:
         """Reload in a worker (after a run or annotation finished)."""
         if self.study is None:
@@ -122,6 +159,12 @@ class SweepView(FigureViewMixin, QWidget):
             self.status.setText(NO_DATA)
             return
         self.data = data
+        self._offer_parameters(data)
+        along = self.along
+        self.plot.setLabel("bottom", SWEEP_PARAMETERS[along])
+        cats = data.categories(along)
+        self.plot.getAxis("bottom").setTicks(
+            None if cats is None else [[(float(i), c) for i, c in enumerate(cats)]])
         self.plot.clear()
         self.scatters.clear()
         self.source_items = []
@@ -133,7 +176,7 @@ class SweepView(FigureViewMixin, QWidget):
         grey = group_color(SOURCE)[:3]
         dash = pg.mkPen(grey, width=2, style=pg.QtCore.Qt.PenStyle.DashLine)
         mean, lo, hi = data.source
-        lines = data.lines()
+        lines = data.lines(along)
         dodge = self._dodge(lines)
         all_y: list[float] = []
         if is_index:
@@ -158,7 +201,7 @@ class SweepView(FigureViewMixin, QWidget):
         if data.source_varies:
             # one source (or human range) per run: grey bars beside each point
             pts_all = [p for ps in lines.values() for p in ps]
-            xs = np.array([(p.group.temperature or 0.0) + dodge.get(p.group.key, 0.0)
+            xs = np.array([self._x(p) + dodge.get(p.group.key, 0.0)
                            + self._step(lines) * 0.5 for p in pts_all], dtype=float)
             if is_index:  # the stored baseline (≈ 1) with the people's range
                 ys = np.array([p.source[0] for p in pts_all])
@@ -184,9 +227,8 @@ class SweepView(FigureViewMixin, QWidget):
                 all_y += [float(v) for v in los[ok]] + [float(v) for v in his[ok]]
         for i, (name, pts) in enumerate(lines.items()):
             color = RUN_COLORS[i % len(RUN_COLORS)]
-            # lines sharing a temperature sit side by side (dodged), so their bars stay apart
-            x = np.array([(p.group.temperature or 0.0) + dodge.get(p.group.key, 0.0)
-                          for p in pts], dtype=float)
+            # lines sharing an x sit side by side (dodged), so their bars stay apart
+            x = np.array([self._x(p) + dodge.get(p.group.key, 0.0) for p in pts], dtype=float)
             y = np.array([p.mean for p in pts])
             curve = pg.PlotDataItem(x, y, pen=pg.mkPen(color, width=2), symbol="o", symbolSize=10,
                                     symbolBrush=pg.mkBrush(color), name=name)
@@ -204,9 +246,10 @@ class SweepView(FigureViewMixin, QWidget):
             self.plot.addItem(scatter)
             self.scatters[name] = scatter
             all_y += [p.lo for p in pts] + [p.hi for p in pts] + [p.mean for p in pts]
-        temps = [t for ps in lines.values() for p in ps if (t := p.group.temperature) is not None]
-        if temps:
-            self.plot.setXRange(min(temps) - 0.1, max(temps) + 0.1, padding=0)
+        xs_all = [self._x(p) for ps in lines.values() for p in ps]
+        if xs_all:
+            pad = 0.1 if cats is None else 0.5
+            self.plot.setXRange(min(xs_all) - pad, max(xs_all) + pad, padding=0)
         finite = [v for v in all_y if not math.isnan(v)]
         if finite:
             span = max(finite) - min(finite) or 0.1
@@ -221,8 +264,11 @@ class SweepView(FigureViewMixin, QWidget):
         p = next((q for q in (self.data.points if self.data else [])
                   if q.group.run_id == data), None)
         if p is None:
-            return f"run #{data}  T={x:g}  {y:.3f}"
-        out = (f"run #{data} {p.group.label}\nT={p.group.temperature:g}: {p.mean:.3f} "
+            return f"run #{data}  {x:g}  {y:.3f}"
+        v = p.group.parameter(self.along)
+        shown = f"{v:g}" if isinstance(v, float) else str(v)
+        out = (f"run #{data} {p.group.label}\n{SWEEP_PARAMETERS[self.along]} = {shown}: "
+               f"{p.mean:.3f} "
                f"[{p.lo:.3f}, {p.hi:.3f}]"
                f"\n{p.prompts} prompts, n = {p.n} texts per prompt")
         if self.data is not None and self.data.metric.endswith(".index"):
@@ -233,10 +279,12 @@ class SweepView(FigureViewMixin, QWidget):
             out += f"\nsource on these prompts at this n: {p.source[0]:.3f}"
         return out
 
-    @staticmethod
-    def _step(lines: dict[str, list[Any]]) -> float:
-        temps = [p.group.temperature or 0.0 for ps in lines.values() for p in ps]
-        span = (max(temps) - min(temps)) if temps else 0.0
+    def _x(self, p: Any) -> float:
+        return (self.data.x(p, self.along) if self.data is not None else None) or 0.0
+
+    def _step(self, lines: dict[str, list[Any]]) -> float:
+        xs = [self._x(p) for ps in lines.values() for p in ps]
+        span = (max(xs) - min(xs)) if xs else 0.0
         return 0.015 * max(span, 0.4)
 
     def _dodge(self, lines: dict[str, list[Any]]) -> dict[str, float]:
@@ -251,7 +299,7 @@ class SweepView(FigureViewMixin, QWidget):
         data = self.data
         if data is None or not data.points:
             return ""
-        shown = [p for ps in data.lines().values() for p in ps]
+        shown = [p for ps in data.lines(self.along).values() for p in ps]
         if not shown:
             return ""
         prompts = sorted({p.prompts for p in shown})

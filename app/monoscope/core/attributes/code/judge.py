@@ -104,6 +104,17 @@ class Judge:
         )
         return str(out["choices"][0]["text"] or "")
 
+    def answer(self, question: str, text: str, max_tokens: int = 8) -> str:
+        """The model's raw answer to a question about a text (greedy decoding)."""
+        if self.chat:
+            out = self.llm.create_chat_completion(
+                messages=[{"role": "user", "content": f"{question}\n\n{text}"}],
+                temperature=0.0, max_tokens=max_tokens)
+            return str(out["choices"][0]["message"]["content"] or "")
+        out = self.llm.create_completion(f"{text}\n\n{question}\nAnswer:", temperature=0.0,
+                                         max_tokens=max_tokens, stop=["\n"])
+        return str(out["choices"][0]["text"] or "")
+
     def tags(self, code: str) -> set[str]:
         return parse_answer(self.ask(code))
 
