@@ -43,6 +43,12 @@ class SampleResult:
     mean_logprob: float | None
     perplexity: float | None
     wall_ms: float
+    # per token, when the engine records them (llama.cpp): ids as sampled (incl. a final end
+    # token), raw log-probabilities, entropy (nats) of the sampling distribution, token texts
+    tokens: tuple[int, ...] | None = None
+    token_logprobs: tuple[float, ...] | None = None
+    token_entropies: tuple[float, ...] | None = None
+    pieces: tuple[str, ...] | None = None
 
 
 ResultCallback = Callable[[SampleResult], None]

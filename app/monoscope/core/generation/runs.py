@@ -316,7 +316,9 @@ def _execute(
             params=sample_params, prompt_text=j.prompt_text, text=res.text,
             n_prompt_tokens=res.n_prompt_tokens, n_tokens=res.n_tokens,
             finish_reason=res.finish_reason, mean_logprob=res.mean_logprob,
-            perplexity=res.perplexity, wall_ms=res.wall_ms), meta)
+            perplexity=res.perplexity, wall_ms=res.wall_ms,
+            token_record=(res.tokens, res.token_logprobs or (), res.token_entropies or (),
+                          res.pieces or ()) if res.tokens is not None else None), meta)
         count["samples"] += 1
         count["tokens"] += res.n_tokens
         el = time.perf_counter() - t0

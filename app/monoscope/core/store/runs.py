@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from monoscope.core.store.scores import insert_generation_tokens
 from monoscope.core.store.study import Study, content_hash
 
 
@@ -258,6 +259,9 @@ class NewSample:
     mean_logprob: float | None
     perplexity: float | None
     wall_ms: float
+    # per-token record (tokens, raw log-probabilities, sampling entropies, pieces), if any
+    token_record: tuple[tuple[int, ...], tuple[float, ...], tuple[float, ...],
+                        tuple[str, ...]] | None = None
 
 
 def commit_sample(study: Study, run_id: int, sample: NewSample, meta: dict[str, Any]) -> int:
@@ -279,6 +283,8 @@ def commit_sample(study: Study, run_id: int, sample: NewSample, meta: dict[str, 
              s.prompt_text, s.n_prompt_tokens, s.n_tokens, s.finish_reason, s.mean_logprob,
              s.perplexity, s.wall_ms],
         )
+        if s.token_record is not None:
+            insert_generation_tokens(cur, int(got[0]), *s.token_record)
         cur.execute("UPDATE runs SET meta=? WHERE id=?", [json.dumps(meta), run_id])
     return int(got[0])
 
