@@ -263,14 +263,6 @@ def score_frame(study: Study, scorer_id: int, dataset_id: int) -> pa.Table:
     return tab
 
 
-def fingerprint_rows(study: Study, dataset_id: int) -> list[dict[str, Any]]:
-    """Count and hash of the dataset's score rows (part of the measure stage's fingerprint)."""
-    return study.query(
-        "SELECT count(*) AS n, sum(hash(x.scorer_id, x.text_id, x.mean_logprob)) AS h "
-        "FROM text_scores x JOIN texts t ON t.id = x.text_id JOIN prompts p "
-        "ON p.id = t.prompt_id WHERE p.dataset_id = ?", [dataset_id])
-
-
 def text_score(study: Study, scorer_id: int, text_id: int) -> dict[str, Any] | None:
     """One text's stored score with its arrays unpacked and its body; None if not scored."""
     rows = study.query(
