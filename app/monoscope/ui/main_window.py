@@ -57,6 +57,7 @@ from monoscope.ui.views.base import FigureView, StudyView
 from monoscope.ui.views.compare import CompareView
 from monoscope.ui.views.histograms import HistogramPanel
 from monoscope.ui.views.inspector import Inspector
+from monoscope.ui.views.likelihood import LikelihoodView
 from monoscope.ui.views.map_view import MapView
 from monoscope.ui.views.overview import OverviewView
 from monoscope.ui.views.prompts import PromptsPanel, export_table
@@ -109,8 +110,11 @@ class MainWindow(QMainWindow):
         self.sweep = SweepView(runner=self.runner)
         self.sweep.run_activated.connect(self.open_run)
         self.accumulation = AccumulationView(runner=self.runner, state=self.state)
+        self.likelihood = LikelihoodView(runner=self.runner, state=self.state)
+        self.likelihood.prompt_activated.connect(self.show_prompt)
         for name, view in (("Overview", self.overview), ("Compare", self.compare),
-                           ("Sweep", self.sweep), ("Accumulation", self.accumulation)):
+                           ("Sweep", self.sweep), ("Accumulation", self.accumulation),
+                           ("Likelihood", self.likelihood)):
             self._add_tab(name, view, view)
         self.setCentralWidget(self.tabs)
 
@@ -132,6 +136,7 @@ class MainWindow(QMainWindow):
         self.map.selection_changed.connect(self._selection_changed)
         self.hists.brushed.connect(self._brushed)
         self.inspector.text_requested.connect(self._open_text)
+        self.likelihood.text_requested.connect(self._open_text)
         self.state.subscribe(self._state_changed)
         self.status = QLabel("")
         self.statusBar().addWidget(self.status, 1)
@@ -183,7 +188,8 @@ class MainWindow(QMainWindow):
     def extra_views(self) -> dict[str, StudyView]:
         """The views that show the study beside the prompt table, by name."""
         return {"overview": self.overview, "compare": self.compare, "sweep": self.sweep,
-                "accumulation": self.accumulation, "runs": self.runs_panel}
+                "accumulation": self.accumulation, "likelihood": self.likelihood,
+                "runs": self.runs_panel}
 
     def docks(self) -> list[QDockWidget]:
         return [self.dock_prompts, self.dock_hists, self.dock_inspector, self.dock_runs]

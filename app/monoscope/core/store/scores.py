@@ -277,6 +277,13 @@ def text_score(study: Study, scorer_id: int, text_id: int) -> dict[str, Any] | N
     return r
 
 
+def scorer_label(study: Study, scorer_id: int) -> str:
+    """'<model name> <template>' of a scorer."""
+    rows = study.query("SELECT m.name, s.template FROM scorers s JOIN models m "
+                       "ON m.id = s.model_id WHERE s.id = ?", [scorer_id])
+    return f"{rows[0]['name']} {rows[0]['template']}" if rows else ""
+
+
 def text_scorers(study: Study, text_id: int) -> list[int]:
     """Scorers that scored this text, by id."""
     return [int(r["scorer_id"]) for r in study.query(
