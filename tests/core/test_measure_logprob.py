@@ -89,3 +89,15 @@ def test_people_baseline_by_hand() -> None:
     a, b = src[perm[:3]], src[perm[3:]]
     assert gaps[0] == pytest.approx(b.mean() - a.mean())
     assert shares[0] == pytest.approx(float((b < np.quantile(a, 0.05)).mean()))
+
+
+def test_report_has_the_per_prompt_figure_and_table(tmp_path: Path) -> None:
+    from monoscope.core.report import ReportRequest, build_report
+
+    st, _sid = scored_study(tmp_path / "r.duckdb")
+    with st:
+        rep = build_report(st, ReportRequest(out=tmp_path / "rep"), TaskState())
+    page = rep.index.read_text(encoding="utf-8")
+    assert "What tiny would not say (r)" in page
+    assert "<td>-5.50</td><td>-1.75</td><td>-3.75</td><td>88 %</td>" in page
+    assert (tmp_path / "rep" / "logprob_run1.png").stat().st_size > 5_000
