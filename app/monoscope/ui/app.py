@@ -82,7 +82,7 @@ def screenshot(args: argparse.Namespace, app: object) -> int:
             win.show_prompt(args.prompt)
             win.wait_idle(120)
         win.show_view(args.view)
-        if args.view in ("overview", "compare", "sweep", "accumulation"):  # the figure gets the width
+        if args.view in ("overview", "compare", "sweep", "accumulation", "likelihood"):
             win.dock_hists.hide()
             win.dock_inspector.hide()
         if args.view == "inspector":
