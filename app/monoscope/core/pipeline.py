@@ -207,14 +207,20 @@ class Score:
     name = "score"
 
     def run(self, request: ChainRequest, state: TaskState) -> ScoreResult:
-        from monoscope.core.scoring import ScoreRequest, score
+        from monoscope.core.scoring import ScoreRequest, ScoreResult, ScoringError, score
 
         settings = self.settings or ScoreRequest()
         if settings.dataset is None:
             settings = replace(settings, dataset=request.dataset)
         if settings.prompt_keys is None and request.prompt_keys is not None:
             settings = replace(settings, prompt_keys=request.prompt_keys)
-        return score(request.study, settings, state)
+        try:
+            return score(request.study, settings, state)
+        except ScoringError as exc:
+            if settings.model is not None:
+                raise
+            request.notes.append(f"score skipped: {exc}")  # no llama.cpp run to score under
+            return ScoreResult()
 
 
 @dataclass
