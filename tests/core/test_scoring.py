@@ -64,7 +64,7 @@ def test_scores_equal_llama_cpp_per_token_logprobs() -> None:
     bodies[5] = " ".join(texts(28, seed=9))  # longer than a decode batch: continues alone
     ctxs = [CHAT.format("Spider-Man"), CHAT.format("About a Boy")]
     got = {}
-    with LlamaCppEngine(model, n_parallel=1, n_threads=1, flash_attn="off",
+    with LlamaCppEngine(model, n_parallel=1, n_threads=2, flash_attn="off",  # 2: split softmax
                         prompt_slots=1) as eng:
         eng.score([ScoreItem(i, ctxs[i % 2], b) for i, b in enumerate(bodies)],
                   lambda r: got.__setitem__(r.key, r))

@@ -553,46 +553,63 @@ class LlamaCppEngine:
         mem = lc.llama_get_memory(self._ctx)
         work = np.empty((min(n_batch, 64), self.n_vocab), dtype=np.float32)
         seq_ctx, seq_text = self.n_parallel, 0
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1) if self.n_threads > 1 else None  # + this thread
         by_ctx: dict[str, list[ScoreItem]] = {c: [] for c in ctx_tokens}
         for it in items:
             by_ctx[it.context].append(it)
         pending_tokens = 0
-        for context, group in by_ctx.items():
-            check()
-            ctoks = ctx_tokens[context]
-            lc.llama_memory_clear(mem, True)
-            first = self._eval_prompt(ctoks, seq_ctx)[None, :]
-            lz0, h0 = row_stats(first, work)
-            for it in group:
+        try:
+            for context, group in by_ctx.items():
                 check()
-                toks = self.tokenize_text(it.text)
-                cut = len(toks) > per_text
-                toks = toks[:per_text]
-                logprobs = np.zeros(len(toks), np.float32)
-                entropies = np.zeros(len(toks), np.float32)
-                if toks:
-                    logprobs[0] = first[0, toks[0]] - lz0[0]
-                    entropies[0] = h0[0]
-                need = len(toks) - 1  # the last token predicts nothing we score
-                if need > 0:
-                    lc.llama_memory_seq_rm(mem, seq_text, -1, -1)
-                    lc.llama_memory_seq_cp(mem, seq_ctx, seq_text, -1, -1)
-                for a in range(0, need, n_batch):
-                    b = min(need, a + n_batch)
-                    self._decode([(toks[j], len(ctoks) + j, seq_text, True) for j in range(a, b)])
-                    out = np.ctypeslib.as_array(lc.llama_get_logits(self._ctx),
-                                                shape=(b - a, self.n_vocab))
-                    for c in range(0, b - a, work.shape[0]):
-                        chunk = out[c : c + work.shape[0]]
-                        lz, h = row_stats(chunk, work)
-                        nxt = np.asarray(toks[a + c + 1 : a + c + 1 + len(chunk)])
-                        logprobs[a + c + 1 : a + c + 1 + len(chunk)] = \
-                            chunk[np.arange(len(chunk)), nxt] - lz
-                        entropies[a + c + 1 : a + c + 1 + len(chunk)] = h
-                on_result(ScoreOutput(it.key, len(ctoks), toks, logprobs, entropies, cut))
-                pending_tokens += len(toks)
-                if on_batch is not None and pending_tokens >= n_batch:
-                    on_batch(pending_tokens)
-                    pending_tokens = 0
-        if on_batch is not None and pending_tokens:
-            on_batch(pending_tokens)
+                ctoks = ctx_tokens[context]
+                lc.llama_memory_clear(mem, True)
+                first = self._eval_prompt(ctoks, seq_ctx)[None, :]
+                lz0, h0 = row_stats(first, work)
+                for it in group:
+                    check()
+                    toks = self.tokenize_text(it.text)
+                    cut = len(toks) > per_text
+                    toks = toks[:per_text]
+                    logprobs = np.zeros(len(toks), np.float32)
+                    entropies = np.zeros(len(toks), np.float32)
+                    if toks:
+                        logprobs[0] = first[0, toks[0]] - lz0[0]
+                        entropies[0] = h0[0]
+                    need = len(toks) - 1  # the last token predicts nothing we score
+                    if need > 0:
+                        lc.llama_memory_seq_rm(mem, seq_text, -1, -1)
+                        lc.llama_memory_seq_cp(mem, seq_ctx, seq_text, -1, -1)
+                    for a in range(0, need, n_batch):
+                        b = min(need, a + n_batch)
+                        self._decode([(toks[j], len(ctoks) + j, seq_text, True) for j in range(a, b)])
+                        out = np.ctypeslib.as_array(lc.llama_get_logits(self._ctx),
+                                                    shape=(b - a, self.n_vocab))
+                        step = work.shape[0] // 2
+                        for c in range(0, b - a, work.shape[0]):
+                            chunk = out[c : c + work.shape[0]]
+                            if pool is not None and len(chunk) >= 8:
+                                # numpy releases the GIL: the two halves' exp run on two cores
+                                # while llama.cpp's threads wait for the next decode
+                                half = (len(chunk) + 1) // 2
+                                f1 = pool.submit(row_stats, chunk[:half], work)
+                                lz2, h2 = row_stats(chunk[half:], work[step:])
+                                lz1, h1 = f1.result()
+                                lz, h = np.concatenate([lz1, lz2]), np.concatenate([h1, h2])
+                            else:
+                                lz, h = row_stats(chunk, work)
+                            nxt = np.asarray(toks[a + c + 1 : a + c + 1 + len(chunk)])
+                            logprobs[a + c + 1 : a + c + 1 + len(chunk)] = \
+                                chunk[np.arange(len(chunk)), nxt] - lz
+                            entropies[a + c + 1 : a + c + 1 + len(chunk)] = h
+                    on_result(ScoreOutput(it.key, len(ctoks), toks, logprobs, entropies, cut))
+                    pending_tokens += len(toks)
+                    if on_batch is not None and pending_tokens >= n_batch:
+                        on_batch(pending_tokens)
+                        pending_tokens = 0
+            if on_batch is not None and pending_tokens:
+                on_batch(pending_tokens)
+        finally:
+            if pool is not None:
+                pool.shutdown()
