@@ -9,6 +9,7 @@ from the job queue (continuous batching). Sampling runs in numpy on the logits
 
 from __future__ import annotations
 
+import codecs
 import ctypes
 import math
 import os
@@ -495,7 +496,10 @@ class LlamaCppEngine:
         mean = float(np.mean(slot.logprobs)) if slot.logprobs else None
         ppl = math.exp(-mean) if mean is not None else None
         tokens = list(slot.tokens)
-        pieces = [self._piece(t).decode("utf-8", "replace") for t in tokens]
+        utf8 = codecs.getincrementaldecoder("utf-8")("replace")  # a character split over
+        pieces = [utf8.decode(self._piece(t)) for t in tokens]  # tokens goes to its last one
+        if pieces:
+            pieces[-1] += utf8.decode(b"", final=True)
         if slot.end_token is not None:
             tokens.append(slot.end_token)
             pieces.append(self.piece(slot.end_token, special=True).decode("utf-8", "replace"))

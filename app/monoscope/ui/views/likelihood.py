@@ -147,7 +147,7 @@ class LikelihoodView(FigureViewMixin, QWidget):
         self.map_plot.setAspectLocked(True)
         self.map_plot.hideAxis("left")
         self.map_plot.hideAxis("bottom")
-        self.map_plot.setTitle("map coloured by the model's log-probability")
+        self.map_plot.setTitle("log-probability map")
         self.cmap = pg.colormap.get(LOGPROB_MAP)
         self.colorbar = pg.ColorBarItem(values=(-8, -2), colorMap=self.cmap, interactive=False,
                                         label="mean log p per token (nats)")
@@ -159,6 +159,7 @@ class LikelihoodView(FigureViewMixin, QWidget):
         self.hist_plot = canvas.addPlot(row=1, col=0, colspan=2)
         self.hist_plot.setLabel("bottom", "mean log-probability per token (nats)")
         self.hist_plot.setLabel("left", "share of texts")
+        self.hist_plot.getAxis("left").enableAutoSIPrefix(False)
         self.hist_legend = self.hist_plot.addLegend(offset=(10, 10))
         canvas.ci.layout.setRowStretchFactor(0, 3)
         canvas.ci.layout.setRowStretchFactor(1, 2)
@@ -325,8 +326,7 @@ class LikelihoodView(FigureViewMixin, QWidget):
         self.samples.setData(pts.x[own], pts.y[own],
                              brush=[b for b, s in zip(brushes, own, strict=True) if s],
                              pen=pg.mkPen(*colour, width=1.6), data=pts.text_id[own])
-        self.map_plot.setTitle(f"{p.prompt_key}: people (dots) and {p.run.label} (triangles), "
-                               "coloured by the model's log-probability")
+        self.map_plot.setTitle(f"{p.prompt_key}: people ● and samples ▲")
 
     def _draw_hist(self, p: PromptLikelihood) -> None:
         both = np.concatenate([p.human, p.samples])
@@ -400,10 +400,12 @@ class LikelihoodView(FigureViewMixin, QWidget):
         self.tree_plot.setYRange(0, tree.n_samples)
         k, c = tree.shared_prefix()
         prompts = (f" ({tree.prompts} prompt texts: personas)" if tree.prompts > 1 else "")
+        shared = (f"{c} of {tree.n_samples} share the first {k} tokens" if k else
+                  "no opening is shared by half of them")
         self.tree_caption.setText(
             f"{tree.n_samples} samples of {tree.prompt_key}{prompts}: {len(tree.roots)} "
-            f"different first tokens; {c} of {tree.n_samples} share the first {k} tokens. "
-            "Width = samples through a branch; colour = entropy of the sampling distribution.")
+            f"different first tokens; {shared}. Width = samples through a branch; colour = "
+            "entropy of the sampling distribution at each token.")
 
     # -- clicks -----------------------------------------------------------------------------
     def _least_activated(self, row: int, _col: int) -> None:
