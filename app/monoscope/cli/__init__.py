@@ -23,6 +23,7 @@ from monoscope.cli import (
     import_cmds,
     measure_cmds,
     replicate_cmds,
+    score_cmds,
     study_cmds,
 )
 from monoscope.core.errors import MonoscopeError, TaskCancelled
@@ -30,7 +31,7 @@ from monoscope.core.errors import MonoscopeError, TaskCancelled
 # The modules that add subcommands, in the order of `monoscope --help`.
 COMMAND_MODULES = [
     study_cmds, import_cmds, demo_cmds, generate_cmds, analysis_cmds, measure_cmds, byo_cmds,
-    replicate_cmds, gui_cmds,
+    replicate_cmds, score_cmds, gui_cmds,
 ]
 
 

@@ -11,7 +11,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--study", help="study file to open")
     p.add_argument("--screenshot", metavar="OUT.png", help="render offscreen to a PNG and exit")
     p.add_argument("--view", default="map", choices=["map", "overview", "compare", "inspector", "sweep",
-                                                     "accumulation", "hivemind"])
+                                                     "accumulation", "hivemind", "likelihood"])
     p.add_argument("--prompt", help="prompt key to select")
     p.add_argument("--size", default="1400x900", help="window size for --screenshot, WxH")
     p.set_defaults(handler=cmd_gui)

@@ -1,5 +1,5 @@
 """The demo study end to end: import both demos, small runs of the two bundled models, then
-annotate, project, measure (one `run_chain` per dataset) and report. Every step is cached or
+score (films: the models' own log-probabilities), annotate, project, measure (one `run_chain` per dataset) and report. Every step is cached or
 resumable, so a second call does no repeated work."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from monoscope.core.pipeline import (
     Generate,
     Measure,
     Project,
+    Score,
     Stage,
     StepResult,
     run_chain,
@@ -74,7 +75,7 @@ def run_demo(req: DemoRequest, state: TaskState) -> DemoResult:
             study, study.dataset_id("films"))
         chains: list[tuple[str, list[Stage], list[str] | None]] = [
             ("films", [*_generate(req, "films", req.films_n, req.films_max_tokens,
-                                  req.films_prompts), Annotate(), Project(), Measure()],
+                                  req.films_prompts), Score(), Annotate(), Project(), Measure()],
              films_keys),
             ("algorithms", [*_generate(req, "algorithms", req.code_n, req.code_max_tokens, None),
                             Annotate(), Project(scopes=("dataset",))], None),
@@ -96,6 +97,9 @@ def _describe(dataset: str, step: StepResult) -> list[str]:
         return [f"generate {dataset}: run {s.run_id} {s.status}" for s in step.value]
     if step.name == "annotate":
         return [f"annotate {dataset}: {step.value.computed} values computed"]
+    if step.name == "score":
+        return [f"score {dataset}: {step.value.scored} texts scored ("
+                f"{step.value.tokens_per_s:.0f} tok/s), {step.value.copied} copied"]
     if step.name == "project":
         return [f"project {dataset}: {len(step.value.maps)} maps"]
     return [f"measure {dataset}: {len(step.value.groups)} groups (source + runs)"]

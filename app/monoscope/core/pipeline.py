@@ -1,4 +1,4 @@
-"""One chain of stages, generate → annotate → project → measure, for every caller.
+"""One chain of stages, generate → score → annotate → project → measure, for every caller.
 
 The CLI, the window's follow-up after a run, `demo` and `replicate` all call `run_chain` with
 the steps they want (any subset; they always run in that order). A step is a `Stage`: a name
@@ -36,8 +36,9 @@ if TYPE_CHECKING:
     from monoscope.core.attributes import AnnotateResult
     from monoscope.core.generation.engine import Engine
     from monoscope.core.generation.runs import RunRequest, RunSummary
+    from monoscope.core.scoring import ScoreRequest, ScoreResult
 
-ORDER = ("generate", "annotate", "project", "measure")
+ORDER = ("generate", "score", "annotate", "project", "measure")
 
 
 @dataclass
@@ -193,6 +194,33 @@ class Generate:
             ((dataset, keys),) = scope.items()
             request.dataset, request.prompt_keys = dataset, tuple(keys)
         return summaries
+
+
+@dataclass
+class Score:
+    """The model's own log-probabilities of the human texts of the chain's prompts and of its
+    runs' samples, under each (model, template) of the dataset's llama.cpp runs (cached: only
+    texts without a score are scored)."""
+
+    settings: ScoreRequest | None = None  # None: the defaults; its dataset: the chain's
+
+    name = "score"
+
+    def run(self, request: ChainRequest, state: TaskState) -> ScoreResult:
+        from monoscope.core.scoring import ScoreRequest, ScoreResult, ScoringError, score
+
+        settings = self.settings or ScoreRequest()
+        if settings.dataset is None:
+            settings = replace(settings, dataset=request.dataset)
+        if settings.prompt_keys is None and request.prompt_keys is not None:
+            settings = replace(settings, prompt_keys=request.prompt_keys)
+        try:
+            return score(request.study, settings, state)
+        except ScoringError as exc:
+            if settings.model is not None:
+                raise
+            request.notes.append(f"score skipped: {exc}")  # no llama.cpp run to score under
+            return ScoreResult()
 
 
 @dataclass

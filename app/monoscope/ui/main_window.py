@@ -64,6 +64,7 @@ from monoscope.ui.views.compare import CompareView
 from monoscope.ui.views.histograms import HistogramPanel
 from monoscope.ui.views.hivemind import HivemindView
 from monoscope.ui.views.inspector import Inspector
+from monoscope.ui.views.likelihood import LikelihoodView
 from monoscope.ui.views.map_view import MapView
 from monoscope.ui.views.overview import OverviewView
 from monoscope.ui.views.prompts import PromptsPanel, export_table
@@ -124,9 +125,11 @@ class MainWindow(QMainWindow):
         self.accumulation = AccumulationView(runner=self.runner, state=self.state)
         self.hivemind = HivemindView(runner=self.runner)
         self.hivemind.runs_activated.connect(self.open_run)
+        self.likelihood = LikelihoodView(runner=self.runner, state=self.state)
+        self.likelihood.prompt_activated.connect(self.show_prompt)
         for name, view in (("Overview", self.overview), ("Compare", self.compare),
                            ("Sweep", self.sweep), ("Accumulation", self.accumulation),
-                           ("Hivemind", self.hivemind)):
+                           ("Hivemind", self.hivemind), ("Likelihood", self.likelihood)):
             self._add_tab(name, view, view)
         self.setCentralWidget(self.tabs)
 
@@ -159,6 +162,7 @@ class MainWindow(QMainWindow):
         self.hists.clear_requested.connect(self.clear_selection)
         self.inspector.text_requested.connect(self._open_text)
         self.inspector.texts_lit.connect(lambda ids: self.map.set_highlight(self._mask(ids)))
+        self.likelihood.text_requested.connect(self._open_text)
         self.state.subscribe(self._state_changed)
         self.status = QLabel("")
         self.statusBar().addWidget(self.status, 1)
@@ -214,6 +218,7 @@ class MainWindow(QMainWindow):
         """The views that show the study beside the prompt table, by name."""
         return {"overview": self.overview, "compare": self.compare, "sweep": self.sweep,
                 "accumulation": self.accumulation, "hivemind": self.hivemind,
+                "likelihood": self.likelihood,
                 "runs": self.runs_panel}
 
     def docks(self) -> list[QDockWidget]:

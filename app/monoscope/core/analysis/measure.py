@@ -36,6 +36,7 @@ from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store import embeddings as embeddings_repo
 from monoscope.core.store import measurements as repo
 from monoscope.core.store import runs as runs_repo
+from monoscope.core.store import scores as scores_repo
 from monoscope.core.store.frames import (
     DEFAULT_BACKEND,
     DEFAULT_EMBEDDING,
@@ -47,10 +48,12 @@ from monoscope.core.store.frames import (
 from monoscope.core.tasks import TaskState
 
 SCHEMA = "monoscope.measure/2"
-VERSION = "2.3"  # bump when an estimator changes: stored sets of another version are redone
+VERSION = "2.4"  # bump when an estimator changes: stored sets of another version are redone
 EMBEDDING = "embedding"  # pseudo-attribute name for the embedding measures
 WORDING = "wording"  # pseudo-attribute of the corpus-level wording measures
 LEXICAL = "lexical"  # pseudo-attribute of the lexical set measures (Shaib et al.)
+LOGPROB = "logprob"  # pseudo-attribute of the model's own log-probabilities (scoring stage)
+LOW_QUANTILE = 0.05  # "human texts the model would not produce": below this of its samples
 GATE = "|pass"  # suffix of an attribute measured among passing code solutions only (or texts
 # passing the text gate)
 JUDGE = "text.judge"  # the LLM judge's verdict on a text (label pass / fail)
@@ -692,8 +695,10 @@ def _compute(study: Study, dataset_id: int, req: MeasureRequest, state: TaskStat
     elif req.gate_ppl_max is not None or req.gate_judge:
         gated = np.where(_text_gate(texts, attrs, req), gidx, -1)
     gate = bool((gated >= 0).any())
+    want_logprob = not req.attributes or LOGPROB in req.attributes
+    has_logprob = False
     total = (len(names) + int(want_embedding)) * (1 + int(gate)) + int(req.wording) \
-        + int(want_lexical) + 1
+        + int(want_lexical) + int(want_logprob) + 1
     state.begin("measure", total=total)
     out = _Rows()
     kinds: dict[str, str] = {}
@@ -751,9 +756,15 @@ def _compute(study: Study, dataset_id: int, req: MeasureRequest, state: TaskStat
         _lexical(out, bodies, texts.prompt_id, gidx, groups, prompt_ids, req, state)
         step += 1
         state.progress(step, total, LEXICAL)
+    if want_logprob:
+        state.check()
+        has_logprob = _likelihood(out, study, dataset_id, texts.text_id, texts.prompt_id, gidx,
+                                  groups, prompt_ids, req)
+        step += 1
+        state.progress(step, total, LOGPROB)
     state.progress(total, total, "stored")
     extra = {"groups": [g.__dict__ for g in groups], "attributes": kinds, "dropped": dropped,
-             "gated": gated_kinds, "lexical": want_lexical,
+             "gated": gated_kinds, "lexical": want_lexical, "logprob": has_logprob,
              "missing_share": req.missing_share}
     return out.cols, extra
 
@@ -1268,6 +1279,96 @@ def _accumulation(out: _Rows, name: str, pools: Cells, groups: list[Group],
                 mean, lo, hi = _boot(vals, np.zeros_like(vals), min(req.n_boot, 500), req.seed)
                 out.add(None, grp, f"acc:{g.key}", name, "dispersion", k, 0, mean, math.nan,
                         lo, hi, prompts=int(vals.size))
+
+
+def _likelihood(out: _Rows, study: Study, dataset_id: int, text_ids: I64, prompt_of: I64,
+                gidx: I64, groups: list[Group], prompt_ids: list[int], req: MeasureRequest
+                ) -> bool:
+    """The model's own log-probabilities (docs/methods.md, "What the model would not say").
+
+    Per run with a scorer (its model and template) and per prompt of the run: the mean over
+    texts of each text's mean per-token log-probability, for the human texts (source rows) and
+    the run's samples (run rows); the gap (human − samples); the share of human texts below
+    the 5th percentile of the samples. Human baselines on the source rows: the same gap and
+    share that people score against people (m = min(n_run, ⌊n_source/2⌋) human texts in the
+    samples' place, the rest as the people, ``draws`` draws). Returns whether any row was made.
+    """
+    from monoscope.core.scoring import run_scorers
+
+    scorer_of = run_scorers(study, dataset_id)
+    made = False
+    for gi, g in enumerate(groups):
+        sid = scorer_of.get(g.run_id) if g.run_id is not None else None
+        if sid is None:
+            continue
+        tab = scores_repo.score_frame(study, sid, dataset_id)
+        ids = np.asarray(tab.column("text_id").to_numpy(zero_copy_only=False), dtype=np.int64)
+        val = np.asarray(tab.column("mean_logprob").to_numpy(zero_copy_only=False),
+                         dtype=np.float64)
+        pos = np.searchsorted(text_ids, ids)
+        pos = np.minimum(pos, max(text_ids.size - 1, 0))
+        keep = (text_ids[pos] == ids) & np.isfinite(val) if text_ids.size else ids < 0
+        pos, val = pos[keep], val[keep]
+        grp_of, pr_of = gidx[pos], prompt_of[pos]
+        per: dict[str, list[float]] = {}
+        base: dict[str, list[F64]] = {}
+        for pid in prompt_ids:
+            src = val[(pr_of == pid) & (grp_of == 0)]
+            gen = val[(pr_of == pid) & (grp_of == gi)]
+            if src.size == 0 or gen.size == 0:
+                continue
+            made = True
+            q = float(np.quantile(gen, LOW_QUANTILE))
+            gap = float(src.mean() - gen.mean())
+            share = float((src < q).mean())
+            out.add(pid, SOURCE, g.key, LOGPROB, "mean_logprob", int(src.size), 0,
+                    float(src.mean()), float(src.std()))
+            out.add(pid, g.key, g.key, LOGPROB, "mean_logprob", int(gen.size), 0,
+                    float(gen.mean()), float(gen.std()))
+            out.add(pid, g.key, g.key, LOGPROB, "gap", int(src.size), 0, gap)
+            out.add(pid, g.key, g.key, LOGPROB, "share_below_p5", int(src.size), 0, share)
+            out.add(pid, g.key, g.key, LOGPROB, "p5", int(gen.size), 0, q)
+            per.setdefault("mean_logprob:src", []).append(float(src.mean()))
+            per.setdefault("mean_logprob:gen", []).append(float(gen.mean()))
+            per.setdefault("gap", []).append(gap)
+            per.setdefault("share_below_p5", []).append(share)
+            m = min(int(gen.size), int(src.size) // 2)
+            if m >= 2 and req.draws > 0:
+                bg, bs = people_baseline(src, m, req.draws, _seed(req.seed, "logprob", pid,
+                                                                  g.key))
+                for stat, v in (("gap", bg), ("share_below_p5", bs)):
+                    lo, hi = _q(v)
+                    out.add(pid, SOURCE, g.key, LOGPROB, stat, m, req.draws, float(v.mean()),
+                            float(v.std()), float(lo), float(hi))
+                    base.setdefault(stat, []).append(v)
+        for name, vals in per.items():
+            stat, grp = (name.split(":")[0], SOURCE if name.endswith(":src") else g.key) \
+                if ":" in name else (name, g.key)
+            arr = np.asarray(vals, dtype=np.float64)
+            mean, lo, hi = _boot(arr, np.zeros_like(arr), req.n_boot, req.seed)
+            out.add(None, grp, g.key, LOGPROB, stat, None, 0, mean, math.nan, lo, hi,
+                    prompts=int(arr.size))
+        for stat, draws in base.items():  # the prompt-mean of the people, draw by draw
+            means = np.mean(np.stack(draws), axis=0)
+            lo, hi = _q(means)
+            out.add(None, SOURCE, g.key, LOGPROB, stat, None, req.draws, float(means.mean()),
+                    float(means.std()), float(lo), float(hi), prompts=len(draws))
+    return made
+
+
+def people_baseline(src: F64, m: int, draws: int, rng: np.random.Generator
+                    ) -> tuple[F64, F64]:
+    """Per draw: m human texts stand in for the model's samples (A), the others are the people
+    (B); returns (mean(B) − mean(A), share of B below A's 5th percentile)."""
+    gaps = np.empty(draws)
+    shares = np.empty(draws)
+    n = src.size
+    for d in range(draws):
+        perm = rng.permutation(n)
+        a, b = src[perm[:m]], src[perm[m:]]
+        gaps[d] = b.mean() - a.mean()
+        shares[d] = (b < np.quantile(a, LOW_QUANTILE)).mean()
+    return gaps, shares
 
 
 def _wording(out: _Rows, bodies: list[str], prompt_ids: I64, gidx: I64, groups: list[Group],

@@ -315,6 +315,9 @@ def text_detail(study: Study, text_id: int) -> dict[str, Any] | None:
         d[k] = json.loads(d[k]) if d.get(k) else None
     d["attributes"] = {str(r["name"]): {"value": r["value"], "label": r["label"]}
                        for r in reads.text_attributes(study, text_id)}
+    from monoscope.core.explore.likelihood import token_surprisal
+
+    d["surprisal"] = token_surprisal(study, text_id)  # the model's view of it, if scored
     return d
 
 

@@ -46,6 +46,12 @@ class SampleResult:
     perplexity: float | None
     wall_ms: float
     provenance: dict[str, Any] | None = None
+    # per token, when the engine records them (llama.cpp): ids as sampled (incl. a final end
+    # token), raw log-probabilities, entropy (nats) of the sampling distribution, token texts
+    tokens: tuple[int, ...] | None = None
+    token_logprobs: tuple[float, ...] | None = None
+    token_entropies: tuple[float, ...] | None = None
+    pieces: tuple[str, ...] | None = None
 
 
 ResultCallback = Callable[[SampleResult], None]

@@ -9,6 +9,7 @@ from the job queue (continuous batching). Sampling runs in numpy on the logits
 
 from __future__ import annotations
 
+import codecs
 import ctypes
 import math
 import os
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from monoscope.core.errors import ModelLoadError, MonoscopeError
 from monoscope.core.generation.engine import Job, ResultCallback, SampleResult, StepCallback
@@ -123,6 +125,54 @@ class _Slot:
     tokens: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
     data: bytearray = field(default_factory=bytearray)
+    entropies: list[float] = field(default_factory=list)
+    end_token: int | None = None  # the end-of-generation token that finished it
+
+
+# -- teacher-forced scoring -------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScoreItem:
+    """A text to score after a context (the exact rendered prompt); ``key`` comes back as is."""
+
+    key: Any
+    context: str
+    text: str
+
+
+@dataclass
+class ScoreOutput:
+    """Per-token log p(token | context, earlier tokens) and the entropy (nats) of the model's
+    full next-token distribution at each token, raw logits (temperature 1)."""
+
+    key: Any
+    n_context: int
+    tokens: list[int]
+    logprobs: npt.NDArray[np.float32]
+    entropies: npt.NDArray[np.float32]
+    truncated: bool
+
+
+def score_batch_tokens(n_vocab: int) -> int:
+    """Tokens per scoring decode: 512, fewer for a large vocabulary (the logits of every token
+    come back: at most ~128 MB of them per decode)."""
+    rows = (32 * 1024 * 1024) // max(1, n_vocab)
+    return int(max(32, min(512, 1 << max(0, rows.bit_length() - 1))))
+
+
+def row_stats(x: FloatArray, work: FloatArray) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(log Z, entropy) of each row of logits ``x`` after ``x`` -= its row max (in place).
+
+    log p(t) = x[t] - log Z afterwards; entropy = log Z - Σ e·x / Z with e = exp(x).
+    ``work`` is a buffer at least x's shape.
+    """
+    r = x.shape[0]
+    np.subtract(x, x.max(axis=1)[:, None], out=x)
+    e = work[:r]
+    np.exp(x, out=e)
+    z = e.sum(axis=1).astype(np.float64)  # float32 sums: ~1e-6 relative, 1.4x faster
+    s = np.einsum("ij,ij->i", e, x).astype(np.float64)
+    logz = np.log(z)
+    return logz, logz - s / z
 
 
 class LlamaCppEngine:
@@ -178,6 +228,7 @@ class LlamaCppEngine:
         self._ctx_cells = 0
         self._batch: Any = None
         self._batch_cap = 0
+        self._n_batch = 0
         self._owner: int | None = None
 
     # -- protocol ---------------------------------------------------------------------------
@@ -224,6 +275,19 @@ class LlamaCppEngine:
             n = lc.llama_tokenize(self._vocab, raw, len(raw), buf, cap, add, True)
         return list(buf[:n])
 
+    def tokenize_text(self, text: str) -> list[int]:
+        """Tokens of a text that follows a prompt: no BOS, special-token text kept literal."""
+        lc = self._lc
+        raw = text.encode("utf-8")
+        cap = len(raw) + 8
+        buf = (lc.llama_token * cap)()
+        n = lc.llama_tokenize(self._vocab, raw, len(raw), buf, cap, False, False)
+        if n < 0:
+            cap = -n
+            buf = (lc.llama_token * cap)()
+            n = lc.llama_tokenize(self._vocab, raw, len(raw), buf, cap, False, False)
+        return list(buf[:n])
+
     def piece(self, token: int, special: bool = False) -> bytes:
         buf = ctypes.create_string_buffer(64)
         n = self._lc.llama_token_to_piece(self._vocab, token, buf, 64, 0, special)
@@ -239,16 +303,17 @@ class LlamaCppEngine:
         return p
 
     # -- context ----------------------------------------------------------------------------
-    def _ensure_context(self, cells: int, n_batch: int) -> None:
+    def _ensure_context(self, cells: int, n_batch: int, exact_batch: bool = False) -> None:
         lc = self._lc
         cells = int(math.ceil(cells / 256) * 256)
         n_seq = self.n_parallel + self.prompt_slots
-        if self._ctx is None or cells > self._ctx_cells:
+        want = n_batch if exact_batch else max(64, self.n_parallel, min(n_batch, 512))
+        if self._ctx is None or cells > self._ctx_cells or (exact_batch and want != self._n_batch):
             if self._ctx is not None:
                 lc.llama_free(self._ctx)
             cp = lc.llama_context_default_params()
             cp.n_ctx = cells
-            cp.n_batch = cp.n_ubatch = max(64, self.n_parallel, min(n_batch, 512))
+            cp.n_batch = cp.n_ubatch = want
             cp.n_seq_max = n_seq
             cp.n_threads = cp.n_threads_batch = self.n_threads
             cp.flash_attn_type = _FLASH[self.flash_attn]
@@ -356,8 +421,10 @@ class LlamaCppEngine:
                 logits = np.stack(rows)
             active = [slots[s] for s in order]
             temps = [params.temperature_at(len(a.tokens)) for a in active if a]
+            ents: list[float] = []
             chosen, logps = sample_batch(
-                logits, temps, params, [a.rng for a in active if a], [a.tokens for a in active if a]
+                logits, temps, params, [a.rng for a in active if a], [a.tokens for a in active if a],
+                ents,
             )
             batch: list[tuple[int, int, int, bool]] = []
             decoded_slots = []
@@ -365,6 +432,7 @@ class LlamaCppEngine:
                 slot = slots[s]
                 assert slot is not None
                 tok = int(chosen[k])
+                slot.entropies.append(ents[k])
                 reason = self._advance(slot, tok, float(logps[k]), params, stops, limit)
                 if reason is None:
                     batch.append((tok, slot.n_prompt + len(slot.tokens) - 1, s, True))
@@ -401,6 +469,7 @@ class LlamaCppEngine:
         """Record a sampled token; return a finish reason or None to continue."""
         if self._eog[tok] and not params.ignore_eos:
             slot.logprobs.append(logp)
+            slot.end_token = tok
             return "eos"
         slot.tokens.append(tok)
         slot.logprobs.append(logp)
@@ -426,7 +495,126 @@ class LlamaCppEngine:
                 text = text[: min(cuts)]
         mean = float(np.mean(slot.logprobs)) if slot.logprobs else None
         ppl = math.exp(-mean) if mean is not None else None
+        tokens = list(slot.tokens)
+        utf8 = codecs.getincrementaldecoder("utf-8")("replace")  # a character split over
+        pieces = [utf8.decode(self._piece(t)) for t in tokens]  # tokens goes to its last one
+        if pieces:
+            pieces[-1] += utf8.decode(b"", final=True)
+        if slot.end_token is not None:
+            tokens.append(slot.end_token)
+            pieces.append(self.piece(slot.end_token, special=True).decode("utf-8", "replace"))
         return SampleResult(
             slot.job, text, slot.n_prompt, len(slot.tokens), reason, mean, ppl,
-            (time.perf_counter() - slot.t0) * 1000.0,
+            (time.perf_counter() - slot.t0) * 1000.0, tokens=tuple(tokens),
+            token_logprobs=tuple(slot.logprobs),
+            token_entropies=tuple(slot.entropies[: len(tokens)]), pieces=tuple(pieces),
         )
+
+    def score(
+        self,
+        items: Sequence[ScoreItem],
+        on_result: Callable[[ScoreOutput], None],
+        check: Callable[[], None] = lambda: None,
+        max_tokens: int = 1024,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        """Teacher-force every item's text after its context; each context evaluated once.
+
+        Texts are grouped by context. A context is evaluated once into a prompt sequence; each
+        of its texts gets a sequence whose KV starts as a copy of the context's cells
+        (``llama_memory_seq_cp``: shared, not duplicated, as in `generate`) and is decoded in
+        one ``llama_decode`` (batch-sized parts for a long text), logits returned for every
+        token that predicts a next one; the first token's distribution is the context's last
+        logits, computed once. A text longer than ``max_tokens`` (or than the context window
+        leaves) is cut (``truncated``). ``on_result`` is called per finished text,
+        ``on_batch(tokens)`` about every ``score_batch_tokens`` decoded tokens.
+
+        One text per decode, not many: llama.cpp 0.3.36 (CPU, unified KV cache) returns wrong
+        logits — up to ~1 nat off — for tokens of a sequence that shares cells with other
+        sequences (a copied or multi-sequence prompt) when several such sequences decode
+        several tokens each in one batch (cf. ggml-org/llama.cpp#24962). Padding rows,
+        splitting batches and evaluating prompts in the same batch did not remove it; one
+        text per decode matches ``Llama.eval`` to 1e-6 (tests/core/test_scoring.py), and the
+        shared context still saves its tokens for every text after the first.
+        """
+        if not items:
+            return
+        me = threading.get_ident()
+        if self._owner is None:
+            self._owner = me
+        elif self._owner != me:
+            raise RuntimeError("a llama.cpp context is used by one thread only")
+        lc = self._lc
+        n_batch = score_batch_tokens(self.n_vocab)
+        ctx_tokens = {c: self.tokenize(c) for c in dict.fromkeys(i.context for i in items)}
+        longest = max(len(t) for t in ctx_tokens.values())
+        limit = self.context_limit()
+        if longest >= limit:
+            raise MonoscopeError(f"A prompt is {longest} tokens, the model's context holds "
+                                 f"{limit}: shorten the template.")
+        per_text = max(1, min(max_tokens, limit - longest))
+        self._ensure_context(longest + per_text + 256, n_batch, exact_batch=True)
+        n_batch = self._n_batch
+        mem = lc.llama_get_memory(self._ctx)
+        work = np.empty((min(n_batch, 64), self.n_vocab), dtype=np.float32)
+        seq_ctx, seq_text = self.n_parallel, 0
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1) if self.n_threads > 1 else None  # + this thread
+        by_ctx: dict[str, list[ScoreItem]] = {c: [] for c in ctx_tokens}
+        for it in items:
+            by_ctx[it.context].append(it)
+        pending_tokens = 0
+        try:
+            for context, group in by_ctx.items():
+                check()
+                ctoks = ctx_tokens[context]
+                lc.llama_memory_clear(mem, True)
+                first = self._eval_prompt(ctoks, seq_ctx)[None, :]
+                lz0, h0 = row_stats(first, work)
+                for it in group:
+                    check()
+                    toks = self.tokenize_text(it.text)
+                    cut = len(toks) > per_text
+                    toks = toks[:per_text]
+                    logprobs = np.zeros(len(toks), np.float32)
+                    entropies = np.zeros(len(toks), np.float32)
+                    if toks:
+                        logprobs[0] = first[0, toks[0]] - lz0[0]
+                        entropies[0] = h0[0]
+                    need = len(toks) - 1  # the last token predicts nothing we score
+                    if need > 0:
+                        lc.llama_memory_seq_rm(mem, seq_text, -1, -1)
+                        lc.llama_memory_seq_cp(mem, seq_ctx, seq_text, -1, -1)
+                    for a in range(0, need, n_batch):
+                        b = min(need, a + n_batch)
+                        self._decode([(toks[j], len(ctoks) + j, seq_text, True) for j in range(a, b)])
+                        out = np.ctypeslib.as_array(lc.llama_get_logits(self._ctx),
+                                                    shape=(b - a, self.n_vocab))
+                        step = work.shape[0] // 2
+                        for c in range(0, b - a, work.shape[0]):
+                            chunk = out[c : c + work.shape[0]]
+                            if pool is not None and len(chunk) >= 8:
+                                # numpy releases the GIL: the two halves' exp run on two cores
+                                # while llama.cpp's threads wait for the next decode
+                                half = (len(chunk) + 1) // 2
+                                f1 = pool.submit(row_stats, chunk[:half], work)
+                                lz2, h2 = row_stats(chunk[half:], work[step:])
+                                lz1, h1 = f1.result()
+                                lz, h = np.concatenate([lz1, lz2]), np.concatenate([h1, h2])
+                            else:
+                                lz, h = row_stats(chunk, work)
+                            nxt = np.asarray(toks[a + c + 1 : a + c + 1 + len(chunk)])
+                            logprobs[a + c + 1 : a + c + 1 + len(chunk)] = \
+                                chunk[np.arange(len(chunk)), nxt] - lz
+                            entropies[a + c + 1 : a + c + 1 + len(chunk)] = h
+                    on_result(ScoreOutput(it.key, len(ctoks), toks, logprobs, entropies, cut))
+                    pending_tokens += len(toks)
+                    if on_batch is not None and pending_tokens >= n_batch:
+                        on_batch(pending_tokens)
+                        pending_tokens = 0
+            if on_batch is not None and pending_tokens:
+                on_batch(pending_tokens)
+        finally:
+            if pool is not None:
+                pool.shutdown()

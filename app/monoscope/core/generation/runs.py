@@ -426,7 +426,9 @@ def _execute(
             params=sample_params, prompt_text=j.prompt_text, text=res.text,
             n_prompt_tokens=res.n_prompt_tokens, n_tokens=res.n_tokens,
             finish_reason=res.finish_reason, mean_logprob=res.mean_logprob,
-            perplexity=res.perplexity, wall_ms=res.wall_ms)
+            perplexity=res.perplexity, wall_ms=res.wall_ms,
+            token_record=(res.tokens, res.token_logprobs or (), res.token_entropies or (),
+                          res.pieces or ()) if res.tokens is not None else None)
         runs_repo.commit_samples(study, run_id, split_answers(sample, vs_k) if vs_k
                                  else [sample], meta)
         count["samples"] += 1
@@ -459,7 +461,8 @@ def _execute(
 def split_answers(call: runs_repo.NewSample, k: int) -> list[runs_repo.NewSample]:
     """One verbalized-sampling call as its answers: sample index call·k + j, each with its
     stated probability; the call's raw output kept in the first answer's text meta; the call's
-    token count on the first answer only (its perplexity, finish reason and timing on all).
+    token count on the first answer only (its perplexity, finish reason and timing on all); the
+    call's per-token record belongs to no single answer and is not kept.
     Output that does not parse is one text, the whole output, flagged ``parsed: false``."""
     got = verbalized.parse(call.text, k)
     out = []
@@ -472,7 +475,7 @@ def split_answers(call: runs_repo.NewSample, k: int) -> list[runs_repo.NewSample
         text_meta = {"verbalized": {**info, "raw": call.text} if j == 0 else info}
         out.append(replace(call, sample_index=call.sample_index * k + j, text=ans.text,
                            params=params, n_tokens=call.n_tokens if j == 0 else 0,
-                           text_meta=text_meta))
+                           text_meta=text_meta, token_record=None))
     return out
 
 

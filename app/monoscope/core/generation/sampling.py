@@ -231,8 +231,13 @@ def sample_batch(
     params: SamplingParams,
     rngs: Sequence[np.random.Generator],
     recents: Sequence[Sequence[int]],
+    entropies: list[float] | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Sample one token per row; returns (tokens, raw log-probabilities of those tokens).
+
+    ``entropies``, when given, receives per row the entropy (nats) of the distribution the
+    token was drawn from (after temperature and the top-k / top-p / min-p warpers; 0 for a
+    greedy row).
 
     ``logits`` is (rows, vocab) float32 from the model; each row has its own temperature (the
     decay depends on how far that sequence is), random generator and recent-token history.
@@ -249,8 +254,13 @@ def sample_batch(
         t = temperatures[r]
         if t <= 0.0:
             chosen[r] = int(np.argmax(logits[r]))
+            if entropies is not None:
+                entropies.append(0.0)
             continue
         ids, p = warp_probs(logits[r], t, params.top_k, params.top_p, params.min_p, row_max=float(maxes[r]))
+        if entropies is not None:
+            nz = p[p > 0]
+            entropies.append(float(-(nz * np.log(nz)).sum()))
         u = rngs[r].random()
         j = int(np.searchsorted(np.cumsum(p), u, side="right"))
         chosen[r] = ids[min(j, len(ids) - 1)]

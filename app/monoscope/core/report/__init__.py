@@ -106,12 +106,14 @@ def build_report(study: Study, request: ReportRequest, state: TaskState) -> Repo
     figs += [f] if f else []
     f = F.accumulation(res, sent, out)
     figs += [f] if f else []
+    likely_html = _likelihood(study, res, out, figs)
     state.progress(4, 5)
     (out / "measure.json").write_text(res.to_json(), encoding="utf-8")
     index = out / "index.html"
     missing = result_missing_modes(res, topic_labels(study, res.dataset_id))
     index.write_text(render_html(res, figs, sent, has_map=data is not None, missing=missing,
-                                 topics=topic_fit(study, res.dataset_id)), encoding="utf-8")
+                                 topics=topic_fit(study, res.dataset_id), extra=likely_html),
+                     encoding="utf-8")
     state.progress(5, 5, str(index))
     return ReportResult(index, figs, res)
 
@@ -190,9 +192,48 @@ def index_cell(res: MeasureResult, run_key: str, attribute: str) -> str:
     return f"{_fmt(v, 2)}{flags} <span class=note>[{_fmt(lo, 2)}, {_fmt(hi, 2)}]</span>{human}"
 
 
+def _likelihood(study: Study, res: MeasureResult, out: Path, figs: list[F.Figure]) -> str:
+    """Per scored run: the per-prompt histograms of the model's log-probabilities of the human
+    texts and of its samples (a figure) and the per-prompt table, from stored rows."""
+    from monoscope.core.explore.likelihood import prompt_likelihood, prompt_ranking, scored_runs
+
+    e = html.escape
+    parts = []
+    for run in scored_runs(study, res.dataset_id):
+        ranking = prompt_ranking(res, run)
+        if not ranking:
+            continue
+        per = [p for r in ranking[:12] if (p := prompt_likelihood(
+            study, res.dataset_id, r["prompt"], run, res, limit=3)) is not None]
+        fig = F.logprob_histograms(run.run_id, run.label, per, out)
+        if fig is not None:
+            figs.append(fig)
+        parts.append(f"<h2>What {e(run.model)} would not say ({e(run.label)})</h2>"
+                     "<p class=note>Mean per-token log-probability (nats) of each prompt's "
+                     "human texts and of the run's own samples under the run's model and "
+                     "template (teacher-forced); gap = human − samples; below p5 = share of "
+                     "human texts less likely than the samples' 5th percentile, beside the "
+                     "range people score against people. Lowest human first.</p>"
+                     "<table><tr><th class=l>prompt</th><th>human texts</th><th>human</th>"
+                     "<th>samples</th><th>gap</th><th>below p5</th><th>people</th>"
+                     "<th class=l>least likely human text</th></tr>")
+        least = {p.prompt_key: p.least_likely[0]["snippet"] if p.least_likely else ""
+                 for p in per}
+        for r in ranking[:MAX_PROMPT_ROWS]:
+            ppl = (f"{_fmt(100 * r['people_lo'], 0)}–{_fmt(100 * r['people_hi'], 0)} %"
+                   if r.get("people_lo") is not None else "")
+            share = f"{_fmt(100 * r['share'], 0)} %" if r.get("share") is not None else ""
+            parts.append(f"<tr><td class=l>{e(str(r['title']))}</td><td>{_fmt(r['n'])}</td>"
+                         f"<td>{_fmt(r['human'], 2)}</td><td>{_fmt(r['samples'], 2)}</td>"
+                         f"<td>{_fmt(r['gap'], 2)}</td><td>{share}</td><td>{ppl}</td>"
+                         f"<td class=l>{e(least.get(r['prompt'], ''))}</td></tr>")
+        parts.append("</table>")
+    return "\n".join(parts)
+
+
 def render_html(res: MeasureResult, figs: list[F.Figure], sent: str | None,
                 has_map: bool = True, missing: list[MissingMode] | None = None,
-                topics: str | None = None) -> str:
+                topics: str | None = None, extra: str = "") -> str:
     e = html.escape
     col, lab = F.colours(res), F.labels(res)
     parts = [f"<!doctype html><html><head><meta charset=utf-8><title>Monoscope report: "
@@ -256,6 +297,7 @@ def render_html(res: MeasureResult, figs: list[F.Figure], sent: str | None,
                      "to add the dataset map.</p>")
     parts.append(_hivemind_table(hivemind_data(res)))
     parts.append(_missing_table(res, missing or []))
+    parts.append(extra)
     parts.append(_prompt_table(res, sent))
     parts.append("<p class=note>All numbers: <a href='measure.json'>measure.json</a> "
                  "(schema in docs/measure-schema.md).</p></body></html>")

@@ -359,3 +359,45 @@ def similarity_histograms(data: HivemindData, out: Path) -> Figure | None:
     return _save(fig, out, "similarity_hist", title, "Hivemind's figure: for each group, "
                  "the mean pairwise cosine of its texts for each prompt, in bins of 0.05 "
                  "(the source on the prompts the runs cover).")
+
+
+def logprob_histograms(run_id: int, label: str, prompts: Sequence[Any], out: Path
+                       ) -> Figure | None:
+    """Per prompt (small multiples): histograms of the mean per-token log-probability of the
+    human texts and of the run's samples under the run's model, the samples' 5th percentile
+    dashed (from the stored `logprob` rows)."""
+    prompts = [p for p in prompts if p.human.size and p.samples.size]
+    if not prompts:
+        return None
+    plt = _plt()
+    cols = min(4, len(prompts))
+    rows = math.ceil(len(prompts) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows + 0.8),
+                             squeeze=False, sharex=True)
+    colour = palette.hex_of(palette.run_colour(run_id))
+    allv = np.concatenate([np.concatenate([p.human, p.samples]) for p in prompts])
+    edges = np.linspace(float(allv.min()), float(allv.max()) + 1e-9, 25)
+    for ax, p in zip(axes.flat, prompts, strict=False):
+        ax.hist(p.human, edges, weights=np.full(p.human.size, 1 / p.human.size),
+                color="#888888", alpha=0.6, label="human texts")
+        ax.hist(p.samples, edges, weights=np.full(p.samples.size, 1 / p.samples.size),
+                color=colour, alpha=0.55, label="samples")
+        cut = p.measures.get("run:p5")
+        if cut and cut.get("value") is not None:
+            ax.axvline(float(cut["value"]), color=colour, ls="--", lw=1)
+        share = p.measures.get("run:share_below_p5")
+        title = p.prompt_key[:28]
+        if share and share.get("value") is not None:
+            title += f"  ({100 * float(share['value']):.0f} % < p5)"
+        ax.set_title(title, fontsize=9)
+    for ax in list(axes.flat)[len(prompts):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("log p per token (nats)")
+    legend_below(fig, axes, f"The model's log-probabilities: {label}", 2, 0.06 / rows)
+    name = f"logprob_run{run_id}"
+    return _save(fig, out, name, f"The model's own log-probabilities per prompt: {label}",
+                 "Histograms of the mean per-token log-probability of each human text (grey) "
+                 "and of each of the run's samples (colour) under the run's model and template; "
+                 "dashed: the samples' 5th percentile. Human texts left of it are ones the "
+                 "model would not produce.")

@@ -42,6 +42,10 @@ def input_fingerprint(study: Study, dataset_id: int, embedding_model: str, backe
         [embedding_model, backend, dataset_id])
     parts += study.query(
         "SELECT id, label, sampling FROM runs WHERE dataset_id = ? ORDER BY id", [dataset_id])
+    parts += study.query(
+        "SELECT count(*) AS n, sum(hash(x.scorer_id, x.text_id, x.mean_logprob)) AS h "
+        "FROM text_scores x JOIN texts t ON t.id = x.text_id JOIN prompts p "
+        "ON p.id = t.prompt_id WHERE p.dataset_id = ?", [dataset_id])
     return hashlib.md5(json.dumps(parts, default=str).encode()).hexdigest()
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from monoscope.core.store.scores import insert_generation_tokens
 from monoscope.core.store.study import Study, content_hash
 
 
@@ -269,6 +270,9 @@ class NewSample:
     perplexity: float | None
     wall_ms: float
     text_meta: dict[str, Any] | None = None  # texts.meta (verbalized sampling: the answer's)
+    # per-token record (tokens, raw log-probabilities, sampling entropies, pieces), if any
+    token_record: tuple[tuple[int, ...], tuple[float, ...], tuple[float, ...],
+                        tuple[str, ...]] | None = None
 
 
 def commit_sample(study: Study, run_id: int, sample: NewSample, meta: dict[str, Any]) -> int:
@@ -313,6 +317,8 @@ def commit_samples(study: Study, run_id: int, samples: Sequence[NewSample],
                  s.prompt_text, s.n_prompt_tokens, s.n_tokens, s.finish_reason, s.mean_logprob,
                  s.perplexity, s.wall_ms],
             )
+            if s.token_record is not None:
+                insert_generation_tokens(cur, int(got[0]), *s.token_record)
             ids.append(int(got[0]))
         cur.execute("UPDATE runs SET meta=? WHERE id=?", [json.dumps(meta), run_id])
     return ids

@@ -44,6 +44,27 @@ PROVENANCE_KEYS = ("model", "run_label", "engine", "template", "seed", "n_tokens
 
 
 HINT = "Click a point on the map to inspect its text."
+SURPRISAL_FULL = 10.0  # nats of surprisal at which a token's highlight is strongest
+
+
+def surprisal_html(sur: Any) -> str:
+    """The text with each token's background by its surprisal (−log p under the model that
+    scored it: white = expected, red = the model would hardly have written it); the tooltip
+    gives the numbers."""
+    parts = [f"<p style='color:#666'>Token surprisal under {html.escape(sur.scorer)} "
+             f"(mean log p {sur.mean_logprob:.2f} nats/token"
+             + (", truncated" if sur.truncated else "") + "): redder = less likely.</p><p>"
+             if sur.mean_logprob is not None else "<p>"]
+    for i, piece in enumerate(sur.pieces):
+        text = html.escape(piece).replace("\n", "<br>")
+        if i >= len(sur.surprisal):
+            parts.append(text)
+            continue
+        a = min(1.0, max(0.0, sur.surprisal[i] / SURPRISAL_FULL))
+        g = int(255 - 175 * a)
+        parts.append(f"<span style='background-color: rgb(255,{g},{g})' title='−log p "
+                     f"{sur.surprisal[i]:.2f}, entropy {sur.entropy[i]:.2f}'>{text}</span>")
+    return "".join(parts) + "</p>"
 
 
 NO_MODES = "Missing modes are listed per prompt: choose a prompt with a run."
@@ -190,7 +211,11 @@ class Inspector(QWidget):
             f"<b>{html.escape(str(detail['prompt_title']))}</b> "
             f"<span style='color:#666'>[{html.escape(str(detail['prompt_key']))}]</span> · "
             f"text {detail['id']} · {who}")
-        self.body.setPlainText(str(detail["body"]))
+        sur = detail.get("surprisal")
+        if sur is not None:
+            self.body.setHtml(surprisal_html(sur))
+        else:
+            self.body.setPlainText(str(detail["body"]))
         if detail.get("run_id") is not None:
             self.show_missing_for(f"run:{detail['run_id']}")
         self.meta.setHtml(self._meta_html(detail))
