@@ -183,3 +183,28 @@ def test_index_agrees_with_measure_stage(fx: Study, attribute: str) -> None:
             want = res.value(f"run:{run.id}", attribute, "index", f"run:{run.id}", key)
             got = t.index[i, j]
             assert (np.isnan(got) and np.isnan(want)) or got == want, (key, run.label)
+
+
+def test_small_reads_are_reused_until_the_next_write(fx: Study) -> None:
+    """Run labels and the newest map are read once per study write, and a write (a new run,
+    a new map) shows at once; a second study of another file keeps its own values."""
+    from monoscope.core.store import projections as maps_repo
+    from monoscope.core.store import runs as runs_repo
+
+    ds = _ds(fx)
+    first = q.run_labels(fx, ds)
+    assert [label for _, label in first] == ["instruct T=0.8", "base T=1.2"]
+    before = fx.writes
+    assert q.run_labels(fx, ds) == first and fx.writes == before
+    (rid,) = runs_repo.create_runs(fx, None, [runs_repo.NewRun(
+        ds, "added later", "fake", "t", "{}", "{}", 2, 1, "{}", None, {})])
+    assert fx.writes > before
+    assert q.run_labels(fx, ds) == [*first, (rid, "added later")]
+    old = q.points(fx, ds, "book-001")
+    assert old is not None
+    assert old.projection_id != 0
+    pid = maps_repo.create(fx, ds, "prompt:book-001", "umap", {}, "x")
+    # a new UMAP map of the prompt (still without points) is its newest map now
+    new = q.points(fx, ds, "book-001")
+    assert new is not None and new.projection_id == pid and new.method == "umap"
+    assert len(new) == 0

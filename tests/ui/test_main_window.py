@@ -359,3 +359,31 @@ def test_sweep_point_opens_its_run_in_compare(window: Any) -> None:
     window.show_view("accumulation")
     acc = window.extra_views["accumulation"]
     assert window.current_view() is acc and acc.prompt_key == window.state.prompt
+
+
+def test_a_switch_reuses_the_map_items_and_shows_the_new_prompts_numbers(window: Any) -> None:
+    """A prompt switch between prompts of the same runs keeps the legend's check boxes and the
+    scatter items, but shows the new prompt's counts, every group again, and the source
+    contours computed in the worker equal those computed from the drawn points."""
+    from monoscope.ui.contours import source_contours
+
+    _select(window, "book-005")
+    m = window.map
+    checks, scatters = list(m._checks), list(m.cloud.scatters)
+    m.set_group_visible(1, False)
+    _select(window, "book-007")
+    st = window.study
+    pid = st.scalar("SELECT id FROM prompts WHERE key='book-007'")
+    n_src = st.scalar("SELECT count(*) FROM texts WHERE prompt_id=? AND origin='source'", [pid])
+    assert m._checks == checks and m.cloud.scatters == scatters  # the same widgets and items
+    assert m._checks[0].text() == f"source ({n_src})"
+    assert all(c.isChecked() for c in m._checks) and all(m.cloud.visible)
+    src = m.cloud.group == 0
+    want = source_contours(m.cloud.x[src], m.cloud.y[src])
+    for item, (px, py) in zip((m.contours50, m.contours), want, strict=True):
+        gx, gy = item.getData()
+        np.testing.assert_allclose(gx, px)
+        np.testing.assert_allclose(gy, py)
+    # the histograms were drawn for the new prompt's texts, after the map
+    assert window._tail_pending is None
+    assert len(window.hists.hists["text.words"].data.values) == len(m.text_id)

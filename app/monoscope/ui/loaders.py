@@ -22,6 +22,7 @@ from monoscope.core.store import Study
 from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store.datasets import Dataset
 from monoscope.core.tasks import TaskState
+from monoscope.ui.contours import Line, source_contours
 from monoscope.ui.views.histograms import AttributeData
 from monoscope.ui.views.pointcloud import build_trees
 
@@ -141,6 +142,7 @@ class MapPayload:
     set_id: int | None = None
     run_keys: list[str] = field(default_factory=list)  # group key of each label
     missing: PromptMissingModes | None = None  # the prompt's missing modes (None: no prompt)
+    contours: tuple[Line, Line] | None = None  # the source's 50 % / 90 % curves on the map
 
 
 def load_map(req: MapRequest, state: TaskState) -> MapPayload:
@@ -154,6 +156,7 @@ def load_map(req: MapRequest, state: TaskState) -> MapPayload:
     keys = ["source", *(f"run:{rid}" for rid, _ in run_list)]
     attrs: list[AttributeData] = []
     trees = None
+    contours = None
     set_id = req.set_id
     if set_id is None:
         from monoscope.core.analysis.measure import current_set
@@ -172,11 +175,13 @@ def load_map(req: MapRequest, state: TaskState) -> MapPayload:
                     text_labels if any(text_labels[:1000]) else None,
                     [r for r in rows if r["attribute"] == name]))
         trees = build_trees(pts.x, pts.y, pts.group, len(labels))
+        src = pts.group == 0
+        contours = source_contours(pts.x[src], pts.y[src])
     missing = None
     if req.key is not None and set_id is not None:
         missing = prompt_missing_modes(st, ds, set_id, req.key, rows, dict(zip(keys, labels,
                                                                               strict=True)))
-    return MapPayload(req.key, pts, labels, attrs, trees, rows, set_id, keys, missing)
+    return MapPayload(req.key, pts, labels, attrs, trees, rows, set_id, keys, missing, contours)
 
 
 def load_text(req: tuple[Study, int] | tuple[Study, int, tuple[int, ...] | None], state: TaskState

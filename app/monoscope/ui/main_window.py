@@ -25,6 +25,7 @@ import numpy.typing as npt
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QDockWidget,
     QFrame,
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
         self.study: Study | None = None
         self.run_list: list[queries.RunInfo] = []
         self.payload: MapPayload | None = None
+        self._tail_pending: MapPayload | None = None  # a map whose plots are still to draw
         self.set_id: int | None = None  # stored measurement set the table shows
         self._snippets: dict[int, str] = {}
         self._restore: ViewState | None = None  # the saved view being restored after opening
@@ -537,7 +539,8 @@ class MainWindow(QMainWindow):
         """Draw the selection on the map (the rest greyed) and over the plots."""
         mask = self._mask(self.state.selection)
         self.map.show_selection(mask, self.selection_counter() if len(self.map.text_id) else "")
-        self.hists.set_selection(mask)
+        if self._tail_pending is None:  # else the plots still show the previous map's texts
+            self.hists.set_selection(mask)
 
     def _selection_lists(self) -> None:
         """The inspector's lists among the selected texts (all of the prompt's without one)."""
@@ -560,7 +563,10 @@ class MainWindow(QMainWindow):
         job.finished.connect(self._map_loaded)
         job.failed.connect(lambda msg: self.show_error("Cannot load the map", msg))
         if key is not None and scope is not None:
-            self._load_lists(key)
+            # the inspector's lists after the map: the map's read has the workers to itself
+            lists = lambda *_: self._load_lists(key) if self.state.prompt == key else None  # noqa: E731
+            job.finished.connect(lists)
+            job.failed.connect(lists)
 
     def _map_loaded(self, payload: MapPayload) -> None:
         self.payload = payload
@@ -569,6 +575,7 @@ class MainWindow(QMainWindow):
         self._shown_scope = (payload.key,)
         pts = payload.points
         title = "whole dataset" if payload.key is None else f"prompt {payload.key}"
+        self._tail_pending = None
         if pts is None or not len(pts):
             self.map.clear(f"No map for the {title} yet: run `monoscope project` "
                            "(or annotate and project after a run).")
@@ -582,10 +589,25 @@ class MainWindow(QMainWindow):
             title = f"<b>{tab.title[tab.key.index(payload.key)]}</b> [{payload.key}]"
         self.map.set_points(pts.text_id, pts.x, pts.y, pts.group, payload.labels, colors,
                             title=f"{title} · {pts.method.upper()} map fitted on the human texts",
-                            trees=payload.trees, symbols=theme.group_symbols(pts.run_ids))
+                            trees=payload.trees, symbols=theme.group_symbols(pts.run_ids),
+                            contours=payload.contours)
         topic = next((a for a in payload.attrs if a.name == "topic"), None)
         self.map.set_topics(None if topic is None else topic.values,
                             {} if topic is None else dict(topic.categories or {}))
+        # the map paints first (its update is already queued); the plots, the selection
+        # table and the selection follow on the next turn of the event loop
+        self._tail_pending = payload
+        QTimer.singleShot(0, lambda: self._map_tail(payload, colors, scope_changed))
+
+    def _map_tail(self, payload: MapPayload, colors: list[tuple[int, int, int]],
+                  scope_changed: bool) -> None:
+        """The rest of showing a loaded map: histograms, selection table, selection, search
+        (skipped when a newer map has arrived meanwhile)."""
+        if self._tail_pending is not payload:
+            return
+        self._tail_pending = None
+        pts = payload.points
+        assert pts is not None
         self.hists.set_data(payload.attrs, pts.group, payload.labels, colors,
                             keys=payload.run_keys, whole_dataset=payload.key is None)
         pending = self._restore_selection
@@ -787,8 +809,13 @@ class MainWindow(QMainWindow):
         QMessageBox.warning(self, title, message)
 
     def wait_idle(self, timeout_s: float = 60.0) -> bool:
-        """Wait until every background load (including the extra views') has finished."""
-        return self.runner.wait(timeout_s)
+        """Wait until every background load (including the extra views') has finished and
+        a loaded map's plots are drawn."""
+        ok = self.runner.wait(timeout_s)
+        while ok and self._tail_pending is not None:
+            QApplication.processEvents()
+            ok = self.runner.wait(timeout_s)
+        return ok
 
 
 def _columns(payload: MapPayload) -> list[AttributeColumn]:

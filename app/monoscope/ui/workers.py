@@ -99,11 +99,15 @@ class _Work:
     def run(self) -> None:
         with self._lock:
             self._thread = threading.get_ident()
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             outcome, payload = self._call()
         finally:
             with self._lock:
                 self._thread = None
+        if log.isEnabledFor(logging.DEBUG):  # per-task timing (logging at DEBUG)
+            log.debug("task %s %s: %.1f ms wall, %.1f ms CPU", self.key, outcome,
+                      1000 * (time.perf_counter() - t0), 1000 * (time.thread_time() - c0))
         self.relay.done.emit(self.serial, outcome, payload)
         self.request = None  # the thread lets go of the inputs now
 

@@ -9,9 +9,10 @@ nothing here writes to the study.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+import weakref
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +28,27 @@ F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
 EMBEDDING_ATTRIBUTE = "embedding"  # pseudo-attribute: cosine dispersion of the embeddings
+
+T = TypeVar("T")
+# small dataset-level reads every prompt switch needs (run labels, topic labels, which map
+# is newest), kept per study until its next write (`Study.writes`): a switch then reads only
+# the prompt's own rows
+_SMALL: weakref.WeakKeyDictionary[Study, tuple[int, dict[tuple[Any, ...], Any]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _until_write(study: Study, key: tuple[Any, ...], read: Callable[[], T]) -> T:
+    """``read()``'s value, reused until the study's next write (values are not copied:
+    callers must not change them)."""
+    writes = study.writes
+    held = _SMALL.get(study)
+    if held is None or held[0] != writes:
+        held = (writes, {})
+        _SMALL[study] = held
+    cache = held[1]
+    if key not in cache:
+        cache[key] = read()
+    return cache[key]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -46,8 +68,9 @@ def runs(study: Study, dataset_id: int) -> list[RunInfo]:
 
 
 def run_labels(study: Study, dataset_id: int) -> list[tuple[int, str]]:
-    """(id, label) of the dataset's runs by id (no counts: cheap enough for every switch)."""
-    return runs_repo.dataset_run_labels(study, dataset_id)
+    """(id, label) of the dataset's runs by id (no counts; reused until the next write)."""
+    return list(_until_write(study, ("run_labels", dataset_id),
+                             lambda: runs_repo.dataset_run_labels(study, dataset_id)))
 
 
 def attribute_names(study: Study, dataset_id: int) -> list[str]:
@@ -214,7 +237,8 @@ def scope_points(study: Study, dataset_id: int, scope: str = "dataset",
                  method: str | None = None, prompt_key: str | None = None) -> Points | None:
     """Points of the newest map of a scope ("dataset" or "prompt:<key>"; UMAP preferred unless
     ``method``), optionally only those of one prompt; None when the scope has no map."""
-    proj = maps_repo.newest(study, dataset_id, scope, method)
+    proj = _until_write(study, ("newest_map", dataset_id, scope, method),
+                        lambda: maps_repo.newest(study, dataset_id, scope, method))
     if proj is None:
         return None
     m = maps_repo.points(study, proj[0], prompt_key)
@@ -281,8 +305,9 @@ def attributes_values(study: Study, text_ids: I64, names: Sequence[str]
 
 
 def topic_labels(study: Study, dataset_id: int) -> dict[int, str]:
-    """Topic id -> label of the dataset's topics."""
-    return reads.topic_labels(study, dataset_id)
+    """Topic id -> label of the dataset's topics (reused until the next write)."""
+    return dict(_until_write(study, ("topic_labels", dataset_id),
+                             lambda: reads.topic_labels(study, dataset_id)))
 
 
 def topic_fit(study: Study, dataset_id: int) -> str | None:

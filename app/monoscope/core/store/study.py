@@ -169,6 +169,9 @@ class Study:
         self.path = Path(path).expanduser()
         self.read_only = read_only
         self._writer = threading.RLock()  # the writer lane: one write at a time
+        # committed (or attempted) writes of this process: a key for read caches; DuckDB lets
+        # no other process write the file while this one holds it
+        self.writes = 0
         self._closed = False
         self.snapshot_of: str | None = None  # lock holder, when reading a snapshot copy
         self._snapshot_dir: str | None = None
@@ -356,6 +359,7 @@ class Study:
                     raise disk_full_error(self.path) from None
                 raise
             finally:
+                self.writes += 1  # readers' caches keyed on it see every change
                 if bulk:
                     with suppress(duckdb.Error):
                         cur.execute("RESET checkpoint_threshold")
@@ -366,6 +370,7 @@ class Study:
         with self._writer, self.reader() as cur:
             try:
                 cur.execute(sql, params or [])
+                self.writes += 1
             except duckdb.Error as exc:
                 if is_disk_full(exc):
                     raise disk_full_error(self.path) from None

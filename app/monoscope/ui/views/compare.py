@@ -52,13 +52,14 @@ from monoscope.core.explore.state import ExplorerState
 from monoscope.core.store import Study
 from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.tasks import TaskState
+from monoscope.ui.contours import source_contours
 from monoscope.ui.loaders import figure_task
 from monoscope.ui.views.figure_common import (
     FigureViewMixin,
     group_color,
 )
 from monoscope.ui.views.histograms import outside_marker
-from monoscope.ui.views.map_view import contour_items, fit_view, source_contours
+from monoscope.ui.views.map_view import contour_items, fit_view
 from monoscope.ui.views.pointcloud import PointCloud
 from monoscope.ui.workers import TaskRunner
 
@@ -313,6 +314,8 @@ class CompareView(FigureViewMixin, QWidget):
         a, b = self.run_a.currentData(), self.run_b.currentData()
         if self.study is None or self.dataset_id is None or a is None or b is None:
             self.status.setText("Compare needs a study with at least one run (two to contrast).")
+            return
+        if self.defer_while_hidden():  # behind another tab: loads when shown
             return
         attr = self.attribute.currentData() or "sentiment.vader"
         self.status.setText("Loading…")

@@ -240,7 +240,7 @@ class LikelihoodView(FigureViewMixin, QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        if self.study is None:
+        if self.study is None or self.defer_while_hidden():
             return
         self.status.setText("Loading…")
         run = self.run_box.currentData()

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monoscope.ui.contours import Line, source_contours
 from monoscope.ui.views.flow_layout import FlowLayout
 from monoscope.ui.views.map_labels import TopicLabels
 from monoscope.ui.views.pointcloud import RGB, PointCloud
@@ -136,6 +137,7 @@ class MapView(QWidget):
         self.selected_text: int | None = None
         self.selection: npt.NDArray[np.bool_] | None = None
         self._checks: list[QCheckBox] = []
+        self._legend_style: tuple[object, ...] = ()  # labels, colours, symbols of the legend
 
         self.title = QLabel("")
         self.title.setWordWrap(True)
@@ -191,9 +193,12 @@ class MapView(QWidget):
                    y: npt.NDArray[np.float32], group: npt.NDArray[np.int8],
                    labels: Sequence[str], colors: Sequence[RGB], title: str = "",
                    trees: list[object] | None = None,
-                   symbols: Sequence[str] | None = None) -> None:
+                   symbols: Sequence[str] | None = None,
+                   contours: tuple[Line, Line] | None = None) -> None:
         """Show new points; ``labels[g]``/``colors[g]``/``symbols[g]`` (marker shapes,
-        circles by default) describe group g (0 = source)."""
+        circles by default) describe group g (0 = source). ``contours``: the source's 50 %
+        and 90 % curves when the worker computed them (`source_contours`), else computed
+        here."""
         self.text_id = np.asarray(text_id, dtype=np.int64)
         self.labels = list(labels)
         self.selection = None
@@ -205,7 +210,7 @@ class MapView(QWidget):
         self.cloud.set_data(x, y, group, colors, order=list(range(len(colors))), trees=trees,
                             symbols=self.symbols)
         self._build_legend(group, labels, colors)
-        self._draw_contours()
+        self._draw_contours(contours)
         self.topics.set_data(self.cloud.x, self.cloud.y, None, {})
         self.topics_button.setEnabled(False)
         self.reset_view()
@@ -232,13 +237,26 @@ class MapView(QWidget):
 
     def _build_legend(self, group: npt.NDArray[np.int8], labels: Sequence[str],
                       colors: Sequence[RGB]) -> None:
+        counts = np.bincount(group.astype(np.int64), minlength=len(labels))
+        style = (tuple(labels), tuple(colors), tuple(self.symbols))
+        if style == self._legend_style and len(self._checks) == len(labels):
+            # the same groups on another prompt: new counts, every group shown again
+            for g, (label, cb) in enumerate(zip(labels, self._checks, strict=True)):
+                short = label if len(label) <= 48 else label[:47] + "…"
+                cb.blockSignals(True)
+                cb.setChecked(True)
+                cb.blockSignals(False)
+                cb.setText(f"{short} ({int(counts[g]):,})")
+                cb.setToolTip(f"{label}: {int(counts[g]):,} texts. Click to show or hide "
+                              "this set.")
+            return
+        self._legend_style = style
         while self.legend_box.count():
             item = self.legend_box.takeAt(0)
             w = item.widget() if item is not None else None
             if w is not None:
                 w.deleteLater()
         self._checks = []
-        counts = np.bincount(group.astype(np.int64), minlength=len(labels))
         for g, (label, color) in enumerate(zip(labels, colors, strict=True)):
             short = label if len(label) <= 48 else label[:47] + "…"
             cb = QCheckBox(f"{short} ({int(counts[g]):,})")
@@ -270,10 +288,11 @@ class MapView(QWidget):
     def set_group_visible(self, group: int, on: bool) -> None:
         self._checks[group].setChecked(on)
 
-    def _draw_contours(self) -> None:
+    def _draw_contours(self, lines: tuple[Line, Line] | None = None) -> None:
         """Outline the regions holding 50 % and 90 % of the smoothed source density."""
-        src = self.cloud.group == 0
-        lines = source_contours(self.cloud.x[src], self.cloud.y[src])
+        if lines is None:
+            src = self.cloud.group == 0
+            lines = source_contours(self.cloud.x[src], self.cloud.y[src])
         for item, (px, py) in zip((self.contours50, self.contours), lines, strict=True):
             item.setData(px, py, connect="finite")
 
@@ -468,73 +487,6 @@ def fit_view(view: pg.ViewBox, bounds: QRectF | None, contours: pg.PlotDataItem,
         y0, y1 = float(np.nanmin(cy)), float(np.nanmax(cy))
         r = r.united(QRectF(x0, y0, x1 - x0, y1 - y0))
     view.setRange(rect=r, padding=margin)
-
-
-Line = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
-
-
-def source_contours(xs: npt.NDArray[np.float32], ys: npt.NDArray[np.float32], bins: int = 60
-                    ) -> tuple[Line, Line]:
-    """The closed curves around 50 % and 90 % of the smoothed density of the source points
-    (x and y with NaN between curves; empty for fewer than 10 points): the grid reaches past
-    the smoothed mass and is bordered by empty cells, so no contour runs into the edge."""
-    empty = (np.zeros(0), np.zeros(0))
-    if len(xs) < 10:
-        return empty, empty
-    # Half of Scott's bandwidth (in bins): smooth enough for 30 texts, sharp for 30,000.
-    n = float(len(xs))
-    scott = n ** (-1 / 6)
-    # a coarser grid for few texts (their density is smooth anyway): the contour tracing
-    # costs grows with the grid, and a prompt switch redraws it
-    bins = int(np.clip(4 * np.sqrt(n), 24, bins))
-    edges, sigmas = [], []
-    for v in (xs, ys):
-        lo, hi = float(v.min()), float(v.max())
-        cell = (hi - lo + 1e-6) / bins
-        sig = max(0.8, 0.5 * scott * float(np.std(v)) / cell)  # in cells
-        pad = int(np.ceil(3 * sig)) + 2  # cells past the data: the kernel's reach
-        edges.append(lo - pad * cell + cell * np.arange(bins + 2 * pad + 1))
-        sigmas.append(sig)
-    ex, ey = edges
-    hist, ex, ey = np.histogram2d(xs, ys, bins=[ex, ey])
-    dens = np.pad(_smooth(hist, sigmas), 1)  # an empty border: curves close
-    flat = np.sort(dens.ravel())[::-1]
-    cum = np.cumsum(flat) / flat.sum()
-    out: list[Line] = []
-    for mass in (0.5, 0.9):
-        level = float(flat[min(int(np.searchsorted(cum, mass)), len(flat) - 1)])
-        px: list[float] = []
-        py: list[float] = []
-        # trace only the box of cells at or above the level, plus a ring below it (the
-        # same closed curves; isocurve's cost grows with the cells it is given)
-        rows = np.flatnonzero((dens >= level).any(axis=1))
-        cols = np.flatnonzero((dens >= level).any(axis=0))
-        r0, c0 = max(int(rows[0]) - 1, 0), max(int(cols[0]) - 1, 0)
-        sub = dens[r0:int(rows[-1]) + 2, c0:int(cols[-1]) + 2]
-        for line in pg.functions.isocurve(sub, level, connected=True, extendToEdge=False):
-            arr = np.asarray(line, dtype=np.float64)
-            # index i of the padded grid is cell i - 1; cell centres at edge + 0.5 cell
-            px.extend(ex[0] + (arr[:, 0] + r0 - 0.5) * (ex[1] - ex[0]))
-            py.extend(ey[0] + (arr[:, 1] + c0 - 0.5) * (ey[1] - ey[0]))
-            px.append(np.nan)
-            py.append(np.nan)
-        out.append((np.asarray(px), np.asarray(py)))
-    return out[0], out[1]
-
-
-def _smooth(a: npt.NDArray[np.float64], sigma: list[float]) -> npt.NDArray[np.float64]:
-    """Separable Gaussian blur with zeros outside, as two small matrix products (numpy only:
-    no scipy.ndimage import on the GUI thread)."""
-    out = a
-    for axis, s in enumerate(sigma):
-        n = a.shape[axis]
-        i = np.arange(n)
-        k = np.exp(-0.5 * ((i[:, None] - i[None, :]) / s) ** 2)
-        r = int(3 * s) + 1
-        k[np.abs(i[:, None] - i[None, :]) > r] = 0.0  # the truncated kernel of the old blur
-        k /= np.exp(-0.5 * (np.arange(-r, r + 1) / s) ** 2).sum()
-        out = k @ out if axis == 0 else out @ k.T
-    return out
 
 
 def _escape(text: str) -> str:

@@ -119,6 +119,7 @@ class PointCloud:
         self._slayer_vis = np.zeros(0, bool)
         self._slayer_base = np.zeros(0, np.int32)  # runs sent to the dump layer (overlay)
         self._shigh: npt.NDArray[np.bool_] | None = None
+        self._style: tuple[object, ...] = ()  # the groups' colours, symbols, order drawn
         view.sigRangeChanged.connect(lambda *_: self.render())
         view.sigResized.connect(lambda *_: self.render())
 
@@ -151,6 +152,11 @@ class PointCloud:
         self._update_layers()
         self._trees = list(trees) if trees is not None and len(trees) == n_groups else (
             [None] * n_groups)
+        style = (tuple(self.colors), tuple(self.symbols), tuple(self.order))
+        if style == self._style and len(self.scatters) == n_groups:
+            self.render()  # the same groups (another prompt of the same runs): keep the items
+            return
+        self._style = style
         for s in self.scatters:
             self.view.removeItem(s)
         self.scatters = []
