@@ -120,7 +120,7 @@ def _copy_tree(work: Path, keep_mutants: bool) -> None:
     """Fresh copies of the package, tests and resources in ``work`` (mutmut's ``src`` layout)."""
     work.mkdir(parents=True, exist_ok=True)
     for name, src in (("src/monoscope", REPO / "app/monoscope"), ("tests", REPO / "tests"),
-                      ("resources", REPO / "resources")):
+                      ("resources", REPO / "resources"), ("docs", REPO / "docs")):
         dst = work / name
         shutil.rmtree(dst, ignore_errors=True)
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +144,7 @@ def _pyproject(work: Path, module: str, tests: list[str]) -> None:
         f"pytest_add_cli_args_test_selection = {json.dumps(present)}\n"
         "pytest_add_cli_args = "
         f"{json.dumps(['-p', 'no:cacheprovider', '-p', 'no:randomly', '-p', 'no:xdist', *DESELECT.get(module, [])])}\n"
-        'also_copy = ["resources"]\n'
+        'also_copy = ["resources", "docs"]\n'  # docs: a test reads the schema page
         "timeout_multiplier = 5.0\n"
         "timeout_constant = 20.0\n"
         "use_git_change_detection = false\n"
