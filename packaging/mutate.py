@@ -322,7 +322,10 @@ def _again(work: Path, module: str, tests: list[str]) -> dict[str, object]:
     again_path = work / "again.json"
     done = json.loads(again_path.read_text()) if again_path.is_file() else {}
     statuses.update(done)
-    todo = [n for n in previous["survivors"] if statuses.get(n) == "survived"]
+    # survivors written down as equivalent (with their reason) are not run again
+    equivalent = EQUIVALENT.get(module, {})
+    todo = [n for n in previous["survivors"]
+            if statuses.get(n) == "survived" and n not in equivalent]
     print(f"work folder: {work}; re-testing {len(todo)} survivors", flush=True)
     clean = run_jobs(work / "mutants", [("clean", None, None)], args, _env(),
                      work / "mutants/src", 1800, work / "logs")
