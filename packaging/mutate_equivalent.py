@@ -245,6 +245,45 @@ METRICS = {
     _X + 'xǁLexicalSetǁ_self_repetition__mutmut_37': _R['order'],
     _X + 'xǁLexicalSetǁstats__mutmut_3': _R['dtype'],
     _X + 'xǁLexicalSetǁstats__mutmut_5': _R['dtype'],
+    # found when the re-test was finished (this session's survivors), each with its own reason
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_32': _R['order'],
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_116': _R['order'],
+    _X + 'xǁLexicalSetǁ__init____mutmut_43': _R['default'],
+    _X + 'xǁLexicalSetǁ__init____mutmut_52': _R['default'],
+    _X + 'x_compression_ratio__mutmut_35': _R['gzip'],
+    _X + 'x_diff_of_means__mutmut_4': _R['masked'],
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_302': (
+        "precision with `correct > 1` instead of `> 0`: with exactly 1 match of order n every "
+        "lower order matches too (a matched n-gram's sub-n-grams are in the reference), so the "
+        "smoothing factor is 1 and 100 / (1 * total) = 100 * 1 / total"),
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_262': (
+        "the brevity penalty of an empty text: it has no n-gram, so correct.sum() = 0 and its "
+        "score is 0 whatever the penalty"),
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_239': (
+        "`short` also for equal lengths: exp(1 - r / r) = exp(0) = 1.0 exactly; two empty "
+        "lengths score 0 (no n-gram) whatever the penalty"),
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_258': (
+        "the divisor guard `sys_len > 1` instead of `> 0`: for sys_len = 1 both divide by 1"),
+    _X + 'x_mann_whitney__mutmut_4': (
+        "one empty side goes on to scipy, whose mannwhitneyu returns (nan, nan) for an empty "
+        "sample, as the early return does"),
+    _X + 'x_self_bleu__mutmut_56': (
+        "always `second`: a text not holding the top count has a count <= second (the largest "
+        "among the texts but the top holder), so min(c, second) = c = min(c, top)"),
+    _X + 'x_compression_ratio__mutmut_10': "codec names are case-insensitive ('UTF-8' is 'utf-8')",
+    _X + 'x_ngram_diversity__mutmut_22': "zip(strict=None): None is falsy like False",
+    **dict.fromkeys([_X + 'x_self_bleu__mutmut_15', _X + 'x_self_bleu__mutmut_16'], (
+        "the default of best.get(g, ...) is replaced at an n-gram's first occurrence (any count "
+        ">= 1 beats top 0): its `who` and `second` are never read")),
+    **dict.fromkeys([_X + 'x_self_bleu__mutmut_38', _X + 'x_self_bleu__mutmut_41'], (
+        "a fifth, always-0 slot of the counts: BLEU.compute_bleu reads max_ngram_order = 4 of "
+        "them")),
+    _X + 'x__has_other_in_knn__mutmut_39': (
+        "self set to nan instead of -inf: -nan is nan, which numpy's partition puts last, as "
+        "it does +inf"),
+    _X + 'x_self_repetition__mutmut_7': (
+        "another separator in the n-gram strings: tokens hold no space, so 'XX XX' still joins "
+        "distinct n-grams into distinct strings"),
 }
 
 EQUIVALENT: dict[str, dict[str, str]] = {

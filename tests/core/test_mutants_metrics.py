@@ -137,6 +137,24 @@ def test_lexical_set_with_many_draws_and_no_four_gram_at_all() -> None:
     _check_lexical_set(texts, (1,), skip=1, draws=120)
 
 
+@pytest.mark.parametrize("route", ["dense", "sorted"])
+def test_self_bleu_when_two_texts_hold_the_last_n_gram_unequally(
+        route: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"x x x x" three times in one text, once in the other: the other text's count (1) is the
+    reference of the text holding the most. In the sorted route this 4-gram is the last group
+    of all (two holders). Against sacrebleu's sentence BLEU of each text vs the other."""
+    from sacrebleu import sentence_bleu
+
+    if route == "sorted":
+        monkeypatch.setattr(m, "_DENSE_MAX", 0)
+    for texts in (["x x x x x x", "x x x x"], ["p q r s p q r s", "p q r s"]):
+        want = (sentence_bleu(texts[0], [texts[1]]).score
+                + sentence_bleu(texts[1], [texts[0]]).score) / 200
+        got = m.LexicalSet(texts, rouge=False).stats(np.array([[0, 1]]))["self_bleu"]
+        assert got[0] == pytest.approx(want, rel=1e-12) and m.self_bleu(texts) == pytest.approx(
+            want, rel=1e-12)
+
+
 def test_lexical_set_of_texts_too_short_for_any_n_gram() -> None:
     _check_lexical_set(["one", "two", "three", ""], (1, 2, 4))
     _check_lexical_set(["one two", "three", "\n", "\t\n", "   ", "a b c d e"], (1, 2, 3, 6))
