@@ -59,6 +59,12 @@ MEASURE = {
     f"{_M}x_ustat_se__mutmut_5": "one draw never has 2 finite values: `ok.sum() < 2` returns 0 "
                                  "whether or not `b < 2 and m >= n` holds",
     f"{_M}x_ustat_se__mutmut_8": "m = n: every draw holds every text, all h are equal, se 0",
+    f"{_M}x__lexical__mutmut_28": "the lexical pool's kind label is never read: Pool.stats "
+                                  "hands a lexical pool to its LexicalSet before any kind check",
+    **dict.fromkeys([f"{_M}x__pooled_distinct__mutmut_51", f"{_M}x__pooled_distinct__mutmut_56"],
+                    "a part of the draws' seed changed (a label, the attribute's name): "
+                    "another, equally uniform stream of subsamples; no value is specified per "
+                    "seed, only that the same seed gives the same numbers"),
 }
 
 _R = {

@@ -326,3 +326,40 @@ def test_stats_cached_is_keyed() -> None:
     a = pool.stats_cached(("k",), np.array([[0, 1]]))
     assert pool.stats_cached(("k",), np.array([[1, 2]])) is a  # the key decides
     assert pool.stats_cached(("j",), np.array([[1, 2]]))["mean"].tolist() == [2.5]
+
+
+def test_pooled_distinct_of_each_run_against_the_people_by_hand(study: Study,
+                                                                 state: TaskState) -> None:
+    """Topics pooled over prompts, per run against source subsamples of the run's n.
+
+    Run r1 wrote only for prompt "b", which has no human text: nothing to match, no rows (and
+    the next run is still measured). Run r2 on prompt "a": 2 texts of topic 0 against the 4
+    human texts (topics 0, 0, 1, 2) drawn 2 at a time: of the 6 equally likely pairs, {0, 0}
+    has 1 topic and the 5 others 2, so the people's mean is 11/6; the run always has 1."""
+    from analysis_fixture import Row
+
+    def row(prompt: str, body: str, topic: int, run: str | None = None) -> Row:
+        return Row(prompt, body, run=run, ppl=1.0 if run else None,
+                   attrs={"topic": (float(topic), f"t{topic}")})
+
+    build(study, [row("a", "s1", 0), row("a", "s2", 0), row("a", "s3", 1), row("a", "s4", 2),
+                  row("b", "g0", 5, "r1"), row("b", "g00", 6, "r1"),
+                  row("a", "g1", 0, "r2"), row("a", "g2", 0, "r2")])
+    res = measure(study, MeasureRequest(draws=400, n_boot=50, lexical=False), state)
+    runs = sorted({r["grp"] for r in res.rows if r["grp"].startswith("run:")})
+    assert len(runs) == 2
+    r2 = next(k for k in runs if res.run_prompts(k) == ["a"])
+    r1 = next(k for k in runs if k != r2)
+    assert res.run_prompts(r1) == []
+    assert res.cell("source", "topic", "pooled_distinct", r1) is None  # no prompt in common
+    assert res.value(r1, "topic", "pooled_distinct") == 2  # its own texts: topics 5, 6
+    people = res.cell("source", "topic", "pooled_distinct", r2)
+    run = res.cell(r2, "topic", "pooled_distinct", r2)
+    assert people is not None and run is not None
+    assert people["n"] == run["n"] == 2 and people["draws"] == run["draws"] == 50  # capped
+    assert people["value"] == pytest.approx(11 / 6, abs=0.2) and 1 < people["value"] < 2
+    assert run["value"] == 1.0 and run["sd"] == 0.0 and run["lo"] == run["hi"] == 1.0
+    assert res.value("source", "topic", "pooled_distinct") == 3  # all 4 human texts
+    # measure.json (the report's, `measure --json`) is indented for people to read
+    assert res.to_json().startswith('{\n  "') and "\n" not in res.to_json(indent=None)
+    assert json.loads(res.to_json()) == json.loads(res.to_json(indent=None))
