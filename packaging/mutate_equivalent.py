@@ -65,6 +65,8 @@ MEASURE = {
                     "a part of the draws' seed changed (a label, the attribute's name): "
                     "another, equally uniform stream of subsamples; no value is specified per "
                     "seed, only that the same seed gives the same numbers"),
+    f"{_M}x__distributions__mutmut_103": "the run's key left out of the draws' seed: another, "
+                                         "equally uniform stream of subsamples (as above)",
 }
 
 _R = {

@@ -363,3 +363,35 @@ def test_pooled_distinct_of_each_run_against_the_people_by_hand(study: Study,
     # measure.json (the report's, `measure --json`) is indented for people to read
     assert res.to_json().startswith('{\n  "') and "\n" not in res.to_json(indent=None)
     assert json.loads(res.to_json()) == json.loads(res.to_json(indent=None))
+
+
+def test_accumulation_curves_and_two_sample_rows_by_hand(study: Study, state: TaskState) -> None:
+    """Word counts 5, 5, 6, 6 (people) and 5, 6 (a run) on one prompt. Dispersion = population
+    std. People at n = 3: every 3 of the 4 texts have std √2/3; at n = 2: 2 of the 6 pairs
+    have std 0, 4 have 0.5 (mean 1/3); at n = 4: 0.5. The run at n = 2: 0.5. Mann-Whitney's
+    p-value of the run against the people is scipy's."""
+    from analysis_fixture import Row
+    from scipy.stats import mannwhitneyu
+
+    words = "text.words"
+    rows = [Row("a", f"s{i}", attrs={words: (v, None)}) for i, v in enumerate((5.0, 5.0, 6.0, 6.0))]
+    rows += [Row("a", f"g{i}", run="r", ppl=1.0, attrs={words: (v, None)})
+             for i, v in enumerate((5.0, 6.0))]
+    build(study, rows)
+    res = measure(study, MeasureRequest(draws=400, n_boot=50, lexical=False), state)
+    run = next(r["grp"] for r in res.rows if r["grp"].startswith("run:"))
+    curve = {r["n"]: r for r in res.curve("source", words, prompt="a")}
+    assert sorted(curve) == [2, 3, 4]
+    assert curve[3]["value"] == pytest.approx(math.sqrt(2) / 3, abs=1e-12)
+    assert curve[3]["draws"] == 50 and curve[3]["sd"] == pytest.approx(0.0, abs=1e-12)
+    assert curve[2]["value"] == pytest.approx(1 / 3, abs=0.15) and curve[2]["draws"] == 50
+    assert curve[4]["value"] == 0.5 and curve[4]["draws"] == 0 and curve[4]["sd"] is None
+    own = {r["n"]: r for r in res.curve(run, words, prompt="a")}
+    assert sorted(own) == [2] and own[2]["value"] == 0.5
+    # pooled over prompts (one here): a bootstrap interval, no sd
+    pooled = res.curve(run, words, ref=f"acc:{run}")
+    assert [(r["n"], r["value"], r["sd"], r["lo"], r["hi"], r["prompts"]) for r in pooled] == [
+        (2, 0.5, None, 0.5, 0.5, 1)]
+    p = mannwhitneyu([5.0, 5.0, 6.0, 6.0], [5.0, 6.0], alternative="two-sided").pvalue
+    mw = res.cell(run, words, "mannwhitney_p", run, "a")
+    assert mw is not None and mw["n"] == 2 and mw["value"] == pytest.approx(p, rel=1e-12)
