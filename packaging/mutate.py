@@ -73,7 +73,7 @@ TESTS: dict[str, list[str]] = {
     ],
     "core/sandbox/bwrap.py": [
         "tests/core/test_sandbox.py", "tests/core/test_sandbox_hostile.py",
-        "tests/core/test_mutants_sandbox.py",
+        "tests/core/test_mutants_sandbox.py", "tests/core/test_mutants_bwrap.py",
     ],
     "core/sandbox/boot.py": [
         "tests/core/test_sandbox.py", "tests/core/test_sandbox_hostile.py",

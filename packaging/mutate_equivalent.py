@@ -44,6 +44,13 @@ SANDBOX = {
                                    "test cases, where the pool maps over nothing",
 }
 
+_W = "monoscope.core.sandbox.bwrap."
+BWRAP = {
+    **dict.fromkeys([f"{_W}xǁWallǁprefix__mutmut_{i}" for i in (23, 27, 29, 31)],
+                    "a capability name in lower case: bwrap reads them case-insensitively "
+                    "(libcap's cap_from_name; strcasecmp for ALL)"),
+}
+
 _M = "monoscope.core.analysis.measure."
 MEASURE = {
     f"{_M}x__boot__mutmut_29": "the se-perturbed replicates when every se is 0: v + 0 * noise "
@@ -299,4 +306,5 @@ EQUIVALENT: dict[str, dict[str, str]] = {
     "core/analysis/measure.py": MEASURE,
     "core/sandbox/boot.py:BOOTSTRAP": BOOTSTRAP,
     "core/sandbox/__init__.py": SANDBOX,
+    "core/sandbox/bwrap.py": BWRAP,
 }
