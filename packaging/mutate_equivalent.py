@@ -72,6 +72,12 @@ MEASURE = {
                     "a part of the draws' seed changed (a label, the attribute's name): "
                     "another, equally uniform stream of subsamples; no value is specified per "
                     "seed, only that the same seed gives the same numbers"),
+    f"{_M}x__aggregate_sides__mutmut_60": "sd None instead of nan: _Rows.add stores both as "
+                                          "NULL",
+    f"{_M}x__likelihood__mutmut_38": "to_numpy(zero_copy_only=None): None is falsy like False",
+    f"{_M}x__match__mutmut_78": "the whole-set cache key only when m > n: with m = n the "
+                                "subsample is the whole set either way; only which cache entry "
+                                "holds the same values",
     f"{_M}x__distributions__mutmut_103": "the run's key left out of the draws' seed: another, "
                                          "equally uniform stream of subsamples (as above)",
 }

@@ -395,3 +395,28 @@ def test_accumulation_curves_and_two_sample_rows_by_hand(study: Study, state: Ta
     p = mannwhitneyu([5.0, 5.0, 6.0, 6.0], [5.0, 6.0], alternative="two-sided").pvalue
     mw = res.cell(run, words, "mannwhitney_p", run, "a")
     assert mw is not None and mw["n"] == 2 and mw["value"] == pytest.approx(p, rel=1e-12)
+
+
+def test_no_people_baseline_when_the_run_is_as_large_as_the_people(study: Study,
+                                                                   state: TaskState) -> None:
+    """Prompt "a": 4 human texts, 2 generated: the people's own index comes from 2-text
+    subsamples. Prompt "b": 2 and 2: the whole source is the only subsample, so there is no
+    baseline of the people against themselves. Aggregates carry the median n (2)."""
+    from analysis_fixture import Row
+
+    words = "text.words"
+    rows = [Row("a", f"s{i}", attrs={words: (v, None)}) for i, v in enumerate((5.0, 5.0, 6.0, 6.0))]
+    rows += [Row("b", f"t{i}", attrs={words: (v, None)}) for i, v in enumerate((4.0, 8.0))]
+    rows += [Row(p, f"g{p}{i}", run="r", ppl=1.0, attrs={words: (v, None)})
+             for p in ("a", "b") for i, v in enumerate((5.0, 6.0))]
+    build(study, rows)
+    res = measure(study, MeasureRequest(draws=200, n_boot=50, lexical=False), state)
+    run = next(r["grp"] for r in res.rows if r["grp"].startswith("run:"))
+    a = res.cell("source", words, "index", run, "a")
+    assert a is not None and a["n"] == 2 and a["draws"] == 200
+    assert res.cell("source", words, "index", run, "b") is None
+    b = res.cell(run, words, "index", run, "b")
+    assert b is not None and b["value"] == pytest.approx(0.5 / 2.0)  # std 0.5 vs std 2
+    for grp in ("source", run):
+        agg = res.cell(grp, words, "std", run)
+        assert agg is not None and agg["n"] == 2 and agg["prompts"] == 2, grp
