@@ -78,6 +78,8 @@ MEASURE = {
     f"{_M}x__match__mutmut_78": "the whole-set cache key only when m > n: with m = n the "
                                 "subsample is the whole set either way; only which cache entry "
                                 "holds the same values",
+    f"{_M}x__wording__mutmut_77": "the cosine also when a count vector is all zero: 0 / 0 is "
+                                  "nan, as the else branch gives (warnings are silenced)",
     f"{_M}x__distributions__mutmut_103": "the run's key left out of the draws' seed: another, "
                                          "equally uniform stream of subsamples (as above)",
 }

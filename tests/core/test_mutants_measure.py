@@ -417,6 +417,12 @@ def test_no_people_baseline_when_the_run_is_as_large_as_the_people(study: Study,
     assert res.cell("source", words, "index", run, "b") is None
     b = res.cell(run, words, "index", run, "b")
     assert b is not None and b["value"] == pytest.approx(0.5 / 2.0)  # std 0.5 vs std 2
+    # the people's baseline over prompts: only "a" has one, so it is a's, draw for draw
+    agg_base = res.cell("source", words, "index", run)
+    assert agg_base is not None and agg_base["prompts"] == 1 and agg_base["draws"] == 200
+    assert agg_base["lo"] is not None and agg_base["lo"] < agg_base["hi"]
+    for k in ("value", "sd", "lo", "hi"):
+        assert agg_base[k] == pytest.approx(a[k], rel=1e-12), k
     for grp in ("source", run):
         agg = res.cell(grp, words, "std", run)
         assert agg is not None and agg["n"] == 2 and agg["prompts"] == 2, grp
