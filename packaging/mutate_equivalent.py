@@ -80,6 +80,8 @@ MEASURE = {
                                 "holds the same values",
     f"{_M}x__wording__mutmut_77": "the cosine also when a count vector is all zero: 0 / 0 is "
                                   "nan, as the else branch gives (warnings are silenced)",
+    f"{_M}x__wording__mutmut_178": "the run's key left out of the corpus draws' seed: another, "
+                                   "equally uniform stream of subsamples (as above)",
     f"{_M}x__distributions__mutmut_103": "the run's key left out of the draws' seed: another, "
                                          "equally uniform stream of subsamples (as above)",
 }

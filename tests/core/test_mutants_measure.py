@@ -426,3 +426,36 @@ def test_no_people_baseline_when_the_run_is_as_large_as_the_people(study: Study,
     for grp in ("source", run):
         agg = res.cell(grp, words, "std", run)
         assert agg is not None and agg["n"] == 2 and agg["prompts"] == 2, grp
+
+
+def test_wording_rows_reuse_and_runs_by_id(study: Study, state: TaskState) -> None:
+    """Two prompts, 2 human and 2 generated texts each: the corpus comparison subsamples
+    min(2, 2) = 2 texts per prompt, i.e. all of them, so every draw is the same: the people's
+    vocabulary is their 6 distinct words, the run's its 2, with no spread."""
+    from analysis_fixture import Row
+
+    from monoscope.core.analysis.measure import MeasureError, resolve_runs
+
+    texts = {("a", None): ["red fox", "red dog"], ("b", None): ["blue cat", "blue sky"],
+             ("a", "r"): ["red red", "red fox"], ("b", "r"): ["red fox", "fox fox"]}
+    build(study, [Row(p, t, run=r, ppl=1.0 if r else None, attrs={})
+                  for (p, r), ts in texts.items() for t in ts])
+    req = MeasureRequest(draws=300, n_boot=50, lexical=False)
+    res = measure(study, req, state)
+    assert res.reused is False and measure(study, req, state).reused is True
+    run = next(r["grp"] for r in res.rows if r["grp"].startswith("run:"))
+    own = res.cell(run, "wording", "vocabulary")
+    assert own is not None and own["value"] == 2 and own["prompts"] == 2  # red, fox
+    for grp, vocab in (("source", 6), (run, 2)):
+        row = res.cell(grp, "wording", "vocabulary", run)
+        assert row is not None, grp
+        assert (row["value"], row["n"], row["draws"], row["sd"], row["lo"], row["hi"],
+                row["prompts"]) == (vocab, 2, 50, 0.0, vocab, vocab, 2), grp
+    # a run named by its id or its label
+    everyone = resolve_runs(study, 1, [])
+    assert [g.key for g in everyone] == ["source", run]
+    rid = everyone[1].run_id
+    assert [g.key for g in resolve_runs(study, 1, [str(rid)])] == ["source", run]
+    assert [g.key for g in resolve_runs(study, 1, [everyone[1].label])] == ["source", run]
+    with pytest.raises(MeasureError, match=r"^No run 99 in this dataset"):
+        resolve_runs(study, 1, ["99"])
