@@ -333,7 +333,9 @@ def _again(work: Path, module: str, tests: list[str]) -> dict[str, object]:
         raise SystemExit(f"the unmutated module fails the selected tests ({work}/logs/clean.log)")
     # the old tests let these survive: only tests new since then can kill them, and of those
     # only the ones that reach the mutated function (found like mutmut's stats)
-    new = [t for t in present if t.split("::")[0] not in previous.get("tests", [])]
+    # (tests added to a file already in the selection count too: then every selected test
+    # that reaches the function runs, the test_mutants_* files first)
+    new = [t for t in present if t.split("::")[0] not in previous.get("tests", [])] or present
     run_jobs(work / "mutants", [("stats", None, "stats")], [*new, *DESELECT.get(module, [])],
              _env(), work / "mutants/src", 1800, work / "logs")
     tests_of = json.loads((work / "logs/stats.json").read_text())
