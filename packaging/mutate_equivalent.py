@@ -303,6 +303,26 @@ METRICS = {
     **dict.fromkeys([_X + 'x_self_bleu__mutmut_38', _X + 'x_self_bleu__mutmut_41'], (
         "a fifth, always-0 slot of the counts: BLEU.compute_bleu reads max_ngram_order = 4 of "
         "them")),
+    **{_X + f'xǁLexicalSetǁ_self_bleu__mutmut_{i}': _R['order'] for i in (111, 220)},
+    **{_X + f'xǁLexicalSetǁ_self_bleu__mutmut_{i}': _R['masked'] for i in (257, 259, 293)},
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_28': _R['route'],
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_38': _R['dtype'],
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_58': _R['dtype'],
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_271': (
+        "the brevity penalty of an empty text (1 instead of 0): it has no n-gram, so "
+        "correct.sum() = 0 and its score is 0 whatever the penalty"),
+    **{_X + n: _R['empty'] for n in ('xǁLexicalSetǁ_flat__mutmut_19', 'xǁLexicalSetǁ_flat__mutmut_20',
+       'xǁLexicalSetǁ_prepare_flat__mutmut_22', 'xǁLexicalSetǁ_prepare_flat__mutmut_23',
+       'xǁLexicalSetǁ_prepare_flat__mutmut_32')},
+    _X + 'x_ks__mutmut_4': (
+        "one empty side goes on to scipy, whose ks_2samp returns nan for an empty sample, as the "
+        "early return does"),
+    _X + 'x_self_bleu__mutmut_14': (
+        "the default of best.get(g, ...) is replaced at an n-gram's first occurrence (any count "
+        ">= 1 beats top 0): its `who` and `second` are never read"),
+    _X + 'x_self_bleu__mutmut_17': (
+        "`c >= top`: on a tie the later text becomes the holder and the old top the second, so "
+        "top = second = c and every text's reference count is that value either way"),
     _X + 'x__has_other_in_knn__mutmut_39': (
         "self set to nan instead of -inf: -nan is nan, which numpy's partition puts last, as "
         "it does +inf"),

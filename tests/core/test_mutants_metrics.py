@@ -402,6 +402,25 @@ def test_knn_share_without_numpys_simd_partition() -> None:
             assert got == want
 
 
+def test_knn_with_k_past_the_set_takes_every_other_text() -> None:
+    """k >= n - 1: every other text is a neighbour, so each source text reaches the one
+    generated text, though it is the farthest from both."""
+    s = np.array([[1.0, 0.0], [0.9, 0.1]])
+    g = np.array([[-1.0, 0.0]])
+    assert m.coverage(s, g, 2) == m.coverage(s, g, 5) == 1.0
+    assert m.coverage(s, g, 1) == 0.0  # the nearest of each is the other source text
+
+
+def test_ngram_diversity_of_tab_and_newline_tokens() -> None:
+    """Tokens are split on single spaces, so tabs and newlines are tokens (as in the
+    `diversity` package): four of them are enough for a value, in a draw as in one set."""
+    texts = ["\t \n \t \n", "\n"]
+    lex = m.LexicalSet(texts, rouge=False)
+    want = m.ngram_diversity(texts[:1])
+    assert want == pytest.approx(2 / 4 + 2 / 3 + 2 / 2 + 1 / 1)
+    assert lex.stats(np.array([[0]]))["ngram_diversity"][0] == pytest.approx(want)
+
+
 def test_rows_without_a_finite_length_become_zero() -> None:
     """A row whose length is 0 or nan (a broken embedding) is a zero row: cosine 0 with every
     other row, never nan. The allocator is first given a buffer of the same size full of
