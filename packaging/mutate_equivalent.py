@@ -82,6 +82,14 @@ MEASURE = {
                                   "nan, as the else branch gives (warnings are silenced)",
     f"{_M}x__wording__mutmut_178": "the run's key left out of the corpus draws' seed: another, "
                                    "equally uniform stream of subsamples (as above)",
+    f"{_M}x__compute__mutmut_309": "`compare` for the embedding pools: _measure_pools reads it "
+                                   "only for categorical and tag attributes",
+    f"{_M}x__compute__mutmut_184": "the empty embedding matrix (no embedding measured) as "
+                                   "float64: it is never read",
+    f"{_M}x_load_result__mutmut_95": "meta.get('gated') without a default: every stored set of "
+                                     "this VERSION has the key (older sets are redone)",
+    f"{_M}x__compute__mutmut_359": "the no-bodies mask as float zeros: `if h` reads 0.0 as "
+                                   "False",
     f"{_M}x__distributions__mutmut_103": "the run's key left out of the draws' seed: another, "
                                          "equally uniform stream of subsamples (as above)",
 }

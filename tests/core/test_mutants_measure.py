@@ -459,3 +459,25 @@ def test_wording_rows_reuse_and_runs_by_id(study: Study, state: TaskState) -> No
     assert [g.key for g in resolve_runs(study, 1, [everyone[1].label])] == ["source", run]
     with pytest.raises(MeasureError, match=r"^No run 99 in this dataset"):
         resolve_runs(study, 1, ["99"])
+
+
+def test_the_stage_stores_knn_coverage_and_precision_of_embeddings(study: Study,
+                                                                   state: TaskState) -> None:
+    """Two human and two generated vectors on one prompt: m = 2 is both sets whole, so the
+    stage's coverage and precision are `metrics.coverage` / `precision` of the two sets."""
+    from analysis_fixture import Row
+
+    from monoscope.core.analysis import metrics
+
+    src = [[1.0, 0.0, 0.0], [0.9, 0.2, 0.0]]
+    gen = [[0.0, 1.0, 0.0], [0.95, 0.1, 0.0]]
+    rows = [Row("a", f"s{i}", vector=v) for i, v in enumerate(src)]
+    rows += [Row("a", f"g{i}", run="r", ppl=1.0, vector=v) for i, v in enumerate(gen)]
+    build(study, rows, model="all-MiniLM-L6-v2", backend="torch")
+    req = MeasureRequest(draws=50, n_boot=50, lexical=False, coverage_k=1)
+    res = measure(study, req, state)
+    run = next(r["grp"] for r in res.rows if r["grp"].startswith("run:"))
+    cov = res.value(run, "embedding", "coverage", run, "a")
+    prec = res.value(run, "embedding", "precision", run, "a")
+    assert cov == metrics.coverage(src, gen, 1) == 1.0  # g1 is nearest to both human texts
+    assert prec == metrics.precision(src, gen, 1)
