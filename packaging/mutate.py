@@ -2,6 +2,8 @@
 
     python packaging/mutate.py core/analysis/metrics.py          # all mutants of the module
     python packaging/mutate.py core/analysis/metrics.py --again  # re-test last run's survivors
+    python packaging/mutate.py core/analysis/measure.py --sample 150 --seed 1 --skip x_ratio
+                                                  # a seeded uniform sample of the mutants
     python packaging/mutate.py core/sandbox/boot.py:BOOTSTRAP    # the sandbox bootstrap's code
     python packaging/mutate.py --list                            # modules and their tests
 
@@ -20,6 +22,10 @@ The score printed at the end: killed / survived / equivalent (mutants named in
 ``EQUIVALENT[module]`` of ``packaging/mutate_equivalent.py``, each with its reason), plus
 mutants that timed out (counted as killed, as mutmut does), had no covering test or were
 skipped. Results are written to ``<work>/score.json``.
+
+``--sample N --seed S`` runs only N mutants drawn uniformly at random (seeded) from the
+module's mutants (after ``--only`` / ``--skip``), for modules whose every mutant runs a slow
+stage; the score then comes with its 95 % Wilson interval for the whole population.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import math
 import os
 import random
 import re
@@ -50,14 +57,15 @@ TESTS: dict[str, list[str]] = {
         "tests/core/test_mutants_metrics.py",
     ],
     # the measure stage's tests build studies (slow): its selection leaves out the CLI runs
+    # and test_measure_null.py (fixtures of ~50 s each)
     "core/analysis/measure.py": [
         *(f"tests/core/test_measure.py::{t}" for t in (
             "test_per_prompt_values_match_hand_computation",
             "test_perplexity_filter_changes_the_aggregate",
             "test_perplexity_filter_boundary_is_inclusive",
             "test_json_is_strict_and_runs_resolve", "test_per_prompt_table_sorted_by_index")),
-        "tests/core/test_measure_field.py::test_quality_gated_code_dispersion",
-        "tests/core/test_mutants_measure.py",
+        "tests/core/test_measure_field.py", "tests/core/test_measure_logprob.py",
+        "tests/core/test_measure_text_gate.py", "tests/core/test_mutants_measure.py",
     ],
     "core/sandbox/__init__.py": [
         "tests/core/test_sandbox.py", "tests/core/test_sandbox_hostile.py",
@@ -65,7 +73,7 @@ TESTS: dict[str, list[str]] = {
     ],
     "core/sandbox/bwrap.py": [
         "tests/core/test_sandbox.py", "tests/core/test_sandbox_hostile.py",
-        "tests/core/test_mutants_sandbox.py",
+        "tests/core/test_mutants_sandbox.py", "tests/core/test_mutants_bwrap.py",
     ],
     "core/sandbox/boot.py": [
         "tests/core/test_sandbox.py", "tests/core/test_sandbox_hostile.py",
@@ -112,7 +120,7 @@ def _copy_tree(work: Path, keep_mutants: bool) -> None:
     """Fresh copies of the package, tests and resources in ``work`` (mutmut's ``src`` layout)."""
     work.mkdir(parents=True, exist_ok=True)
     for name, src in (("src/monoscope", REPO / "app/monoscope"), ("tests", REPO / "tests"),
-                      ("resources", REPO / "resources")):
+                      ("resources", REPO / "resources"), ("docs", REPO / "docs")):
         dst = work / name
         shutil.rmtree(dst, ignore_errors=True)
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +144,7 @@ def _pyproject(work: Path, module: str, tests: list[str]) -> None:
         f"pytest_add_cli_args_test_selection = {json.dumps(present)}\n"
         "pytest_add_cli_args = "
         f"{json.dumps(['-p', 'no:cacheprovider', '-p', 'no:randomly', '-p', 'no:xdist', *DESELECT.get(module, [])])}\n"
-        'also_copy = ["resources"]\n'
+        'also_copy = ["resources", "docs"]\n'  # docs: a test reads the schema page
         "timeout_multiplier = 5.0\n"
         "timeout_constant = 20.0\n"
         "use_git_change_detection = false\n"
@@ -156,12 +164,56 @@ def _results(work: Path, module: str) -> dict[str, str]:
     return out
 
 
+def _matches(name: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatch(name, f"*.{pat}__mutmut_*") for pat in patterns)
+
+
+def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion k / n (as fractions)."""
+    if n == 0:
+        return math.nan, math.nan
+    p = k / n
+    mid = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, mid - half), min(1.0, mid + half)
+
+
+def mutant_names(work: Path, module: str) -> list[str]:
+    """Every mutant mutmut makes of ``module`` (its own names), without running a test."""
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from mutmut.mutation.file_mutation import mutate_file_contents\n"
+        "from mutmut.utils.format_utils import get_mutant_name\n"
+        f"p = Path({f'src/monoscope/{module}'!r})\n"
+        "made = mutate_file_contents(str(p), p.read_text())\n"
+        "json.dump([get_mutant_name(p, n) for n in made.mutant_names], sys.stdout)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=work, env=_env(),
+                          capture_output=True, text=True, check=True)
+    names: list[str] = json.loads(done.stdout)
+    return names
+
+
+def draw_sample(names: list[str], n: int, seed: int, only: list[str] | None = None,
+                skip: list[str] | None = None) -> tuple[list[str], int]:
+    """n of the mutants (within ``only``, outside ``skip``) drawn uniformly without replacement
+    with ``random.Random(seed)``; also returns the population's size."""
+    pool = sorted(x for x in names if (not only or _matches(x, only))
+                  and not (skip and _matches(x, skip)))
+    return sorted(random.Random(seed).sample(pool, min(n, len(pool)))), len(pool)
+
+
 def _score(work: Path, module: str, statuses: dict[str, str],
-           only: list[str] | None = None, tests: list[str] | None = None) -> dict[str, object]:
+           only: list[str] | None = None, tests: list[str] | None = None,
+           sample: dict[str, object] | None = None) -> dict[str, object]:
     equivalent = EQUIVALENT.get(module, {})
     if only:
-        statuses = {n: s for n, s in statuses.items()
-                    if any(fnmatch.fnmatch(n, f"*.{pat}__mutmut_*") for pat in only)}
+        statuses = {n: s for n, s in statuses.items() if _matches(n, only)}
+    if sample:
+        chosen = sample["names"]
+        assert isinstance(chosen, list)
+        picked = set(chosen)
+        statuses = {n: s for n, s in statuses.items() if n in picked}
     counts: dict[str, int] = {}
     survivors: list[str] = []
     for name, status in sorted(statuses.items()):
@@ -172,6 +224,7 @@ def _score(work: Path, module: str, statuses: dict[str, str],
             survivors.append(name)
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
     live = killed + counts.get("survived", 0)
+    lo, hi = wilson(killed, live)
     score = {
         "module": module,
         "only": only or [],
@@ -185,6 +238,9 @@ def _score(work: Path, module: str, statuses: dict[str, str],
         "percent_killed_of_non_equivalent": round(100.0 * killed / live, 1) if live else None,
         "survivors": survivors,
     }
+    if sample:  # the score of a uniform sample estimates the population's, with this interval
+        score["sample"] = sample
+        score["wilson95_percent"] = [round(100 * lo, 1), round(100 * hi, 1)]
     (work / "score.json").write_text(json.dumps(score, indent=1))
     return score
 
@@ -195,6 +251,11 @@ def _print(score: dict[str, object]) -> None:
           f"equivalent {score['equivalent']}, other {score['other']}")
     print(f"   score: {score['percent_killed_of_non_equivalent']} % of non-equivalent "
           "mutants killed")
+    sample = score.get("sample")
+    if isinstance(sample, dict):
+        lo, hi = score["wilson95_percent"]  # type: ignore[misc]
+        print(f"   a uniform sample of {sample['n']} of {sample['population']} mutants (seed "
+              f"{sample['seed']}): 95 % Wilson interval {lo} – {hi} %")
     surv = score["survivors"]
     assert isinstance(surv, list)
     if surv:
@@ -204,7 +265,8 @@ def _print(score: dict[str, object]) -> None:
 
 
 def run_mutmut(module: str, tests: list[str], children: int, again: bool,
-               only: list[str] | None) -> dict[str, object]:
+               only: list[str] | None, sample_n: int | None = None, seed: int = 0,
+               skip: list[str] | None = None) -> dict[str, object]:
     work = _work_dir(module)
     if again:
         return _again(work, module, tests)
@@ -213,14 +275,25 @@ def run_mutmut(module: str, tests: list[str], children: int, again: bool,
         (work / old).unlink(missing_ok=True)
     _pyproject(work, module, tests)
     cmd = [str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(children)]
-    if only:
+    sample: dict[str, object] | None = None
+    if sample_n is not None:
+        chosen, population = draw_sample(mutant_names(work, module), sample_n, seed, only, skip)
+        sample = {"n": len(chosen), "seed": seed, "population": population,
+                  "only": only or [], "skip": skip or [], "names": chosen}
+        print(f"sample: {len(chosen)} of {population} mutants (seed {seed})", flush=True)
+        (work / "sample.json").write_text(json.dumps(sample, indent=1))
+        cmd += chosen
+        only = None
+    elif skip:
+        raise SystemExit("--skip needs --sample (mutmut itself runs only named mutants)")
+    elif only:
         cmd += [f"*.{pat}__mutmut_*" for pat in only]
     print("work folder:", work, flush=True)
     t0 = time.monotonic()
     subprocess.run(cmd, cwd=work, env=_env(), check=False)
     print(f"mutmut took {time.monotonic() - t0:.0f} s", flush=True)
     present = sorted({t.split("::")[0] for t in tests if (REPO / t.split("::")[0]).is_file()})
-    score = _score(work, module, _results(work, module), only, present)
+    score = _score(work, module, _results(work, module), only, present, sample)
     shutil.copy2(work / "score.json", work / "score_before.json")
     return score
 
@@ -238,6 +311,7 @@ def _again(work: Path, module: str, tests: list[str]) -> dict[str, object]:
         raise SystemExit(f"no earlier run in {work}: run without --again first")
     previous = json.loads((work / "score.json").read_text())
     only = list(previous.get("only") or []) or None
+    sample = previous.get("sample")
     shutil.rmtree(work / "mutants/tests", ignore_errors=True)
     shutil.copytree(REPO / "tests", work / "mutants/tests",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -248,7 +322,10 @@ def _again(work: Path, module: str, tests: list[str]) -> dict[str, object]:
     again_path = work / "again.json"
     done = json.loads(again_path.read_text()) if again_path.is_file() else {}
     statuses.update(done)
-    todo = [n for n in previous["survivors"] if statuses.get(n) == "survived"]
+    # survivors written down as equivalent (with their reason) are not run again
+    equivalent = EQUIVALENT.get(module, {})
+    todo = [n for n in previous["survivors"]
+            if statuses.get(n) == "survived" and n not in equivalent]
     print(f"work folder: {work}; re-testing {len(todo)} survivors", flush=True)
     clean = run_jobs(work / "mutants", [("clean", None, None)], args, _env(),
                      work / "mutants/src", 1800, work / "logs")
@@ -256,7 +333,9 @@ def _again(work: Path, module: str, tests: list[str]) -> dict[str, object]:
         raise SystemExit(f"the unmutated module fails the selected tests ({work}/logs/clean.log)")
     # the old tests let these survive: only tests new since then can kill them, and of those
     # only the ones that reach the mutated function (found like mutmut's stats)
-    new = [t for t in present if t.split("::")[0] not in previous.get("tests", [])]
+    # (tests added to a file already in the selection count too: then every selected test
+    # that reaches the function runs, the test_mutants_* files first)
+    new = [t for t in present if t.split("::")[0] not in previous.get("tests", [])] or present
     run_jobs(work / "mutants", [("stats", None, "stats")], [*new, *DESELECT.get(module, [])],
              _env(), work / "mutants/src", 1800, work / "logs")
     tests_of = json.loads((work / "logs/stats.json").read_text())
@@ -273,7 +352,7 @@ def _again(work: Path, module: str, tests: list[str]) -> dict[str, object]:
                    str(work / "logs/stats.json")}, work / "mutants/src", 600, work / "logs",
                    keep)
     statuses.update(got)
-    return _score(work, module, statuses, only, previous.get("tests"))
+    return _score(work, module, statuses, only, previous.get("tests"), sample)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", metavar="FUNCTION",
                     help="only these functions' mutants (mutmut names: x_ratio, "
                          "xǁPoolǁstats; globs allowed)")
+    ap.add_argument("--skip", nargs="+", metavar="FUNCTION",
+                    help="with --sample: leave these functions' mutants out of the population")
+    ap.add_argument("--sample", type=int, metavar="N",
+                    help="run only N mutants drawn uniformly at random (seeded by --seed)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     ap.add_argument("--list", action="store_true", help="list the modules and their tests")
     args = ap.parse_args(argv)
     if args.list or not args.module:
@@ -306,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which("mutmut", path=str(Path(sys.executable).parent)) is None:
             print("mutmut is missing: pip install -e '.[mutation]'", file=sys.stderr)
             return 2
-        score = run_mutmut(module, tests, args.children, args.again, args.only)
+        score = run_mutmut(module, tests, args.children, args.again, args.only, args.sample,
+                           args.seed, args.skip)
     _print(score)
     return 0
 

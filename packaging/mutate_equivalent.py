@@ -44,6 +44,13 @@ SANDBOX = {
                                    "test cases, where the pool maps over nothing",
 }
 
+_W = "monoscope.core.sandbox.bwrap."
+BWRAP = {
+    **dict.fromkeys([f"{_W}xǁWallǁprefix__mutmut_{i}" for i in (23, 27, 29, 31)],
+                    "a capability name in lower case: bwrap reads them case-insensitively "
+                    "(libcap's cap_from_name; strcasecmp for ALL)"),
+}
+
 _M = "monoscope.core.analysis.measure."
 MEASURE = {
     f"{_M}x__boot__mutmut_29": "the se-perturbed replicates when every se is 0: v + 0 * noise "
@@ -59,6 +66,32 @@ MEASURE = {
     f"{_M}x_ustat_se__mutmut_5": "one draw never has 2 finite values: `ok.sum() < 2` returns 0 "
                                  "whether or not `b < 2 and m >= n` holds",
     f"{_M}x_ustat_se__mutmut_8": "m = n: every draw holds every text, all h are equal, se 0",
+    f"{_M}x__lexical__mutmut_28": "the lexical pool's kind label is never read: Pool.stats "
+                                  "hands a lexical pool to its LexicalSet before any kind check",
+    **dict.fromkeys([f"{_M}x__pooled_distinct__mutmut_51", f"{_M}x__pooled_distinct__mutmut_56"],
+                    "a part of the draws' seed changed (a label, the attribute's name): "
+                    "another, equally uniform stream of subsamples; no value is specified per "
+                    "seed, only that the same seed gives the same numbers"),
+    f"{_M}x__aggregate_sides__mutmut_60": "sd None instead of nan: _Rows.add stores both as "
+                                          "NULL",
+    f"{_M}x__likelihood__mutmut_38": "to_numpy(zero_copy_only=None): None is falsy like False",
+    f"{_M}x__match__mutmut_78": "the whole-set cache key only when m > n: with m = n the "
+                                "subsample is the whole set either way; only which cache entry "
+                                "holds the same values",
+    f"{_M}x__wording__mutmut_77": "the cosine also when a count vector is all zero: 0 / 0 is "
+                                  "nan, as the else branch gives (warnings are silenced)",
+    f"{_M}x__wording__mutmut_178": "the run's key left out of the corpus draws' seed: another, "
+                                   "equally uniform stream of subsamples (as above)",
+    f"{_M}x__compute__mutmut_309": "`compare` for the embedding pools: _measure_pools reads it "
+                                   "only for categorical and tag attributes",
+    f"{_M}x__compute__mutmut_184": "the empty embedding matrix (no embedding measured) as "
+                                   "float64: it is never read",
+    f"{_M}x_load_result__mutmut_95": "meta.get('gated') without a default: every stored set of "
+                                     "this VERSION has the key (older sets are redone)",
+    f"{_M}x__compute__mutmut_359": "the no-bodies mask as float zeros: `if h` reads 0.0 as "
+                                   "False",
+    f"{_M}x__distributions__mutmut_103": "the run's key left out of the draws' seed: another, "
+                                         "equally uniform stream of subsamples (as above)",
 }
 
 _R = {
@@ -245,6 +278,65 @@ METRICS = {
     _X + 'xǁLexicalSetǁ_self_repetition__mutmut_37': _R['order'],
     _X + 'xǁLexicalSetǁstats__mutmut_3': _R['dtype'],
     _X + 'xǁLexicalSetǁstats__mutmut_5': _R['dtype'],
+    # found when the re-test was finished (this session's survivors), each with its own reason
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_32': _R['order'],
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_116': _R['order'],
+    _X + 'xǁLexicalSetǁ__init____mutmut_43': _R['default'],
+    _X + 'xǁLexicalSetǁ__init____mutmut_52': _R['default'],
+    _X + 'x_compression_ratio__mutmut_35': _R['gzip'],
+    _X + 'x_diff_of_means__mutmut_4': _R['masked'],
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_302': (
+        "precision with `correct > 1` instead of `> 0`: with exactly 1 match of order n every "
+        "lower order matches too (a matched n-gram's sub-n-grams are in the reference), so the "
+        "smoothing factor is 1 and 100 / (1 * total) = 100 * 1 / total"),
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_262': (
+        "the brevity penalty of an empty text: it has no n-gram, so correct.sum() = 0 and its "
+        "score is 0 whatever the penalty"),
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_239': (
+        "`short` also for equal lengths: exp(1 - r / r) = exp(0) = 1.0 exactly; two empty "
+        "lengths score 0 (no n-gram) whatever the penalty"),
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_258': (
+        "the divisor guard `sys_len > 1` instead of `> 0`: for sys_len = 1 both divide by 1"),
+    _X + 'x_mann_whitney__mutmut_4': (
+        "one empty side goes on to scipy, whose mannwhitneyu returns (nan, nan) for an empty "
+        "sample, as the early return does"),
+    _X + 'x_self_bleu__mutmut_56': (
+        "always `second`: a text not holding the top count has a count <= second (the largest "
+        "among the texts but the top holder), so min(c, second) = c = min(c, top)"),
+    _X + 'x_compression_ratio__mutmut_10': "codec names are case-insensitive ('UTF-8' is 'utf-8')",
+    _X + 'x_ngram_diversity__mutmut_22': "zip(strict=None): None is falsy like False",
+    **dict.fromkeys([_X + 'x_self_bleu__mutmut_15', _X + 'x_self_bleu__mutmut_16'], (
+        "the default of best.get(g, ...) is replaced at an n-gram's first occurrence (any count "
+        ">= 1 beats top 0): its `who` and `second` are never read")),
+    **dict.fromkeys([_X + 'x_self_bleu__mutmut_38', _X + 'x_self_bleu__mutmut_41'], (
+        "a fifth, always-0 slot of the counts: BLEU.compute_bleu reads max_ngram_order = 4 of "
+        "them")),
+    **{_X + f'xǁLexicalSetǁ_self_bleu__mutmut_{i}': _R['order'] for i in (111, 220)},
+    **{_X + f'xǁLexicalSetǁ_self_bleu__mutmut_{i}': _R['masked'] for i in (257, 259, 293)},
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_28': _R['route'],
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_38': _R['dtype'],
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_58': _R['dtype'],
+    _X + 'xǁLexicalSetǁ_self_bleu__mutmut_271': (
+        "the brevity penalty of an empty text (1 instead of 0): it has no n-gram, so "
+        "correct.sum() = 0 and its score is 0 whatever the penalty"),
+    **{_X + n: _R['empty'] for n in ('xǁLexicalSetǁ_flat__mutmut_19', 'xǁLexicalSetǁ_flat__mutmut_20',
+       'xǁLexicalSetǁ_prepare_flat__mutmut_22', 'xǁLexicalSetǁ_prepare_flat__mutmut_23',
+       'xǁLexicalSetǁ_prepare_flat__mutmut_32')},
+    _X + 'x_ks__mutmut_4': (
+        "one empty side goes on to scipy, whose ks_2samp returns nan for an empty sample, as the "
+        "early return does"),
+    _X + 'x_self_bleu__mutmut_14': (
+        "the default of best.get(g, ...) is replaced at an n-gram's first occurrence (any count "
+        ">= 1 beats top 0): its `who` and `second` are never read"),
+    _X + 'x_self_bleu__mutmut_17': (
+        "`c >= top`: on a tie the later text becomes the holder and the old top the second, so "
+        "top = second = c and every text's reference count is that value either way"),
+    _X + 'x__has_other_in_knn__mutmut_39': (
+        "self set to nan instead of -inf: -nan is nan, which numpy's partition puts last, as "
+        "it does +inf"),
+    _X + 'x_self_repetition__mutmut_7': (
+        "another separator in the n-gram strings: tokens hold no space, so 'XX XX' still joins "
+        "distinct n-grams into distinct strings"),
 }
 
 EQUIVALENT: dict[str, dict[str, str]] = {
@@ -252,4 +344,5 @@ EQUIVALENT: dict[str, dict[str, str]] = {
     "core/analysis/measure.py": MEASURE,
     "core/sandbox/boot.py:BOOTSTRAP": BOOTSTRAP,
     "core/sandbox/__init__.py": SANDBOX,
+    "core/sandbox/bwrap.py": BWRAP,
 }

@@ -18,7 +18,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from analysis_fixture import Row, build
 
 from monoscope.cli import main
-from monoscope.core.analysis.measure import LEXICAL, MeasureError, MeasureRequest, measure
+from monoscope.core.analysis.measure import (
+    LEXICAL,
+    VERSION,
+    MeasureError,
+    MeasureRequest,
+    measure,
+)
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
 
@@ -214,7 +220,7 @@ def test_measure_json_carries_the_field_measures(study: Study, state: TaskState,
     study.close()
     assert main(["measure", path, "--json", "--draws", "20", "--missing-share", "0.2"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["version"] == "2.3" and out["missing_share"] == 0.2
+    assert out["version"] == VERSION and out["missing_share"] == 0.2
     assert out["gated_attributes"] == {"code.cyclomatic|pass": "numeric",
                                        "topic|pass": "categorical",
                                        "embedding|pass": "embedding"}

@@ -68,8 +68,16 @@ def test_likelihood_measures_match_hand_computation(tmp_path: Path) -> None:
             pytest.approx(-2.425)
         assert res.value("run:1", "logprob", "share_below_p5", ref="run:1", prompt="m0") == \
             pytest.approx(7 / 8)
+        # rows say how many texts they stand on: the 8 human texts, the run's 4 samples
+        share_row = res.cell("run:1", "logprob", "share_below_p5", ref="run:1", prompt="m0")
+        p5_row = res.cell("run:1", "logprob", "p5", ref="run:1", prompt="m0")
+        assert share_row is not None and share_row["n"] == 8
+        assert p5_row is not None and p5_row["n"] == 4
         # aggregates over the one prompt equal it
         assert res.value("run:1", "logprob", "gap", ref="run:1") == pytest.approx(-3.75)
+        assert res.value("source", "logprob", "mean_logprob", ref="run:1") == pytest.approx(-5.5)
+        assert res.value("run:1", "logprob", "mean_logprob", ref="run:1") == \
+            pytest.approx(-1.75)
         # the people against themselves: m = min(4, 8 // 2) = 4 texts in the samples' place
         base = res.cell("source", "logprob", "gap", ref="run:1", prompt="m0")
         assert base is not None and base["n"] == 4 and base["draws"] == 40

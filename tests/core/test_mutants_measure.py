@@ -326,3 +326,158 @@ def test_stats_cached_is_keyed() -> None:
     a = pool.stats_cached(("k",), np.array([[0, 1]]))
     assert pool.stats_cached(("k",), np.array([[1, 2]])) is a  # the key decides
     assert pool.stats_cached(("j",), np.array([[1, 2]]))["mean"].tolist() == [2.5]
+
+
+def test_pooled_distinct_of_each_run_against_the_people_by_hand(study: Study,
+                                                                 state: TaskState) -> None:
+    """Topics pooled over prompts, per run against source subsamples of the run's n.
+
+    Run r1 wrote only for prompt "b", which has no human text: nothing to match, no rows (and
+    the next run is still measured). Run r2 on prompt "a": 2 texts of topic 0 against the 4
+    human texts (topics 0, 0, 1, 2) drawn 2 at a time: of the 6 equally likely pairs, {0, 0}
+    has 1 topic and the 5 others 2, so the people's mean is 11/6; the run always has 1."""
+    from analysis_fixture import Row
+
+    def row(prompt: str, body: str, topic: int, run: str | None = None) -> Row:
+        return Row(prompt, body, run=run, ppl=1.0 if run else None,
+                   attrs={"topic": (float(topic), f"t{topic}")})
+
+    build(study, [row("a", "s1", 0), row("a", "s2", 0), row("a", "s3", 1), row("a", "s4", 2),
+                  row("b", "g0", 5, "r1"), row("b", "g00", 6, "r1"),
+                  row("a", "g1", 0, "r2"), row("a", "g2", 0, "r2")])
+    res = measure(study, MeasureRequest(draws=400, n_boot=50, lexical=False), state)
+    runs = sorted({r["grp"] for r in res.rows if r["grp"].startswith("run:")})
+    assert len(runs) == 2
+    r2 = next(k for k in runs if res.run_prompts(k) == ["a"])
+    r1 = next(k for k in runs if k != r2)
+    assert res.run_prompts(r1) == []
+    assert res.cell("source", "topic", "pooled_distinct", r1) is None  # no prompt in common
+    assert res.value(r1, "topic", "pooled_distinct") == 2  # its own texts: topics 5, 6
+    people = res.cell("source", "topic", "pooled_distinct", r2)
+    run = res.cell(r2, "topic", "pooled_distinct", r2)
+    assert people is not None and run is not None
+    assert people["n"] == run["n"] == 2 and people["draws"] == run["draws"] == 50  # capped
+    assert people["value"] == pytest.approx(11 / 6, abs=0.2) and 1 < people["value"] < 2
+    assert run["value"] == 1.0 and run["sd"] == 0.0 and run["lo"] == run["hi"] == 1.0
+    assert res.value("source", "topic", "pooled_distinct") == 3  # all 4 human texts
+    # measure.json (the report's, `measure --json`) is indented for people to read
+    assert res.to_json().startswith('{\n  "') and "\n" not in res.to_json(indent=None)
+    assert json.loads(res.to_json()) == json.loads(res.to_json(indent=None))
+
+
+def test_accumulation_curves_and_two_sample_rows_by_hand(study: Study, state: TaskState) -> None:
+    """Word counts 5, 5, 6, 6 (people) and 5, 6 (a run) on one prompt. Dispersion = population
+    std. People at n = 3: every 3 of the 4 texts have std √2/3; at n = 2: 2 of the 6 pairs
+    have std 0, 4 have 0.5 (mean 1/3); at n = 4: 0.5. The run at n = 2: 0.5. Mann-Whitney's
+    p-value of the run against the people is scipy's."""
+    from analysis_fixture import Row
+    from scipy.stats import mannwhitneyu
+
+    words = "text.words"
+    rows = [Row("a", f"s{i}", attrs={words: (v, None)}) for i, v in enumerate((5.0, 5.0, 6.0, 6.0))]
+    rows += [Row("a", f"g{i}", run="r", ppl=1.0, attrs={words: (v, None)})
+             for i, v in enumerate((5.0, 6.0))]
+    build(study, rows)
+    res = measure(study, MeasureRequest(draws=400, n_boot=50, lexical=False), state)
+    run = next(r["grp"] for r in res.rows if r["grp"].startswith("run:"))
+    curve = {r["n"]: r for r in res.curve("source", words, prompt="a")}
+    assert sorted(curve) == [2, 3, 4]
+    assert curve[3]["value"] == pytest.approx(math.sqrt(2) / 3, abs=1e-12)
+    assert curve[3]["draws"] == 50 and curve[3]["sd"] == pytest.approx(0.0, abs=1e-12)
+    assert curve[2]["value"] == pytest.approx(1 / 3, abs=0.15) and curve[2]["draws"] == 50
+    assert curve[4]["value"] == 0.5 and curve[4]["draws"] == 0 and curve[4]["sd"] is None
+    own = {r["n"]: r for r in res.curve(run, words, prompt="a")}
+    assert sorted(own) == [2] and own[2]["value"] == 0.5
+    # pooled over prompts (one here): a bootstrap interval, no sd
+    pooled = res.curve(run, words, ref=f"acc:{run}")
+    assert [(r["n"], r["value"], r["sd"], r["lo"], r["hi"], r["prompts"]) for r in pooled] == [
+        (2, 0.5, None, 0.5, 0.5, 1)]
+    p = mannwhitneyu([5.0, 5.0, 6.0, 6.0], [5.0, 6.0], alternative="two-sided").pvalue
+    mw = res.cell(run, words, "mannwhitney_p", run, "a")
+    assert mw is not None and mw["n"] == 2 and mw["value"] == pytest.approx(p, rel=1e-12)
+
+
+def test_no_people_baseline_when_the_run_is_as_large_as_the_people(study: Study,
+                                                                   state: TaskState) -> None:
+    """Prompt "a": 4 human texts, 2 generated: the people's own index comes from 2-text
+    subsamples. Prompt "b": 2 and 2: the whole source is the only subsample, so there is no
+    baseline of the people against themselves. Aggregates carry the median n (2)."""
+    from analysis_fixture import Row
+
+    words = "text.words"
+    rows = [Row("a", f"s{i}", attrs={words: (v, None)}) for i, v in enumerate((5.0, 5.0, 6.0, 6.0))]
+    rows += [Row("b", f"t{i}", attrs={words: (v, None)}) for i, v in enumerate((4.0, 8.0))]
+    rows += [Row(p, f"g{p}{i}", run="r", ppl=1.0, attrs={words: (v, None)})
+             for p in ("a", "b") for i, v in enumerate((5.0, 6.0))]
+    build(study, rows)
+    res = measure(study, MeasureRequest(draws=200, n_boot=50, lexical=False), state)
+    run = next(r["grp"] for r in res.rows if r["grp"].startswith("run:"))
+    a = res.cell("source", words, "index", run, "a")
+    assert a is not None and a["n"] == 2 and a["draws"] == 200
+    assert res.cell("source", words, "index", run, "b") is None
+    b = res.cell(run, words, "index", run, "b")
+    assert b is not None and b["value"] == pytest.approx(0.5 / 2.0)  # std 0.5 vs std 2
+    # the people's baseline over prompts: only "a" has one, so it is a's, draw for draw
+    agg_base = res.cell("source", words, "index", run)
+    assert agg_base is not None and agg_base["prompts"] == 1 and agg_base["draws"] == 200
+    assert agg_base["lo"] is not None and agg_base["lo"] < agg_base["hi"]
+    for k in ("value", "sd", "lo", "hi"):
+        assert agg_base[k] == pytest.approx(a[k], rel=1e-12), k
+    for grp in ("source", run):
+        agg = res.cell(grp, words, "std", run)
+        assert agg is not None and agg["n"] == 2 and agg["prompts"] == 2, grp
+
+
+def test_wording_rows_reuse_and_runs_by_id(study: Study, state: TaskState) -> None:
+    """Two prompts, 2 human and 2 generated texts each: the corpus comparison subsamples
+    min(2, 2) = 2 texts per prompt, i.e. all of them, so every draw is the same: the people's
+    vocabulary is their 6 distinct words, the run's its 2, with no spread."""
+    from analysis_fixture import Row
+
+    from monoscope.core.analysis.measure import MeasureError, resolve_runs
+
+    texts = {("a", None): ["red fox", "red dog"], ("b", None): ["blue cat", "blue sky"],
+             ("a", "r"): ["red red", "red fox"], ("b", "r"): ["red fox", "fox fox"]}
+    build(study, [Row(p, t, run=r, ppl=1.0 if r else None, attrs={})
+                  for (p, r), ts in texts.items() for t in ts])
+    req = MeasureRequest(draws=300, n_boot=50, lexical=False)
+    res = measure(study, req, state)
+    assert res.reused is False and measure(study, req, state).reused is True
+    run = next(r["grp"] for r in res.rows if r["grp"].startswith("run:"))
+    own = res.cell(run, "wording", "vocabulary")
+    assert own is not None and own["value"] == 2 and own["prompts"] == 2  # red, fox
+    for grp, vocab in (("source", 6), (run, 2)):
+        row = res.cell(grp, "wording", "vocabulary", run)
+        assert row is not None, grp
+        assert (row["value"], row["n"], row["draws"], row["sd"], row["lo"], row["hi"],
+                row["prompts"]) == (vocab, 2, 50, 0.0, vocab, vocab, 2), grp
+    # a run named by its id or its label
+    everyone = resolve_runs(study, 1, [])
+    assert [g.key for g in everyone] == ["source", run]
+    rid = everyone[1].run_id
+    assert [g.key for g in resolve_runs(study, 1, [str(rid)])] == ["source", run]
+    assert [g.key for g in resolve_runs(study, 1, [everyone[1].label])] == ["source", run]
+    with pytest.raises(MeasureError, match=r"^No run 99 in this dataset"):
+        resolve_runs(study, 1, ["99"])
+
+
+def test_the_stage_stores_knn_coverage_and_precision_of_embeddings(study: Study,
+                                                                   state: TaskState) -> None:
+    """Two human and two generated vectors on one prompt: m = 2 is both sets whole, so the
+    stage's coverage and precision are `metrics.coverage` / `precision` of the two sets."""
+    from analysis_fixture import Row
+
+    from monoscope.core.analysis import metrics
+
+    src = [[1.0, 0.0, 0.0], [0.9, 0.2, 0.0]]
+    gen = [[0.0, 1.0, 0.0], [0.95, 0.1, 0.0]]
+    rows = [Row("a", f"s{i}", vector=v) for i, v in enumerate(src)]
+    rows += [Row("a", f"g{i}", run="r", ppl=1.0, vector=v) for i, v in enumerate(gen)]
+    build(study, rows, model="all-MiniLM-L6-v2", backend="torch")
+    req = MeasureRequest(draws=50, n_boot=50, lexical=False, coverage_k=1)
+    res = measure(study, req, state)
+    run = next(r["grp"] for r in res.rows if r["grp"].startswith("run:"))
+    cov = res.value(run, "embedding", "coverage", run, "a")
+    prec = res.value(run, "embedding", "precision", run, "a")
+    assert cov == metrics.coverage(src, gen, 1) == 1.0  # g1 is nearest to both human texts
+    assert prec == metrics.precision(src, gen, 1)

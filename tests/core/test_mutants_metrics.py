@@ -3,7 +3,13 @@ mutants of `metrics` that survived the older tests; see docs/testing.md)."""
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,6 +121,38 @@ def test_lexical_set_ngram_diversity_at_exactly_four_words() -> None:
     assert np.isnan(lex.stats(np.array([[1]]))["ngram_diversity"]).all()  # under 4 words
     assert lex.stats(np.array([[1, 2]]))["ngram_diversity"].tolist() == [
         m.ngram_diversity(["w x y", "v"])]
+
+
+def test_lexical_set_with_many_draws_and_no_four_gram_at_all() -> None:
+    """20,000 words and 120 draws: the 4-grams take the (key, draw) sort route, and no draw
+    holds a 4-gram (every draw has fewer than 4 tokens): every draw's diversity is nan, as
+    `ngram_diversity` says for fewer than 4 tokens."""
+    words = [f"v{i}" for i in range(20_000)]
+    texts = [" ".join(words), "v1", "v2 v3", "v4 v5 v6", "v7", "v8 v9"]
+    lex = m.LexicalSet(texts, rouge=False)
+    idx = 1 + np.arange(120)[:, None] % 5
+    got = lex.stats(idx)["ngram_diversity"]
+    assert got.shape == (120,) and np.isnan(got).all()
+    assert all(math.isnan(m.ngram_diversity([t])) for t in texts[1:])
+    _check_lexical_set(texts, (1,), skip=1, draws=120)
+
+
+@pytest.mark.parametrize("route", ["dense", "sorted"])
+def test_self_bleu_when_two_texts_hold_the_last_n_gram_unequally(
+        route: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"x x x x" three times in one text, once in the other: the other text's count (1) is the
+    reference of the text holding the most. In the sorted route this 4-gram is the last group
+    of all (two holders). Against sacrebleu's sentence BLEU of each text vs the other."""
+    from sacrebleu import sentence_bleu
+
+    if route == "sorted":
+        monkeypatch.setattr(m, "_DENSE_MAX", 0)
+    for texts in (["x x x x x x", "x x x x"], ["p q r s p q r s", "p q r s"]):
+        want = (sentence_bleu(texts[0], [texts[1]]).score
+                + sentence_bleu(texts[1], [texts[0]]).score) / 200
+        got = m.LexicalSet(texts, rouge=False).stats(np.array([[0, 1]]))["self_bleu"]
+        assert got[0] == pytest.approx(want, rel=1e-12) and m.self_bleu(texts) == pytest.approx(
+            want, rel=1e-12)
 
 
 def test_lexical_set_of_texts_too_short_for_any_n_gram() -> None:
@@ -323,6 +361,77 @@ def test_coverage_and_precision_equal_sklearns_neighbours() -> None:
     assert m.coverage(s[:1], g, 3) == _knn_by_sklearn(s[:1], g, 3)  # one source text
     assert m.coverage(s, np.zeros((0, 3))) == 0.0
     assert math.isnan(m.coverage(np.zeros((0, 3)), g)) and math.isnan(m.precision(s, g[:0]))
+
+
+_KNN_CHILD = """
+import json, sys
+import numpy as np
+from monoscope.core.analysis import metrics as m
+rng = np.random.default_rng(11)
+out = []
+for trial in range(40):
+    s = rng.normal(size=(25, 4))
+    g = rng.normal(size=(9, 4)) + 0.7
+    pooled = m._unit_rows(np.vstack([s, g]))
+    sims = pooled[:25] @ pooled.T
+    np.fill_diagonal(sims[:, :25], -np.inf)
+    order = np.argsort(-sims, axis=1, kind="stable")  # full sort: the reference
+    for k in (1, 2, 3, 4, 6):
+        want = (order[:, :k] >= 25).any(axis=1).astype(float).tolist()
+        out.append([want, m._has_other_in_knn(s, g, k).tolist()])
+if __name__ == "__main__":
+    json.dump(out, sys.stdout)
+"""
+
+
+def test_knn_share_without_numpys_simd_partition() -> None:
+    """Which rows have a generated text among their k nearest, against a full sort, in a child
+    whose numpy does not use the AVX2/AVX-512 partition (`NPY_DISABLE_CPU_FEATURES`): that one
+    sorts the block around the k-th element, so a k-th neighbour picked at the wrong position
+    still comes out right; numpy's generic introselect only places the k-th itself."""
+    env = {**os.environ, "PYTHONPATH": str(Path(m.__file__).parents[3])}
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        env["NPY_DISABLE_CPU_FEATURES"] = "X86_V3 X86_V4"
+    done = subprocess.run([sys.executable, "-c", _KNN_CHILD], env=env, capture_output=True,
+                          text=True, check=True, timeout=120)
+    here: dict[str, object] = {"__name__": "here"}
+    exec(_KNN_CHILD, here)  # the same in this process, with the default partition
+    for pairs in (json.loads(done.stdout), here["out"]):
+        assert isinstance(pairs, list) and len(pairs) == 200
+        for want, got in pairs:
+            assert got == want
+
+
+def test_knn_with_k_past_the_set_takes_every_other_text() -> None:
+    """k >= n - 1: every other text is a neighbour, so each source text reaches the one
+    generated text, though it is the farthest from both."""
+    s = np.array([[1.0, 0.0], [0.9, 0.1]])
+    g = np.array([[-1.0, 0.0]])
+    assert m.coverage(s, g, 2) == m.coverage(s, g, 5) == 1.0
+    assert m.coverage(s, g, 1) == 0.0  # the nearest of each is the other source text
+
+
+def test_ngram_diversity_of_tab_and_newline_tokens() -> None:
+    """Tokens are split on single spaces, so tabs and newlines are tokens (as in the
+    `diversity` package): four of them are enough for a value, in a draw as in one set."""
+    texts = ["\t \n \t \n", "\n"]
+    lex = m.LexicalSet(texts, rouge=False)
+    want = m.ngram_diversity(texts[:1])
+    assert want == pytest.approx(2 / 4 + 2 / 3 + 2 / 2 + 1 / 1)
+    assert lex.stats(np.array([[0]]))["ngram_diversity"][0] == pytest.approx(want)
+
+
+def test_rows_without_a_finite_length_become_zero() -> None:
+    """A row whose length is 0 or nan (a broken embedding) is a zero row: cosine 0 with every
+    other row, never nan. The allocator is first given a buffer of the same size full of
+    non-zeros, so a result not written where the length is 0 would show them."""
+    x = np.array([[3.0, 4.0], [np.nan, 1.0], [0.0, 0.0], [0.0, 2.0]])
+    for _ in range(3):
+        junk = np.full_like(x, 7.0)
+        del junk
+        u = m._unit_rows(x)
+        assert u.tolist() == [[0.6, 0.8], [0.0, 0.0], [0.0, 0.0], [0.0, 1.0]]
+    assert m.mean_pairwise_cosine(x) == pytest.approx(0.8 / 6)  # one pair of 6 has cosine 0.8
 
 
 def test_renyi_vendi_orders_by_hand() -> None:

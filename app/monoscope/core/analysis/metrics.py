@@ -83,7 +83,7 @@ def _as_matrix(vectors: ArrayLike) -> FloatArray:
 
 
 def _unit_rows(x: FloatArray) -> FloatArray:
-    """Rows scaled to length 1; zero rows stay zero (cosine with them is 0)."""
+    """Rows scaled to length 1; zero rows (and rows with a nan) are zero (cosine with them is 0)."""
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     out: FloatArray = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
     return out
