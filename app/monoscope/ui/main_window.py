@@ -27,12 +27,10 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDockWidget,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -61,6 +59,7 @@ from monoscope.ui.shortcuts import WindowShortcuts, atypical_ids
 from monoscope.ui.views.accumulation import AccumulationView
 from monoscope.ui.views.base import FigureView, StudyView
 from monoscope.ui.views.compare import CompareView
+from monoscope.ui.views.figure_common import FigureHolder
 from monoscope.ui.views.histograms import HistogramPanel
 from monoscope.ui.views.hivemind import HivemindView
 from monoscope.ui.views.inspector import Inspector
@@ -116,7 +115,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(map_page, "Map")
         self._tab_views: list[FigureView] = [self.map]  # the view of each tab, by index
-        self._holders: dict[str, QScrollArea] = {}
+        self._holders: dict[str, FigureHolder] = {}
         self.overview = OverviewView(runner=self.runner)
         self.overview.prompt_activated.connect(self.show_prompt)
         self.compare = CompareView(runner=self.runner, state=self.state)
@@ -195,10 +194,7 @@ class MainWindow(QMainWindow):
     def _add_tab(self, name: str, widget: QWidget, view: FigureView) -> None:
         """A figure view as a tab beside the map (its `StudyView` side is `extra_views`)."""
         # A scroll area keeps a wide view from setting the window's minimum width.
-        holder = QScrollArea()
-        holder.setWidgetResizable(True)
-        holder.setFrameShape(QFrame.Shape.NoFrame)
-        holder.setWidget(widget)
+        holder = FigureHolder(widget)
         self.tabs.addTab(holder, name)
         self._tab_views.append(view)
         self._holders[name.lower()] = holder
@@ -304,14 +300,16 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._size_docks)
 
     def _fit_prompts_dock(self) -> None:
-        """First launch, once the table is in: the Prompts dock as wide as its columns, between
-        22 % and 30 % of the window."""
+        """First launch, once the table is in: the Prompts dock as wide as its columns (each
+        index with its interval), between 22 % and 30 % of the window, and up to 36 % when
+        even the short forms of the runs' columns need it (the source and n columns stay in
+        view: `PromptsPanel.fit_columns`)."""
         self._fit_prompts = False
-        view = self.prompts.view
-        want = view.horizontalHeader().length() + view.verticalScrollBar().sizeHint().width() + 30
         w = self.width()
-        self.resizeDocks([self.dock_prompts], [int(min(max(want, w * 0.22), w * 0.3))],
-                         Qt.Orientation.Horizontal)
+        want = self.prompts.table_width(compact=False)
+        need = self.prompts.table_width(compact=True)
+        width = max(min(max(want, w * 0.22), w * 0.3), min(need, w * 0.36))
+        self.resizeDocks([self.dock_prompts], [int(width)], Qt.Orientation.Horizontal)
 
     def _size_docks(self) -> None:
         self._fit_prompts = True
