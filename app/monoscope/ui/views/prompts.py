@@ -564,7 +564,7 @@ class PromptsPanel(QWidget):
         bold = QFont(self.view.font())
         bold.setBold(True)
         fb = QFontMetrics(bold)
-        pad = 2 * CELL_MARGIN
+        pad = 2 * CELL_MARGIN + 1  # the text's margins and the grid line
         rows = range(min(m.rowCount(), 2000))
         header = self.view.horizontalHeader()
         least = header.minimumSectionSize()  # no column is drawn narrower
