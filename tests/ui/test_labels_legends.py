@@ -125,7 +125,7 @@ def test_prompt_table_fits_1280_with_four_runs(qtbot: Any, win1280: Any) -> None
     assert view.horizontalHeader().length() <= view.viewport().width()
     right = view.viewport().width()
     for col in (TITLE, COVERAGE, SOURCE_N, GENERATED_N, *(m.index_column(i) for i in range(4))):
-        assert 0 <= view.columnViewportPosition(col)
+        assert view.columnViewportPosition(col) >= 0
         assert view.columnViewportPosition(col) + view.columnWidth(col) <= right, col
     assert view.columnWidth(TITLE) >= 90
     # each run's header: '#id model' (the id first, kept when the header is cut), the full
@@ -231,4 +231,4 @@ def test_runs_of_one_model_are_told_apart_everywhere(qtbot: Any, win1280: Any) -
     # the prompt table's headers
     m = win.prompts.model
     heads = [m.headerData(m.index_column(i), Qt.Orientation.Horizontal) for i in range(4)]
-    assert len(set(heads)) == 4 and all(h.startswith(f"#{rid} ") for h, rid in zip(heads, IDS))
+    assert len(set(heads)) == 4 and all(h.startswith(f"#{rid} ") for h, rid in zip(heads, IDS, strict=True))

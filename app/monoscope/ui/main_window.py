@@ -90,6 +90,9 @@ class MainWindow(QMainWindow):
         self.set_id: int | None = None  # stored measurement set the table shows
         self._snippets: dict[int, str] = {}
         self._restore: ViewState | None = None  # the saved view being restored after opening
+        # the view is saved with the study and restored on open (off for screenshots: they
+        # show the study as first opened and leave it as it was)
+        self.remember_view = True
         self._restore_selection: tuple[str, TextIds] | None = None  # (prompt, its selection)
         self._save_timer = QTimer(self)  # the view is saved with the study a moment after
         self._save_timer.setSingleShot(True)  # the last change (never on every event)
@@ -340,6 +343,9 @@ class MainWindow(QMainWindow):
         self.settings.setValue("study/last", str(study.path))
         self.actions_.remember(str(study.path))
         self.setWindowTitle(f"Monoscope — {study.path.name}")
+        if not self.remember_view:
+            self._view_loaded(study, None)
+            return True
         job = self.runner.submit("view-load", load_view, study)
         job.finished.connect(lambda view: self._view_loaded(study, view))
         job.failed.connect(lambda _msg: self._view_loaded(study, None))
@@ -369,7 +375,7 @@ class MainWindow(QMainWindow):
 
     def _save_view(self) -> None:
         st = self.study
-        if st is None or st.read_only or self._restore is not None:
+        if st is None or st.read_only or self._restore is not None or not self.remember_view:
             return
         job = self.runner.submit("view-save", save_view, (st, self.view_state()))
         job.failed.connect(lambda msg: log.warning("The view was not saved: %s", msg))
@@ -692,22 +698,25 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.dock_runs, self.dock_search)
         self.dock_search.hide()
 
-        def focus() -> None:
-            if not self.dock_search.isVisible():  # a quarter of the height, not the side docks'
-                self.dock_search.show()
-                self.resizeDocks([self.dock_search], [self.height() // 4],
-                                 Qt.Orientation.Vertical)
-            self.dock_search.raise_()
-            self.search.focus_query()
-
         self.search.hits_changed.connect(self._search_hits)
         self.search.text_activated.connect(self._open_text)
         act = QAction("&Search texts…", self)
         act.setShortcut(QKeySequence("Ctrl+Shift+F"))
         act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        act.triggered.connect(focus)
+        act.triggered.connect(lambda: self.show_search())
         menu = next((a.menu() for a in self.menuBar().actions() if a.text() == "&View"), None)
         (menu if isinstance(menu, QMenu) else self).addAction(act)
+
+    def show_search(self, query: str | None = None) -> None:
+        """The Search dock in front (a quarter of the height, not the side docks'), its box
+        focused; with ``query``, that search run."""
+        if not self.dock_search.isVisible():
+            self.dock_search.show()
+            self.resizeDocks([self.dock_search], [self.height() // 4], Qt.Orientation.Vertical)
+        self.dock_search.raise_()
+        self.search.focus_query()
+        if query is not None:
+            self.search.run(query, "replace")
 
     def _search_hits(self, ids: npt.NDArray[np.int64] | None) -> None:
         """A search's hits are a selection gesture; a cleared search clears a selection it

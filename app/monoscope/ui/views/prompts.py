@@ -445,6 +445,7 @@ class PromptsPanel(QWidget):
         header.setMinimumSectionSize(20)
         header.setTextElideMode(Qt.TextElideMode.ElideRight)  # "#3 gemma3-…": the id stays
         self.index_delegate = IndexDelegate(self.view)
+        self._measured: tuple[dict[int, int], list[tuple[int, int]], int] | None = None
         self.view.viewport().installEventFilter(self)
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
         self.filter = QLineEdit()
@@ -535,6 +536,7 @@ class PromptsPanel(QWidget):
 
     def set_table(self, table: PromptTable | None, keep_key: str | None = None) -> None:
         self.model.set_table(table)
+        self._measured = None
         if table is not None and table.runs and table.measured:
             # most narrowed first (the first run's index), prompts without an index last
             self.view.sortByColumn(self.model.index_column(0), Qt.SortOrder.AscendingOrder)
@@ -558,7 +560,12 @@ class PromptsPanel(QWidget):
 
     def _widths(self) -> tuple[dict[int, int], list[tuple[int, int]], int]:
         """({count column: width}, [(short, long) width of each run's index column], title's
-        wanted width), from the font and the cells' texts."""
+        wanted width), from the font and the cells' texts (measured once per table)."""
+        if self._measured is None:
+            self._measured = self._measure()
+        return self._measured
+
+    def _measure(self) -> tuple[dict[int, int], list[tuple[int, int]], int]:
         m = self.model
         fm = self.view.fontMetrics()
         bold = QFont(self.view.font())
