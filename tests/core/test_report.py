@@ -104,7 +104,7 @@ def test_report_compares_the_source_on_exactly_the_runs_prompts(study: Study,
         # the source's whole-set aggregate covers all 6 prompts: a different number
         assert m.cell("source", "sentiment.vader", "share_positive")["prompts"] == 6
     html = (tmp_path / "r" / "index.html").read_text()
-    assert "source on instruct T0.8&#x27;s prompts" in html or "source on instruct T0.8's" in html
+    assert "source on #1 instruct T0.8&#x27;s prompts" in html or "source on #1 instruct T0.8's" in html
     assert "n = 5" in html or "<td>5</td>" in html
     fig1 = next(f for f in res.figures if f.name == "sentiment")
     svg = (tmp_path / "r" / fig1.svg).read_text()
@@ -182,7 +182,7 @@ def test_report_has_the_hivemind_heatmap_histograms_and_missing_modes(study: Stu
         b = study.query("SELECT value FROM measurements WHERE set_id = ? AND prompt_id IS NULL "
                         "AND grp = 'source' AND ref = ? AND attribute = 'topic' "
                         "AND stat = 'missing_modes'", [set_id, key])[0]
-        row = re.search(rf"<tr><td class=l>{labels[key][3:]}</td>(.*?)</tr>", summary)
+        row = re.search(rf"<tr><td class=l>{re.escape(labels[key])}</td>(.*?)</tr>", summary)
         assert row is not None
         cells = [c.split(" <span")[0] for c in re.findall(r"<td>(.*?)</td>", row.group(1))]
         people = b["value"]
@@ -200,5 +200,5 @@ def test_report_has_the_hivemind_heatmap_histograms_and_missing_modes(study: Stu
                      r"[^<]*</td><td class=l>([^<]+)</td><td class=l>[^<]*</td>"
                      r"<td>([\d.]+)%</td><td>(\d+)</td></tr>", table)
     assert sorted((html_lib.unescape(lab), p, t, s, n) for lab, p, t, s, n in got) == sorted(
-        (labels[m["grp"]][3:], m["key"], m["topic"], f"{m['value'] * 100:.1f}", str(m["n"]))
+        (labels[m["grp"]], m["key"], m["topic"], f"{m['value'] * 100:.1f}", str(m["n"]))
         for m in modes)

@@ -78,7 +78,7 @@ def test_scope_rows_snippets_and_export(study: Study, tmp_path: Path) -> None:
     res = search(SearchRequest(study, ds, "dull", prompt_key="books"))
     assert res.ids.tolist() == [books[1], books[0]] and res.prompt_key == "books"
     h = res.hits[0]
-    assert (h.prompt_key, h.prompt_title, h.group) == ("books", "Books", "run 1")
+    assert (h.prompt_key, h.prompt_title, h.group) == ("books", "Books", "#1")
     assert h.snippet == BOOKS[1]
     # "film_noir" is one word: two texts hold "film"
     assert [x.group for x in search(SearchRequest(study, ds, "film")).hits] == ["source"] * 2

@@ -144,7 +144,7 @@ def test_missing_modes_in_the_inspector(window: Any, qtbot: Any) -> None:
             assert m.label == topics[int(m.topic)]
             assert insp.missing_list.item(i).text() == (
                 f"topic {m.topic} · {m.label} — {m.share:.0%} of {m.n_source} human texts")
-    assert "of the human texts of book-001 that base T=1.2 never wrote about" in \
+    assert "of the human texts of book-001 that #2 base T=1.2 never wrote about" in \
         insp.missing_note.text()
 
     # a real click on the first topic of run 1 lights that topic's human texts of the prompt

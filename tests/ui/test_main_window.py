@@ -28,8 +28,8 @@ def test_select_prompt_loads_map_and_histograms(window: Any) -> None:
     want = {r["id"] for r in st.query("SELECT id FROM texts WHERE prompt_id=?", [pid])}
     assert set(m.text_id.tolist()) == want and len(want) == 70
     assert "book-005" in m.title.text()
-    assert [c.text() for c in m._checks] == ["source (30)", "instruct T=0.8 (20)",
-                                             "base T=1.2 (20)"]
+    assert [c.text() for c in m._checks] == ["source (30)", "#1 instruct T=0.8 (20)",
+                                             "#2 base T=1.2 (20)"]
     assert {"sentiment.vader", "text.words", "text.ttr", "topic"} <= set(window.hists.hists)
     # the histogram's dispersion ratio is the prompt table's monoculture index
     assert window.prompts.set_attribute("sentiment.vader") and window.wait_idle(60)
@@ -158,7 +158,8 @@ def test_prompt_table_filter_and_sort(window: Any) -> None:
     assert p.proxy.rowCount() == 20
     # default sort: most narrowed (lowest index of the first run) first, NaN last
     col = p.model.index_column(0)
-    assert p.model.headers()[col] == f"#{p.model.table.runs[0].id} index"
+    run = p.model.table.runs[0]
+    assert p.model.headers()[col] == f"#{run.id} {run.model}"
     idx_col = [p.model.raw(p.proxy.mapToSource(p.proxy.index(r, 0)).row(), col)
                for r in range(20)]
     finite = [v for v in idx_col if not np.isnan(v)]

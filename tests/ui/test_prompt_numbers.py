@@ -26,7 +26,7 @@ def _table(measured: bool = True) -> PromptTable:
 def test_index_cells_mark_outside_the_human_range(qtbot) -> None:
     m = PromptTableModel()
     m.set_table(_table())
-    assert m.headers() == ["Prompt", "Key", "Runs", "Source", "#1 index", "#1 n"]
+    assert m.headers() == ["Prompt", "Key", "Runs", "Source", "n", "#1 m"]
     col = m.index_column(0)
     cell = m.index(0, col)
     # below the range people score against themselves, which the cell shows (stored lo/hi)
@@ -38,6 +38,9 @@ def test_index_cells_mark_outside_the_human_range(qtbot) -> None:
     assert m.data(m.index(0, 0)) == "A" and "[a]" in m.data(m.index(0, 0),
                                                              Qt.ItemDataRole.ToolTipRole)
     assert m.data(m.index(0, 2)) == "1/1"  # one of one run has texts for the prompt
+    assert m.data(m.index(0, 4)) == "8"  # generated texts per prompt
+    assert "#1 instruct T=0.8: 8 generated texts" in m.data(m.index(0, 4),
+                                                            Qt.ItemDataRole.ToolTipRole)
     cols = m.to_arrow().column_names
     assert "human_lo[instruct T=0.8]" in cols and "matched_n[instruct T=0.8]" in cols
     assert m.to_arrow().column("runs_with_texts").to_pylist() == [1, 1]

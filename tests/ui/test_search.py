@@ -62,7 +62,7 @@ def test_text_search_lights_exactly_the_matching_texts(window: Any, qtbot: Any) 
     assert [h.text_id for h in win.search.hits_model.hits] == res.ids.tolist()
     assert all(h.prompt_key == key for h in res.hits)
     groups = {h.group for h in res.hits}
-    assert groups <= {"source", "instruct T=0.8", "base T=1.2"} and len(groups) >= 2
+    assert groups <= {"source", "#1 instruct T=0.8", "#2 base T=1.2"} and len(groups) >= 2
     # two words: texts holding both
     res = _search(win, "Dull plot")
     assert set(res.ids.tolist()) == _holding(bodies, ["dull", "plot"], key)

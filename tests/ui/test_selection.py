@@ -108,7 +108,7 @@ def test_a_range_filters_map_plots_table_and_inspector(window: Any, tmp_path: Pa
         got = list(csv.DictReader(fh))
     assert [int(r["text_id"]) for r in got] == model.text_ids()
     assert [float(r["text.words"]) for r in got] == vals
-    assert {r["group"] for r in got} <= {"source", "instruct T=0.8", "base T=1.2"}
+    assert {r["group"] for r in got} <= {"source", "#1 instruct T=0.8", "#2 base T=1.2"}
     win.selection_table.view.clicked.emit(model.index(1, 3))  # a row opens its text
     assert win.wait_idle(60)
     assert win.inspector.detail["id"] == model.text_ids()[1]

@@ -65,19 +65,32 @@ def test_many_void_qt_calls_do_not_abort() -> None:
     assert res.stdout.strip() == "ok True"
 
 
-@pytest.mark.parametrize("view", ["map", "inspector"])
+@pytest.mark.parametrize("view", ["map", "inspector", "selection", "search", "run", "import"])
 def test_screenshot_command(fixture_study_file: Path, tmp_path: Path, view: str) -> None:
     import shutil
 
     study = tmp_path / "s.duckdb"
     shutil.copy(fixture_study_file, study)
+    table = tmp_path / "reviews.csv"  # what --view import reads
+    table.write_text("book,review\nb1,A fine book.\nb1,Dull.\nb2,Loved it.\n")
     out = tmp_path / f"{view}.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HF_HUB_OFFLINE="1")
     res = subprocess.run(
         [sys.executable, "-m", "monoscope", "gui", "--study", str(study), "--screenshot",
-         str(out), "--view", view, "--prompt", "book-007", "--size", "1200x800"],
+         str(out), "--view", view, "--prompt", "book-007", "--size", "1200x800",
+         "--file", str(table), "--query", "book"],
         capture_output=True, text=True, timeout=120, env=env)
     assert res.returncode == 0, res.stderr[-2000:]
+    # a screenshot shows the study as first opened and writes nothing into it
+    from monoscope.core.explore.view_state import load_view
+    from monoscope.core.store import Study
+    from monoscope.core.tasks import TaskState
+
+    st = Study(study, read_only=True)
+    try:
+        assert load_view(st, TaskState()) is None
+    finally:
+        st.close()
     from PySide6.QtGui import QImage
 
     img = QImage(str(out))

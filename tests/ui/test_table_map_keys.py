@@ -108,11 +108,14 @@ def test_rows_without_data_sort_last_both_ways(win: Any) -> None:
             p.view.sortByColumn(col, order)
             _sorted_with_missing_last(_column(p, col), order == Qt.SortOrder.DescendingOrder,
                                       n_data)
-    # the n columns: prompts without texts of the run last, both ways
-    n_col = second + 1
-    for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
-        p.view.sortByColumn(n_col, order)
-        assert _column(p, n_col) == [8] * 5 + [0] * 15
+    # the n column (generated texts per prompt, over the runs): prompts without texts last,
+    # both ways
+    from monoscope.ui.views.prompts import GENERATED_N
+
+    p.view.sortByColumn(GENERATED_N, Qt.SortOrder.DescendingOrder)
+    assert _column(p, GENERATED_N) == [(8, 8)] * 12 + [(0, 0)] * 8
+    p.view.sortByColumn(GENERATED_N, Qt.SortOrder.AscendingOrder)
+    assert _column(p, GENERATED_N) == [(8, 8)] * 12 + [(0, 0)] * 8
     # the display: an index with the people's range, "–" without data
     row = t.key.index("book-003")
     cell = p.model.data(p.model.index(row, second))
@@ -125,9 +128,9 @@ def test_run_headers_swatch_id_and_full_label(win: Any) -> None:
     p = win.prompts
     t = p.model.table
     rid = t.runs[1].id
-    for col in (p.model.index_column(1), p.model.index_column(1) + 1):
+    for col in (p.model.index_column(1),):
         text = p.model.headerData(col, Qt.Orientation.Horizontal)
-        assert text.startswith(f"#{rid} ") and LONG_LABEL not in text
+        assert text == f"#{rid} {t.runs[1].model}" and LONG_LABEL not in text
         tip = p.model.headerData(col, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
         assert LONG_LABEL in tip and f"#{rid}" in tip
         icon = p.model.headerData(col, Qt.Orientation.Horizontal,

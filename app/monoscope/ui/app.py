@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -19,7 +20,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def run_gui(args: argparse.Namespace) -> int:
     if args.screenshot:
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        os.environ["QT_QPA_PLATFORM"] = _offscreen_platform(*_size(args.size))
     elif not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") \
             and os.environ.get("QT_QPA_PLATFORM") is None:
         print("monoscope: no display found; use `monoscope gui --screenshot OUT.png` headless, "
@@ -73,6 +74,7 @@ def screenshot(args: argparse.Namespace, app: object) -> int:
         settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
         win = MainWindow(settings=settings)
         win.setProperty("quiet_errors", True)
+        win.remember_view = False  # as first opened; nothing written to the study
         win.resize(w, h)
         win.show()
         if not win.open_study(args.study):
@@ -81,21 +83,104 @@ def screenshot(args: argparse.Namespace, app: object) -> int:
         if args.prompt:
             win.show_prompt(args.prompt)
             win.wait_idle(120)
-        win.show_view(args.view)  # a figure tab gets the width (the map's docks step aside)
-        if args.view == "inspector":
+        view = args.view
+        # a figure tab gets the width (the map's docks step aside)
+        win.show_view(view if view in (*FIGURE_VIEWS, "inspector") else "map")
+        dialog = None
+        if view == "inspector":
             _inspect_first_generated(win)
+        elif view == "selection":
+            _select_generated(win)
+        elif view == "search":
+            win.show_search(getattr(args, "query", None) or "film")
+        elif view == "run":
+            dialog = _run_dialog(win)
+        elif view == "import":
+            dialog = _import_dialog(win, getattr(args, "file", None))
         win.wait_idle(120)
         for _ in range(3):
             app.processEvents()  # type: ignore[attr-defined]
         out = Path(args.screenshot)
         out.parent.mkdir(parents=True, exist_ok=True)
-        ok = win.grab().save(str(out))
+        shot = win.grab()
+        if dialog is not None:
+            _paint_dialog(shot, dialog)
+            dialog.close()
+        ok = shot.save(str(out))
         win.close()
         win.deleteLater()
     if not ok:
         raise StudyError(f"Could not write {out}. Choose another folder.")
     print(f"wrote {out} ({w}x{h})")
     return 0
+
+
+FIGURE_VIEWS = ("map", "overview", "compare", "sweep", "accumulation", "hivemind", "likelihood")
+# what `gui --screenshot --view` shows: the tabs, the inspector, the Selection and Search docks
+# and the Run and Import dialogs (drawn over the window, centred, as on a screen of that size)
+SCREENSHOT_VIEWS = (*FIGURE_VIEWS, "inspector", "selection", "search", "run", "import")
+
+
+def _offscreen_platform(w: int, h: int) -> str:
+    """Qt's offscreen platform with one screen of the screenshot's size (dialogs size
+    themselves by the screen: 800×800 otherwise)."""
+    import json
+
+    conf = Path(tempfile.gettempdir()) / f"monoscope-offscreen-{w}x{h}.json"
+    conf.write_text(json.dumps({"screens": [{"name": "shot", "x": 0, "y": 0, "width": w,
+                                             "height": h, "logicalDpi": 96,
+                                             "logicalBaseDpi": 96, "dpr": 1}]}))
+    return f"offscreen:configfile={conf}"
+
+
+def _select_generated(win: Any) -> None:
+    """For --view selection: the prompt's generated texts selected, the Selection dock shown."""
+    import numpy as np
+
+    m = win.map
+    ids = m.text_id[m.cloud.group > 0]
+    win.state.select(np.asarray(ids), "generated texts", "replace")
+    win.show_selection_table()
+
+
+def _run_dialog(win: Any) -> Any:
+    """For --view run: the Run dialog on the prompt shown, a mitigation preset chosen and its
+    box scrolled into view."""
+    from PySide6.QtWidgets import QScrollArea
+
+    from monoscope.ui.views.run_dialog import RunDialog
+
+    key = win.state.prompt
+    dlg = RunDialog(win.study, win.state.dataset_id, selected_keys=[key] if key else [],
+                    parent=win, runner=win.runner)
+    dlg.set_mitigation("min-p")
+    dlg.show()
+    scroll = dlg.findChild(QScrollArea)
+    if scroll is not None:
+        scroll.ensureWidgetVisible(dlg.mitigation, 0, 200)
+    return dlg
+
+
+def _import_dialog(win: Any, path: str | None) -> Any:
+    """For --view import: the import dialog on a table (--file)."""
+    from monoscope.core.errors import StudyError
+
+    if not path or not Path(path).is_file():
+        raise StudyError("--view import needs --file TABLE (a CSV, JSONL or Parquet file).")
+    dlg = win.actions_.import_file(path)
+    win.wait_idle(120)
+    return dlg
+
+
+def _paint_dialog(shot: Any, dialog: Any) -> None:
+    """Draw a dialog over the window's picture, centred (where a window manager puts it)."""
+    from PySide6.QtGui import QPainter
+
+    pic = dialog.grab()
+    painter = QPainter(shot)
+    painter.drawPixmap(max(0, (shot.width() - pic.width()) // 2),
+                       max(0, (shot.height() - pic.height()) // 2), pic)
+    painter.end()
 
 
 def _inspect_first_generated(win: object) -> None:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from monoscope.core.explore import queries
 from monoscope.core.explore.figure_data import default_dataset
+from monoscope.core.explore.labels import run_label
 from monoscope.core.explore.missing import PromptMissingModes, prompt_missing_modes
 from monoscope.core.store import Study
 from monoscope.core.store import datasets as datasets_repo
@@ -152,7 +153,7 @@ def load_map(req: MapRequest, state: TaskState) -> MapPayload:
     st, ds = req.study, req.dataset_id
     pts = queries.points(st, ds, req.key)
     run_list = queries.run_labels(st, ds)
-    labels = ["source", *(label for _, label in run_list)]
+    labels = ["source", *(run_label(rid, label) for rid, label in run_list)]
     keys = ["source", *(f"run:{rid}" for rid, _ in run_list)]
     attrs: list[AttributeData] = []
     trees = None

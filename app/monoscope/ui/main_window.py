@@ -28,12 +28,10 @@ from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QDockWidget,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -62,6 +60,7 @@ from monoscope.ui.shortcuts import WindowShortcuts, atypical_ids
 from monoscope.ui.views.accumulation import AccumulationView
 from monoscope.ui.views.base import FigureView, StudyView
 from monoscope.ui.views.compare import CompareView
+from monoscope.ui.views.figure_common import FigureHolder
 from monoscope.ui.views.histograms import HistogramPanel
 from monoscope.ui.views.hivemind import HivemindView
 from monoscope.ui.views.inspector import Inspector
@@ -93,6 +92,9 @@ class MainWindow(QMainWindow):
         self.set_id: int | None = None  # stored measurement set the table shows
         self._snippets: dict[int, str] = {}
         self._restore: ViewState | None = None  # the saved view being restored after opening
+        # the view is saved with the study and restored on open (off for screenshots: they
+        # show the study as first opened and leave it as it was)
+        self.remember_view = True
         self._restore_selection: tuple[str, TextIds] | None = None  # (prompt, its selection)
         self._save_timer = QTimer(self)  # the view is saved with the study a moment after
         self._save_timer.setSingleShot(True)  # the last change (never on every event)
@@ -118,7 +120,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(map_page, "Map")
         self._tab_views: list[FigureView] = [self.map]  # the view of each tab, by index
-        self._holders: dict[str, QScrollArea] = {}
+        self._holders: dict[str, FigureHolder] = {}
         self.overview = OverviewView(runner=self.runner)
         self.overview.prompt_activated.connect(self.show_prompt)
         self.compare = CompareView(runner=self.runner, state=self.state)
@@ -197,10 +199,7 @@ class MainWindow(QMainWindow):
     def _add_tab(self, name: str, widget: QWidget, view: FigureView) -> None:
         """A figure view as a tab beside the map (its `StudyView` side is `extra_views`)."""
         # A scroll area keeps a wide view from setting the window's minimum width.
-        holder = QScrollArea()
-        holder.setWidgetResizable(True)
-        holder.setFrameShape(QFrame.Shape.NoFrame)
-        holder.setWidget(widget)
+        holder = FigureHolder(widget)
         self.tabs.addTab(holder, name)
         self._tab_views.append(view)
         self._holders[name.lower()] = holder
@@ -306,14 +305,16 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._size_docks)
 
     def _fit_prompts_dock(self) -> None:
-        """First launch, once the table is in: the Prompts dock as wide as its columns, between
-        22 % and 30 % of the window."""
+        """First launch, once the table is in: the Prompts dock as wide as its columns (each
+        index with its interval), between 22 % and 30 % of the window, and up to 36 % when
+        even the short forms of the runs' columns need it (the source and n columns stay in
+        view: `PromptsPanel.fit_columns`)."""
         self._fit_prompts = False
-        view = self.prompts.view
-        want = view.horizontalHeader().length() + view.verticalScrollBar().sizeHint().width() + 30
         w = self.width()
-        self.resizeDocks([self.dock_prompts], [int(min(max(want, w * 0.22), w * 0.3))],
-                         Qt.Orientation.Horizontal)
+        want = self.prompts.table_width(compact=False)
+        need = self.prompts.table_width(compact=True)
+        width = max(min(max(want, w * 0.22), w * 0.3), min(need, w * 0.36))
+        self.resizeDocks([self.dock_prompts], [int(width)], Qt.Orientation.Horizontal)
 
     def _size_docks(self) -> None:
         self._fit_prompts = True
@@ -344,6 +345,9 @@ class MainWindow(QMainWindow):
         self.settings.setValue("study/last", str(study.path))
         self.actions_.remember(str(study.path))
         self.setWindowTitle(f"Monoscope — {study.path.name}")
+        if not self.remember_view:
+            self._view_loaded(study, None)
+            return True
         job = self.runner.submit("view-load", load_view, study)
         job.finished.connect(lambda view: self._view_loaded(study, view))
         job.failed.connect(lambda _msg: self._view_loaded(study, None))
@@ -373,7 +377,7 @@ class MainWindow(QMainWindow):
 
     def _save_view(self) -> None:
         st = self.study
-        if st is None or st.read_only or self._restore is not None:
+        if st is None or st.read_only or self._restore is not None or not self.remember_view:
             return
         job = self.runner.submit("view-save", save_view, (st, self.view_state()))
         job.failed.connect(lambda msg: log.warning("The view was not saved: %s", msg))
@@ -716,22 +720,25 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.dock_runs, self.dock_search)
         self.dock_search.hide()
 
-        def focus() -> None:
-            if not self.dock_search.isVisible():  # a quarter of the height, not the side docks'
-                self.dock_search.show()
-                self.resizeDocks([self.dock_search], [self.height() // 4],
-                                 Qt.Orientation.Vertical)
-            self.dock_search.raise_()
-            self.search.focus_query()
-
         self.search.hits_changed.connect(self._search_hits)
         self.search.text_activated.connect(self._open_text)
         act = QAction("&Search texts…", self)
         act.setShortcut(QKeySequence("Ctrl+Shift+F"))
         act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        act.triggered.connect(focus)
+        act.triggered.connect(lambda: self.show_search())
         menu = next((a.menu() for a in self.menuBar().actions() if a.text() == "&View"), None)
         (menu if isinstance(menu, QMenu) else self).addAction(act)
+
+    def show_search(self, query: str | None = None) -> None:
+        """The Search dock in front (a quarter of the height, not the side docks'), its box
+        focused; with ``query``, that search run."""
+        if not self.dock_search.isVisible():
+            self.dock_search.show()
+            self.resizeDocks([self.dock_search], [self.height() // 4], Qt.Orientation.Vertical)
+        self.dock_search.raise_()
+        self.search.focus_query()
+        if query is not None:
+            self.search.run(query, "replace")
 
     def _search_hits(self, ids: npt.NDArray[np.int64] | None) -> None:
         """A search's hits are a selection gesture; a cleared search clears a selection it

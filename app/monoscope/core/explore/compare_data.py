@@ -340,10 +340,10 @@ def compute_accumulation(request: tuple[Study, int, str, str | None], state: Any
 
     for g in groups(study, dataset_id):
         if prompt_key is not None:
-            make(g, res.curve(g.key, attribute, "acc", prompt_key), g.label, None)
+            make(g, res.curve(g.key, attribute, "acc", prompt_key), g.display, None)
         elif g.run_id is not None:
             ref = f"acc:{g.key}"
-            make(g, res.curve(g.key, attribute, ref), g.label, None)
+            make(g, res.curve(g.key, attribute, ref), g.display, None)
             make(SOURCE_GROUP, res.curve(SOURCE, attribute, ref),
-                 f"source on {g.label}'s prompts", g.key)
+                 f"source on the prompts of {g.display}", g.key)
     return AccumulationData(dataset_id, attribute, prompt_key, curves)

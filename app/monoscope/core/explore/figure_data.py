@@ -24,6 +24,7 @@ from monoscope.core.analysis.measure import (
     load_result,
 )
 from monoscope.core.errors import StudyError
+from monoscope.core.explore.labels import group_label
 from monoscope.core.store import Study, reads
 from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store import runs as runs_repo
@@ -60,6 +61,12 @@ class Group:
         if isinstance(v, bool):
             return float(v)
         return float(v) if isinstance(v, int | float) else None if v is None else str(v)
+
+    @property
+    def display(self) -> str:
+        """How every view names the group: 'source (human)', or '#<id> <label>' for a run
+        (`labels.run_label`: two runs of one model stay apart)."""
+        return group_label(self.key, self.label)
 
     @property
     def temperature(self) -> float | None:
@@ -230,7 +237,7 @@ class OverviewData:
         n_p = len(set(self.sentiment.get(group.key, {})) | set(self.similarity.get(group.key, {})))
         n_t = self.n_texts.get(group.key)
         per = f", n = {n_t:g}/prompt" if n_t is not None and math.isfinite(n_t) else ""
-        return f"{group.label} ({n_p} prompts{per})"
+        return f"{group.display} ({n_p} prompts{per})"
 
 
 def compute_overview(request: tuple[Study, int], state: Any = None) -> OverviewData:

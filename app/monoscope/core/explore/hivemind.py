@@ -13,7 +13,6 @@ arranges them (and counts prompts into histogram bins). No Qt here.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,8 @@ import numpy.typing as npt
 
 from monoscope.core.analysis.measure import EMBEDDING, MeasureResult
 from monoscope.core.errors import MonoscopeError
+from monoscope.core.explore import labels as label_names
+from monoscope.core.explore.export import write_csv
 from monoscope.core.store import Study
 
 F64 = npt.NDArray[np.float64]
@@ -43,9 +44,7 @@ class HivemindExportError(MonoscopeError):
 def group_label(result: MeasureResult, key: str) -> str:
     """'source (human)' or '#<run id> <run label>'."""
     g = result.group(key)
-    if g is None or g.run_id is None:
-        return "source (human)" if key == "source" else key
-    return f"#{g.run_id} {g.label}"
+    return label_names.group_label(key, "" if g is None else g.label)
 
 
 @dataclass
@@ -109,16 +108,9 @@ class HivemindData:
             raise HivemindExportError(f"Cannot export the matrix to {out.name}: use a .csv "
                                       "file name.")
         rows = self.rows()
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with out.open("w", newline="", encoding="utf-8") as fh:
-                w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["grp", "ref"])
-                w.writeheader()
-                w.writerows(rows)
-        except OSError as exc:
-            raise HivemindExportError(f"Could not write {out}: {exc.strerror}. Choose another "
-                                      "folder.") from None
-        return out
+        header = list(rows[0]) if rows else ["grp", "ref"]
+        return write_csv(out, header, ([r[k] for k in header] for r in rows),
+                         HivemindExportError, make_parents=True)
 
 
 def _num(v: float) -> float | None:

@@ -16,7 +16,6 @@ calling worker thread on first use and stays loaded for later queries.
 
 from __future__ import annotations
 
-import csv
 import re
 import threading
 import time
@@ -29,6 +28,8 @@ import numpy as np
 import numpy.typing as npt
 
 from monoscope.core.errors import MonoscopeError
+from monoscope.core.explore.export import write_csv
+from monoscope.core.explore.labels import run_label
 from monoscope.core.store import Study
 from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store import embeddings as embeddings_repo
@@ -185,7 +186,8 @@ def _hits(study: Study, ids: npt.NDArray[np.int64], scores: npt.NDArray[np.float
 
 
 def _hit(r: dict[str, Any], score: float) -> Hit:
-    group = "source" if r["origin"] == "source" else str(r["run_label"] or f"run {r['run_id']}")
+    group = "source" if r["origin"] == "source" else run_label(int(r["run_id"]),
+                                                                  str(r["run_label"] or ""))
     snippet = " ".join(str(r["snippet"] or "").split())
     if r["cut_before"]:
         head, _, rest = snippet.partition(" ")
@@ -207,12 +209,4 @@ def export_csv(hits: Sequence[Hit], path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".csv":
         path = path.with_suffix(".csv")
-    try:
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(CSV_COLUMNS)
-            w.writerows(h.row() for h in hits)
-    except OSError as exc:
-        raise SearchError(f"Could not write {path}: {exc.strerror or exc}. Choose another "
-                          "folder.") from None
-    return path
+    return write_csv(path, CSV_COLUMNS, (h.row() for h in hits), SearchError)

@@ -9,7 +9,6 @@ through `search.selection_rows`); the attribute values are the ones the map's lo
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monoscope.core.errors import MonoscopeError
+from monoscope.core.explore.export import write_csv
 from monoscope.core.explore.search import Hit, selection_rows
 from monoscope.core.store import Study
 
@@ -101,15 +101,7 @@ def export_csv(table: TextTable, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".csv":
         path = path.with_suffix(".csv")
-    try:
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(table.header())
-            w.writerows(table.csv_rows())
-    except OSError as exc:
-        raise TableExportError(f"Could not write {path}: {exc.strerror or exc}. Choose "
-                               "another folder.") from None
-    return path
+    return write_csv(path, table.header(), table.csv_rows(), TableExportError)
 
 
 def counter(selected: int | None, total: int, label: str = "") -> str:

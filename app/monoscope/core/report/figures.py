@@ -22,6 +22,7 @@ from monoscope.core.explore.figure_data import SENTIMENT_EDGES as SENTIMENT_EDGE
 from monoscope.core.explore.figure_data import SIMILARITY_EDGES as SIMILARITY_EDGES
 from monoscope.core.explore.figure_data import bin_index
 from monoscope.core.explore.hivemind import HivemindData
+from monoscope.core.explore.labels import elide, group_label
 from monoscope.core.explore.queries import Points
 
 # SENTIMENT_EDGES, SIMILARITY_EDGES (the paper's Figure 1 bins) are the views' own, so the
@@ -50,7 +51,8 @@ def markers(result: MeasureResult) -> dict[str, str]:
 
 
 def labels(result: MeasureResult) -> dict[str, str]:
-    return {g.key: ("source (human)" if g.run_id is None else g.label) for g in result.groups}
+    """Each group's legend label (`labels.group_label`: a run's '#id' first)."""
+    return {g.key: group_label(g.key, g.label) for g in result.groups}
 
 
 def _plt() -> Any:
@@ -277,11 +279,8 @@ def _heat_cmap() -> Any:
 
 
 def _short(label: str, size: int = 26) -> str:
-    """A long label cut in the middle (a run's label ends with its sampling)."""
-    if len(label) <= size:
-        return label
-    head = (size - 1) // 2
-    return label[:head] + "…" + label[len(label) - (size - 1 - head):]
+    """A long label cut in the middle (a run's '#id' first, its sampling last)."""
+    return elide(label, size)
 
 
 def hivemind_heatmap(data: HivemindData, out: Path) -> Figure | None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -131,7 +132,7 @@ class AccumulationView(FigureViewMixin, QWidget):
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: #555;")
 
-        self.canvas, self.plot, self.legend = line_plot("n (texts per prompt)", (-10, -10))
+        self.canvas, self.plot, self.legend = line_plot("n (texts per prompt)")
         plain_axis(self.plot.getAxis("left"))
         lay = QVBoxLayout(self)
         lay.addLayout(top)
@@ -185,20 +186,16 @@ class AccumulationView(FigureViewMixin, QWidget):
     def pooled(self) -> bool:
         return bool(self.scope.currentData()) or self.prompt_key is None
 
-    def refresh(self) -> None:
-        """Reload in a worker (after a run or annotation finished)."""
-        if self.study is None:
-            self._clear(NO_DATASET)
-            return
-        if self.defer_while_hidden():
-            return
-        attr = self.attribute.currentData()
+    def load_task(self) -> tuple[Any, Any]:
         key = None if self.pooled() else self.prompt_key
-        self.status.setText("Loading…")
-        job = self.runner.submit(self.task_key, load_accumulation,
-                                 (self.study, self.dataset_id, attr, key))
-        job.finished.connect(self._show)
-        job.failed.connect(self.status.setText)
+        return load_accumulation, (self.study, self.dataset_id, self.attribute.currentData(),
+                                   key)
+
+    def show_empty(self) -> None:
+        self._clear(NO_DATASET)
+
+    def show_data(self, data: Any) -> None:
+        self._show(data)
 
     # -- drawing ----------------------------------------------------------------------------
     def _clear(self, message: str) -> None:

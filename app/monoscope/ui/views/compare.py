@@ -48,6 +48,7 @@ from monoscope.core.explore.compare_data import (
     normalised_hist,
 )
 from monoscope.core.explore.figure_data import METRICS, SOURCE, Group, default_dataset, groups
+from monoscope.core.explore.labels import elide, run_short_label
 from monoscope.core.explore.state import ExplorerState
 from monoscope.core.store import Study
 from monoscope.core.store import datasets as datasets_repo
@@ -74,7 +75,7 @@ def side_text(side: Side, where: str) -> str:
     """Plain-text lines under one side: n and prompts, the run's numbers, the matched source's
     numbers, each index with the human range (stored numbers only)."""
     n = "?" if side.n is None else str(side.n)
-    head = (f"#{side.group.run_id} {side.group.label}: {where}, "
+    head = (f"{side.group.display}: {where}, "
             f"{side.prompts} prompt{'s' if side.prompts != 1 else ''}, n = {n} texts per prompt"
             " (matched: the source below is measured on the same prompts at the same n)")
     run_parts, src_parts, idx_parts = [], [], []
@@ -238,7 +239,7 @@ class CompareView(FigureViewMixin, QWidget):
             self.dataset_id = choices.dataset_id
             for g in choices.runs:
                 for box in (self.run_a, self.run_b):
-                    box.addItem(f"#{g.run_id} {g.label}", g.run_id)
+                    box.addItem(g.display, g.run_id)
             if len(choices.runs) > 1:
                 self.run_b.setCurrentIndex(1)
             self.scope.addItem("whole dataset", None)
@@ -343,12 +344,11 @@ class CompareView(FigureViewMixin, QWidget):
             color = group_color(key)
             m = self.maps[i]
             n = "?" if side.n is None else side.n
-            label = side.group.label if len(side.group.label) <= 40 else \
-                side.group.label[:39] + "…"
+            label = elide(side.group.display, 38)
             gx, gy = side.points
             # the legend is the title (outside the plot): each set's marker in its colour
             m.setTitle(
-                f"{_glyph(key, color[:3])} #{side.group.run_id} {_esc(label)} ({len(gx)})"
+                f"{_glyph(key, color[:3])} {_esc(label)} ({len(gx)})"
                 f"<br>{_glyph(SOURCE, src_rgb)} source ({len(sx)}; {where}; {side.prompts} "
                 f"prompt{'s' if side.prompts != 1 else ''}, n = {n}/prompt)", size="10pt")
             self.clouds[i].set_data(
@@ -363,7 +363,7 @@ class CompareView(FigureViewMixin, QWidget):
             src_c = group_color(SOURCE)
             h.setTitle(f"<span style='color: rgb{src_c[:3]}'>■</span> source "
                        f"({len(data.source_values)} texts) &nbsp; <span style='color: "
-                       f"rgb{color[:3]}'>■</span> run #{side.group.run_id} "
+                       f"rgb{color[:3]}'>■</span> {_esc(run_short_label(side.group.run_id or 0, side.group.model))} "
                        f"({len(side.values)} texts)", size="9pt")  # the legend, outside
             h.addItem(pg.PlotDataItem(edges, src_h, stepMode="center", fillLevel=0,
                                       brush=pg.mkBrush(group_color(SOURCE, 90)),

@@ -13,11 +13,22 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QFileDialog, QGraphicsView, QMessageBox, QWidget
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QGraphicsView,
+    QLabel,
+    QMessageBox,
+    QScrollArea,
+    QWidget,
+)
 
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.explore import palette
-from monoscope.ui.workers import TaskRunner
+from monoscope.core.store import Study
+from monoscope.core.tasks import TaskState
+from monoscope.ui.workers import Job, TaskRunner
 
 SOURCE_COLOR = palette.SOURCE_LIGHT
 RUN_COLORS = list(palette.RUN_COLOURS)
@@ -160,24 +171,75 @@ def ask_export_path(parent: QWidget, stem: str) -> str | None:
     return path or None
 
 
-def line_plot(x_label: str, legend_offset: tuple[int, int]) -> tuple[Any, Any, Any]:
-    """(canvas, plot item, legend) of a white, gridded figure with an x label."""
-    canvas = pg.PlotWidget(background="w")
-    plot = canvas.getPlotItem()
+def legend_below(canvas: pg.GraphicsLayoutWidget, row: int, col: int = 0,
+                 colspan: int = 1) -> pg.LegendItem:
+    """A legend in its own row of a figure's layout (under a plot): it never covers the data,
+    and an export of the canvas carries it."""
+    legend = pg.LegendItem(colCount=1, labelTextColor=(40, 40, 40), verSpacing=-4)
+    canvas.addItem(legend, row=row, col=col, colspan=colspan)
+    canvas.ci.layout.setRowStretchFactor(row, 0)
+    return legend
+
+
+def line_plot(x_label: str) -> tuple[Any, Any, Any]:
+    """(canvas, plot item, legend) of a white, gridded figure with an x label; the legend in
+    a row under the plot (`legend_below`)."""
+    canvas = pg.GraphicsLayoutWidget()
+    canvas.setBackground("w")
+    plot = canvas.addPlot(row=0, col=0)
     plot.showGrid(x=True, y=True, alpha=0.2)
     plot.setLabel("bottom", x_label)
-    return canvas, plot, plot.addLegend(offset=legend_offset)
+    return canvas, plot, legend_below(canvas, row=1)
+
+
+class FigureHolder(QScrollArea):
+    """A figure tab: the view fills the tab and scrolls only when the tab is smaller than the
+    view's minimum size, so a wide view never sets the window's minimum width. (A resizable
+    QScrollArea sizes a view with a word-wrapped caption by its height-for-width, from the
+    preferred heights: taller than the tab, with the figure's axis out of view.)"""
+
+    def __init__(self, widget: QWidget) -> None:
+        super().__init__()
+        self.setWidgetResizable(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setWidget(widget)
+        widget.installEventFilter(self)
+
+    def fit(self) -> None:
+        """The view as large as the tab, at least its minimum size."""
+        w = self.widget()
+        if w is None:
+            return
+        vp = self.maximumViewportSize()
+        least = w.minimumSizeHint().expandedTo(w.minimumSize())
+        w.resize(max(vp.width(), least.width()), max(vp.height(), least.height()))
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.fit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.fit()
+        return super().eventFilter(watched, event)
 
 
 class FigureViewMixin:
-    """Export (PNG/SVG of `self.canvas`) and cancel-on-close shared by the figure views.
+    """Export (PNG/SVG of `self.canvas`), cancel-on-close, the hidden-tab deferral and the
+    reload flow shared by the figure views.
 
-    A view sets ``task_key`` (its key on the TaskRunner) and has ``canvas`` and ``runner``.
+    A view sets ``task_key`` (its key on the TaskRunner) and has ``canvas``, ``runner``,
+    ``study`` and a ``status`` label. Its `refresh` is this class's unless it needs its own:
+    it gives `load_task` (the task and its request), `show_empty` (no study) and `show_data`
+    (the task's result, on the GUI thread).
     """
 
     task_key = ""
     canvas: QGraphicsView
     runner: TaskRunner
+    study: Study | None
+    status: QLabel
+    job: Job | None = None  # the last reload submitted
 
     def export(self, path: str | Path) -> Path:
         """Write the view's figure(s) to PNG or SVG."""
@@ -217,5 +279,31 @@ class FigureViewMixin:
             self._stale = False
             self.refresh()
 
-    def refresh(self) -> None:  # each view reloads its data
+    def refresh(self) -> None:
+        """Reload in a worker (after a run, an import or F5): without a study `show_empty`; a
+        tab behind others waits until shown (`defer_while_hidden`); else "Loading…", the
+        view's `load_task` on the runner under `task_key`, `show_data` with its result and a
+        failure's message in the status line."""
+        if self.study is None:
+            self.show_empty()
+            return
+        if self.defer_while_hidden():
+            return
+        self.status.setText("Loading…")
+        task, request = self.load_task()
+        job = self.job = self.runner.submit(self.task_key, task, request)
+        job.finished.connect(self.show_data)
+        job.failed.connect(self.status.setText)
+
+    def load_task(self) -> tuple[Callable[[Any, TaskState], Any], Any]:
+        """The task that loads the view's data and its request (a view with the shared
+        `refresh` gives it)."""
+        raise NotImplementedError
+
+    def show_empty(self) -> None:
+        """What the view shows without a study."""
+        raise NotImplementedError
+
+    def show_data(self, data: Any) -> None:
+        """Draw a loaded result (on the GUI thread)."""
         raise NotImplementedError

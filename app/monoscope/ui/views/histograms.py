@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 
 from monoscope.core.analysis.measure import SET_ATTRIBUTES
 from monoscope.core.explore import distributions as dist
-from monoscope.core.explore.labels import ATTRIBUTE_LABELS, attribute_label
+from monoscope.core.explore.labels import ATTRIBUTE_LABELS, attribute_label, elide
 from monoscope.ui import theme
 from monoscope.ui.views.pointcloud import RGB
 
@@ -547,8 +547,9 @@ def _keyboard_mode() -> str:
     return modifier_mode(QApplication.keyboardModifiers())
 
 
-def _short(label: str, n: int = 22) -> str:
-    return label if len(label) <= n else label[: n - 1] + "…"
+def _short(label: str, n: int = 26) -> str:
+    """A group's label cut in the middle: a run's '#id' and its sampling both stay."""
+    return elide(label, n)
 
 
 class HistogramPanel(QWidget):

@@ -44,9 +44,15 @@ from PySide6.QtWidgets import (
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.explore import palette
 from monoscope.core.explore.hivemind import HivemindData, compute_hivemind
+from monoscope.core.explore.labels import elide
 from monoscope.core.store import Study
 from monoscope.ui.loaders import figure_task
-from monoscope.ui.views.figure_common import FigureViewMixin, group_color, plain_axis
+from monoscope.ui.views.figure_common import (
+    FigureViewMixin,
+    group_color,
+    legend_below,
+    plain_axis,
+)
 from monoscope.ui.workers import TaskRunner
 
 NO_DATA = "Open a study with a dataset to see how alike its groups write."
@@ -61,11 +67,8 @@ def heat_map() -> pg.ColorMap:
 
 
 def _short(label: str, size: int = LABEL_CHARS) -> str:
-    """A long label cut in the middle (a run's label ends with its sampling)."""
-    if len(label) <= size:
-        return label
-    head = (size - 1) // 2
-    return label[:head] + "…" + label[len(label) - (size - 1 - head):]
+    """A long label cut in the middle (a run's '#id' first, its sampling last)."""
+    return elide(label, size)
 
 
 class _HeatImage(pg.ImageItem):  # type: ignore[misc]
@@ -146,8 +149,7 @@ class HivemindView(FigureViewMixin, QWidget):
         self.hist.setMouseEnabled(x=False, y=False)
         self.hist.hideButtons()
         plain_axis(self.hist.getAxis("left"))
-        self.legend = self.hist.addLegend(offset=(-10, 10), labelTextColor=(40, 40, 40),
-                                          brush=pg.mkBrush(255, 255, 255, 210))
+        self.legend = legend_below(canvas, row=2)  # under the histogram, off its data
         canvas.ci.layout.setRowStretchFactor(0, 3)
         canvas.ci.layout.setRowStretchFactor(1, 2)
 
@@ -165,18 +167,14 @@ class HivemindView(FigureViewMixin, QWidget):
         self.dataset_id = dataset_id
         self.refresh()
 
-    def refresh(self) -> None:
-        """Reload in a worker (after a run's pipeline, or F5)."""
-        if self.study is None:
-            self._clear(NO_DATA)
-            return
-        if self.defer_while_hidden():
-            return
-        self.status.setText("Loading…")
-        job = self.runner.submit(self.task_key, figure_task(compute_hivemind),
-                                 (self.study, self.dataset_id))
-        job.finished.connect(self._show)
-        job.failed.connect(self.status.setText)
+    def load_task(self) -> tuple[Any, Any]:
+        return figure_task(compute_hivemind), (self.study, self.dataset_id)
+
+    def show_empty(self) -> None:
+        self._clear(NO_DATA)
+
+    def show_data(self, data: HivemindData | None) -> None:
+        self._show(data)
 
     def _clear(self, message: str) -> None:
         self.data = None
@@ -236,7 +234,10 @@ class HivemindView(FigureViewMixin, QWidget):
             self.heat.addItem(box)
             self.extra_items.append(box)
         ticks = [(k + 0.5, _short(lab)) for k, lab in enumerate(data.labels)]
-        self.heat.getAxis("bottom").setTicks([ticks])
+        # columns: the group's first two words ('#1 smollm2', 'source (human)'), so every
+        # column keeps its name under a narrow cell; the rows carry the longer labels
+        columns = [(k + 0.5, " ".join(lab.split()[:2])) for k, lab in enumerate(data.labels)]
+        self.heat.getAxis("bottom").setTicks([columns])
         self.heat.getAxis("left").setTicks([ticks])
         self.heat.setXRange(0, size, padding=0)
         self.heat.setYRange(0, size, padding=0)

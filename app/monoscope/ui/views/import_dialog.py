@@ -179,6 +179,9 @@ def import_task(request: tuple[Study, ImportFn], state: TaskState) -> ImportOutc
 
 
 # -- the dialog ----------------------------------------------------------------------------------
+DEFAULT_COLUMN = 140  # px: a preview column's width (the text column takes the rest)
+
+
 class ImportDialog(QDialog):
     """Columns, guessed mapping, preview, import, report (see the module docstring)."""
 
@@ -225,7 +228,7 @@ class ImportDialog(QDialog):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.table.horizontalHeader().setDefaultSectionSize(140)
+        self.table.horizontalHeader().setDefaultSectionSize(DEFAULT_COLUMN)
         self.table.verticalHeader().setDefaultSectionSize(22)
         rows_box = QGroupBox(f"First rows of the file (up to {PREVIEW_ROWS})")
         rl = QVBoxLayout(rows_box)
@@ -314,6 +317,7 @@ class ImportDialog(QDialog):
         marks = {c: r for r, c in m.items() if c is not None}
         self.table.setHorizontalHeaderLabels(
             [f"{c} → {marks[c]}" if c in marks else c for c in self.preview.columns])
+        self._fit_text_column()
         missing = [r for r in REQUIRED if m[r] is None]
         self.import_button.setEnabled(not missing and self.outcome is None)
         if missing:
@@ -326,6 +330,16 @@ class ImportDialog(QDialog):
             job = self.runner.submit("import-keys", key_preview_task, (str(self.path), key, text))
             job.finished.connect(self._keys_loaded)
             job.failed.connect(self.prompts_label.setText)
+
+    def _fit_text_column(self) -> None:
+        """The text column takes the preview's spare width (the others keep theirs)."""
+        text = self.mapping().get("text")
+        if self.preview is None:
+            return
+        header = self.table.horizontalHeader()
+        for j, c in enumerate(self.preview.columns):
+            header.setSectionResizeMode(j, QHeaderView.ResizeMode.Stretch if c == text
+                                        else QHeaderView.ResizeMode.Interactive)
 
     def _keys_loaded(self, keys: KeyPreview) -> None:
         self.keys = keys

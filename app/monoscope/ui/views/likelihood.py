@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from monoscope.core.explore.figure_data import default_dataset
+from monoscope.core.explore.labels import run_label
 from monoscope.core.explore.likelihood import (
     LogprobPoints,
     PromptLikelihood,
@@ -52,7 +53,7 @@ from monoscope.core.explore.state import Change, ExplorerState
 from monoscope.core.store import Study
 from monoscope.core.tasks import TaskState
 from monoscope.ui.loaders import measured_set
-from monoscope.ui.views.figure_common import FigureViewMixin
+from monoscope.ui.views.figure_common import FigureViewMixin, legend_below
 from monoscope.ui.workers import TaskRunner
 
 LOGPROB_MAP = "viridis"  # low (dark purple) = improbable to the model, high (yellow) = likely
@@ -160,7 +161,7 @@ class LikelihoodView(FigureViewMixin, QWidget):
         self.hist_plot.setLabel("bottom", "mean log-probability per token (nats)")
         self.hist_plot.setLabel("left", "share of texts")
         self.hist_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.hist_legend = self.hist_plot.addLegend(offset=(10, 10))
+        self.hist_legend = legend_below(canvas, row=2, colspan=2)  # off the histogram's data
         canvas.ci.layout.setRowStretchFactor(0, 3)
         canvas.ci.layout.setRowStretchFactor(1, 2)
 
@@ -258,6 +259,7 @@ class LikelihoodView(FigureViewMixin, QWidget):
         self.people.clear()
         self.samples.clear()
         self.hist_plot.clear()
+        self.hist_legend.clear()
         self.least.setRowCount(0)
         self.ranking.setRowCount(0)
         self.tree_plot.clear()
@@ -269,7 +271,7 @@ class LikelihoodView(FigureViewMixin, QWidget):
         self.run_box.blockSignals(True)
         self.run_box.clear()
         for r in payload.runs:
-            self.run_box.addItem(f"{r.label} ({r.model})", r.run_id)
+            self.run_box.addItem(f"{run_label(r.run_id, r.label)} ({r.model})", r.run_id)
         if payload.run is not None:
             self.run_box.setCurrentIndex(self.run_box.findData(payload.run.run_id))
         self.run_box.blockSignals(False)
@@ -336,13 +338,14 @@ class LikelihoodView(FigureViewMixin, QWidget):
         colour = run_colour(p.run.run_id)
         for vals, name, pen, brush in (
                 (p.human, "human texts", pg.mkPen(90, 90, 90, width=2), (140, 140, 140, 90)),
-                (p.samples, f"{p.run.label} samples", pg.mkPen(*colour, width=2),
+                (p.samples, f"{run_label(p.run.run_id, p.run.label)} samples", pg.mkPen(*colour, width=2),
                  (*colour, 70))):
             if vals.size == 0:
                 continue
             counts, _ = np.histogram(vals, edges)
-            self.hist_plot.plot(edges, counts / vals.size, stepMode="center", pen=pen,
-                                fillLevel=0, brush=brush, name=name)
+            item = self.hist_plot.plot(edges, counts / vals.size, stepMode="center", pen=pen,
+                                       fillLevel=0, brush=brush)
+            self.hist_legend.addItem(item, name)
         cut = p.measures.get("run:p5")
         if cut and cut.get("value") is not None:
             line = pg.InfiniteLine(float(cut["value"]), angle=90,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -52,16 +53,24 @@ from monoscope.ui.views.figure_common import (
     FigureViewMixin,
     grouped_bars,
 )
-from monoscope.ui.workers import Job, TaskRunner
+from monoscope.ui.workers import TaskRunner
 
 NO_DATA = "Open a study with a dataset to see its overview."
 
 
-def _bin_labels(edges: tuple[float, ...], first_closed: bool = True) -> list[str]:
+def _bin_labels(edges: tuple[float, ...], first_closed: bool = True,
+                compact: bool = False) -> list[str]:
+    """'[0, 0.35]', '(0.35, 0.55]', …; ``compact`` for axis ticks under narrow bins:
+    '[0,.35]', '(.35,.55]'."""
+    def num(v: float) -> str:
+        text = f"{v:g}"
+        return text[1:] if compact and text.startswith("0.") else text
+
+    sep = "," if compact else ", "
     labels = []
     for i in range(len(edges) - 1):
         left = "[" if (i == 0 and first_closed) else "("
-        labels.append(f"{left}{edges[i]:g}, {edges[i + 1]:g}]")
+        labels.append(f"{left}{num(edges[i])}{sep}{num(edges[i + 1])}]")
     return labels
 
 
@@ -97,7 +106,6 @@ class OverviewView(FigureViewMixin, QWidget):
         self.data: OverviewData | None = None
         self.bars: dict[str, list[ClickableBars]] = {}
         self._bins: dict[str, dict[str, list[list[str]]]] = {}
-        self._job: Job | None = None
 
         self.dataset_box = QComboBox()
         self.dataset_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -166,20 +174,13 @@ class OverviewView(FigureViewMixin, QWidget):
         self.dataset_id = None if did is None else int(did)
         self.refresh()
 
-    def refresh(self) -> None:
-        """Recompute in a worker (after a run or annotation finished)."""
-        if self.study is None:
-            self._clear(NO_DATA)
-            return
-        if self.defer_while_hidden():
-            return
-        self.status.setText("Loading…")
-        self._job = self.runner.submit(self.task_key, load_overview,
-                                       (self.study, self.dataset_id))
-        self._job.finished.connect(self._loaded)
-        self._job.failed.connect(self.status.setText)
+    def load_task(self) -> tuple[Any, Any]:
+        return load_overview, (self.study, self.dataset_id)
 
-    def _loaded(self, payload: OverviewPayload) -> None:
+    def show_empty(self) -> None:
+        self._clear(NO_DATA)
+
+    def show_data(self, payload: OverviewPayload) -> None:
         self._fill_datasets(payload.datasets)
         if payload.data is None:
             self._clear(NO_DATA)
@@ -225,8 +226,7 @@ class OverviewView(FigureViewMixin, QWidget):
             item = next((b for b in self.bars.get("sentiment", []) + self.bars.get("similarity", [])
                          if b.group_key == g.key), None)
             if item is not None:
-                text = data.legend(g)
-                self.legend.addItem(item, text if g.run_id is None else f"#{g.run_id} {text}")
+                self.legend.addItem(item, data.legend(g))
         self.caption.setText(self.caption_text())
         self.loaded.emit()
 
@@ -262,7 +262,7 @@ class OverviewView(FigureViewMixin, QWidget):
             self._bar_clicked(fig, group, bin_index)
 
         self.bars[fig] = grouped_bars(plot, keys, heights, clicked)
-        labels = _bin_labels(edges)
+        labels = _bin_labels(edges, compact=True)
         plot.getAxis("bottom").setTicks([list(enumerate(labels))])
         plot.setTitle(title, size="10pt")
         plot.setXRange(-0.6, len(labels) - 0.4, padding=0)
@@ -278,7 +278,7 @@ class OverviewView(FigureViewMixin, QWidget):
         assert self.data is not None
         values = (self.data.sentiment if fig == "sentiment" else self.data.similarity)[group]
         edges = self.data.sentiment_edges if fig == "sentiment" else self.data.similarity_edges
-        label = next((g.label for g in self.data.groups if g.key == group), group)
+        label = next((g.display for g in self.data.groups if g.key == group), group)
         self.list_title.setText(
             f"{len(keys)} prompts of {label} in {_bin_labels(edges)[bin_index]} ({fig}):"
         )

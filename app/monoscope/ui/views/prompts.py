@@ -4,10 +4,17 @@ The model wraps `queries.PromptTable` (numpy columns, the measure stage's stored
 rows are titled by the prompt's title (its key in the tooltip), a "Runs" column counts the runs
 with texts for the prompt and the "With runs" toggle hides the others. Sorting uses raw numbers
 and puts rows without data (no index, no texts) last in either direction; filtering matches
-title or key. Each run's columns carry its colour and marker shape and `#id` in the header (its
+title or key. The "n" column gives the generated texts per prompt (one number when the runs
+agree, else their range; each run's count in the tooltip). Each run has one index column, its
+header the run's colour and marker shape with `#id` and model (`labels.run_short_label`; the
 full label in the tooltip). An index outside the range people score against themselves at the
-same n is marked ▼ (narrower) or ▲ (wider); the cell shows that range (stored by the measure
-stage, never computed here) and its tooltip the matched n.
+same n is marked ▼ (narrower) or ▲ (wider); the cell adds the index's 95 % interval when the
+column has room for it (stored by the measure stage, never computed here) and its tooltip the
+matched n and the people's range.
+
+The columns fit the panel's width (`PromptsPanel.fit_columns`): the counts at their contents'
+width, each run's index column between its short form ("0.43▼") and its long one, the title
+the rest; so at 1280×800 the source and n columns stay in view beside four runs.
 """
 
 from __future__ import annotations
@@ -21,13 +28,15 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QEvent,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QFont, QIcon
+from PySide6.QtGui import QFont, QFontMetrics, QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -36,13 +45,15 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from monoscope.core.errors import MonoscopeError
-from monoscope.core.explore.labels import attribute_label
+from monoscope.core.explore.labels import attribute_label, run_label, run_short_label
 from monoscope.core.explore.queries import PromptTable
 from monoscope.core.store.datasets import Dataset
 from monoscope.ui import theme
@@ -51,8 +62,8 @@ from monoscope.ui.views.histograms import outside_marker
 AnyIndex = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 KEY_ROLE = Qt.ItemDataRole.UserRole + 2
-TITLE, KEY, COVERAGE, SOURCE_N = 0, 1, 2, 3  # fixed columns; then per run: index, n
-FIXED = 4
+TITLE, KEY, COVERAGE, SOURCE_N, GENERATED_N = 0, 1, 2, 3, 4  # then one index column per run
+FIXED = 5
 
 
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
@@ -63,8 +74,9 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
 
 
 class PromptTableModel(QAbstractTableModel):
-    """Columns: prompt title, key, runs with texts (coverage), n source, then per run the
-    monoculture index (with the people's range at the same n) and its number of texts."""
+    """Columns: prompt title, key, runs with texts (coverage), n source, n generated (per run),
+    then per run the monoculture index (with its interval and the people's range at the same
+    n in the tooltip)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -83,27 +95,24 @@ class PromptTableModel(QAbstractTableModel):
         return 0 if parent.isValid() or self.table is None else len(self.table)
 
     def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if self.table is None else FIXED + 2 * len(self.table.runs)
+        return 0 if self.table is None else FIXED + len(self.table.runs)
 
     def index_column(self, run: int) -> int:
         """Column of run position ``run``'s index."""
-        return FIXED + 2 * run
+        return FIXED + run
 
     def headers(self) -> list[str]:
         t = self.table
         if t is None:
             return []
-        out = ["Prompt", "Key", "Runs", "Source"]
-        for r in t.runs:
-            out += [f"#{r.id} index", f"#{r.id} n"]
-        return out
+        return ["Prompt", "Key", "Runs", "Source", "n",
+                *(run_short_label(r.id, r.model) for r in t.runs)]
 
     def _kind(self, col: int) -> tuple[str, int]:
-        """('title'|'key'|'coverage'|'source'|'index'|'n', run position) of a column."""
+        """('title'|'key'|'coverage'|'source'|'n'|'index', run position) of a column."""
         if col < FIXED:
-            return ("title", "key", "coverage", "source")[col], 0
-        run, part = divmod(col - FIXED, 2)
-        return ("index" if part == 0 else "n"), run
+            return ("title", "key", "coverage", "source", "n")[col], 0
+        return "index", col - FIXED
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -112,17 +121,14 @@ class PromptTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self.headers()[section]
         kind, run = self._kind(section)
-        if role == Qt.ItemDataRole.DecorationRole and kind in ("index", "n"):
+        if role == Qt.ItemDataRole.DecorationRole and kind == "index":
             return self._icons[run]
         if role != Qt.ItemDataRole.ToolTipRole:
             return None
         t = self.table
-        if kind == "n":
-            r = t.runs[run]
-            return f"Run #{r.id} · {r.label} ({r.model}): generated texts for the prompt"
         if kind == "index":
             r = t.runs[run]
-            return (f"Run #{r.id} · {r.label} ({r.model}): monoculture index of "
+            return (f"Run {run_label(r.id, r.label)} ({r.model}): monoculture index of "
                     f"{attribute_label(t.attribute or '')} — the dispersion of the run's texts "
                     "divided by the source's for this prompt, at the same n per side. Below "
                     "1 = narrower than people. [lo–hi] = the range people score against "
@@ -130,13 +136,15 @@ class PromptTableModel(QAbstractTableModel):
         return {"title": "Prompt title (its key in the tooltip)",
                 "key": "Prompt key",
                 "coverage": f"How many of the {len(t.runs)} runs have texts for the prompt",
-                "source": "Human source texts of the prompt"}[kind]
+                "source": "Human source texts of the prompt",
+                "n": "Generated texts per run for the prompt (a range when the runs differ; "
+                     "each run's count in the cell's tooltip)"}[kind]
 
     def index_tooltip(self, row: int, run: int) -> str:
         """Matched n and the human range behind one index cell."""
         t = self.table
         assert t is not None
-        label = f"#{t.runs[run].id} {t.runs[run].label}"
+        label = run_label(t.runs[run].id, t.runs[run].label)
         if not t.measured:
             return f"{label}: not measured yet (the measure stage has not run on this data)."
         v = float(t.index[row, run])
@@ -195,7 +203,17 @@ class PromptTableModel(QAbstractTableModel):
             return int(t.coverage[row])
         if kind == "source":
             return int(t.n_source[row])
-        return float(t.index[row, run]) if kind == "index" else int(t.n_generated[row, run])
+        if kind == "n":
+            return self.generated_n(row)
+        return float(t.index[row, run])
+
+    def generated_n(self, row: int) -> tuple[int, int]:
+        """(fewest, most) generated texts of the prompt over the runs that have any ((0, 0):
+        none)."""
+        t = self.table
+        assert t is not None
+        have = [int(v) for v in t.n_generated[row] if v > 0] if t.runs else []
+        return (min(have), max(have)) if have else (0, 0)
 
     def sort_value(self, row: int, col: int) -> Any:
         """What a column sorts by; None = no data (always sorted last)."""
@@ -205,8 +223,8 @@ class PromptTableModel(QAbstractTableModel):
             return natural_key(str(v))
         if kind == "index" and math.isnan(v):
             return None
-        if kind == "n" and v == 0:
-            return None
+        if kind == "n":
+            return None if v[1] == 0 else (v[1], v[0])
         return v
 
     def display(self, row: int, col: int) -> str:
@@ -216,6 +234,9 @@ class PromptTableModel(QAbstractTableModel):
         v = self.raw(row, col)
         if kind == "coverage":
             return f"{v}/{len(t.runs)}"
+        if kind == "n":
+            lo, hi = v
+            return "–" if hi == 0 else str(hi) if lo == hi else f"{lo}–{hi}"
         if kind != "index":
             return str(v)
         if math.isnan(v):
@@ -245,16 +266,12 @@ class PromptTableModel(QAbstractTableModel):
             if kind in ("title", "key"):
                 return f"{self.table.title[row]} [{self.table.key[row]}]"
             if kind == "coverage":
-                have = [f"#{r.id} {r.label}" for j, r in enumerate(self.table.runs)
+                have = [run_label(r.id, r.label) for j, r in enumerate(self.table.runs)
                         if self.table.n_generated[row, j] > 0]
                 return ("Runs with texts for this prompt: " + ", ".join(have)) if have else (
                     "No run has texts for this prompt yet.")
             if kind == "n":
-                r = self.table.runs[run]
-                m = int(self.table.matched_n[row, run]) if self.table.matched_n.size else 0
-                n = int(self.table.n_generated[row, run])
-                return (f"#{r.id} {r.label}: {n} generated texts"
-                        + (f"; the index compares n = {m} per side" if m else ""))
+                return self.n_tooltip(row)
             return None
         if role == Qt.ItemDataRole.FontRole and kind == "index" and self.marker(row, run):
             f = QFont()
@@ -263,6 +280,20 @@ class PromptTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and kind not in ("title", "key"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    def n_tooltip(self, row: int) -> str:
+        """Each run's generated texts for the prompt and the n its index compares."""
+        t = self.table
+        assert t is not None
+        if not t.runs:
+            return "No runs yet."
+        lines = []
+        for j, r in enumerate(t.runs):
+            n = int(t.n_generated[row, j])
+            m = int(t.matched_n[row, j]) if t.matched_n.size else 0
+            lines.append(f"{run_label(r.id, r.label)}: {n} generated texts"
+                         + (f" (the index compares n = {m} per side)" if m else ""))
+        return "\n".join(lines)
 
     def to_arrow(self) -> Any:
         import pyarrow as pa
@@ -364,6 +395,28 @@ def export_table(model: PromptTableModel, path: str | Path) -> Path:
     return out
 
 
+class IndexDelegate(QStyledItemDelegate):
+    """An index cell with its interval when the column has room for it ("0.43▼ [0.89–1.12]"),
+    else the index alone ("0.43▼"); the tooltip always has both."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem,
+                        index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        text = option.text
+        if " [" in text and option.fontMetrics.horizontalAdvance(text) \
+                > option.rect.width() - 2 * CELL_MARGIN:
+            option.text = short_index(text)
+
+
+def short_index(text: str) -> str:
+    """An index cell's text without its interval."""
+    return text.split(" [", 1)[0]
+
+
+CELL_MARGIN = 4  # px each side of a cell's text (the style's margin and a little air)
+TITLE_MIN = 90  # px: the narrowest the title column gets before the table scrolls sideways
+
+
 class PromptsPanel(QWidget):
     """Dataset and attribute pickers, filter box, "with runs" toggle and the prompt table;
     emits the chosen prompt key."""
@@ -387,7 +440,13 @@ class PromptsPanel(QWidget):
         self.view.verticalHeader().hide()
         # compact rows: more prompts in view
         self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 6)
-        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setMinimumSectionSize(20)
+        header.setTextElideMode(Qt.TextElideMode.ElideRight)  # "#3 gemma3-…": the id stays
+        self.index_delegate = IndexDelegate(self.view)
+        self._measured: tuple[dict[int, int], list[tuple[int, int]], int] | None = None
+        self.view.viewport().installEventFilter(self)
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter prompts (Ctrl+F)")
@@ -477,6 +536,7 @@ class PromptsPanel(QWidget):
 
     def set_table(self, table: PromptTable | None, keep_key: str | None = None) -> None:
         self.model.set_table(table)
+        self._measured = None
         if table is not None and table.runs and table.measured:
             # most narrowed first (the first run's index), prompts without an index last
             self.view.sortByColumn(self.model.index_column(0), Qt.SortOrder.AscendingOrder)
@@ -485,11 +545,81 @@ class PromptsPanel(QWidget):
         elif table is not None:
             self.view.sortByColumn(TITLE, Qt.SortOrder.AscendingOrder)
         self.view.setColumnHidden(KEY, True)  # the key is the title's tooltip
-        self.view.resizeColumnsToContents()
-        self.view.setColumnWidth(TITLE, min(self.view.columnWidth(TITLE), 150))
+        for col in range(FIXED, self.model.columnCount()):
+            self.view.setItemDelegateForColumn(col, self.index_delegate)
+        self.fit_columns()
         self._update_status()
         if keep_key:
             self.select_key(keep_key, emit=False)
+
+    # -- column widths --------------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.view.viewport() and event.type() == QEvent.Type.Resize:
+            self.fit_columns()
+        return super().eventFilter(watched, event)
+
+    def _widths(self) -> tuple[dict[int, int], list[tuple[int, int]], int]:
+        """({count column: width}, [(short, long) width of each run's index column], title's
+        wanted width), from the font and the cells' texts (measured once per table)."""
+        if self._measured is None:
+            self._measured = self._measure()
+        return self._measured
+
+    def _measure(self) -> tuple[dict[int, int], list[tuple[int, int]], int]:
+        m = self.model
+        fm = self.view.fontMetrics()
+        bold = QFont(self.view.font())
+        bold.setBold(True)
+        fb = QFontMetrics(bold)
+        pad = 2 * CELL_MARGIN + 1  # the text's margins and the grid line
+        rows = range(min(m.rowCount(), 2000))
+        header = self.view.horizontalHeader()
+        least = header.minimumSectionSize()  # no column is drawn narrower
+        hfm = header.fontMetrics()
+        fixed = {}
+        for col in (COVERAGE, SOURCE_N, GENERATED_N):
+            cells = max((fm.horizontalAdvance(m.display(r, col)) for r in rows), default=0)
+            fixed[col] = max(cells, hfm.horizontalAdvance(m.headers()[col]) + 2, least) + pad
+        runs = []
+        icon = header.style().pixelMetric(header.style().PixelMetric.PM_SmallIconSize) + 4
+        for run in range(len(m.table.runs) if m.table is not None else 0):
+            col = m.index_column(run)
+            texts = [m.display(r, col) for r in rows]
+            short = max((fb.horizontalAdvance(short_index(t)) for t in texts), default=0)
+            full = max((fb.horizontalAdvance(t) for t in texts), default=0)
+            head = hfm.horizontalAdvance(m.headers()[col]) + icon
+            runs.append((max(short + pad, least), max(full + pad, head + pad, least)))
+        title = max((fm.horizontalAdvance(m.display(r, TITLE)) for r in rows), default=0) + pad
+        return fixed, runs, min(max(title, TITLE_MIN), 160)
+
+    def fit_columns(self) -> None:
+        """Columns sized to the table's width: the counts at their contents' width, each run's
+        index column between its short and its long form, the title the rest (at least
+        TITLE_MIN): the table scrolls sideways only when even the short forms do not fit."""
+        if self.model.table is None:
+            return
+        fixed, runs, _ = self._widths()
+        avail = self.view.viewport().width() - sum(fixed.values()) - TITLE_MIN
+        per = avail / len(runs) if runs else 0.0
+        for col, w in fixed.items():
+            self.view.setColumnWidth(col, w)
+        used = sum(fixed.values())
+        for run, (short, full) in enumerate(runs):
+            w = int(min(max(per, short), full))
+            self.view.setColumnWidth(self.model.index_column(run), w)
+            used += w
+        self.view.setColumnWidth(TITLE, max(TITLE_MIN, self.view.viewport().width() - used))
+
+    def table_width(self, compact: bool = True) -> int:
+        """Width the panel needs to show every column without a sideways scrollbar: with the
+        short index forms (``compact``) or the long ones and the title whole."""
+        fixed, runs, title = self._widths()
+        cols = sum(fixed.values()) + (TITLE_MIN if compact else title) + sum(
+            (short if compact else full) for short, full in runs)
+        frame = 2 * self.view.frameWidth() + self.view.verticalScrollBar().sizeHint().width()
+        lay = self.layout()
+        margins = 0 if lay is None else lay.contentsMargins().left() + lay.contentsMargins().right()
+        return cols + frame + margins + 2
 
     def _update_status(self) -> None:
         table = self.model.table

@@ -98,7 +98,7 @@ class SweepView(FigureViewMixin, QWidget):
         top.addWidget(self.status, 1)
         top.addWidget(export_btn)
 
-        self.canvas, self.plot, self.legend = line_plot("temperature", (-10, 10))
+        self.canvas, self.plot, self.legend = line_plot("temperature")
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(self.caption)
@@ -141,18 +141,15 @@ class SweepView(FigureViewMixin, QWidget):
         if self.data is not None:
             self._show(self.data)
 
-    def refresh(self) -> None:
-        """Reload in a worker (after a run or annotation finished)."""
-        if self.study is None:
-            self.status.setText(NO_DATA)
-            return
-        if self.defer_while_hidden():
-            return
-        self.status.setText("Loading…")
-        job = self.runner.submit(self.task_key, figure_task(compute_sweep),
-                                 (self.study, self.dataset_id, str(self.metric_box.currentData())))
-        job.finished.connect(self._show)
-        job.failed.connect(self.status.setText)
+    def load_task(self) -> tuple[Any, Any]:
+        return figure_task(compute_sweep), (self.study, self.dataset_id,
+                                            str(self.metric_box.currentData()))
+
+    def show_empty(self) -> None:
+        self.status.setText(NO_DATA)
+
+    def show_data(self, data: SweepData | None) -> None:
+        self._show(data)
 
     def _show(self, data: SweepData | None) -> None:
         if data is None:
@@ -230,9 +227,11 @@ class SweepView(FigureViewMixin, QWidget):
             # lines sharing an x sit side by side (dodged), so their bars stay apart
             x = np.array([self._x(p) + dodge.get(p.group.key, 0.0) for p in pts], dtype=float)
             y = np.array([p.mean for p in pts])
+            runs = ", ".join(f"#{p.group.run_id}" for p in pts)
             curve = pg.PlotDataItem(x, y, pen=pg.mkPen(color, width=2), symbol="o", symbolSize=10,
-                                    symbolBrush=pg.mkBrush(color), name=name)
+                                    symbolBrush=pg.mkBrush(color))
             self.plot.addItem(curve)
+            legend.addItem(curve, f"{name} (run{'s' if len(pts) > 1 else ''} {runs})")
             err_lo = np.array([p.mean - p.lo for p in pts])
             err_hi = np.array([p.hi - p.mean for p in pts])
             self.plot.addItem(pg.ErrorBarItem(x=x, y=y, top=err_hi, bottom=err_lo,
@@ -267,7 +266,7 @@ class SweepView(FigureViewMixin, QWidget):
             return f"run #{data}  {x:g}  {y:.3f}"
         v = p.group.parameter(self.along)
         shown = f"{v:g}" if isinstance(v, float) else str(v)
-        out = (f"run #{data} {p.group.label}\n{SWEEP_PARAMETERS[self.along]} = {shown}: "
+        out = (f"run {p.group.display}\n{SWEEP_PARAMETERS[self.along]} = {shown}: "
                f"{p.mean:.3f} "
                f"[{p.lo:.3f}, {p.hi:.3f}]"
                f"\n{p.prompts} prompts, n = {p.n} texts per prompt")
