@@ -2,9 +2,12 @@
 
 `Pipeline` runs the follow-up after a run (annotate → project → measure, for the run's dataset
 and prompts) as one job of a `TaskRunner`, and turns the chain's step reports into one signal
-per step, so the runs panel can show one progress row each. Heavy libraries load inside the
-stages, in the worker thread. `chain_task` is the task function for any chain (the runs panel
-runs its generate step with it).
+per step, so the runs panel can show one progress row each. `chain_task` is the task function
+for any chain (the runs panel runs its generate step with it).
+
+Memory: the follow-up runs in an `offload.session` (``ChainTask.offload``): the embedder and
+UMAP load in a helper process that ends with the chain, so the window does not keep torch,
+transformers and numba (~650 MB it could never give back) after its first run.
 
 Embedding (UI-1)::
 
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
+from monoscope.core import offload
 from monoscope.core.pipeline import (
     Annotate,
     ChainRequest,
@@ -69,12 +73,22 @@ class ChainTask:
     steps: Sequence[Stage]
     dataset: str | None = None
     prompt_keys: Sequence[str] | None = None
+    offload: bool = False  # the models in a helper process that ends with the chain
 
 
 def chain_task(task: ChainTask, state: TaskState) -> list[StepResult]:
     """Task function for the runner: `run_chain` in a worker thread."""
-    return run_chain(task.study, task.steps, state, dataset=task.dataset,
-                     prompt_keys=task.prompt_keys)
+    if not task.offload:
+        return run_chain(task.study, task.steps, state, dataset=task.dataset,
+                         prompt_keys=task.prompt_keys)
+    from monoscope.core.generation.llama_engine import release_freed_memory
+
+    try:
+        with offload.session(state):
+            return run_chain(task.study, task.steps, state, dataset=task.dataset,
+                             prompt_keys=task.prompt_keys)
+    finally:
+        release_freed_memory()  # what the steps freed goes back to the system
 
 
 class Pipeline(QObject):
@@ -108,7 +122,7 @@ class Pipeline(QObject):
         self.current = None
         job = self.runner.submit(KEY, chain_task, ChainTask(
             self.study, list(self.stages), dataset,
-            tuple(prompt_keys) if prompt_keys is not None else None))
+            tuple(prompt_keys) if prompt_keys is not None else None, offload=True))
         self._job = job
         job.partial.connect(self._event)
         job.progressed.connect(self._progress)
