@@ -149,6 +149,22 @@ def run_and_follow(app: Any, w: Any, keys: list[str]) -> dict[str, object]:
         marks["follow_end_cpu"] = cpu_s()
         loop.quit()
 
+    tasks: list[dict[str, Any]] = []  # every task the window submits meanwhile, timed
+    submit = w.runner.submit
+
+    def timed_submit(key: str, fn: Any, request: Any = None, lane: Any = None) -> Any:
+        job = submit(key, fn, request, lane)
+        rec: dict[str, Any] = {"key": key, "lane": job.lane, "t0": time.perf_counter()}
+        tasks.append(rec)
+
+        def done(*_a: Any) -> None:
+            rec["t1"] = time.perf_counter()
+
+        for sig in (job.finished, job.failed, job.cancelled):
+            sig.connect(done)
+        return job
+
+    w.runner.submit = timed_submit
     panel.run_ended.connect(ended)
     panel.pipeline_finished.connect(followed)
     assert panel.pipeline is not None
@@ -170,7 +186,10 @@ def run_and_follow(app: Any, w: Any, keys: list[str]) -> dict[str, object]:
             "follow_cpu_s": marks["follow_end_cpu"] - marks["run_end_cpu"],
             "rss_before_mb": rss_before, "rss_run_end_mb": marks["rss_run_end"],
             "steps": steps, "idle_mb": rss_mb(), "peak_mb": rss_mb("VmHWM"),
-            "prompts": keys[:2]}
+            "prompts": keys[:2],
+            "tasks": [{"key": r["key"], "lane": r["lane"], "start_s": r["t0"] - marks["run_end"],
+                       "took_s": r.get("t1", float("nan")) - r["t0"]}
+                      for r in tasks if r["t0"] >= marks["run_end"] - 0.001]}
 
 
 def run_child(app_dir: Path, study: Path, copy: Path, switches: int, with_run: bool,
@@ -201,6 +220,9 @@ def print_run(name: str, got: dict[str, Any]) -> None:
     for st in got["steps"]:
         print(f"  {st['step']:9s} {float(st['wall_s']):6.1f} s wall {float(st['cpu_s']):6.1f} s CPU"
               f"   RSS after {float(st['rss_mb']):6.0f} MB")
+    for t in got.get("tasks", []):
+        print(f"    task {t['key'][:28]:28s} ({t['lane']:8s}) at +{float(t['start_s']):5.1f} s, "
+              f"took {float(t['took_s']):5.1f} s")
     print(f"  follow-ups {float(got['follow_s']):.1f} s wall ({float(got['follow_cpu_s']):.1f} s "
           f"CPU), idle RSS {float(got['idle_mb']):.0f} MB, peak {float(got['peak_mb']):.0f} MB")
 

@@ -33,7 +33,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -58,10 +58,14 @@ def current() -> Helper | None:
 
 
 @contextmanager
-def session(state: TaskState | None = None) -> Iterator[Helper]:
+def session(state: TaskState | None = None, helper: Helper | None = None) -> Iterator[Helper]:
     """Run the heavy models of the block in one helper process (started on first use), ended
-    when the block ends. ``state``: its cancel kills the child in a call (`TaskCancelled`)."""
-    helper = Helper(state)
+    when the block ends. ``state``: its cancel kills the child in a call (`TaskCancelled`).
+    ``helper``: one started earlier (e.g. warming up while a run generates), taken over."""
+    if helper is None:
+        helper = Helper(state)
+    else:
+        helper.state = state
     token = _current.set(helper)
     try:
         yield helper
@@ -81,6 +85,7 @@ class Helper:
         self._lock = threading.Lock()
         self._stderr: deque[str] = deque(maxlen=40)
         self._reader: threading.Thread | None = None
+        self._unread = 0  # replies to `send` not read yet
 
     @property
     def pid(self) -> int | None:
@@ -117,20 +122,39 @@ class Helper:
             self._stderr.append(line)
             log.debug("helper: %s", line)
 
+    def send(self, op: str, *args: Any) -> None:
+        """Ask for ``op`` without waiting (e.g. ``warm``); its reply is read and dropped
+        before the next `call`'s (a failure there shows again in the call that needs it)."""
+        with self._lock:
+            self._request(op, args)
+            self._unread += 1
+
+    def _request(self, op: str, args: tuple[Any, ...]) -> subprocess.Popen[bytes]:
+        if self.proc is None:
+            self.proc = self._start()
+        proc = self.proc
+        if proc.poll() is not None:
+            raise HelperError(self._died(f"before {op}"))
+        assert proc.stdin is not None
+        self.calls.append(op)
+        payload = pickle.dumps((op, args), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            proc.stdin.write(_HEADER.pack(len(payload)) + payload)
+            proc.stdin.flush()
+        except OSError as exc:
+            self._kill()
+            raise HelperError(self._died(f"in {op} ({exc})")) from None
+        return proc
+
     def call(self, op: str, *args: Any) -> Any:
         """Run ``op`` in the child and return its value (its exception is raised here)."""
         with self._lock:
-            if self.proc is None:
-                self.proc = self._start()
-            proc = self.proc
-            if proc.poll() is not None:
-                raise HelperError(self._died(f"before {op}"))
-            assert proc.stdin is not None and proc.stdout is not None
-            self.calls.append(op)
-            payload = pickle.dumps((op, args), protocol=pickle.HIGHEST_PROTOCOL)
+            proc = self._request(op, args)
+            assert proc.stdout is not None
             try:
-                proc.stdin.write(_HEADER.pack(len(payload)) + payload)
-                proc.stdin.flush()
+                while self._unread:
+                    self._read(proc, proc.stdout.fileno())
+                    self._unread -= 1
                 reply = pickle.loads(self._read(proc, proc.stdout.fileno()))
             except TaskCancelled:
                 self._kill()
@@ -140,9 +164,8 @@ class Helper:
                 raise HelperError(self._died(f"in {op} ({exc})")) from None
         if reply[0] == "ok":
             return reply[1]
-        exc = reply[1]
         log.debug("helper %s failed:\n%s", op, reply[2])
-        raise exc
+        raise reply[1]
 
     def _read(self, proc: subprocess.Popen[bytes], fd: int) -> bytes:
         head = self._exactly(proc, fd, _HEADER.size)
@@ -165,10 +188,8 @@ class Helper:
 
     def _died(self, when: str) -> str:
         if self.proc is not None:
-            try:
+            with suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
         if self._reader is not None:
             self._reader.join(timeout=2)
         code = self.proc.returncode if self.proc is not None else None
@@ -181,14 +202,23 @@ class Helper:
             self.proc.kill()
             self.proc.wait()
 
-    def close(self, timeout_s: float = 10.0) -> None:
-        """Ask the child to exit (killed after ``timeout_s``); what it loaded is gone then."""
+    def kill(self) -> None:
+        """End the child now, whatever it is doing (a warm-up no chain will use)."""
+        with self._lock:
+            self._kill()
+        self.close()
+
+    def close(self, timeout_s: float = 0.5) -> None:
+        """End the child; what it loaded is gone then. With every reply read it holds nothing
+        worth a clean exit (the models it saved are renamed into place before it replies),
+        and an interpreter with torch loaded takes seconds to shut down: after ``timeout_s``
+        it is killed."""
         with self._lock:
             proc = self.proc
             if proc is None:
                 return
             try:
-                if proc.poll() is None and proc.stdin is not None:
+                if proc.stdin is not None:
                     proc.stdin.close()  # end of requests: the child leaves its loop
                 proc.wait(timeout=timeout_s)
             except (OSError, subprocess.TimeoutExpired):
@@ -215,15 +245,18 @@ class _Worker:
         self.models[handle] = model
         return handle
 
+    def _embedder(self, backend: str, threads: int | None) -> Any:
+        from monoscope.core.attributes.embedding import load_embedder
+
+        emb = self.embedders.get((backend, threads))
+        if emb is None:
+            emb = self.embedders[(backend, threads)] = load_embedder(backend, threads)
+        return emb
+
     def run(self, op: str, args: tuple[Any, ...]) -> Any:
         if op == "embed":
-            from monoscope.core.attributes.embedding import load_embedder
-
             backend, threads, texts = args
-            emb = self.embedders.get((backend, threads))
-            if emb is None:
-                emb = self.embedders[(backend, threads)] = load_embedder(backend, threads)
-            return emb.encode(texts)
+            return self._embedder(backend, threads).encode(texts)
         if op == "umap_fit":
             from monoscope.core.analysis.projection_models import Umap
 
@@ -247,6 +280,13 @@ class _Worker:
             return None
         if op == "drop":
             self.models.pop(args[0], None)
+            return None
+        if op == "warm":  # load ahead what a follow-up chain needs: the embedder, then UMAP
+            from monoscope.core.analysis.projection_models import import_umap
+
+            backend, threads = args
+            self._embedder(backend, threads)
+            import_umap()
             return None
         if op == "ping":
             return os.getpid()
@@ -282,7 +322,7 @@ def serve() -> None:
         op, args = pickle.loads(body)
         try:
             reply = _reply(("ok", worker.run(op, args)))
-        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
+        except BaseException as exc:  # every failure goes back to the caller
             reply = _reply(("error", exc, traceback.format_exc()))
         _write_all(out, _HEADER.pack(len(reply)) + reply)
     out.close()

@@ -15,6 +15,7 @@ import os
 import pickle
 import sys
 import warnings
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -75,21 +76,19 @@ def _cache_jit(cache: Path) -> None:
     if _cached_jit:
         return
     _cached_jit = True
-    import numba
+    from numba.core import config
     from numba.core.registry import CPUDispatcher
 
-    if not numba.config.CACHE_DIR:  # numba was imported before NUMBA_CACHE_DIR was set
-        numba.config.CACHE_DIR = str(cache)
+    if not getattr(config, "CACHE_DIR", ""):  # numba imported before NUMBA_CACHE_DIR was set
+        setattr(config, "CACHE_DIR", str(cache))  # noqa: B010 - set at import time, untyped
     for name, module in list(sys.modules.items()):
         if module is None or name.split(".")[0] not in ("umap", "pynndescent"):
             continue
         for fn in list(vars(module).values()):
             if (isinstance(fn, CPUDispatcher) and fn.py_func.__module__ == name
-                    and type(fn._cache).__name__ == "NullCache"):
-                try:
+                    and type(getattr(fn, "_cache", None)).__name__ == "NullCache"):
+                with suppress(Exception):  # no cache locator: it compiles, as before
                     fn.enable_caching()
-                except Exception:  # noqa: BLE001 - no cache locator: it compiles, as before
-                    pass
 
 
 class Umap:
