@@ -233,8 +233,8 @@ def only_run(study: Path, work: Path, before_rev: str | None) -> None:
     if before_rev:
         base = work / "before"
         base.mkdir()
-        tar = subprocess.run(["git", "-C", str(ROOT), "archive", before_rev, "app"],
-                             check=True, capture_output=True).stdout
+        tar = subprocess.run(["git", "-C", str(ROOT), "archive", before_rev, "app",
+                              "resources"], check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(base)], input=tar, check=True)
         versions = {f"before ({before_rev})": base / "app", **versions}
     print(f"study {study}, load average {os.getloadavg()[0]:.1f}")

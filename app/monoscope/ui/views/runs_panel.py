@@ -311,6 +311,8 @@ class RunsPanel(QWidget):
 
     def _progressed(self, p: Progress) -> None:
         rid = self.active_run
+        if rid is not None:
+            self._warm_up(rid, p)  # before the run's row shows: from its "loading model" on
         if rid is None or rid not in self._rows:
             return
         row = self._rows[rid]
@@ -322,7 +324,6 @@ class RunsPanel(QWidget):
         self.table.setItem(row, 5, QTableWidgetItem(f"{p.done}/{p.total}"))
         self.table.setItem(row, 7, QTableWidgetItem(f"{p.message} · ETA {format_eta(p.eta_s)}".strip(" ·")))
         self.message.setText(f"Run #{rid}: {p.done}/{p.total} samples {p.message}")
-        self._warm_up(rid, p)
 
     def _warm_up(self, rid: int, p: Progress) -> None:
         """As the last run nears its end (its last batch of samples, or ≤ 30 s left), let the
