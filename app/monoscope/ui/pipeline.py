@@ -86,12 +86,20 @@ def chain_task(task: ChainTask, state: TaskState) -> list[StepResult]:
     if not task.in_helper:
         return run_chain(task.study, task.steps, state, dataset=task.dataset,
                          prompt_keys=task.prompt_keys)
+    return run_chain_in_helper(task.study, task.steps, state, task.dataset, task.prompt_keys,
+                               task.helper)
+
+
+def run_chain_in_helper(study: Study, steps: Sequence[Stage], state: TaskState,
+                        dataset: str | None = None, prompt_keys: Sequence[str] | None = None,
+                        helper: offload.Helper | None = None) -> list[StepResult]:
+    """`run_chain` with its models in a helper process (`offload.session`) that ends with it,
+    then the freed heap given back to the system: the window keeps none of them loaded."""
     from monoscope.core.generation.llama_engine import release_freed_memory
 
     try:
-        with offload.session(state, task.helper):
-            return run_chain(task.study, task.steps, state, dataset=task.dataset,
-                             prompt_keys=task.prompt_keys)
+        with offload.session(state, helper):
+            return run_chain(study, steps, state, dataset=dataset, prompt_keys=prompt_keys)
     finally:
         release_freed_memory()  # what the steps freed goes back to the system
 
