@@ -32,7 +32,7 @@ import sys
 import threading
 import traceback
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
@@ -238,6 +238,7 @@ class _Worker:
         self.embedders: dict[tuple[str, int | None], Any] = {}
         self.models: dict[int, Any] = {}
         self.next_handle = 1
+        self.idle_work: list[Callable[[], Any]] = []  # done while no request waits
 
     def _keep(self, model: Any) -> int:
         handle = self.next_handle
@@ -281,12 +282,12 @@ class _Worker:
         if op == "drop":
             self.models.pop(args[0], None)
             return None
-        if op == "warm":  # load ahead what a follow-up chain needs: the embedder, then UMAP
+        if op == "warm":  # load ahead what a follow-up chain needs: the embedder now, UMAP
             from monoscope.core.analysis.projection_models import import_umap
 
             backend, threads = args
             self._embedder(backend, threads)
-            import_umap()
+            self.idle_work.append(import_umap)  # when no request waits (after the embedding)
             return None
         if op == "ping":
             return os.getpid()
@@ -313,6 +314,9 @@ def serve() -> None:
     os.dup2(null, 0)
     worker = _Worker()
     while True:
+        while worker.idle_work and not select.select([inp], [], [], 0)[0]:
+            with suppress(Exception):  # a warm-up only: the request that needs it will fail
+                worker.idle_work.pop(0)()
         head = _read_all(inp, _HEADER.size)
         if head is None:
             break
