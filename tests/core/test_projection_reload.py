@@ -73,7 +73,7 @@ def test_cached_umap_places_a_later_run_without_refitting(
     def no_refit(*_a: object, **_k: object) -> None:
         raise AssertionError("the map was refitted instead of reloading its model")
 
-    monkeypatch.setattr(projection, "Umap", no_refit)
+    monkeypatch.setattr(projection, "fit_umap", no_refit)
     again = project(study, req, TaskState())
     (reloaded,) = again.maps
     assert reloaded.cached and reloaded.projection_id == umap_map.projection_id  # the same stored map

@@ -258,9 +258,26 @@ def test_follow_up_after_a_run_covers_only_its_prompts(qtbot, tmp_path: Path) ->
     st.close()
 
 
+@pytest.fixture
+def helpers(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Every model helper process started meanwhile (`monoscope.core.offload`), kept."""
+    from monoscope.core import offload
+
+    made: list[offload.Helper] = []
+
+    class Recorded(offload.Helper):
+        def __init__(self, state=None) -> None:
+            super().__init__(state)
+            made.append(self)
+
+    monkeypatch.setattr(offload, "Helper", Recorded)
+    return made
+
+
 @pytest.mark.slow
-def test_real_pipeline_from_the_panel(qtbot, tmp_path: Path) -> None:
-    """annotate → project → measure for real (MiniLM, VADER, PCA/UMAP, metrics) on a tiny study."""
+def test_real_pipeline_from_the_panel(qtbot, tmp_path: Path, helpers: list) -> None:
+    """annotate → project → measure for real (MiniLM, VADER, PCA/UMAP, metrics) on a tiny study;
+    the models load in a helper process, ended with the chain (nothing stays loaded)."""
     from monoscope.ui.views.runs_panel import RunsPanel
     from monoscope.ui.workers import TaskRunner
 
@@ -284,6 +301,88 @@ def test_real_pipeline_from_the_panel(qtbot, tmp_path: Path) -> None:
     assert res.set_id and res.rows
     assert st.scalar("SELECT count(*) FROM measurements WHERE set_id = ?", [res.set_id]) \
         == len(res.rows)
+    (helper,) = helpers  # the embedder ran there, and the process has ended
+    assert helper.calls == ["embed"] and not helper.alive() and helper.proc.returncode is not None
+    st.close()
+
+
+def test_a_run_warms_the_follow_ups_helper_up_and_hands_it_over(qtbot, tmp_path: Path,
+                                                                helpers: list) -> None:
+    """Near a run's end the panel starts the follow-up's model helper (it loads the embedder
+    and UMAP while the run ends); the follow-up takes it over, a run without one ends it."""
+    from monoscope.core.generation import RunSummary
+    from monoscope.core.tasks import Progress
+    from monoscope.ui.views.runs_panel import RunsPanel
+    from monoscope.ui.workers import TaskRunner
+
+    st = _tiny_films_study(tmp_path / "w.duckdb")
+    con = raw_connection(st)
+    con.execute("INSERT INTO runs (dataset_id, label, engine, template, template_text, sampling, "
+                "n_per_prompt, seed, prompt_filter, status) VALUES (1, 'r', 'http', 't', 't', "
+                "'{}', 2, 0, '{\"keys\": [\"memento\"], \"first\": null}', 'finished')")
+    panel = RunsPanel(st, runner=TaskRunner())
+    qtbot.addWidget(panel)
+    pipe = panel.pipeline
+    assert pipe is not None
+    handed: list = []
+    pipe.start = lambda dataset, keys=None: handed.append(pipe._warm)  # type: ignore[method-assign]
+
+    def progress(done: int, total: int, eta: float | None) -> None:
+        panel.active_run = 1
+        panel._rows[1] = 0
+        panel.table.setRowCount(1)
+        panel._progressed(Progress("run 1", done, total, "", 1.0, eta, 1.0))
+
+    progress(0, 400, None)  # far from the end: nothing starts
+    assert helpers == []
+    progress(390, 400, 60.0)  # its last batch of samples: the helper starts warming up
+    assert len(helpers) == 1 and helpers[0].calls == ["warm"] and helpers[0].alive()
+    progress(395, 400, 5.0)
+    assert len(helpers) == 1  # one helper, started once
+    panel._partial(("ended", RunSummary(1, "finished", 4, 4, 4, 10, 1.0)))
+    panel._gen_finished([])
+    qtbot.waitUntil(lambda: bool(handed), timeout=10_000)
+    assert handed == [helpers[0]]  # the follow-up gets it
+    pipe.discard()
+    assert not helpers[0].alive()
+    # a run that fails ends its helper: no process is left behind
+    progress(399, 400, 1.0)
+    assert len(helpers) == 2 and helpers[1].alive()
+    panel._gen_failed("the model crashed")
+    assert not helpers[1].alive() and pipe._warm is None
+    # with the follow-up unticked nothing starts
+    panel.auto_box.setChecked(False)
+    progress(399, 400, 1.0)
+    assert len(helpers) == 2
+    st.close()
+
+
+def test_the_follow_up_runs_in_the_warmed_helper_and_ends_it(qtbot, tmp_path: Path,
+                                                             helpers: list) -> None:
+    from monoscope.core import offload
+    from monoscope.ui.pipeline import Pipeline
+    from monoscope.ui.workers import TaskRunner
+
+    st = _tiny_films_study(tmp_path / "h.duckdb")
+    pipe = Pipeline(TaskRunner(), st)
+    pipe.prepare()
+    (helper,) = helpers
+    seen: list = []
+
+    class Step:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def run(self, request, state):
+            seen.append((self.name, offload.current()))
+            return self.name
+
+    pipe.stages = [Step("annotate"), Step("measure")]
+    with qtbot.waitSignal(pipe.finished, timeout=30_000):
+        pipe.start("films", prompt_keys=["memento"])
+    assert seen == [("annotate", helper), ("measure", helper)]  # the chain's session
+    assert helpers == [helper] and helper.calls == ["warm"]
+    qtbot.waitUntil(lambda: not helper.alive(), timeout=10_000)  # ended with the chain
     st.close()
 
 

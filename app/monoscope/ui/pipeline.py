@@ -2,9 +2,14 @@
 
 `Pipeline` runs the follow-up after a run (annotate → project → measure, for the run's dataset
 and prompts) as one job of a `TaskRunner`, and turns the chain's step reports into one signal
-per step, so the runs panel can show one progress row each. Heavy libraries load inside the
-stages, in the worker thread. `chain_task` is the task function for any chain (the runs panel
-runs its generate step with it).
+per step, so the runs panel can show one progress row each. `chain_task` is the task function
+for any chain (the runs panel runs its generate step with it).
+
+Memory: the follow-up runs in an `offload.session` (``ChainTask.in_helper``): the embedder and
+UMAP load in a helper process that ends with the chain, so the window does not keep torch,
+transformers and numba (~650 MB it could never give back) after its first run. Time: the
+runs panel calls `Pipeline.prepare` as a run nears its end, so that helper loads them while
+the last samples generate (`discard` ends it when no follow-up comes).
 
 Embedding (UI-1)::
 
@@ -16,12 +21,14 @@ Embedding (UI-1)::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
+from monoscope.core import offload
 from monoscope.core.pipeline import (
     Annotate,
     ChainRequest,
@@ -39,6 +46,7 @@ from monoscope.ui.workers import Job, TaskRunner
 if TYPE_CHECKING:
     from monoscope.core.analysis.measure import MeasureResult
 
+log = logging.getLogger(__name__)
 STEPS = ("annotate", "project", "measure")
 KEY = "pipeline"
 
@@ -69,12 +77,31 @@ class ChainTask:
     steps: Sequence[Stage]
     dataset: str | None = None
     prompt_keys: Sequence[str] | None = None
+    in_helper: bool = False  # the models in a helper process that ends with the chain
+    helper: offload.Helper | None = None  # that helper, when started (warming up) already
 
 
 def chain_task(task: ChainTask, state: TaskState) -> list[StepResult]:
     """Task function for the runner: `run_chain` in a worker thread."""
-    return run_chain(task.study, task.steps, state, dataset=task.dataset,
-                     prompt_keys=task.prompt_keys)
+    if not task.in_helper:
+        return run_chain(task.study, task.steps, state, dataset=task.dataset,
+                         prompt_keys=task.prompt_keys)
+    return run_chain_in_helper(task.study, task.steps, state, task.dataset, task.prompt_keys,
+                               task.helper)
+
+
+def run_chain_in_helper(study: Study, steps: Sequence[Stage], state: TaskState,
+                        dataset: str | None = None, prompt_keys: Sequence[str] | None = None,
+                        helper: offload.Helper | None = None) -> list[StepResult]:
+    """`run_chain` with its models in a helper process (`offload.session`) that ends with it,
+    then the freed heap given back to the system: the window keeps none of them loaded."""
+    from monoscope.core.generation.llama_engine import release_freed_memory
+
+    try:
+        with offload.session(state, helper):
+            return run_chain(study, steps, state, dataset=dataset, prompt_keys=prompt_keys)
+    finally:
+        release_freed_memory()  # what the steps freed goes back to the system
 
 
 class Pipeline(QObject):
@@ -98,6 +125,29 @@ class Pipeline(QObject):
         self.current: str | None = None
         self.results: dict[str, Any] = {}
         self._job: Job | None = None
+        self._warm: offload.Helper | None = None
+
+    def prepare(self) -> None:
+        """Start the model helper of the next follow-up now: it loads the embedder and UMAP
+        while a run generates its last samples (a no-op when it is started already)."""
+        if self._warm is not None:
+            return
+        annotate = next((s for s in self.stages if isinstance(s, Annotate)), None)
+        if annotate is None:
+            return
+        helper = offload.Helper()
+        try:
+            helper.send("warm", annotate.backend, annotate.threads)
+        except offload.HelperError as exc:  # the follow-up will start its own and say why
+            log.warning("model helper did not start: %s", exc)
+            return
+        self._warm = helper
+
+    def discard(self) -> None:
+        """End a helper started by `prepare` that no follow-up will use."""
+        helper, self._warm = self._warm, None
+        if helper is not None:
+            helper.kill()
 
     def start(self, dataset: str, prompt_keys: Sequence[str] | None = None) -> Job:
         """Run every step for a dataset (restarts the chain if one is running). With
@@ -106,10 +156,15 @@ class Pipeline(QObject):
         self.dataset = dataset
         self.results.clear()
         self.current = None
+        helper, self._warm = self._warm, None
         job = self.runner.submit(KEY, chain_task, ChainTask(
             self.study, list(self.stages), dataset,
-            tuple(prompt_keys) if prompt_keys is not None else None))
+            tuple(prompt_keys) if prompt_keys is not None else None, in_helper=True,
+            helper=helper))
         self._job = job
+        if helper is not None:  # ended by the chain; also when the job never ran
+            for signal in (job.finished, job.failed, job.cancelled):
+                signal.connect(lambda *_a, h=helper: h.kill())
         job.partial.connect(self._event)
         job.progressed.connect(self._progress)
         job.finished.connect(self._done)

@@ -9,7 +9,8 @@ The first run in the window: an import (the import dialog, or the demo) is follo
 chain (embeddings, then the dataset map: its PCA map is shown as soon as it is stored, the UMAP
 map replaces it), then by the other attributes and the measurements; Run ▸ Annotate / Project
 / Measure run one stage (`monoscope.core.pipeline.run_chain`) on the pipeline lane under the
-key ``pipeline:<step>``. A status-bar row shows their progress with one Cancel, and the window
+key ``pipeline:<step>``, its models in a helper process that ends with it
+(`monoscope.ui.pipeline.run_chain_in_helper`). A status-bar row shows their progress with one Cancel, and the window
 refreshes everything when a chain ends.
 """
 
@@ -26,13 +27,13 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
 from monoscope.core.errors import MonoscopeError
 from monoscope.core.explore.state import ExplorerState
-from monoscope.core.pipeline import Annotate, Project, Stage, StepResult, run_chain
+from monoscope.core.pipeline import Annotate, Project, Stage, StepResult
 from monoscope.core.store import Study
 from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store import runs as runs_repo
 from monoscope.core.tasks import TaskState
 from monoscope.ui.host import WindowHost
-from monoscope.ui.pipeline import WindowMeasure
+from monoscope.ui.pipeline import WindowMeasure, run_chain_in_helper
 from monoscope.ui.views.chain_progress import ChainProgress
 from monoscope.ui.views.import_dialog import ImportDialog, ImportFn, ImportOutcome, import_task
 
@@ -97,8 +98,8 @@ def window_chain_task(req: WindowChain, state: TaskState) -> list[StepResult]:
         raise MonoscopeError("The study holds no dataset yet: import a table of texts first "
                              "(File ▸ Import texts…).")
     keys = runs_repo.generated_prompt_keys(req.study, ds.id)
-    return run_chain(req.study, chain_stages(req.name), state, dataset=ds.name,
-                     prompt_keys=keys)
+    return run_chain_in_helper(req.study, chain_stages(req.name), state, dataset=ds.name,
+                               prompt_keys=keys)  # no model stays loaded in the window
 
 
 class WindowActions:

@@ -21,7 +21,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 import numpy.typing as npt
 
-from monoscope.core import assets
+from monoscope.core import assets, offload
 from monoscope.core.attributes.base import (
     BACKENDS,
     EMBEDDING_MODEL,
@@ -272,10 +272,26 @@ def export_onnx_int8(model_dir: Path) -> Path:
     return target
 
 
+class OffloadedEmbedder:
+    """The bundled MiniLM run by a helper process (`monoscope.core.offload`): the same
+    embedder, loaded there on the first `encode`, gone with the process."""
+
+    def __init__(self, helper: offload.Helper, backend: str, threads: int | None) -> None:
+        self.helper, self.backend, self.threads = helper, backend, threads
+
+    def encode(self, texts: Sequence[str]) -> Matrix:
+        out = self.helper.call("embed", self.backend, self.threads, list(texts))
+        return np.asarray(out, dtype=np.float32)
+
+
 def load_embedder(backend: str = "torch", threads: int | None = None) -> Embedder:
-    """Load the bundled MiniLM with the chosen backend (slow: seconds)."""
+    """Load the bundled MiniLM with the chosen backend (slow: seconds); inside an
+    `offload.session` it loads in the session's helper process instead."""
     if backend not in BACKENDS:
         raise UnknownBackend(f"Unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}.")
+    helper = offload.current()
+    if helper is not None:
+        return OffloadedEmbedder(helper, backend, threads)
     model_dir = assets.locate("minilm")
     if backend == "torch":
         return TorchEmbedder(model_dir, threads)

@@ -47,6 +47,8 @@ from monoscope.ui.views.run_dialog import RunDialog, RunSpec
 from monoscope.ui.workers import Job, TaskRunner
 
 GEN_KEY = "generation"
+WARM_SAMPLES_LEFT = 16  # one batch of llama.cpp's parallel sequences (`n_parallel`)
+WARM_ETA_S = 30.0
 COLUMNS = ("#", "label", "model", "sampling", "status", "samples", "progress", "speed / ETA")
 
 
@@ -118,6 +120,7 @@ class RunsPanel(QWidget):
         self._selected_keys: Callable[[], list[str]] = list
         self._pending: dict[str, dict[str, None]] = {}  # dataset -> prompt keys awaiting follow-up
         self._ended: list[int] = []  # runs ended in the current generation job
+        self._last_planned: int | None = None  # the last run the current job planned
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -175,6 +178,8 @@ class RunsPanel(QWidget):
         """Show a study's runs (all datasets; `dataset_id` is accepted for a uniform API)."""
         del dataset_id
         self.cancel()
+        if self.pipeline is not None:
+            self.pipeline.discard()
         self.study = study
         self.pipeline = None
         if study is not None:
@@ -275,6 +280,7 @@ class RunsPanel(QWidget):
             assert self.job is not None
             return self.job
         self.message.setText("Starting…")
+        self._last_planned = None
         job = self.runner.submit(GEN_KEY, generation_task, (self.study, spec, run_ids))
         self.job = job
         job.partial.connect(self._partial)
@@ -291,6 +297,7 @@ class RunsPanel(QWidget):
             return  # a SampleResult (progress carries the counts) or a chain step report
         kind, payload = obj
         if kind == "planned":
+            self._last_planned = int(payload[-1]) if payload else self._last_planned
             self.refresh()
             self.runs_changed.emit()
         elif kind == "started":
@@ -304,6 +311,8 @@ class RunsPanel(QWidget):
 
     def _progressed(self, p: Progress) -> None:
         rid = self.active_run
+        if rid is not None:
+            self._warm_up(rid, p)  # before the run's row shows: from its "loading model" on
         if rid is None or rid not in self._rows:
             return
         row = self._rows[rid]
@@ -316,6 +325,16 @@ class RunsPanel(QWidget):
         self.table.setItem(row, 7, QTableWidgetItem(f"{p.message} · ETA {format_eta(p.eta_s)}".strip(" ·")))
         self.message.setText(f"Run #{rid}: {p.done}/{p.total} samples {p.message}")
 
+    def _warm_up(self, rid: int, p: Progress) -> None:
+        """As the last run nears its end (its last batch of samples, or ≤ 30 s left), let the
+        follow-up's model helper load the embedder and UMAP meanwhile."""
+        if (self.pipeline is None or not self.auto_box.isChecked()
+                or self._last_planned not in (None, rid)):
+            return
+        left = p.total - p.done
+        if 0 < left <= WARM_SAMPLES_LEFT or (p.eta_s is not None and p.eta_s <= WARM_ETA_S):
+            self.pipeline.prepare()
+
     def _note_scope(self, run_id: int) -> None:
         """Remember the run for the follow-up (its dataset and prompts are read then)."""
         self._ended.append(run_id)
@@ -323,10 +342,12 @@ class RunsPanel(QWidget):
     def _gen_finished(self, _result: Any) -> None:
         self._job_over("All runs finished.")
         if self.study is None or not self._ended:
+            self._discard_helper()
             return
         study, ended, self._ended = self.study, self._ended, []
         job = self.runner.submit("runs-scope", load_runs_scope, (study, ended))
         job.finished.connect(lambda scope: self._follow_up(study, scope))
+        job.failed.connect(lambda _m: self._discard_helper())
 
     def _follow_up(self, study: Study, scope: dict[str, list[str]]) -> None:
         """Start annotate → project → measure on the ended runs' dataset and prompts."""
@@ -342,15 +363,24 @@ class RunsPanel(QWidget):
             for step in STEPS:
                 self._step_status(step, "waiting", False)
             self.pipeline.start(dataset, keys)
+        else:
+            self._discard_helper()
+
+    def _discard_helper(self) -> None:
+        """No follow-up now: end the model helper that warmed up for it."""
+        if self.pipeline is not None:
+            self.pipeline.discard()
 
     def _gen_failed(self, message: str) -> None:
         if self.active_run is not None:
             self.run_ended.emit(self.active_run, "failed")
+        self._discard_helper()
         self._job_over(message)
 
     def _gen_cancelled(self) -> None:
         if self.active_run is not None:
             self.run_ended.emit(self.active_run, "cancelled")
+        self._discard_helper()
         self._job_over("Cancelled. Finished samples are kept; Resume generates the rest.")
 
     def _job_over(self, message: str) -> None:
