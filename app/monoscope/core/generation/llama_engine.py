@@ -675,7 +675,7 @@ class LlamaCppEngine:
         One text per decode, not many: llama.cpp 0.3.36 on CPU returns wrong logits — up to
         ~1 nat off — for the tokens of several sequences decoded in one batch, whether the KV
         cache is unified (copied or separately evaluated prompts alike) or split into streams
-        (measured 2026-05: benchmarks/README.md). Several single-threaded lanes keep the cores
+        (measured 2026-11-29: benchmarks/README.md). Several single-threaded lanes keep the cores
         busy instead: a small decode parallelises poorly over threads. One text per decode
         matches ``Llama.eval`` to 1e-6 (tests/core/test_scoring.py).
         """
