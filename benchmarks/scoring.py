@@ -4,9 +4,11 @@ Bundled SmolLM2 (or --model), the first 1,000 Rotten Tomatoes snippets of the fi
 grouped by film, each after the film's prompt rendered with the model's chat template (the
 `personalized-films` preset), all measured in this run with the same threads:
 
-  (a) Monoscope's scorer (`LlamaCppEngine.score`: each film's prompt evaluated once, its KV
-      copied to every snippet's sequence, one decode per snippet, logits of every token,
-      log-softmax and entropy in numpy);
+  (a) Monoscope's scorer (`LlamaCppEngine.score`: one single-threaded llama.cpp context per
+      thread ("lanes", `score_lanes`) taking films from a shared queue; in a lane each film's
+      prompt is evaluated from where it differs from the lane's previous one and its KV copied
+      to every snippet's sequence; one decode per snippet, logits of every token, log-softmax
+      and entropy in numpy);
   (b) a naive loop: one `Llama.eval` of prompt + snippet per text (llama-cpp-python's
       high-level API, `logits_all=True`), the same log-softmax and entropy on its logits;
   (c) llama.cpp's own prompt-processing speed, `llama-batched-bench -ntg 1 -npl 1` at

@@ -75,3 +75,50 @@ def test_greedy_run_records_tokens_and_is_one_path(tmp_path: Path,
         tree = sample_tree(st, 1, "m0", rid)
         assert tree is not None and len(tree.nodes) == 1 and tree.nodes[0].count == 3
         assert tree.prompts == 1
+
+
+def test_labels_read_the_text_where_old_pieces_were_garbled(tmp_path: Path) -> None:
+    """Runs recorded before pieces were decoded incrementally stored each token decoded alone:
+    a character split over tokens as U+FFFD, the end token as its special text. The tree's
+    labels realign them on the stored body (real SmolLM2 tokens)."""
+    from monoscope.core import assets
+    from monoscope.core.explore.sample_tree import END_LABEL, readable_pieces
+    from monoscope.core.generation.llama_engine import LlamaCppEngine
+
+    bodies = ["Great 😎 film, très bien — 10/10 👨🏈", "Great 😎 film, but the ending…"]
+    with LlamaCppEngine(assets.locate("smollm2"), n_parallel=1, n_threads=1) as eng:
+        toks = [eng.tokenize_text(b) for b in bodies]
+        end = int(eng._lc.llama_vocab_eos(eng._vocab))
+        old = [[eng.piece(t).decode("utf-8", "replace") for t in ts]
+               + [eng.piece(end, special=True).decode()] for ts in toks]
+    assert any("\ufffd" in p for p in old[0])  # the garbling this is about
+    for body, pieces in zip(bodies, old, strict=True):
+        clean = readable_pieces(pieces, body)
+        assert len(clean) == len(pieces) and clean[-1] == END_LABEL
+        assert "".join(clean[:-1]) == body and not any("\ufffd" in p for p in clean)
+    # a clean record is kept as is
+    assert readable_pieces(["A", " film"], "A film") == ["A", " film"]
+    with Study(tmp_path / "t.duckdb") as st:
+        with st.transaction() as cur:
+            cur.execute("INSERT INTO datasets (name, kind, meta) VALUES ('films', 'text', '{}')")
+            cur.execute("INSERT INTO prompts (dataset_id, key, title) VALUES (1, 'm0', 'Signs')")
+            cur.execute("INSERT INTO models (path, sha256, name) VALUES ('/x.gguf', 'a', 'm')")
+            cur.execute("INSERT INTO runs (dataset_id, model_id, label, engine, template, "
+                        "sampling, n_per_prompt, seed, status, meta) VALUES (1, 1, 'r', "
+                        "'llama.cpp', 'p', '{}', 2, 0, 'finished', '{}')")
+            for i, (body, ts, pieces) in enumerate(zip(bodies, toks, old, strict=True)):
+                tid = cur.execute(
+                    "INSERT INTO texts (prompt_id, origin, run_id, sample_index, body, "
+                    "content_hash) VALUES (1, 'generated', 1, ?, ?, ?) RETURNING id",
+                    [i, body, str(i)]).fetchone()[0]
+                cur.execute("INSERT INTO generations (text_id, run_id, prompt_id, sample_index, "
+                            "seed) VALUES (?, 1, 1, ?, 0)", [tid, i])
+                n = len(ts) + 1
+                scores_repo.insert_generation_tokens(cur, tid, [*ts, end], [-1.0] * n,
+                                                     [1.0] * n, pieces)
+        tree = sample_tree(st, 1, "m0", 1)
+    assert tree is not None and len(tree.roots) == 1
+    root = tree.nodes[tree.roots[0]]
+    assert root.count == 2 and root.text == "Great 😎 film,"
+    leaves = sorted(n.text for n in tree.leaves())
+    assert leaves == [" but the ending…" + END_LABEL, " très bien — 10/10 👨🏈" + END_LABEL]

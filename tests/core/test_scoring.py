@@ -57,15 +57,18 @@ def test_scores_equal_llama_cpp_per_token_logprobs() -> None:
     within 1e-4 nats, entropy within 1e-3 nats (float32 sums over the vocabulary)."""
     from llama_cpp import Llama
 
-    from monoscope.core.generation.llama_engine import LlamaCppEngine, ScoreItem
+    from monoscope.core.generation.llama_engine import LlamaCppEngine, ScoreItem, score_lanes
 
     model = assets.locate("smollm2")
     bodies = texts(24)
+    # two single-threaded lanes, each prompt split over both (chunks of 8 texts): a lane
+    # keeps the prompt prefix the two contexts share and decodes only the title onwards
+    assert score_lanes(2, len(bodies)) == (2, 1)
     bodies[5] = " ".join(texts(28, seed=9))  # longer than a decode batch: continues alone
     ctxs = [CHAT.format("Spider-Man"), CHAT.format("About a Boy")]
     got = {}
-    with LlamaCppEngine(model, n_parallel=1, n_threads=2, flash_attn="off",  # 2: split softmax
-                        prompt_slots=1) as eng:
+    with LlamaCppEngine(model, n_parallel=1, n_threads=2, flash_attn="off", prompt_slots=1
+                        ) as eng:
         eng.score([ScoreItem(i, ctxs[i % 2], b) for i, b in enumerate(bodies)],
                   lambda r: got.__setitem__(r.key, r))
         ctx_tokens = [eng.tokenize(c) for c in ctxs]

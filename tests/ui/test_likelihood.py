@@ -88,3 +88,37 @@ def test_token_surprisal_reads_the_stored_tokens(scored) -> None:
     assert sur is not None and sur.pieces == ["text", " 0"]
     assert sur.surprisal == pytest.approx([2.0, 2.0]) and sur.scorer == "tiny p"
     assert token_surprisal(scored, 2) is None  # no token offsets stored
+
+
+def test_token_surprisal_of_a_sample_uses_its_runs_scorer(scored) -> None:
+    """A generated text is shown under its own run's model and template even when another
+    scorer (scored it too and) is preferred, and the inspector says so."""
+    from monoscope.core.scoring import VERSION
+
+    other = scores_repo.ensure_scorer(scored, 1, "other", "h2", {"user": "other {title}"},
+                                      VERSION)
+    with scored.transaction() as cur:
+        cur.execute("UPDATE text_scores SET ends = ? WHERE text_id = 9",
+                    [np.asarray([4, 6], dtype="<u4").tobytes()])
+    row = scores_repo.text_score(scored, 1, 9)
+    assert row is not None
+    scores_repo.write_scores(scored, other, [scores_repo.ScoreRow(
+        9, "ctx", "h", 5, 2, False, -20.0, -10.0, float(np.exp(10.0)), 1.0,
+        scores_repo.pack_f16([-10.0, -10.0]), scores_repo.pack_f16([1.0, 1.0]),
+        scores_repo.pack_u32([4, 6]))])
+    assert scores_repo.text_scorers(scored, 9) == [1, other]
+    sur = token_surprisal(scored, 9, preferred=other)
+    assert sur is not None and sur.scorer_id == 1 and sur.why == "its run's own model and template"
+    assert sur.surprisal == pytest.approx([-float(x) for x in row["logprobs"]])
+    assert "its run's own model and template" in surprisal_html(sur)
+    # a human text follows the preference
+    with scored.transaction() as cur:
+        cur.execute("UPDATE text_scores SET ends = ? WHERE text_id = 1",
+                    [np.asarray([4, 6], dtype="<u4").tobytes()])
+    scores_repo.write_scores(scored, other, [scores_repo.ScoreRow(
+        1, "ctx", "h", 5, 2, False, -20.0, -10.0, float(np.exp(10.0)), 1.0,
+        scores_repo.pack_f16([-10.0, -10.0]), scores_repo.pack_f16([1.0, 1.0]),
+        scores_repo.pack_u32([4, 6]))])
+    sur = token_surprisal(scored, 1, preferred=other)
+    assert sur is not None and sur.scorer_id == other and sur.surprisal == [10.0, 10.0]
+    assert sur.why == "the scorer shown in the Likelihood tab"

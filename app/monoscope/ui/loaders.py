@@ -185,12 +185,28 @@ def load_map(req: MapRequest, state: TaskState) -> MapPayload:
     return MapPayload(req.key, pts, labels, attrs, trees, rows, set_id, keys, missing, contours)
 
 
-def load_text(req: tuple[Study, int] | tuple[Study, int, tuple[int, ...] | None], state: TaskState
+def load_text(req: tuple[Any, ...], state: TaskState
               ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """A text's detail and its nearest source texts (of the selection, a third item)."""
-    st, text_id, among = (*req, None) if len(req) == 2 else req
-    return (queries.text_detail(st, text_id),
+    """A text's detail and its nearest source texts: (study, text id[, the selection's text
+    ids or None[, the scorer the Likelihood tab shows or None]])."""
+    st, text_id, among, scorer_id = (*req, None, None, None)[:4]
+    return (queries.text_detail(st, text_id, scorer_id),
             queries.nearest_source(st, text_id, among=among))
+
+
+def load_map_colour(req: tuple[Study, int, int | None, Any], state: TaskState
+                    ) -> tuple[list[tuple[int, str]], Any, str]:
+    """(the dataset's scorers as (id, label), the chosen scorer's mean per-token
+    log-probability of each map point or None, its label) for the map's "Colour by"."""
+    from monoscope.core.explore.likelihood import logprob_values, scorer_choices
+
+    st, ds, scorer_id, text_ids = req
+    choices = scorer_choices(st, ds)
+    chosen = next((c for c in choices if c.scorer_id == scorer_id), None)
+    if chosen is None:
+        return [(c.scorer_id, c.label) for c in choices], None, ""
+    values = logprob_values(st, ds, chosen.scorer_id, text_ids)
+    return [(c.scorer_id, c.label) for c in choices], values, chosen.label
 
 
 def load_snippet(req: tuple[Study, int], state: TaskState) -> tuple[int, str]:

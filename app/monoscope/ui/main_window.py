@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +53,7 @@ from monoscope.ui.loaders import (
     load_datasets,
     load_lists,
     load_map,
+    load_map_colour,
     load_snippet,
     load_table,
     load_text,
@@ -162,6 +164,7 @@ class MainWindow(QMainWindow):
         self.map.text_selected.connect(self.inspect)
         self.map.selection_changed.connect(self._selection_changed)
         self.map.region_selected.connect(self._region_selected)
+        self.map.colour_by_changed.connect(lambda _sid: self._load_colour())
         self.hists.selected.connect(self._plot_selected)
         self.hists.clear_requested.connect(self.clear_selection)
         self.inspector.text_requested.connect(self._open_text)
@@ -595,6 +598,7 @@ class MainWindow(QMainWindow):
                             title=f"{title} · {pts.method.upper()} map fitted on the human texts",
                             trees=payload.trees, symbols=theme.group_symbols(pts.run_ids),
                             contours=payload.contours)
+        self._load_colour()
         topic = next((a for a in payload.attrs if a.name == "topic"), None)
         self.map.set_topics(None if topic is None else topic.values,
                             {} if topic is None else dict(topic.categories or {}))
@@ -629,6 +633,23 @@ class MainWindow(QMainWindow):
         if scope_changed:
             self._apply_search()
 
+    def _load_colour(self) -> None:
+        """The map's "Colour by" choices and, for a scorer, each point's log-probability."""
+        st, ds = self.study, self.state.dataset_id
+        if st is None or ds is None:
+            return
+        job = self.runner.submit("map-colour", load_map_colour,
+                                 (st, ds, self.map.colour_by(), self.map.text_id.copy()))
+        job.finished.connect(self._colour_loaded)
+        job.failed.connect(lambda msg: self.show_error("Cannot colour the map", msg))
+
+    def _colour_loaded(self, result: tuple[list[tuple[int, str]], Any, str]) -> None:
+        choices, values, label = result
+        self.map.set_colour_choices(choices)
+        if values is not None and len(values) != len(self.map.text_id):
+            return  # an older map's values: a newer request follows
+        self.map.set_values(values, label)
+
     def reset_zoom(self) -> None:
         self.map.reset_view()
 
@@ -643,7 +664,9 @@ class MainWindow(QMainWindow):
         if st is None:
             return
 
-        job = self.runner.submit("inspector", load_text, (st, text_id, self.state.selection))
+        shown = self.likelihood.payload.run if self.likelihood.payload is not None else None
+        job = self.runner.submit("inspector", load_text, (st, text_id, self.state.selection,
+                                                          shown.scorer_id if shown else None))
         job.finished.connect(lambda r: self.inspector.show_text(*r))
         job.failed.connect(lambda msg: self.show_error("Cannot show the text", msg))
         if raise_dock:

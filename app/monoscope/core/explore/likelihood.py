@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from monoscope.core.analysis.measure import LOGPROB, MeasureResult
 from monoscope.core.explore import queries
-from monoscope.core.store import Study
+from monoscope.core.store import Study, reads
 from monoscope.core.store import datasets as datasets_repo
 from monoscope.core.store import scores as scores_repo
 
@@ -132,15 +132,40 @@ def map_logprob(study: Study, dataset_id: int, prompt_key: str, run: ScoredRun
     pts = queries.points(study, dataset_id, prompt_key)
     if pts is None:
         return None
-    v = _values(study, run.scorer_id, dataset_id)
+    return LogprobPoints(pts, logprob_values(study, dataset_id, run.scorer_id, pts.text_id))
+
+
+@dataclass(frozen=True)
+class ScorerChoice:
+    """A scorer that scored texts of a dataset, as the map's "Colour by" offers it."""
+
+    scorer_id: int
+    label: str  # '<model name> <template>'
+    n_texts: int
+
+
+def scorer_choices(study: Study, dataset_id: int) -> list[ScorerChoice]:
+    """The dataset's scorers, by id."""
+    return [ScorerChoice(s.id, f"{s.model} {s.template}", s.n_texts)
+            for s in scores_repo.dataset_scorers(study, dataset_id)]
+
+
+def logprob_values(study: Study, dataset_id: int, scorer_id: int,
+                   text_ids: npt.NDArray[np.int64]) -> F64:
+    """The scorer's mean per-token log-probability of each text (aligned with ``text_ids``;
+    NaN: not scored by it)."""
+    v = _values(study, scorer_id, dataset_id)
     ids = np.asarray(v["text_id"], dtype=np.int64)
     lp = np.asarray(v["mean_logprob"], dtype=np.float64)
-    out = np.full(pts.text_id.size, np.nan)
-    if ids.size:
-        pos = np.minimum(np.searchsorted(ids, pts.text_id), ids.size - 1)
-        hit = ids[pos] == pts.text_id
+    want = np.asarray(text_ids, dtype=np.int64)
+    out = np.full(want.size, np.nan)
+    if ids.size and want.size:
+        order = np.argsort(ids, kind="stable")
+        ids, lp = ids[order], lp[order]
+        pos = np.minimum(np.searchsorted(ids, want), ids.size - 1)
+        hit = ids[pos] == want
         out[hit] = lp[pos[hit]]
-    return LogprobPoints(pts, out)
+    return out
 
 
 @dataclass
@@ -154,15 +179,30 @@ class TokenSurprisal:
     entropy: list[float]
     mean_logprob: float | None
     truncated: bool
+    scorer_id: int = 0
+    why: str = ""  # why this scorer ("its run's own model and template", ...)
 
 
-def token_surprisal(study: Study, text_id: int) -> TokenSurprisal | None:
-    """The text's tokens under the first scorer that scored it (None: not scored, or its
-    tokens do not spell the body)."""
+def token_surprisal(study: Study, text_id: int, preferred: int | None = None
+                    ) -> TokenSurprisal | None:
+    """The text's tokens under the scorer that fits it (None: not scored, or its tokens do
+    not spell the body): a generated text's own run's model and template; else the
+    ``preferred`` scorer (the one the Likelihood tab shows); else the first that scored it."""
     sids = scores_repo.text_scorers(study, text_id)
     if not sids:
         return None
-    row = scores_repo.text_score(study, sids[0], text_id)
+    sid, why = sids[0], ("the first of {n} scorers of this text" if len(sids) > 1 else "")
+    d = reads.text_row(study, text_id)
+    own = None
+    if d is not None and d.get("run_id") is not None:
+        from monoscope.core.scoring import run_scorers
+
+        own = run_scorers(study, int(d["dataset_id"])).get(int(d["run_id"]))
+    if own is not None and own in sids:
+        sid, why = own, "its run's own model and template"
+    elif preferred is not None and preferred in sids:
+        sid, why = preferred, "the scorer shown in the Likelihood tab"
+    row = scores_repo.text_score(study, sid, text_id)
     if row is None or row["ends"] is None:
         return None
     raw = str(row["body"]).encode("utf-8")
@@ -172,7 +212,8 @@ def token_surprisal(study: Study, text_id: int) -> TokenSurprisal | None:
         start = end
     if start < len(raw):  # a truncated text: the rest unscored
         pieces.append(raw[start:].decode("utf-8", "replace"))
-    label = scores_repo.scorer_label(study, sids[0])
+    label = scores_repo.scorer_label(study, sid)
     lp = [float(x) for x in row["logprobs"]]
     return TokenSurprisal(label, pieces, [-x for x in lp], [float(x) for x in row["entropies"]],
-                          row["mean_logprob"], bool(row["truncated"]))
+                          row["mean_logprob"], bool(row["truncated"]), sid,
+                          why.format(n=len(sids)))

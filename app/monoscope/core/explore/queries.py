@@ -331,8 +331,11 @@ def _one_line(head: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-def text_detail(study: Study, text_id: int) -> dict[str, Any] | None:
-    """A text in full with its prompt, attributes and (for generated texts) provenance."""
+def text_detail(study: Study, text_id: int, scorer_id: int | None = None
+                ) -> dict[str, Any] | None:
+    """A text in full with its prompt, attributes and (for generated texts) provenance; its
+    token surprisal under its run's scorer, else ``scorer_id``, else the first
+    (`likelihood.token_surprisal`)."""
     d = reads.text_row(study, text_id)
     if d is None:
         return None
@@ -342,7 +345,7 @@ def text_detail(study: Study, text_id: int) -> dict[str, Any] | None:
                        for r in reads.text_attributes(study, text_id)}
     from monoscope.core.explore.likelihood import token_surprisal
 
-    d["surprisal"] = token_surprisal(study, text_id)  # the model's view of it, if scored
+    d["surprisal"] = token_surprisal(study, text_id, scorer_id)  # the model's view, if scored
     return d
 
 

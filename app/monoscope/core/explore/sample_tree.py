@@ -8,6 +8,10 @@ so with one prompt text they share the distribution). Identical samples make one
 that differ from their first token make a fan. A reader sees that 14 of 16 samples open with
 the same five words.
 
+Labels read the sample's text: the stored pieces of older runs decoded each token alone (a
+character split over tokens as U+FFFD, the end-of-generation token as its special text);
+`readable_pieces` realigns them on the stored body.
+
 Layout: a node spans ``[y0, y0 + count)`` on the vertical axis (children stacked, widest first)
 and ``[depth, depth + len(tokens))`` on the horizontal one.
 """
@@ -150,6 +154,50 @@ def _layout(nodes: list[TreeNode], kids: list[int], y0: float) -> None:
         y += nodes[k].count
 
 
+END_LABEL = "⟨end⟩"  # the end-of-generation token (or tokens cut by a stop string)
+_BAD = "\ufffd"
+
+
+def readable_pieces(pieces: Sequence[str], body: str) -> list[str]:
+    """Per token, the part of ``body`` it spells: pieces that match the body at their place are
+    kept; a run that does not (U+FFFD halves of a character, special tokens) takes the body up
+    to where the next clean piece matches — each its clean opening, the rest to the run's last
+    token (a character split over tokens goes to its last one) — and tokens past the body's end
+    read `END_LABEL`."""
+    out: list[str] = []
+    pos, j, n = 0, 0, len(pieces)
+    while j < n:
+        p = pieces[j]
+        if p and _BAD not in p and body.startswith(p, pos):
+            out.append(p)
+            pos += len(p)
+            j += 1
+            continue
+        if not p:
+            out.append("")
+            j += 1
+            continue
+        k = j + 1  # the run ends at the next clean piece, which spells the body from ``end``
+        while k < n and (not pieces[k] or _BAD in pieces[k]):
+            k += 1
+        q = body.find(pieces[k], pos) if k < n else -1
+        end = q if q >= 0 else len(body)
+        for i in range(j, k):
+            if i == k - 1:
+                seg = body[pos:end]
+            else:
+                pre = pieces[i].split(_BAD)[0]
+                seg = pre if pre and body.startswith(pre, pos) and pos + len(pre) <= end else ""
+            if not seg and pos >= len(body):
+                seg = END_LABEL
+                out.append(seg)
+                continue
+            out.append(seg)
+            pos += len(seg)
+        j = k
+    return out
+
+
 def sample_tree(study: Study, dataset_id: int, prompt_key: str, run_id: int,
                 max_depth: int = 64) -> SampleTree | None:
     """The tree of a run's samples of one prompt; None when the run recorded no tokens."""
@@ -159,8 +207,9 @@ def sample_tree(study: Study, dataset_id: int, prompt_key: str, run_id: int,
     recs: list[dict[str, Any]] = scores_repo.prompt_generation_tokens(study, pid, run_id)
     if not recs:
         return None
-    tree = build_tree([(r["sample_index"], r["tokens"].tolist(), r["pieces"],
-                        r["entropies"].tolist()) for r in recs], max_depth)
+    tree = build_tree([(r["sample_index"], r["tokens"].tolist(),
+                        readable_pieces(r["pieces"], r["body"]), r["entropies"].tolist())
+                       for r in recs], max_depth)
     tree.run_id, tree.prompt_key = run_id, prompt_key
     tree.prompts = len({r["prompt_text"] for r in recs})
     return tree

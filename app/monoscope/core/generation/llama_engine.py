@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,6 +175,138 @@ def row_stats(x: FloatArray, work: FloatArray) -> tuple[npt.NDArray[np.float64],
     return logz, logz - s / z
 
 
+def score_lanes(n_threads: int, n_items: int) -> tuple[int, int]:
+    """(lanes, threads per lane) for scoring: a single-threaded llama.cpp context per core —
+    a one-text decode keeps one core busier than two — at most 4 (each holds a decode's
+    logits, up to 128 MB) and at most one per 8 texts."""
+    lanes = max(1, min(n_threads, 4, n_items // 8))
+    return lanes, max(1, n_threads // lanes)
+
+
+class _Stop(Exception):
+    """A scoring lane was told to stop."""
+
+
+class _Lane:
+    """A llama.cpp context of the engine's model for scoring: a prompt sequence (1), a text
+    sequence (0), and the last context's tokens and first-token distribution kept, so that the
+    next context decodes only from where it differs."""
+
+    PROMPT, TEXT = 1, 0
+
+    def __init__(self, eng: LlamaCppEngine, cells: int, n_batch: int, threads: int) -> None:
+        self.lc = lc = eng._lc
+        self.n_vocab = eng.n_vocab
+        cp = lc.llama_context_default_params()
+        cp.n_ctx = cells
+        cp.n_batch = cp.n_ubatch = n_batch
+        cp.n_seq_max = 2
+        cp.n_threads = cp.n_threads_batch = threads
+        cp.flash_attn_type = _FLASH[eng.flash_attn]
+        cp.kv_unified = True  # the text's copy of the prompt shares its cells
+        cp.no_perf = True
+        self.ctx = lc.llama_init_from_model(eng._model, cp)
+        if not self.ctx:
+            raise ModelLoadError(f"llama.cpp could not create a context of {cells} tokens for "
+                                 f"{eng.path.name}; lower --max-tokens.")
+        self.n_batch = n_batch
+        self.batch = lc.llama_batch_init(n_batch, 0, 1)
+        b = self.batch
+        self.tok = np.ctypeslib.as_array(b.token, shape=(n_batch,))
+        self.pos = np.ctypeslib.as_array(b.pos, shape=(n_batch,))
+        self.want = np.ctypeslib.as_array(b.logits, shape=(n_batch,))
+        np.ctypeslib.as_array(b.n_seq_id, shape=(n_batch,))[:] = 1
+        self.seqs = np.full(n_batch, -1, dtype=np.int64)  # the sequence id each row holds
+        self.mem = lc.llama_get_memory(self.ctx)
+        self.work = np.empty((min(n_batch, 64), self.n_vocab), dtype=np.float32)
+        self.prompt: list[int] = []
+        self.first = np.empty((1, self.n_vocab), dtype=np.float32)
+        self.first_stats = (np.zeros(1), np.zeros(1))
+
+    def close(self) -> None:
+        if self.batch is not None:
+            self.lc.llama_batch_free(self.batch)
+            self.batch = None
+        if self.ctx is not None:
+            self.lc.llama_free(self.ctx)
+            self.ctx = None
+
+    def decode(self, tokens: Sequence[int], start: int, seq: int, every: bool) -> None:
+        """Decode tokens at positions start.. of one sequence; logits of every row or the last."""
+        n = len(tokens)
+        self.tok[:n] = tokens
+        self.pos[:n] = np.arange(start, start + n)
+        self.want[:n] = 1 if every else 0
+        self.want[n - 1] = 1
+        for i in np.flatnonzero(self.seqs[:n] != seq):
+            self.batch.seq_id[i][0] = seq
+        self.seqs[:n] = seq
+        self.batch.n_tokens = n
+        rc = self.lc.llama_decode(self.ctx, self.batch)
+        if rc != 0:
+            raise MonoscopeError(f"llama_decode failed (code {rc}) while scoring: the context is "
+                                 "full. Lower --max-tokens.")
+
+    def set_prompt(self, tokens: list[int]) -> None:
+        """Make the prompt sequence hold ``tokens``: keep the cells of the prefix it shares with
+        the previous prompt, decode the rest; the first-token distribution and its stats."""
+        lc, mem = self.lc, self.mem
+        if tokens == self.prompt:
+            return
+        lc.llama_memory_seq_rm(mem, self.TEXT, -1, -1)
+        old, self.prompt = self.prompt, []
+        common = 0
+        most = min(len(tokens) - 1, len(old))  # the last token is decoded for its logits
+        while common < most and tokens[common] == old[common]:
+            common += 1
+        lc.llama_memory_seq_rm(mem, self.PROMPT, common, -1)
+        for a in range(common, len(tokens), self.n_batch):
+            self.decode(tokens[a : a + self.n_batch], a, self.PROMPT, False)
+        ptr = lc.llama_get_logits_ith(self.ctx, -1)
+        self.first[0] = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+        self.first_stats = row_stats(self.first, self.work)
+        self.prompt = list(tokens)
+
+    def run(self, take: Callable[[], tuple[list[int], list[tuple[ScoreItem, list[int]]]] | None],
+            per_text: int, check: Callable[[], None]) -> Iterator[ScoreOutput]:
+        """Score the groups ``take`` hands out until it returns None."""
+        lc, mem, n_vocab = self.lc, self.mem, self.n_vocab
+        while True:
+            check()
+            got = take()
+            if got is None:
+                return
+            ctoks, group = got
+            self.set_prompt(ctoks)
+            lz0, h0 = self.first_stats
+            n_ctx = len(ctoks)
+            for it, all_toks in group:
+                check()
+                cut = len(all_toks) > per_text
+                toks = all_toks[:per_text]
+                logprobs = np.zeros(len(toks), np.float32)
+                entropies = np.zeros(len(toks), np.float32)
+                if toks:
+                    logprobs[0] = self.first[0, toks[0]] - lz0[0]
+                    entropies[0] = h0[0]
+                need = len(toks) - 1  # the last token predicts nothing we score
+                if need > 0:
+                    lc.llama_memory_seq_rm(mem, self.TEXT, -1, -1)
+                    lc.llama_memory_seq_cp(mem, self.PROMPT, self.TEXT, -1, -1)
+                for a in range(0, need, self.n_batch):
+                    b = min(need, a + self.n_batch)
+                    self.decode(toks[a:b], n_ctx + a, self.TEXT, True)
+                    out = np.ctypeslib.as_array(lc.llama_get_logits(self.ctx), shape=(b - a, n_vocab))
+                    for c in range(0, b - a, self.work.shape[0]):
+                        chunk = out[c : c + self.work.shape[0]]
+                        lz, h = row_stats(chunk, self.work)
+                        at = slice(a + c + 1, a + c + 1 + len(chunk))
+                        nxt = np.asarray(toks[at])
+                        logprobs[at] = chunk[np.arange(len(chunk)), nxt] - lz
+                        entropies[at] = h
+                yield ScoreOutput(it.key, n_ctx, toks, logprobs, entropies, cut)
+
+
 class LlamaCppEngine:
     """llama.cpp in process; `n_parallel` sequences decoded per step."""
 
@@ -230,6 +362,8 @@ class LlamaCppEngine:
         self._batch_cap = 0
         self._n_batch = 0
         self._owner: int | None = None
+        self._lanes: list[_Lane] = []
+        self._lanes_key: tuple[int, ...] = ()
 
     # -- protocol ---------------------------------------------------------------------------
     def version(self) -> str:
@@ -243,6 +377,10 @@ class LlamaCppEngine:
 
     def close(self) -> None:
         lc = self._lc
+        for lane in self._lanes:
+            lane.close()
+        self._lanes = []
+        self._lanes_key = ()
         if self._batch is not None:
             lc.llama_batch_free(self._batch)
             self._batch = None
@@ -518,24 +656,28 @@ class LlamaCppEngine:
         max_tokens: int = 1024,
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
-        """Teacher-force every item's text after its context; each context evaluated once.
+        """Teacher-force every item's text after its context; each context evaluated once per lane.
 
-        Texts are grouped by context. A context is evaluated once into a prompt sequence; each
-        of its texts gets a sequence whose KV starts as a copy of the context's cells
-        (``llama_memory_seq_cp``: shared, not duplicated, as in `generate`) and is decoded in
-        one ``llama_decode`` (batch-sized parts for a long text), logits returned for every
-        token that predicts a next one; the first token's distribution is the context's last
-        logits, computed once. A text longer than ``max_tokens`` (or than the context window
-        leaves) is cut (``truncated``). ``on_result`` is called per finished text,
-        ``on_batch(tokens)`` about every ``score_batch_tokens`` decoded tokens.
+        Texts are grouped by context, contexts sorted so that neighbours share their longest
+        token prefix. The work runs in *lanes*: llama.cpp contexts of the same model, each with
+        its share of the threads (``score_lanes``), each in its own thread taking groups from a
+        common queue; ``on_result``, ``check`` and ``on_batch`` run in the calling thread. In a
+        lane a context is evaluated into a prompt sequence from where it first differs from the
+        lane's previous context (the shared prefix's cells are kept); each text gets a sequence
+        whose KV starts as a copy of the context's cells (``llama_memory_seq_cp``: shared, not
+        duplicated) and is decoded in one ``llama_decode`` (batch-sized parts for a long text),
+        logits returned for every token that predicts a next one; the first token's
+        distribution is the context's last logits, computed once. A text longer than
+        ``max_tokens`` (or than the context window leaves) is cut (``truncated``).
+        ``on_result`` is called per finished text, ``on_batch(tokens)`` about every
+        ``score_batch_tokens`` scored tokens.
 
-        One text per decode, not many: llama.cpp 0.3.36 (CPU, unified KV cache) returns wrong
-        logits — up to ~1 nat off — for tokens of a sequence that shares cells with other
-        sequences (a copied or multi-sequence prompt) when several such sequences decode
-        several tokens each in one batch (cf. ggml-org/llama.cpp#24962). Padding rows,
-        splitting batches and evaluating prompts in the same batch did not remove it; one
-        text per decode matches ``Llama.eval`` to 1e-6 (tests/core/test_scoring.py), and the
-        shared context still saves its tokens for every text after the first.
+        One text per decode, not many: llama.cpp 0.3.36 on CPU returns wrong logits — up to
+        ~1 nat off — for the tokens of several sequences decoded in one batch, whether the KV
+        cache is unified (copied or separately evaluated prompts alike) or split into streams
+        (measured 2026-11-29: benchmarks/README.md). Several single-threaded lanes keep the cores
+        busy instead: a small decode parallelises poorly over threads. One text per decode
+        matches ``Llama.eval`` to 1e-6 (tests/core/test_scoring.py).
         """
         if not items:
             return
@@ -544,7 +686,6 @@ class LlamaCppEngine:
             self._owner = me
         elif self._owner != me:
             raise RuntimeError("a llama.cpp context is used by one thread only")
-        lc = self._lc
         n_batch = score_batch_tokens(self.n_vocab)
         ctx_tokens = {c: self.tokenize(c) for c in dict.fromkeys(i.context for i in items)}
         longest = max(len(t) for t in ctx_tokens.values())
@@ -553,68 +694,100 @@ class LlamaCppEngine:
             raise MonoscopeError(f"A prompt is {longest} tokens, the model's context holds "
                                  f"{limit}: shorten the template.")
         per_text = max(1, min(max_tokens, limit - longest))
-        self._ensure_context(longest + per_text + 256, n_batch, exact_batch=True)
-        n_batch = self._n_batch
-        mem = lc.llama_get_memory(self._ctx)
-        work = np.empty((min(n_batch, 64), self.n_vocab), dtype=np.float32)
-        seq_ctx, seq_text = self.n_parallel, 0
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(1) if self.n_threads > 1 else None  # + this thread
         by_ctx: dict[str, list[ScoreItem]] = {c: [] for c in ctx_tokens}
         for it in items:
             by_ctx[it.context].append(it)
-        pending_tokens = 0
+        order = sorted(by_ctx, key=lambda c: ctx_tokens[c])  # neighbours share prefixes
+        n_lanes, lane_threads = score_lanes(self.n_threads, len(items))
+        # chunks small enough to keep every lane busy to the end, large enough to be rare
+        size = max(8, -(-len(items) // (4 * n_lanes)))
+        tokens = {id(it): self.tokenize_text(it.text) for it in items}
+        work: deque[tuple[list[int], list[tuple[ScoreItem, list[int]]]]] = deque(
+            (ctx_tokens[c], [(it, tokens[id(it)]) for it in by_ctx[c][a : a + size]])
+            for c in order for a in range(0, len(by_ctx[c]), size))
+        cells = int(math.ceil((longest + per_text + 256) / 256) * 256)
+        lanes = self._score_lanes(n_lanes, lane_threads, cells, n_batch)
+        take_lock = threading.Lock()
+
+        def take() -> tuple[list[int], list[tuple[ScoreItem, list[int]]]] | None:
+            with take_lock:
+                return work.popleft() if work else None
+
+        pending = 0
+
+        def deliver(out: ScoreOutput) -> None:
+            nonlocal pending
+            on_result(out)
+            pending += len(out.tokens)
+            if on_batch is not None and pending >= n_batch:
+                on_batch(pending)
+                pending = 0
+
+        if len(lanes) == 1:  # in this thread
+            for out in lanes[0].run(take, per_text, check):
+                deliver(out)
+        else:
+            self._score_threaded(lanes, take, per_text, check, deliver)
+        if on_batch is not None and pending:
+            on_batch(pending)
+
+    def _score_threaded(self, lanes: list[_Lane], take: Callable[[], Any], per_text: int,
+                        check: Callable[[], None], deliver: Callable[[ScoreOutput], None]) -> None:
+        import queue
+
+        results: queue.Queue[ScoreOutput | BaseException | None] = queue.Queue(maxsize=256)
+        stop = threading.Event()
+
+        def stopped() -> None:
+            if stop.is_set():
+                raise _Stop
+
+        def work(lane: _Lane) -> None:
+            try:
+                for out in lane.run(take, per_text, stopped):
+                    while not stop.is_set():
+                        try:
+                            results.put(out, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+            except _Stop:
+                pass
+            except BaseException as exc:  # handed to the calling thread
+                results.put(exc)
+            finally:
+                results.put(None)
+
+        threads = [threading.Thread(target=work, args=(lane,), daemon=True, name=f"score-lane-{i}")
+                   for i, lane in enumerate(lanes)]
+        for t in threads:
+            t.start()
         try:
-            for context, group in by_ctx.items():
+            running = len(threads)
+            while running:
                 check()
-                ctoks = ctx_tokens[context]
-                lc.llama_memory_clear(mem, True)
-                first = self._eval_prompt(ctoks, seq_ctx)[None, :]
-                lz0, h0 = row_stats(first, work)
-                for it in group:
-                    check()
-                    toks = self.tokenize_text(it.text)
-                    cut = len(toks) > per_text
-                    toks = toks[:per_text]
-                    logprobs = np.zeros(len(toks), np.float32)
-                    entropies = np.zeros(len(toks), np.float32)
-                    if toks:
-                        logprobs[0] = first[0, toks[0]] - lz0[0]
-                        entropies[0] = h0[0]
-                    need = len(toks) - 1  # the last token predicts nothing we score
-                    if need > 0:
-                        lc.llama_memory_seq_rm(mem, seq_text, -1, -1)
-                        lc.llama_memory_seq_cp(mem, seq_ctx, seq_text, -1, -1)
-                    for a in range(0, need, n_batch):
-                        b = min(need, a + n_batch)
-                        self._decode([(toks[j], len(ctoks) + j, seq_text, True) for j in range(a, b)])
-                        out = np.ctypeslib.as_array(lc.llama_get_logits(self._ctx),
-                                                    shape=(b - a, self.n_vocab))
-                        step = work.shape[0] // 2
-                        for c in range(0, b - a, work.shape[0]):
-                            chunk = out[c : c + work.shape[0]]
-                            if pool is not None and len(chunk) >= 8:
-                                # numpy releases the GIL: the two halves' exp run on two cores
-                                # while llama.cpp's threads wait for the next decode
-                                half = (len(chunk) + 1) // 2
-                                f1 = pool.submit(row_stats, chunk[:half], work)
-                                lz2, h2 = row_stats(chunk[half:], work[step:])
-                                lz1, h1 = f1.result()
-                                lz, h = np.concatenate([lz1, lz2]), np.concatenate([h1, h2])
-                            else:
-                                lz, h = row_stats(chunk, work)
-                            nxt = np.asarray(toks[a + c + 1 : a + c + 1 + len(chunk)])
-                            logprobs[a + c + 1 : a + c + 1 + len(chunk)] = \
-                                chunk[np.arange(len(chunk)), nxt] - lz
-                            entropies[a + c + 1 : a + c + 1 + len(chunk)] = h
-                    on_result(ScoreOutput(it.key, len(ctoks), toks, logprobs, entropies, cut))
-                    pending_tokens += len(toks)
-                    if on_batch is not None and pending_tokens >= n_batch:
-                        on_batch(pending_tokens)
-                        pending_tokens = 0
-            if on_batch is not None and pending_tokens:
-                on_batch(pending_tokens)
+                try:
+                    got = results.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if got is None:
+                    running -= 1
+                elif isinstance(got, BaseException):
+                    raise got
+                else:
+                    deliver(got)
         finally:
-            if pool is not None:
-                pool.shutdown()
+            stop.set()
+            for t in threads:
+                t.join()
+
+    def _score_lanes(self, n: int, threads: int, cells: int, n_batch: int) -> list[_Lane]:
+        key = (n, threads, cells, n_batch)
+        if self._lanes_key != key:
+            for lane in self._lanes:
+                lane.close()
+            self._lanes = []
+            self._lanes_key = key
+            for _ in range(n):
+                self._lanes.append(_Lane(self, cells, n_batch, threads))
+        return self._lanes

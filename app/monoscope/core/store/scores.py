@@ -305,12 +305,14 @@ def insert_generation_tokens(cur: Any, text_id: int, tokens: Sequence[int],
 def prompt_generation_tokens(study: Study, prompt_id: int, run_id: int
                              ) -> list[dict[str, Any]]:
     """Per-token records of a run's samples of one prompt, by sample index: text_id,
-    sample_index, prompt_text, tokens, logprobs, entropies, pieces."""
+    sample_index, prompt_text, tokens, logprobs, entropies, pieces, body (the stored text)."""
     rows = study.query(
         "SELECT g.text_id, g.sample_index, g.prompt_text, k.tokens, k.logprobs, k.entropies, "
-        "k.pieces FROM generations g JOIN generation_tokens k ON k.text_id = g.text_id "
+        "k.pieces, t.body FROM generations g JOIN generation_tokens k ON k.text_id = g.text_id "
+        "JOIN texts t ON t.id = g.text_id "
         "WHERE g.prompt_id = ? AND g.run_id = ? ORDER BY g.sample_index", [prompt_id, run_id])
     return [{"text_id": int(r["text_id"]), "sample_index": int(r["sample_index"]),
              "prompt_text": r["prompt_text"], "tokens": unpack_i32(r["tokens"]),
              "logprobs": unpack_f16(r["logprobs"]), "entropies": unpack_f16(r["entropies"]),
-             "pieces": [str(p) for p in json.loads(r["pieces"])]} for r in rows]
+             "pieces": [str(p) for p in json.loads(r["pieces"])], "body": str(r["body"] or "")}
+            for r in rows]

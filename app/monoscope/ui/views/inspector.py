@@ -52,8 +52,9 @@ def surprisal_html(sur: Any) -> str:
     """The text with each token's background by its surprisal (−log p under the model that
     scored it: white = expected, red = the model would hardly have written it); the tooltip
     gives the numbers."""
-    parts = [f"<p style='color:#666'>Token surprisal under {html.escape(sur.scorer)} "
-             f"(mean log p {sur.mean_logprob:.2f} nats/token"
+    why = f" — {html.escape(sur.why, quote=False)}" if getattr(sur, "why", "") else ""
+    parts = [f"<p style='color:#666'>Token surprisal under <b>{html.escape(sur.scorer)}</b>"
+             f"{why} (mean log p {sur.mean_logprob:.2f} nats/token"
              + (", truncated" if sur.truncated else "") + "): redder = less likely.</p><p>"
              if sur.mean_logprob is not None else "<p>"]
     for i, piece in enumerate(sur.pieces):

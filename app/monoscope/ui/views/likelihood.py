@@ -396,8 +396,12 @@ class LikelihoodView(FigureViewMixin, QWidget):
                 self.tree_plot.addItem(rect)
             if n.count >= max(2, tree.n_samples // 8) or len(tree.nodes) <= 12:
                 text = "".join(n.pieces[:w]).replace("\n", "⏎")
-                label = pg.TextItem(text[:60], color=(20, 20, 20), anchor=(0, 0.5))
+                # on a light box (dark cells stay legible); a deeper label covers the tail of
+                # its parent's where they meet
+                label = pg.TextItem(text[:60], color=(20, 20, 20), anchor=(0, 0.5),
+                                    fill=pg.mkBrush(255, 255, 255, 215))
                 label.setPos(n.depth + 0.1, n.y0 + n.count / 2)
+                label.setZValue(10 + n.depth)
                 self.tree_plot.addItem(label)
         self.tree_plot.setXRange(0, min(TREE_DEPTH, tree.depth) + 1)
         self.tree_plot.setYRange(0, tree.n_samples)

@@ -10,6 +10,10 @@ shows the explorer's one selection with `show_selection`, its points in their co
 rest greyed; the clicked text's ring has a colour no run uses. `step_point` walks the points in the map's order
 (given outliers first, then the rest), one at a time, from the keyboard.
 
+"Colour by" offers the set (the default) or the model's mean per-token log-probability of each
+text under one scorer (`monoscope score`): the owner answers `colour_by_changed(scorer_id)`
+with `set_values`; a colour bar under the legend gives the scale, grey = not scored.
+
 The view reads nothing itself: hovering a point emits `text_hovered(text_id)` and the owner
 answers with `show_snippet(text_id, text)` once it has read the text (in a worker).
 """
@@ -24,10 +28,11 @@ import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainterPath
+from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPainterPath, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
+    QComboBox,
     QGraphicsPathItem,
     QHBoxLayout,
     QLabel,
@@ -99,6 +104,7 @@ class MapView(QWidget):
     region_selected = Signal(object, str, str)  # bool mask, "rectangle"/"lasso", mode
     text_hovered = Signal(int)  # text id under the cursor (answer with show_snippet)
     points_changed = Signal()  # set_points drew new points (highlights start empty)
+    colour_by_changed = Signal(object)  # scorer id, or None: colour by set
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -174,12 +180,39 @@ class MapView(QWidget):
         topics.setEnabled(False)
         self.topics_button = topics
         modes.addWidget(topics)
+        colour_label = QLabel("Colour by")
+        modes.addWidget(colour_label)
+        self.colour_box = QComboBox()
+        self.colour_box.addItem("Set", None)
+        self.colour_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.colour_box.setMinimumContentsLength(24)
+        self.colour_box.setToolTip("Colour the points by their set (human texts, each run), or "
+                                   "by the model's mean per-token log-probability of each text "
+                                   "under a scorer (`monoscope score`)")
+        self.colour_box.currentIndexChanged.connect(
+            lambda _i: self.colour_by_changed.emit(self.colour_box.currentData()))
+        modes.addWidget(self.colour_box)
         modes.addStretch(1)
         self.info = QLabel("")
         modes.addWidget(self.info)
         top = QVBoxLayout()
         top.addWidget(self.title)
         top.addWidget(self.legend)
+        self.value_bar = QWidget()  # the colour scale when colouring by log-probability
+        vb_lay = QHBoxLayout(self.value_bar)
+        vb_lay.setContentsMargins(0, 0, 0, 0)
+        self.value_title = QLabel("")
+        self.value_lo = QLabel("")
+        self.value_ramp = QLabel()
+        self.value_hi = QLabel("")
+        self.value_missing = QLabel("")
+        for w in (self.value_title, self.value_lo, self.value_ramp, self.value_hi,
+                  self.value_missing):
+            vb_lay.addWidget(w)
+        vb_lay.addStretch(1)
+        self.value_bar.hide()
+        top.addWidget(self.value_bar)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
@@ -216,6 +249,58 @@ class MapView(QWidget):
         self.reset_view()
         self.info.setText(f"{len(self.text_id):,} points")
         self.points_changed.emit()
+
+    def set_colour_choices(self, choices: Sequence[tuple[int, str]]) -> None:
+        """The scorers the map can be coloured by: (scorer id, label); the current choice kept
+        when still offered, else back to the set."""
+        current = self.colour_box.currentData()
+        self.colour_box.blockSignals(True)
+        self.colour_box.clear()
+        self.colour_box.addItem("Set", None)
+        for sid, label in choices:
+            self.colour_box.addItem(f"log p: {label}", sid)
+        at = self.colour_box.findData(current) if current is not None else 0
+        self.colour_box.setCurrentIndex(max(at, 0))
+        self.colour_box.blockSignals(False)
+        if current is not None and at < 0:
+            self.colour_by_changed.emit(None)
+
+    def colour_by(self) -> int | None:
+        """The chosen scorer id (None: by set)."""
+        data = self.colour_box.currentData()
+        return None if data is None else int(data)
+
+    def set_colour_by(self, scorer_id: int | None) -> None:
+        at = self.colour_box.findData(scorer_id) if scorer_id is not None else 0
+        if at >= 0:
+            self.colour_box.setCurrentIndex(at)
+
+    def set_values(self, values: npt.NDArray[np.float64] | None, label: str = "") -> None:
+        """Colour the points by their mean per-token log-probability (aligned with the points;
+        NaN: not scored), with a colour bar from the 2nd to the 98th percentile; None: by set."""
+        if values is None or len(values) != len(self.text_id):
+            self.cloud.set_values(None, np.zeros((256, 3), np.uint8), 0.0, 1.0)
+            self.value_bar.hide()
+            return
+        finite = values[np.isfinite(values)]
+        lo, hi = ((float(np.percentile(finite, 2)), float(np.percentile(finite, 98)))
+                  if finite.size else (-8.0, -2.0))
+        if hi <= lo:
+            hi = lo + 1.0
+        cmap = pg.colormap.get(LOGPROB_MAP)
+        lut = np.asarray(cmap.getLookupTable(nPts=256, mode="byte"), dtype=np.uint8)
+        self.cloud.set_values(values, lut, lo, hi)
+        self.value_title.setText(f"mean log p per token (nats), {label}:")
+        self.value_lo.setText(f"{lo:.2f} (improbable)")
+        self.value_hi.setText(f"{hi:.2f} (likely)")
+        n_missing = int(values.size - finite.size)
+        self.value_missing.setText(f"· grey: not scored ({n_missing:,})" if n_missing else "")
+        self.value_ramp.setPixmap(_ramp(lut))
+        self.value_bar.setToolTip(f"Colour = the model's mean per-token log-probability of each "
+                                  f"text under {label}, clipped to its 2nd–98th percentile "
+                                  f"({finite.size:,} scored texts); in the dense view a pixel "
+                                  "shows the mean of its points")
+        self.value_bar.show()
 
     def set_topics(self, topic: npt.NDArray[np.float64] | None,
                    labels: dict[int, str]) -> None:
@@ -487,6 +572,24 @@ def fit_view(view: pg.ViewBox, bounds: QRectF | None, contours: pg.PlotDataItem,
         y0, y1 = float(np.nanmin(cy)), float(np.nanmax(cy))
         r = r.united(QRectF(x0, y0, x1 - x0, y1 - y0))
     view.setRange(rect=r, padding=margin)
+
+
+LOGPROB_MAP = "viridis"  # low (dark purple) = improbable to the model, high (yellow) = likely
+
+
+def _ramp(lut: npt.NDArray[np.uint8], width: int = 160, height: int = 12) -> QPixmap:
+    """A horizontal colour ramp of the LUT."""
+    pix = QPixmap(width, height)
+    painter = QPainter(pix)
+    grad = QLinearGradient(0, 0, width, 0)
+    for i in range(0, 256, 16):
+        r, g, b = (int(c) for c in lut[i][:3])
+        grad.setColorAt(i / 255.0, QColor(r, g, b))
+    r, g, b = (int(c) for c in lut[255][:3])
+    grad.setColorAt(1.0, QColor(r, g, b))
+    painter.fillRect(0, 0, width, height, grad)
+    painter.end()
+    return pix
 
 
 def _escape(text: str) -> str:

@@ -120,6 +120,14 @@ class PointCloud:
         self._slayer_base = np.zeros(0, np.int32)  # runs sent to the dump layer (overlay)
         self._shigh: npt.NDArray[np.bool_] | None = None
         self._style: tuple[object, ...] = ()  # the groups' colours, symbols, order drawn
+        # colour by a value per point (None: by group): LUT index per point, -1 = no value
+        self.values: npt.NDArray[np.float64] | None = None
+        self.value_lut = np.zeros((256, 3), np.uint8)
+        self.value_range = (0.0, 1.0)
+        self.missing_color: RGB = (200, 200, 200)
+        self._vidx = np.zeros(0, np.int16)
+        self._svidx = self._vidx
+        self._brush_table: npt.NDArray[np.object_] = np.zeros(0, dtype=object)
         view.sigRangeChanged.connect(lambda *_: self.render())
         view.sigResized.connect(lambda *_: self.render())
 
@@ -149,6 +157,7 @@ class PointCloud:
         self._sgroup = self.group[self._perm]
         self._srun = self._sgroup != 0  # sorted points of the runs (the overlay's groups)
         self._shigh = None
+        self.values = None
         self._update_layers()
         self._trees = list(trees) if trees is not None and len(trees) == n_groups else (
             [None] * n_groups)
@@ -180,6 +189,27 @@ class PointCloud:
         self._slayer_base = np.where(self._sgroup == 0, self._slayer, dump).astype(np.int32)
         if self.highlight is not None:  # hidden groups are never highlighted
             self._shigh = self.highlight[self._perm] & self._slayer_vis
+
+    def set_values(self, values: npt.NDArray[np.float64] | None, lut: npt.NDArray[np.uint8],
+                   lo: float, hi: float) -> None:
+        """Colour every point by its value (aligned with the points; NaN: the missing colour)
+        through ``lut`` (256 RGB rows) from ``lo`` to ``hi``; None colours by group again."""
+        if values is None or len(values) != len(self.x):
+            self.values = None
+            self.render()
+            return
+        self.values = np.asarray(values, dtype=np.float64)
+        self.value_lut = np.asarray(lut, dtype=np.uint8)[:, :3]
+        self.value_range = (lo, hi)
+        t = np.clip((self.values - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
+        idx = np.where(np.isfinite(self.values), np.nan_to_num(t) * 255.0 + 0.5, -1.0)
+        self._vidx = idx.astype(np.int16)
+        self._svidx = self._vidx[self._perm]
+        table = [pg.mkBrush(int(r), int(g), int(b), 215) for r, g, b in self.value_lut]
+        table.append(pg.mkBrush(*self.missing_color, 150))  # index -1
+        self._brush_table = np.empty(len(table), dtype=object)
+        self._brush_table[:] = table
+        self.render()
 
     def set_visible(self, group: int, on: bool) -> None:
         self.visible[group] = on
@@ -296,6 +326,13 @@ class PointCloud:
         self.ctx_scatter.clear()
         self.ctx_scatter.hide()
         sx, sy = w / (x1 - x0), h / (y1 - y0)
+        if self.values is not None:
+            img = self._value_raster(lo, hi, x0, y0, sx, sy, w, h)
+            self.image.set_image(img, QRectF(x0, y0, x1 - x0, y1 - y0))
+            self.image.show()
+            if self.overlay:
+                self._draw_points(x0, x1, y0, y1, groups=range(1, len(self.colors)))
+            return
         if self.overlay:
             high = None if self._shigh is None else self._shigh & ~self._srun
             counts = self._bin(lo, hi, x0, y0, sx, sy, w, h, self._slayer_base, high)
@@ -342,6 +379,57 @@ class PointCloud:
         flat += ix
         counts = np.bincount(flat, minlength=n_layers * stride).reshape(n_layers, h + 2, w)
         return counts[:, 1 : h + 1, :]
+
+    def _value_raster(self, lo: int, hi: int, x0: float, y0: float, sx: float, sy: float,
+                      w: int, h: int) -> npt.NDArray[np.uint8]:
+        """Colour = the LUT colour of the mean value of the pixel's points, opacity = log of
+        their count; points without a value in the missing colour where no valued point is,
+        and (with a highlight) the points outside it as faint context. In overlay mode the
+        runs are left to the points drawn over it."""
+        n = hi - lo
+        fx = (self._sx[lo:hi] - np.float32(x0)) * np.float32(sx)
+        fy = np.clip((self._sy[lo:hi] - np.float32(y0)) * np.float32(sy), -1, h)
+        ix = np.minimum(fx.astype(np.int64), w - 1)
+        iy = fy.astype(np.int64)
+        inside = (iy >= 0) & (iy < h)
+        flat = iy * w + ix
+        keep = self._slayer_vis[lo:hi] & inside
+        if self.overlay:
+            keep &= ~self._srun[lo:hi]
+        ctx = np.zeros(n, dtype=bool)
+        if self._shigh is not None:
+            ctx = keep & ~self._shigh[lo:hi]
+            keep &= self._shigh[lo:hi]
+        vidx = self._svidx[lo:hi]
+        valued = keep & (vidx >= 0)
+        size = h * w
+        cnt = np.bincount(flat[valued], minlength=size)
+        tot = np.bincount(flat[valued], weights=vidx[valued].astype(np.float64), minlength=size)
+        miss = np.bincount(flat[keep & (vidx < 0)], minlength=size)
+        out = np.zeros((size, 4), dtype=np.uint8)
+        if ctx.any():
+            cc = np.bincount(flat[ctx], minlength=size)
+            only = np.flatnonzero((cc > 0) & (cnt == 0) & (miss == 0))
+            if len(only):
+                a = np.full(len(only), self.max_alpha * 0.25, dtype=np.float32)
+                out[only, 2::-1] = np.asarray(self.context_color, np.float32)[None, :] * a[:, None]
+                out[only, 3] = a * 255
+        grey = np.flatnonzero((miss > 0) & (cnt == 0))
+        if len(grey):
+            a = np.full(len(grey), self.max_alpha * 0.5, dtype=np.float32)
+            out[grey, 2::-1] = np.asarray(self.missing_color, np.float32)[None, :] * a[:, None]
+            out[grey, 3] = a * 255
+        hit = np.flatnonzero(cnt)
+        if len(hit):
+            mean = np.clip(np.rint(tot[hit] / cnt[hit]), 0, 255).astype(np.int64)
+            col = self.value_lut[mean].astype(np.float32)
+            lc = np.log1p(cnt[hit].astype(np.float32))
+            alpha = self.max_alpha * (0.55 + 0.45 * lc / float(lc.max()))
+            if self._shigh is not None:
+                alpha = np.maximum(alpha, 0.9)
+            out[hit, 2::-1] = col * alpha[:, None]
+            out[hit, 3] = alpha * 255
+        return out.reshape(h, w, 4)
 
     def _composite(self, counts: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
         """Colour = the groups' colours mixed by their density, opacity = log of the total count.
@@ -408,7 +496,10 @@ class PointCloud:
                 cx.append(xs[sel & ~on])
                 cy.append(ys[sel & ~on])
                 sel &= on
-            s.setData(x=xs[sel], y=ys[sel])
+            if self.values is not None:  # each point in its value's colour
+                s.setData(x=xs[sel], y=ys[sel], brush=list(self._brush_table[self._vidx[m][sel]]))
+            else:
+                s.setData(x=xs[sel], y=ys[sel])
         if cx:
             self.ctx_scatter.show()
             self.ctx_scatter.setZValue(-1 if groups is None else 9)
