@@ -232,3 +232,4 @@ def test_runs_of_one_model_are_told_apart_everywhere(qtbot: Any, win1280: Any) -
     m = win.prompts.model
     heads = [m.headerData(m.index_column(i), Qt.Orientation.Horizontal) for i in range(4)]
     assert len(set(heads)) == 4 and all(h.startswith(f"#{rid} ") for h, rid in zip(heads, IDS, strict=True))
+

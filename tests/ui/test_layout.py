@@ -17,6 +17,10 @@ def test_layout_at_1280x800(window: Any, qtbot: Any) -> None:
     qtbot.waitUntil(lambda: win.width() == 1280 and win.height() == 800, timeout=5000)
     win.wait_idle(30)
     assert win.dock_hists.isVisible() and win.dock_inspector.isVisible()
+    # on the map every tab's name is in view (the bar does not scroll)
+    bar = win.tabs.tabBar()
+    assert bar.sizeHint().width() <= win.tabs.width()
+    assert all(bar.tabRect(i).right() <= bar.width() for i in range(bar.count()))
     # a figure tab: the map's docks step aside, the figure gets the width
     win.show_view("compare")
     qtbot.waitUntil(lambda: not win.dock_hists.isVisible(), timeout=5000)

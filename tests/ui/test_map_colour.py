@@ -67,7 +67,7 @@ def test_map_coloured_by_log_probability(qtbot: Any, scored_file: Path, tmp_path
     choices = scorer_choices(st, ds)
     assert [c.n_texts for c in choices] == [30, 30]
     assert [box.itemText(i) for i in range(box.count())] == (
-        ["Set"] + [f"log p: {c.label}" for c in choices])
+        ["Colour: set"] + [f"Colour: log p · {c.label}" for c in choices])
     assert win.map.cloud.values is None and not win.map.value_bar.isVisible()
 
     box.setCurrentIndex(2)  # the second scorer

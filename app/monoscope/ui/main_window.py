@@ -137,6 +137,9 @@ class MainWindow(QMainWindow):
                            ("Sweep", self.sweep), ("Accumulation", self.accumulation),
                            ("Hivemind", self.hivemind), ("Likelihood", self.likelihood)):
             self._add_tab(name, view, view)
+        # every tab's name in view: the docks beside the map give way before the tab bar
+        # scrolls (at 1280 px the prompt table's fit could leave it ~540 px of its 547)
+        self.tabs.setMinimumWidth(self.tabs.tabBar().sizeHint().width() + 4)
         self.setCentralWidget(self.tabs)
 
         self.prompts = PromptsPanel()
@@ -317,7 +320,11 @@ class MainWindow(QMainWindow):
         want = self.prompts.table_width(compact=False)
         need = self.prompts.table_width(compact=True)
         width = max(min(max(want, w * 0.22), w * 0.3), min(need, w * 0.36))
-        self.resizeDocks([self.dock_prompts], [int(width)], Qt.Orientation.Horizontal)
+        # the histograms give way so the tabs keep every name in view (their minimum width)
+        room = w - int(width) - self.tabs.minimumWidth() - 24
+        hists = max(self.dock_hists.minimumSizeHint().width(), min(self.dock_hists.width(), room))
+        self.resizeDocks([self.dock_prompts, self.dock_hists], [int(width), hists],
+                         Qt.Orientation.Horizontal)
 
     def _size_docks(self) -> None:
         self._fit_prompts = True

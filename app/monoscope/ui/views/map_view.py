@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QGraphicsPathItem,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QToolButton,
     QToolTip,
     QVBoxLayout,
@@ -180,13 +181,14 @@ class MapView(QWidget):
         topics.setEnabled(False)
         self.topics_button = topics
         modes.addWidget(topics)
-        colour_label = QLabel("Colour by")
-        modes.addWidget(colour_label)
         self.colour_box = QComboBox()
-        self.colour_box.addItem("Set", None)
+        self.colour_box.addItem("Colour: set", None)
         self.colour_box.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.colour_box.setMinimumContentsLength(24)
+        # narrow in the row (the map's minimum width sets how far the docks can open); the
+        # list opens wide enough for the scorers' labels
+        self.colour_box.setMinimumContentsLength(8)
+        self.colour_box.view().setMinimumWidth(320)
         self.colour_box.setToolTip("Colour the points by their set (human texts, each run), or "
                                    "by the model's mean per-token log-probability of each text "
                                    "under a scorer (`monoscope score`)")
@@ -195,7 +197,10 @@ class MapView(QWidget):
         modes.addWidget(self.colour_box)
         modes.addStretch(1)
         self.info = QLabel("")
-        modes.addWidget(self.info)
+        # the point count never sets the map's minimum width (the docks beside it would shrink)
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.info.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        modes.addWidget(self.info, 1)
         top = QVBoxLayout()
         top.addWidget(self.title)
         top.addWidget(self.legend)
@@ -256,9 +261,9 @@ class MapView(QWidget):
         current = self.colour_box.currentData()
         self.colour_box.blockSignals(True)
         self.colour_box.clear()
-        self.colour_box.addItem("Set", None)
+        self.colour_box.addItem("Colour: set", None)
         for sid, label in choices:
-            self.colour_box.addItem(f"log p: {label}", sid)
+            self.colour_box.addItem(f"Colour: log p · {label}", sid)
         at = self.colour_box.findData(current) if current is not None else 0
         self.colour_box.setCurrentIndex(max(at, 0))
         self.colour_box.blockSignals(False)
