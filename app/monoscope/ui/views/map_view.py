@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
     QGraphicsPathItem,
     QHBoxLayout,
     QLabel,
-    QSizePolicy,
     QToolButton,
     QToolTip,
     QVBoxLayout,
@@ -196,13 +195,15 @@ class MapView(QWidget):
             lambda _i: self.colour_by_changed.emit(self.colour_box.currentData()))
         modes.addWidget(self.colour_box)
         modes.addStretch(1)
+        # the point count sits beside the title (the title wraps), so it never widens the
+        # mode row, whose width is the map's minimum (the docks beside it would shrink)
         self.info = QLabel("")
-        # the point count never sets the map's minimum width (the docks beside it would shrink)
-        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.info.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        modes.addWidget(self.info, 1)
+        self.info.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        head = QHBoxLayout()
+        head.addWidget(self.title, 1)
+        head.addWidget(self.info)
         top = QVBoxLayout()
-        top.addWidget(self.title)
+        top.addLayout(head)
         top.addWidget(self.legend)
         self.value_bar = QWidget()  # the colour scale when colouring by log-probability
         vb_lay = QHBoxLayout(self.value_bar)
