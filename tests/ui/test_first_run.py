@@ -78,6 +78,12 @@ def test_demo_opens_its_own_study_never_the_open_one(
     """With a study open, 'Open the demo' closes it untouched and opens (creating it the first
     time) the demo study in the data folder, imports the films demo there, then asks for the
     map chain on it."""
+    from monoscope.core import assets
+
+    # the films data as set-up installed it (a fresh data folder would download it again)
+    if assets.is_present("rotten-tomatoes"):
+        monkeypatch.setenv("MONOSCOPE_ASSET_ROTTEN_TOMATOES",
+                           str(assets.asset_path("rotten-tomatoes")))
     monkeypatch.setenv("MONOSCOPE_DATA_DIR", str(tmp_path / "data"))
     with Study(study_copy, read_only=True) as st:
         before = st.query("SELECT d.name, count(t.id) AS n FROM datasets d JOIN prompts p "
