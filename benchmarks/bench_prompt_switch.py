@@ -30,25 +30,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from baseline_study import baseline_copy  # noqa: E402
+from baseline_study import baseline_copy, open_window  # noqa: E402
 
 
 def child(study: str, switches: int) -> None:
     """Runs inside one version's interpreter: open the window, switch prompts, print times."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    from monoscope.ui.main_window import MainWindow
-
-    app = QApplication.instance() or QApplication([])
-    tmp = tempfile.mkdtemp()
-    win = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
-    win.setProperty("quiet_errors", True)
-    win.resize(1400, 900)
-    win.show()
-    assert win.open_study(study)
-    assert win.wait_idle(300)
+    app, win = open_window(study)
     keys = list(win.prompts.model.table.key)
     times, cpu = [], []
     for i in range(switches + 5):

@@ -42,7 +42,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from baseline_study import baseline_copy  # noqa: E402
+from baseline_study import baseline_copy, open_window  # noqa: E402
 
 GOAL_SWITCH_MS, GOAL_FOLLOW_S, GOAL_IDLE_MB = 50.0, 20.0, 800.0
 
@@ -108,20 +108,7 @@ def cpu_s() -> float:
 def child(study: str, switches: int, with_run: bool) -> None:
     """Runs inside one version's interpreter: time the window, print one JSON line."""
     t_start = time.perf_counter()
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    from monoscope.ui.main_window import MainWindow
-
-    app = QApplication.instance() or QApplication([])
-    tmp = tempfile.mkdtemp()
-    win = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
-    win.setProperty("quiet_errors", True)
-    win.resize(1400, 900)
-    win.show()
-    assert win.open_study(study)
-    assert win.wait_idle(300)
+    app, win = open_window(study)
     app.processEvents()
     win.map.repaint()
     startup = time.perf_counter() - t_start
