@@ -12,10 +12,8 @@ label ``pass`` / ``fail``: pass when the answer starts with "yes".
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from monoscope.core.attributes.base import Context, Extractor, TextItem, Value
-from monoscope.core.attributes.code.judge import Judge, judge_model_path
+from monoscope.core.attributes.code.judge import JudgeExtractor
 
 QUESTION = ("Is the text above fluent, coherent English writing that makes sense? "
             "Answer yes or no.")
@@ -27,26 +25,13 @@ def verdict(answer: str) -> bool:
     return answer.strip().lstrip("*\"'` ").lower().startswith("yes")
 
 
-class TextJudge(Extractor):
+class TextJudge(JudgeExtractor):
     """``text.judge``: value 1 (pass) / 0 (fail), label ``pass`` / ``fail``."""
 
     name = "text.judge"
-    version = "judge-1"
-    kinds = ()  # never by default; name it explicitly
-    context_free = True
-    batch_size = 8
-
-    def effective_version(self, ctx: Context) -> str:
-        key = "judge_path"
-        if key not in ctx.cache:
-            ctx.cache[key] = judge_model_path(ctx.study)
-        return f"{self.version}:{Path(ctx.cache[key]).name}"
 
     def compute(self, ctx: Context, items: list[TextItem]) -> list[Value]:
-        if "judge" not in ctx.cache:
-            ctx.cache["judge"] = Judge(
-                Path(ctx.cache.get("judge_path") or judge_model_path(ctx.study)))
-        judge: Judge = ctx.cache["judge"]
+        judge = self.judge(ctx)
         out = []
         for it in items:
             ctx.state.check()

@@ -119,10 +119,10 @@ class Judge:
         return parse_answer(self.ask(code))
 
 
-class JudgeAlgorithms(Extractor):
-    """``code.judge_algorithms``: the judge's tags (value = count, label = sorted tags)."""
+class JudgeExtractor(Extractor):
+    """An attribute read from the GGUF judge (`judge_model_path`): its version names the judge
+    file, and every judge attribute of one annotate shares one loaded `Judge`."""
 
-    name = "code.judge_algorithms"
     version = "judge-1"
     kinds = ()  # never by default; name it explicitly
     context_free = True
@@ -134,12 +134,23 @@ class JudgeAlgorithms(Extractor):
             ctx.cache[key] = judge_model_path(ctx.study)
         return f"{self.version}:{Path(ctx.cache[key]).name}"
 
-    def compute(self, ctx: Context, items: list[TextItem]) -> list[Value]:
+    def judge(self, ctx: Context) -> Judge:
+        """The annotate's judge, loaded on first use."""
         if "judge" not in ctx.cache:
             ctx.cache["judge"] = Judge(
                 Path(ctx.cache.get("judge_path") or judge_model_path(ctx.study))
             )
         judge: Judge = ctx.cache["judge"]
+        return judge
+
+
+class JudgeAlgorithms(JudgeExtractor):
+    """``code.judge_algorithms``: the judge's tags (value = count, label = sorted tags)."""
+
+    name = "code.judge_algorithms"
+
+    def compute(self, ctx: Context, items: list[TextItem]) -> list[Value]:
+        judge = self.judge(ctx)
         out = []
         for it in items:
             ctx.state.check()
