@@ -339,10 +339,49 @@ METRICS = {
         "distinct n-grams into distinct strings"),
 }
 
+# -- the importers' skip rules (staging counts, kept rows, the load step) ----------------------
+_SQL_CASE = ("only the letter case of SQL changes: DuckDB's keywords, functions and "
+             "identifiers (tables, columns) are case-insensitive")
+_ST = "monoscope.core.store.staging."
+STAGING = {
+    **{_ST + n: _SQL_CASE for n in (
+        "x_first_keyless_row__mutmut_4", "x_first_keyless_row__mutmut_5",
+        "x_staged_row_count__mutmut_3", "x_staged_row_count__mutmut_4")},
+    **{_ST + n: ("the `else (0, 0)` branch: an aggregate query without GROUP BY always "
+                 "returns one row, so `row` is never None") for n in (
+        "x_count_unusable__mutmut_5", "x_count_unusable__mutmut_10",
+        "x_count_unusable__mutmut_11")},
+}
+_IM = "monoscope.core.store.imports."
+IMPORTS = {
+    _IM + n: _SQL_CASE for n in (
+        "x__insert_tests__mutmut_4", "x__insert_tests__mutmut_5",
+        "x__insert_tests__mutmut_10", "x__insert_tests__mutmut_11",
+        "x__stage_in_row_order__mutmut_3", "x__stage_in_row_order__mutmut_4",
+        "x__stage_in_row_order__mutmut_6", "x__stage_in_row_order__mutmut_7",
+        "x__stage_in_row_order__mutmut_10", "x__stage_in_row_order__mutmut_11",
+        "x_keep_new_texts__mutmut_5", "x_keep_new_texts__mutmut_6",
+        "x_keep_new_texts__mutmut_10", "x_keep_new_texts__mutmut_11",
+        "x_keep_new_texts__mutmut_16", "x_keep_new_texts__mutmut_17",
+        "x_write_staged__mutmut_9", "x_write_staged__mutmut_10",
+        "x_write_staged__mutmut_36", "x_write_staged__mutmut_37",
+        "x_write_staged__mutmut_40", "x_write_staged__mutmut_41")
+}
+_CO = "monoscope.core.importers.common."
+COMMON = {
+    **{_CO + n: ("the last progress step has done == total, which TaskState reports whether "
+                 "forced or not") for n in (
+        "x_load_staged__mutmut_102", "x_load_staged__mutmut_106",
+        "x_load_staged__mutmut_111")},
+}
+
 EQUIVALENT: dict[str, dict[str, str]] = {
     "core/analysis/metrics.py": METRICS,
     "core/analysis/measure.py": MEASURE,
     "core/sandbox/boot.py:BOOTSTRAP": BOOTSTRAP,
     "core/sandbox/__init__.py": SANDBOX,
     "core/sandbox/bwrap.py": BWRAP,
+    "core/store/staging.py": STAGING,
+    "core/store/imports.py": IMPORTS,
+    "core/importers/common.py": COMMON,
 }

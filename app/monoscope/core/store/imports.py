@@ -101,9 +101,8 @@ def _stage_in_row_order(stage: Stage) -> None:
 
 @dataclass(frozen=True)
 class StagedWrite:
-    """What `write_staged` wrote: the dataset, its new prompts, its prompts now, tests added."""
+    """What `write_staged` wrote: its new prompts, the dataset's prompts now, tests added."""
 
-    dataset_id: int
     new_prompts: int
     prompts: int
     tests: int
@@ -160,7 +159,7 @@ def write_staged(stage: Stage, dataset_id: int | None, *, name: str, kind: str,
     prompts = stage.count(f"SELECT count(*) FROM prompts WHERE dataset_id = {ds_id}")
     cur.execute("DROP TABLE IF EXISTS _kept")
     cur.execute("DROP TABLE IF EXISTS _rows")
-    return StagedWrite(ds_id, new_prompts, prompts, tests)
+    return StagedWrite(new_prompts, prompts, tests)
 
 
 def _insert_tests(stage: Stage, ds_id: int) -> int:
