@@ -172,6 +172,7 @@ class Study:
         # committed (or attempted) writes of this process: a key for read caches; DuckDB lets
         # no other process write the file while this one holds it
         self.writes = 0
+        self._memory_limit: str | None = None  # set by memory_budget (None: DuckDB's default)
         self._closed = False
         self.snapshot_of: str | None = None  # lock holder, when reading a snapshot copy
         self._snapshot_dir: str | None = None
@@ -437,15 +438,18 @@ class Study:
         want = limit or os.environ.get("MONOSCOPE_IMPORT_MEMORY") or "1GB"
         if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", want, re.IGNORECASE):
             raise StudyError(f"Memory limit {want!r} should look like 1GB or 512MB.")
-        row = self.scalar("SELECT current_setting('memory_limit')")
-        old = str(row) if row is not None else None
+        # restored from what was set, not from current_setting(): DuckDB prints the limit
+        # rounded (18.8 GiB), and setting that back lowers it a little each time
+        old = self._memory_limit
         self.write(f"SET memory_limit = '{want}'")
+        self._memory_limit = want
         try:
             yield
         finally:
-            if old is not None and not self._closed:
+            self._memory_limit = old
+            if not self._closed:
                 with suppress(duckdb.Error):
-                    self.write(f"SET memory_limit = '{old}'")
+                    self.write("RESET memory_limit" if old is None else f"SET memory_limit = '{old}'")
 
     # -- durability ------------------------------------------------------------------------
     def wal_bytes(self) -> int:
