@@ -81,23 +81,23 @@ TESTS: dict[str, list[str]] = {
     ],
     "core/store/study.py": [
         "tests/core/test_store.py", "tests/core/test_durability.py",
-        "tests/core/test_migration_rollback.py",
+        "tests/core/test_migration_rollback.py", "tests/core/test_mutants_store.py",
     ],
     # the importers' skip rules: the staging counts and the kept-rows choice behind them
     "core/store/staging.py": [
         "tests/core/test_import_generic.py", "tests/core/test_import_sources.py",
-        "tests/core/test_import_real_files.py",
+        "tests/core/test_import_real_files.py", "tests/core/test_mutants_import.py",
     ],
     "core/store/imports.py": [
         "tests/core/test_import_generic.py", "tests/core/test_import_sources.py",
-        "tests/core/test_import_real_files.py",
+        "tests/core/test_import_real_files.py", "tests/core/test_mutants_import.py",
     ],
     "core/importers/readers.py": [
         "tests/core/test_import_generic.py", "tests/core/test_import_real_files.py",
     ],
     "core/importers/common.py": [
         "tests/core/test_import_generic.py", "tests/core/test_import_sources.py",
-        "tests/core/test_import_real_files.py",
+        "tests/core/test_import_real_files.py", "tests/core/test_mutants_import.py",
     ],
 }
 # Tests that cannot run on mutmut's copy: this one copies the (trampolined, mutmut-importing)

@@ -375,6 +375,26 @@ COMMON = {
         "x_load_staged__mutmut_111")},
 }
 
+_SD = "monoscope.core.store.study."
+STUDY = {
+    **{_SD + n: _SQL_CASE for n in (
+        "xǁStudyǁ_has_foreign_tables__mutmut_4", "xǁStudyǁ_memory_budget__mutmut_30",
+        "xǁStudyǁ_memory_budget__mutmut_31", "xǁStudyǁ_transaction__mutmut_4",
+        "xǁStudyǁ_transaction__mutmut_5", "xǁStudyǁ_transaction__mutmut_8",
+        "xǁStudyǁ_transaction__mutmut_11", "xǁStudyǁ_transaction__mutmut_15",
+        "xǁStudyǁ_transaction__mutmut_24", "xǁStudyǁ_transaction__mutmut_25",
+        "xǁStudyǁcheckpoint__mutmut_8", "xǁStudyǁmigrate__mutmut_12",
+        "xǁStudyǁmigrate__mutmut_15", "xǁStudyǁmigrate__mutmut_18",
+        "xǁStudyǁmigrate__mutmut_28", "xǁStudyǁmigrate__mutmut_29",
+        "xǁStudyǁschema_version__mutmut_4", "xǁStudyǁschema_version__mutmut_11",
+        "xǁStudyǁschema_version__mutmut_12")},
+    _SD + "xǁStudyǁ_memory_budget__mutmut_8": (
+        "DuckDB reads size units in any letter case: '1gb' is '1GB'"),
+    **{_SD + n: ("the pattern is matched with re.IGNORECASE, so the letter case of its unit "
+                 "letters changes nothing") for n in (
+        "xǁStudyǁ_memory_budget__mutmut_17", "xǁStudyǁ_memory_budget__mutmut_18")},
+}
+
 EQUIVALENT: dict[str, dict[str, str]] = {
     "core/analysis/metrics.py": METRICS,
     "core/analysis/measure.py": MEASURE,
@@ -384,4 +404,5 @@ EQUIVALENT: dict[str, dict[str, str]] = {
     "core/store/staging.py": STAGING,
     "core/store/imports.py": IMPORTS,
     "core/importers/common.py": COMMON,
+    "core/store/study.py": STUDY,
 }

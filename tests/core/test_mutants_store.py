@@ -386,3 +386,75 @@ def test_memory_budget_applies_inside_and_restores(study: Study) -> None:
         pass
     assert str(err.value) == "Memory limit 'lots' should look like 1GB or 512MB."
     assert limit() == normal
+
+
+def test_a_cancel_reaches_only_the_thread_or_study_named(tmp_path: Path, study: Study) -> None:
+    """An idle cursor of another thread, on another study, stays open while a thread's (and
+    then a study's) queries are interrupted: the counts say only the named ones were hit."""
+    other = Study(tmp_path / "other.duckdb")
+    hold = threading.Event()
+    opened = threading.Event()
+
+    def idle_reader() -> None:
+        with other.reader():
+            opened.set()
+            hold.wait(10)
+
+    idle = threading.Thread(target=idle_reader)
+    idle.start()
+    try:
+        assert opened.wait(10)
+        with study.reader():  # this thread's own cursor, on `study`
+            assert interrupt_thread(threading.get_ident()) == 1
+            assert study.interrupt() == 1
+            assert other.interrupt() == 1
+        assert interrupt_thread(threading.get_ident()) == 0
+    finally:
+        hold.set()
+        idle.join(10)
+        other.close()
+
+
+def test_cleanup_errors_never_hide_the_error_that_ended_the_block(study: Study) -> None:
+    # the block closed its cursor: ROLLBACK and RESET then fail, quietly
+    with pytest.raises(ValueError, match="the real one"), study.transaction(bulk=True) as cur:
+        cur.execute("INSERT INTO t VALUES (1)")
+        cur.close()
+        raise ValueError("the real one")
+    assert _xs(study) == []
+    with study.transaction() as cur:
+        cur.execute("INSERT INTO t VALUES (2)")
+    assert _xs(study) == [2]
+
+
+def test_memory_budget_defaults_and_nesting(study: Study, monkeypatch: pytest.MonkeyPatch) -> None:
+    def limit() -> str:
+        return str(study.scalar("SELECT current_setting('memory_limit')"))
+
+    normal = limit()
+    monkeypatch.delenv("MONOSCOPE_IMPORT_MEMORY", raising=False)
+    with study.memory_budget():
+        assert limit() == "953.6 MiB"  # 1GB = 10**9 bytes
+    monkeypatch.setenv("MONOSCOPE_IMPORT_MEMORY", "300MB")
+    with study.memory_budget():
+        assert limit() == "286.1 MiB"
+    with study.memory_budget("512mb"):  # any letter case
+        assert limit() == "488.2 MiB"
+    with study.memory_budget("2GB"):
+        with study.memory_budget("256MB"):
+            pass
+        with study.memory_budget("128MB"):
+            pass
+        assert limit() == "1.8 GiB"  # back to the outer budget after each inner one
+    assert limit() == normal
+    # restoring that fails (the study is going away) is not an error of the block
+    real = study.write
+
+    def flaky(sql: str, params: object = None) -> None:
+        if sql.startswith("RESET"):
+            raise duckdb.ConnectionException("Connection already closed")
+        real(sql, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(study, "write", flaky)
+    with study.memory_budget("256MB"):
+        pass
