@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from window_helper import new_window
 
 
 @pytest.fixture(autouse=True)
@@ -73,15 +74,7 @@ def settings(tmp_path: Path) -> Any:
 @pytest.fixture
 def window(qtbot: Any, study_copy: Path, settings: Any) -> Iterator[Any]:
     """The real main window on a copy of the fixture study, loaded and idle."""
-    from monoscope.ui.main_window import MainWindow
-
-    win = MainWindow(settings=settings)
-    win.setProperty("quiet_errors", True)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    assert win.open_study(study_copy)
-    assert win.wait_idle(60)
+    win = new_window(qtbot, settings, study_copy, wait_s=60)
     yield win
     win.close()
     assert not win.runner.busy()

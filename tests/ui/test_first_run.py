@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
+from window_helper import new_window
 
 from monoscope.core.store import Study
 from monoscope.testing import raw_connection
@@ -38,14 +39,7 @@ def gui_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def _window(qtbot: Any, settings: Any) -> Any:
-    from monoscope.ui.main_window import MainWindow
-
-    win = MainWindow(settings=settings)
-    win.setProperty("quiet_errors", True)
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    return win
+    return new_window(qtbot, settings, size=(1280, 800))
 
 
 def _settle(qtbot: Any, win: Any, timeout_s: float = 300) -> None:

@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
+from window_helper import new_window
 
 pytestmark = pytest.mark.ui
 
@@ -208,17 +209,13 @@ def test_open_demo_and_import_a_dropped_csv(qtbot: Any, settings: Any, tmp_path:
     table importer and becomes a second dataset (the map chains are only recorded here; they
     run for real in test_first_run)."""
     from monoscope.core import assets
-    from monoscope.ui.main_window import MainWindow
 
     # the demo's reviews from the set-up's data folder (fetching them is test_assets' work):
     # no network here
     reviews = assets.locate("rotten-tomatoes", fetch_if_missing=False)
     monkeypatch.setenv("MONOSCOPE_ASSET_ROTTEN_TOMATOES", str(reviews))
     monkeypatch.setenv("MONOSCOPE_DATA_DIR", str(tmp_path / "data"))
-    win = MainWindow(settings=settings)
-    win.setProperty("quiet_errors", True)
-    qtbot.addWidget(win)
-    win.show()
+    win = new_window(qtbot, settings, size=None)
     chains: list[str] = []
     monkeypatch.setattr(win.actions_, "run_chain", lambda name, *a, **k: chains.append(name))
     assert win.study is None

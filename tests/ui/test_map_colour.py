@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from window_helper import new_window
 
 from monoscope.core.explore.likelihood import logprob_values, scorer_choices, token_surprisal
 from monoscope.core.scoring import ScoreRequest, score
@@ -49,16 +50,7 @@ def _copy(src: Path, tmp_path: Path) -> Path:
 
 def test_map_coloured_by_log_probability(qtbot: Any, scored_file: Path, tmp_path: Path,
                                          settings: Any) -> None:
-    from monoscope.ui.main_window import MainWindow
-
-    path = _copy(scored_file, tmp_path)
-    win = MainWindow(settings=settings)
-    win.setProperty("quiet_errors", True)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    assert win.open_study(path)
-    assert win.wait_idle(120)
+    win = new_window(qtbot, settings, _copy(scored_file, tmp_path))
     st, ds = win.study, win.state.dataset_id
     key = str(st.query("SELECT key FROM prompts ORDER BY id LIMIT 1")[0]["key"])
     win.show_prompt(key)

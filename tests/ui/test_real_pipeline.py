@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from window_helper import new_window
 
 pytestmark = [pytest.mark.slow, pytest.mark.ui]
 
@@ -57,14 +58,7 @@ def real_study(real_study_file: Path, tmp_path: Path) -> Path:
 
 
 def test_window_on_real_stages(qtbot: Any, settings: Any, real_study: Path) -> None:
-    from monoscope.ui.main_window import MainWindow
-
-    win = MainWindow(settings=settings)
-    win.setProperty("quiet_errors", True)
-    qtbot.addWidget(win)
-    win.show()
-    assert win.open_study(real_study)
-    assert win.wait_idle(120)
+    win = new_window(qtbot, settings, real_study, size=None)
     st = win.study
     key = win.prompts.current_key()
     assert key is not None and win.prompts.proxy.rowCount() == 2
@@ -102,14 +96,9 @@ def test_run_from_the_window_cancel_resume_refresh(qtbot: Any, settings: Any,
                                                    real_study: Path) -> None:
     """A tiny SmolLM2 run started from the window's runs dock: cancelled, resumed, and the
     prompt table then counts its samples (the window refreshes after the run)."""
-    from monoscope.ui.main_window import MainWindow
     from monoscope.ui.views.run_dialog import RunDialog
 
-    win = MainWindow(settings=settings)
-    win.setProperty("quiet_errors", True)
-    qtbot.addWidget(win)
-    win.show()
-    assert win.open_study(real_study) and win.wait_idle(120)
+    win = new_window(qtbot, settings, real_study, size=None)
     panel = win.extra_views["runs"]
     panel.auto_box.setChecked(False)  # the follow-up stages are tested elsewhere
     dlg = RunDialog(win.study, win.state.dataset_id, runner=win.runner)

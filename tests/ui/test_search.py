@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
+from window_helper import new_window
 
 pytestmark = pytest.mark.ui
 
@@ -162,14 +163,7 @@ WEATHER = ["Heavy rain flooded the streets this morning.", "A cold front brings 
 def test_semantic_search_with_the_real_embedder(qtbot: Any, settings: Any,
                                                 minilm_study: Path) -> None:
     from monoscope.testing import raw_connection
-    from monoscope.ui.main_window import MainWindow
-
-    win = MainWindow(settings=settings)
-    win.setProperty("quiet_errors", True)
-    qtbot.addWidget(win)
-    win.show()
-    assert win.open_study(minilm_study)
-    assert win.wait_idle(120)
+    win = new_window(qtbot, settings, minilm_study, size=None)
     assert len(win.map.text_id) == 18
     ids = {str(b): int(i) for i, b in raw_connection(win.study).execute(
         "SELECT id, body FROM texts").fetchall()}

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from window_helper import new_window
 
 pytestmark = [pytest.mark.slow, pytest.mark.ui]
 
@@ -51,17 +52,10 @@ def _scenario(qtbot: Any, settings: Any, path: Path, seed: int) -> None:
     from PySide6.QtWidgets import QApplication
 
     from monoscope.ui.collector import GuiThreadCollector
-    from monoscope.ui.main_window import MainWindow
-
     app = QApplication.instance()
     collector = GuiThreadCollector(interval_ms=100)  # as the app does: cyclic GC, GUI thread only
     rng = np.random.default_rng(seed)
-    win = MainWindow(settings=settings)
-    win.setProperty("quiet_errors", True)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    assert win.open_study(path) and win.wait_idle(120)
+    win = new_window(qtbot, settings, path)
     keys = list(win.prompts.model.table.key)
     outcome: dict[str, Any] = {}
     gen = win.runner.submit("generation", _generate, (win.study, keys[:2]))

@@ -15,6 +15,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtTest import QTest
+from window_helper import new_window
 
 from monoscope.testing.fixture_study import FixtureRun
 
@@ -45,18 +46,10 @@ def partial_study_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def win(qtbot: Any, partial_study_file: Path, tmp_path: Path) -> Iterator[Any]:
-    from monoscope.ui.main_window import MainWindow
-
     study = tmp_path / "study.duckdb"
     shutil.copy(partial_study_file, study)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(settings=settings)
-    w.setProperty("quiet_errors", True)
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    assert w.open_study(study)
-    assert w.wait_idle(120)
+    w = new_window(qtbot, settings, study)
     yield w
     w.close()
 

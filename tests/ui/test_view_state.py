@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pytest
+from window_helper import new_window
 
 from monoscope.core.explore.view_state import ViewState
 
@@ -19,16 +20,7 @@ pytestmark = pytest.mark.ui
 
 
 def _open(qtbot: Any, study: Path, settings: Any) -> Any:
-    from monoscope.ui.main_window import MainWindow
-
-    w = MainWindow(settings=settings)
-    w.setProperty("quiet_errors", True)
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    assert w.open_study(study)
-    assert w.wait_idle(120)
-    return w
+    return new_window(qtbot, settings, study, size=(1280, 800))
 
 
 def test_view_is_saved_with_the_study_and_restored_from_a_copy(
