@@ -51,6 +51,10 @@ from mutate_equivalent import EQUIVALENT  # noqa: E402
 
 # The tests whose names relate to each module (fast, focused; the new test_mutants_* files
 # hold the tests written against this module's surviving mutants).
+_IMPORT_TESTS = [
+    "tests/core/test_import_generic.py", "tests/core/test_import_sources.py",
+    "tests/core/test_import_real_files.py", "tests/core/test_mutants_import.py",
+]
 TESTS: dict[str, list[str]] = {
     "core/analysis/metrics.py": [
         "tests/core/test_metrics.py", "tests/core/test_metrics_field.py",
@@ -84,21 +88,12 @@ TESTS: dict[str, list[str]] = {
         "tests/core/test_migration_rollback.py", "tests/core/test_mutants_store.py",
     ],
     # the importers' skip rules: the staging counts and the kept-rows choice behind them
-    "core/store/staging.py": [
-        "tests/core/test_import_generic.py", "tests/core/test_import_sources.py",
-        "tests/core/test_import_real_files.py", "tests/core/test_mutants_import.py",
-    ],
-    "core/store/imports.py": [
-        "tests/core/test_import_generic.py", "tests/core/test_import_sources.py",
-        "tests/core/test_import_real_files.py", "tests/core/test_mutants_import.py",
-    ],
+    "core/store/staging.py": _IMPORT_TESTS,
+    "core/store/imports.py": _IMPORT_TESTS,
     "core/importers/readers.py": [
         "tests/core/test_import_generic.py", "tests/core/test_import_real_files.py",
     ],
-    "core/importers/common.py": [
-        "tests/core/test_import_generic.py", "tests/core/test_import_sources.py",
-        "tests/core/test_import_real_files.py", "tests/core/test_mutants_import.py",
-    ],
+    "core/importers/common.py": _IMPORT_TESTS,
 }
 # Tests that cannot run on mutmut's copy: this one copies the (trampolined, mutmut-importing)
 # package for another user's system Python.

@@ -39,10 +39,11 @@ ROWS = [
 
 def _load(study: Study, rows: Sequence[tuple[object, ...]], *, dataset: str = "books",
           kind: str = "text", append: bool = False, state: TaskState | None = None,
-          **kw: object) -> ImportReport:
+          tests: Sequence[tuple[object, ...]] = (), **kw: object) -> ImportReport:
     with import_transaction(study) as stage:
         staging.create_stage_tables(stage)
         staging.add_stage_rows(stage, rows)
+        staging.add_stage_tests(stage, tests)  # key, kind, ord, input, output
         return load_staged(stage, dataset=dataset, kind=kind, source_uri="file:///reviews.csv",
                            meta={"from": "hand"}, append=append, state=state or TaskState(),
                            describe_row=lambda n: f"line {n + 1}", **kw)  # type: ignore[arg-type]
@@ -161,24 +162,16 @@ def test_messages_say_what_to_do(study: Study) -> None:
 
 
 def test_appending_counts_only_the_tests_it_added(study: Study) -> None:
-    def load(rows: Sequence[tuple[object, ...]], tests: Sequence[tuple[object, ...]],
-             append: bool) -> ImportReport:
-        with import_transaction(study) as stage:
-            staging.create_stage_tables(stage)
-            staging.add_stage_rows(stage, rows)
-            staging.add_stage_tests(stage, tests)
-            return load_staged(stage, dataset="problems", kind="code", source_uri="hand",
-                               meta={}, append=append, state=TaskState(),
-                               describe_row=str)
-
-    first = load([(1, "p1", None, None, "print(1)", None, None, None, None)],
-                 [("p1", "public", 0, "1", "1"), ("p1", "private", 0, "2", "2")], append=False)
+    first = _load(study, [(1, "p1", None, None, "print(1)", None, None, None, None)],
+                  tests=[("p1", "public", 0, "1", "1"), ("p1", "private", 0, "2", "2")],
+                  dataset="problems", kind="code")
     assert first.tests == 2
     # p1's tests are stored already: its staged ones are left out; p2's three are added
-    second = load([(1, "p1", None, None, "print(2)", None, None, None, None),
-                   (2, "p2", None, None, "print(3)", None, None, None, None)],
-                  [("p1", "public", 0, "9", "9"), ("p2", "private", 1, "b", "B"),
-                   ("p2", "public", 0, "a", "A"), ("p2", "private", 0, "c", "C")], append=True)
+    second = _load(study, [(1, "p1", None, None, "print(2)", None, None, None, None),
+                           (2, "p2", None, None, "print(3)", None, None, None, None)],
+                   tests=[("p1", "public", 0, "9", "9"), ("p2", "private", 1, "b", "B"),
+                          ("p2", "public", 0, "a", "A"), ("p2", "private", 0, "c", "C")],
+                   dataset="problems", kind="code", append=True)
     assert second.tests == 3
     rows = study.query("SELECT p.key, t.idx, t.kind, t.input FROM prompt_tests t "
                        "JOIN prompts p ON p.id = t.prompt_id ORDER BY p.key, t.idx")

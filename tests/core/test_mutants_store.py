@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -34,6 +34,26 @@ def study(tmp_path: Path) -> Iterator[Study]:
 
 def _xs(study: Study) -> list[int]:
     return [r["x"] for r in study.query("SELECT x FROM t ORDER BY x")]
+
+
+def _setting(study: Study, name: str) -> str:
+    return str(study.scalar(f"SELECT current_setting('{name}')"))
+
+
+# runs for minutes unless interrupted
+_LONG_QUERY = "SELECT count(*) FROM range(100000000000) a(i) WHERE i % 7 = 3"
+
+
+def _interrupt_until(stopped: Callable[[], bool], interrupt: Callable[[], int]) -> int:
+    """Interrupt again until the query has stopped (an interrupt can land before it starts);
+    returns the most cursors one call reached."""
+    time.sleep(0.2)  # into the query
+    most = 0
+    deadline = time.monotonic() + 10
+    while not stopped() and time.monotonic() < deadline:
+        most = max(most, interrupt())
+        time.sleep(0.05)
+    return most
 
 
 def test_a_transaction_commits_once_and_counts_one_write(study: Study) -> None:
@@ -110,7 +130,7 @@ def test_is_disk_full_reads_errno_and_both_texts() -> None:
 
 def test_bulk_lowers_the_checkpoint_threshold_only_inside(study: Study) -> None:
     def threshold() -> str:
-        return str(study.scalar("SELECT current_setting('checkpoint_threshold')"))
+        return _setting(study, "checkpoint_threshold")
 
     normal = threshold()
     assert normal != "976.5 KiB"
@@ -170,7 +190,7 @@ def test_a_cancel_from_another_thread_stops_that_threads_query(study: Study) -> 
         try:
             with study.reader() as cur:
                 started.set()
-                cur.execute("SELECT count(*) FROM range(100000000000) a(i) WHERE i % 7 = 3")
+                cur.execute(_LONG_QUERY)
                 result.append("finished")
         except TaskCancelled:
             result.append("cancelled")
@@ -178,12 +198,7 @@ def test_a_cancel_from_another_thread_stops_that_threads_query(study: Study) -> 
     t = threading.Thread(target=long_read)
     t.start()
     assert started.wait(10)
-    time.sleep(0.2)  # into the query
-    n = 0
-    deadline = time.monotonic() + 10
-    while not result and time.monotonic() < deadline:
-        n = max(n, interrupt_thread(tid[0]))
-        time.sleep(0.05)
+    n = _interrupt_until(lambda: bool(result), lambda: interrupt_thread(tid[0]))
     t.join(30)
     assert result == ["cancelled"]
     assert n == 1
@@ -205,19 +220,13 @@ def test_study_interrupt_stops_only_its_own_queries(tmp_path: Path, study: Study
             except TaskCancelled:
                 outcome[name] = "cancelled"
 
-        long = "SELECT count(*) FROM range(100000000000) a(i) WHERE i % 7 = 3"
-        a = threading.Thread(target=run, args=("mine", study, long))
+        a = threading.Thread(target=run, args=("mine", study, _LONG_QUERY))
         b = threading.Thread(target=run, args=("other", other, "SELECT 1"))
         a.start()
         b.start()
         ready.wait(10)
         b.join(10)
-        time.sleep(0.2)
-        stopped = 0
-        deadline = time.monotonic() + 10
-        while "mine" not in outcome and time.monotonic() < deadline:
-            stopped = max(stopped, study.interrupt())
-            time.sleep(0.05)
+        stopped = _interrupt_until(lambda: "mine" in outcome, study.interrupt)
         a.join(30)
         assert outcome == {"mine": "cancelled", "other": "finished"}
         assert stopped == 1
@@ -362,7 +371,7 @@ def test_a_newer_schema_message(tmp_path: Path) -> None:
 
 def test_memory_budget_applies_inside_and_restores(study: Study) -> None:
     def limit() -> str:
-        return str(study.scalar("SELECT current_setting('memory_limit')"))
+        return _setting(study, "memory_limit")
 
     normal = limit()
     with study.memory_budget("512MB"):
@@ -429,7 +438,7 @@ def test_cleanup_errors_never_hide_the_error_that_ended_the_block(study: Study) 
 
 def test_memory_budget_defaults_and_nesting(study: Study, monkeypatch: pytest.MonkeyPatch) -> None:
     def limit() -> str:
-        return str(study.scalar("SELECT current_setting('memory_limit')"))
+        return _setting(study, "memory_limit")
 
     normal = limit()
     monkeypatch.delenv("MONOSCOPE_IMPORT_MEMORY", raising=False)
